@@ -1,0 +1,31 @@
+# The README's commands. `make plan` and `make test` create .venv from the pinned requirements when needed.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: plan test lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+## plan: synthesize every stack offline (mock engine, no cloud) and write plan/<stack>.json
+plan: $(STAMP)
+	$(PY) -m offline.plan $(ARGS)
+
+## test: lint, then the test suite under Pulumi mocks
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
+## bench: the offline plan's cost per declared resource against the SDK's own floor
+bench: $(STAMP)
+	$(PY) -m bench.plan_cost $(ARGS)
+
+clean:
+	rm -rf $(VENV) plan .pytest_cache .ruff_cache

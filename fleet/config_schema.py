@@ -1,0 +1,74 @@
+"""The project's config declarations, read from Pulumi.yaml so that each key and default lives there only."""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_FILE = PROJECT_ROOT / "Pulumi.yaml"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One declared project key: its Pulumi config type, the type of its items, its default."""
+
+    name: str
+    type: str
+    description: str
+    items_type: str | None = None
+    default: Any = None
+    has_default: bool = False
+    secret: bool = False
+
+    @property
+    def type_name(self) -> str:
+        return f"array<{self.items_type}>" if self.type == "array" else self.type
+
+
+@dataclass(frozen=True)
+class ProjectSchema:
+    project: str
+    keys: dict[str, KeySpec]
+
+    def defaults_as_config(self) -> dict[str, str]:
+        """Defaults in the wire form the CLI hands to programs: strings, JSON for everything else."""
+        return {
+            f"{self.project}:{spec.name}": encode_config_value(spec.default)
+            for spec in self.keys.values()
+            if spec.has_default
+        }
+
+
+def encode_config_value(value: Any) -> str:
+    """Encode a YAML value as the CLI does in PULUMI_CONFIG: strings stay, the rest becomes JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@functools.cache
+def load_project_schema(path: Path = PROJECT_FILE) -> ProjectSchema:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    keys: dict[str, KeySpec] = {}
+    for name, declaration in (document.get("config") or {}).items():
+        if ":" in name:  # a provider key such as alicloud:region; the schema rules do not apply
+            continue
+        items = declaration.get("items") or {}
+        keys[name] = KeySpec(
+            name=name,
+            type=declaration["type"],
+            description=declaration.get("description", ""),
+            items_type=items.get("type"),
+            default=declaration.get("default"),
+            has_default="default" in declaration,
+            secret=bool(declaration.get("secret", False)),
+        )
+    return ProjectSchema(project=document["name"], keys=keys)

@@ -1,0 +1,28 @@
+"""Facts only the cloud knows (the account id, which zones offer a GPU type), looked up once per run."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_alicloud as alicloud
+
+from fleet.settings import RegionSettings
+
+
+def account_id() -> str:
+    return alicloud.get_account().id
+
+
+def zone_ids(settings: RegionSettings) -> tuple[str, ...]:
+    """The configured zones, or the first zones (in id order) that offer both vSwitches and the GPU type."""
+    network = settings.network
+    if network.zones:
+        return network.zones
+    gpu_type = settings.gpu.instance_types[0]
+    found = sorted(alicloud.get_zones(available_resource_creation="VSwitch", available_instance_type=gpu_type).ids)
+    if len(found) < network.zone_count:
+        raise pulumi.RunError(
+            f"{settings.project}:zoneCount: {settings.region} has {len(found)} zone(s) offering {gpu_type}"
+            f" ({', '.join(found) or 'none'}), {network.zone_count} needed; lower zoneCount,"
+            " choose another gpuInstanceTypes[0], or list zones explicitly in zones"
+        )
+    return tuple(found[: network.zone_count])

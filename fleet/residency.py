@@ -1,0 +1,42 @@
+"""Jurisdictions of Alibaba Cloud regions: where a region's data and endpoints legally sit."""
+
+from __future__ import annotations
+
+import re
+
+MAINLAND = "cn-mainland"
+
+# Regions outside the mainland that beacon-fleet knows; any other region states its jurisdiction in config.
+REGION_JURISDICTIONS: dict[str, str] = {
+    "cn-hongkong": "hk",
+    "ap-southeast-1": "sg",
+    "ap-southeast-3": "my",
+    "ap-southeast-5": "id",
+    "ap-southeast-6": "ph",
+    "ap-southeast-7": "th",
+    "ap-northeast-1": "jp",
+    "ap-northeast-2": "kr",
+    "us-east-1": "us",
+    "us-west-1": "us",
+    "eu-central-1": "de",
+    "eu-west-1": "gb",
+    "me-east-1": "ae",
+    "me-central-1": "sa",
+}
+
+_JURISDICTION = re.compile(r"^(cn-mainland|[a-z]{2})$")
+
+
+def is_mainland_region(region: str) -> bool:
+    """Alibaba's mainland regions are cn-*, except Hong Kong."""
+    return region.startswith("cn-") and region != "cn-hongkong"
+
+
+def derived_jurisdiction(region: str) -> str | None:
+    if is_mainland_region(region):
+        return MAINLAND
+    return REGION_JURISDICTIONS.get(region)
+
+
+def is_valid_jurisdiction(value: str) -> bool:
+    return bool(_JURISDICTION.match(value))

@@ -1,0 +1,472 @@
+"""Read a stack's config once into frozen, typed settings, validating everything before anything is declared.
+
+Every problem is collected and reported together in one ``ConfigError`` (a ``pulumi.RunError``, which the
+language host prints without a traceback), each line naming its config key and the fix, so a stack file can
+be mended in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from fleet import catalog, gpus, residency
+from fleet.config_schema import KeySpec, ProjectSchema, load_project_schema
+
+PLATFORMS = ("eas", "ack")
+BUCKET_REDUNDANCY = ("LRS", "ZRS")
+_REGION = re.compile(r"^[a-z]{2,}-[a-z]+(-[0-9]+)?$")
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_ROUTER_REGION = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
+class ConfigError(pulumi.RunError):
+    """Every configuration problem of a stack, reported at once, before any resource is declared."""
+
+    def __init__(self, stack: str, problems: list[str]):
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"stack '{stack}' has {len(problems)} configuration {noun}; nothing was declared.\n{lines}")
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    spec: catalog.ModelSpec
+    dtype: str
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+@dataclass(frozen=True)
+class Residency:
+    jurisdiction: str
+    mainland: bool
+    residency_bound: bool
+    allow_cross_border_failover: bool
+    icp_licence: str
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    vpc_cidr: str
+    zones: tuple[str, ...]  # explicit zone ids; empty means look them up
+    zone_count: int
+    node_vswitch_cidrs: tuple[str, ...]  # one per zone, in zone order
+
+
+@dataclass(frozen=True)
+class GpuChoice:
+    instance_types: tuple[str, ...]
+    family: gpus.GpuFamily
+
+
+@dataclass(frozen=True)
+class Scaling:
+    min_replicas: int
+    max_replicas: int
+
+
+@dataclass(frozen=True)
+class BucketSettings:
+    redundancy: str
+    kms_key_id: str
+    incomplete_upload_expiry_days: int
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    project: str
+    stack: str
+    region: str
+    router_region: str
+    name_prefix: str
+    owner: str
+    residency: Residency
+    network: NetworkSettings
+    models: tuple[ServedModel, ...]
+    catalog: Mapping[str, catalog.ModelSpec]
+    serving_platforms: tuple[str, ...]
+    max_context_tokens: int
+    max_concurrent_sequences: int
+    gpu: GpuChoice
+    scaling: Scaling
+    bucket: BucketSettings
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags every taggable resource carries; the policy pack requires project, stack and owner."""
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "region": self.region,
+            "jurisdiction": self.residency.jurisdiction,
+            "owner": self.owner,
+            "managed-by": "pulumi",
+        }
+
+
+def load_settings() -> RegionSettings:
+    """The current stack's settings, from Pulumi config; raises ConfigError listing every problem."""
+    schema = load_project_schema()
+    return parse_settings(
+        schema=schema,
+        stack=pulumi.get_stack(),
+        raw=_current_config(),
+    )
+
+
+def _current_config() -> dict[str, str]:
+    """Every config key the program was given: explicitly set, or passed by the CLI in PULUMI_CONFIG."""
+    merged = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    return merged
+
+
+def parse_settings(schema: ProjectSchema, stack: str, raw: Mapping[str, str]) -> RegionSettings:
+    """Pure: turn raw config strings into RegionSettings, or raise ConfigError with every problem found."""
+    p = _Problems(schema.project)
+    values = _typed_values(schema, raw, p)
+
+    region = str(raw.get("alicloud:region") or "")
+    if not region:
+        p.add_key("alicloud:region", "not set; run `pulumi config set alicloud:region <region-id>` (e.g. cn-beijing)")
+    elif not _REGION.match(region):
+        p.add_key(
+            "alicloud:region", f"'{region}' is not an Alibaba Cloud region id such as cn-beijing or ap-southeast-1"
+        )
+
+    router_region = values.get("routerRegion")
+    if isinstance(router_region, str) and not _ROUTER_REGION.match(router_region):
+        p.add("routerRegion", f"'{router_region}' must be a lowercase label such as asia-east")
+
+    name_prefix = values.get("namePrefix", "")
+    if isinstance(name_prefix, str) and not _NAME_PREFIX.match(name_prefix):
+        p.add("namePrefix", f"'{name_prefix}' must start with a letter and use at most 16 of [a-z0-9-]")
+
+    residency_settings = _residency(values, region, p)
+    network = _network(values, region, p)
+    model_catalog = _catalog(values, p)
+    models = _served_models(values, model_catalog, p)
+    platforms = _platforms(values, p)
+    gpu = _gpu_choice(values, p)
+    scaling = _scaling(values, p)
+    bucket = _bucket(values, p)
+
+    for key in ("maxContextTokens", "maxConcurrentSequences"):
+        if isinstance(values.get(key), int) and values[key] < 1:
+            p.add(key, f"must be at least 1, got {values[key]}")
+    context = values.get("maxContextTokens")
+    if isinstance(context, int):
+        for index, model in enumerate(models):
+            if context > model.spec.max_context:
+                p.add(
+                    "maxContextTokens",
+                    f"{context} exceeds {model.id}'s maximum context of {model.spec.max_context}"
+                    f" (models[{index}]); lower maxContextTokens",
+                )
+
+    p.raise_if_any(stack)
+    assert gpu is not None and residency_settings is not None and network is not None
+    return RegionSettings(
+        project=schema.project,
+        stack=stack,
+        region=region,
+        router_region=values["routerRegion"],
+        name_prefix=name_prefix,
+        owner=values["owner"],
+        residency=residency_settings,
+        network=network,
+        models=tuple(models),
+        catalog=model_catalog,
+        serving_platforms=platforms,
+        max_context_tokens=values["maxContextTokens"],
+        max_concurrent_sequences=values["maxConcurrentSequences"],
+        gpu=gpu,
+        scaling=scaling,
+        bucket=bucket,
+    )
+
+
+class _Problems:
+    def __init__(self, project: str):
+        self.project = project
+        self.items: list[str] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.add_key(f"{self.project}:{key}", message)
+
+    def add_key(self, full_key: str, message: str) -> None:
+        self.items.append(f"{full_key}: {message}")
+
+    def raise_if_any(self, stack: str) -> None:
+        if self.items:
+            raise ConfigError(stack, self.items)
+
+
+def _typed_values(schema: ProjectSchema, raw: Mapping[str, str], p: _Problems) -> dict[str, Any]:
+    """Check every key of the project's namespace against its declaration; apply Pulumi.yaml defaults."""
+    prefix = f"{schema.project}:"
+    values: dict[str, Any] = {}
+    for full_key in sorted(k for k in raw if k.startswith(prefix)):
+        name = full_key[len(prefix) :]
+        if name not in schema.keys:
+            close = difflib.get_close_matches(name, list(schema.keys), n=1)
+            hint = f"did you mean {prefix}{close[0]}?" if close else "see the config block of Pulumi.yaml for the keys"
+            p.add(name, f"unknown key; {hint}")
+    for name, spec in schema.keys.items():
+        full_key = f"{prefix}{name}"
+        if spec.secret:
+            continue  # secrets are only ever read as secrets, through pulumi.Config.get_secret
+        if full_key in raw:
+            value = _decode(spec, raw[full_key], p)
+        elif spec.has_default:
+            value = spec.default
+        else:
+            p.add(name, f"required but not set; run `pulumi config set {name} <value>` ({spec.description})")
+            continue
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def _decode(spec: KeySpec, text: str, p: _Problems) -> Any:
+    """Decode one config string by its declared type, the way typed Pulumi config getters do."""
+    want = spec.type_name
+    if spec.type == "string":
+        return text if isinstance(text, str) else str(text)
+    if spec.type == "integer":
+        try:
+            return int(text)
+        except (TypeError, ValueError):
+            p.add(spec.name, f"expected {want}, got '{text}'; set a whole number such as {spec.default}")
+            return None
+    if spec.type == "boolean":
+        if text in ("true", "false"):
+            return text == "true"
+        p.add(spec.name, f"expected boolean, got '{text}'; set true or false")
+        return None
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        value = None
+    if not isinstance(value, list):
+        p.add(spec.name, f"expected {want}, got '{text}'; write a YAML list under the key")
+        return None
+    item_type = {"string": str, "integer": int, "boolean": bool}.get(spec.items_type or "", object)
+    bad = [
+        i
+        for i, item in enumerate(value)
+        if not isinstance(item, item_type) or isinstance(item, bool) != (item_type is bool)
+    ]
+    if bad:
+        p.add(spec.name, f"expected {want}; items {bad} are not {spec.items_type}s")
+        return None
+    return value
+
+
+def _residency(values: dict[str, Any], region: str, p: _Problems) -> Residency | None:
+    declared = values.get("jurisdiction", "")
+    derived = residency.derived_jurisdiction(region) if region else None
+    mainland = residency.is_mainland_region(region)
+    jurisdiction = declared or derived
+    if declared and not residency.is_valid_jurisdiction(declared):
+        p.add("jurisdiction", f"'{declared}' must be cn-mainland or a two-letter country code such as sg")
+    elif mainland and declared and declared != residency.MAINLAND:
+        p.add("jurisdiction", f"{region} is in mainland China; the jurisdiction must be {residency.MAINLAND}")
+    elif region and not jurisdiction:
+        p.add(
+            "jurisdiction",
+            f"beacon-fleet does not know where {region} is; set it, e.g. `pulumi config set jurisdiction de`",
+        )
+
+    bound = values.get("residencyBound")
+    if mainland and bound is False:
+        p.add("residencyBound", f"personal data must stay in mainland China; set residencyBound: true for {region}")
+    cross_border = values.get("allowCrossBorderFailover", False)
+    icp = values.get("icpLicence", "")
+    if isinstance(icp, str) and icp and not mainland:
+        p.add("icpLicence", f"an ICP licence only applies in mainland China, not {region}; remove it")
+    if jurisdiction is None or bound is None:
+        return None
+    return Residency(
+        jurisdiction=jurisdiction,
+        mainland=mainland,
+        residency_bound=bool(bound),
+        allow_cross_border_failover=bool(cross_border),
+        icp_licence=icp or "",
+    )
+
+
+def _network(values: dict[str, Any], region: str, p: _Problems) -> NetworkSettings | None:
+    cidr_text = values.get("vpcCidr")
+    prefix_length = values.get("vswitchPrefixLength")
+    zones = values.get("zones")
+    zone_count = values.get("zoneCount")
+    if cidr_text is None or prefix_length is None or zones is None or zone_count is None:
+        return None
+    try:
+        vpc = ipaddress.IPv4Network(cidr_text)
+    except ValueError:
+        p.add("vpcCidr", f"'{cidr_text}' is not an IPv4 CIDR such as 10.10.0.0/16 (host bits must be zero)")
+        return None
+    if not vpc.is_private or not 8 <= vpc.prefixlen <= 24:
+        p.add("vpcCidr", f"{vpc} must be a private (RFC 1918) range between /8 and /24")
+        return None
+
+    if zones:
+        if len(set(zones)) != len(zones):
+            p.add("zones", f"zone ids repeat: {zones}")
+        for index, zone in enumerate(zones):
+            if region and not zone.startswith(f"{region}-"):
+                p.add(f"zones[{index}]", f"'{zone}' is not a zone of {region} (zone ids look like {region}-h)")
+        count = len(zones)
+        if count < 2:
+            p.add("zones", "list at least two zones, so a zone outage does not take the region down")
+    else:
+        count = zone_count
+        if count < 2:
+            p.add("zoneCount", f"must be at least 2 so a zone outage does not take the region down, got {count}")
+
+    if not vpc.prefixlen < prefix_length <= 28:
+        p.add(
+            "vswitchPrefixLength", f"must be longer than the VPC's /{vpc.prefixlen} and at most 28, got {prefix_length}"
+        )
+        return None
+    available = 2 ** (prefix_length - vpc.prefixlen)
+    if count > available:
+        p.add(
+            "vswitchPrefixLength",
+            f"/{prefix_length} gives only {available} vSwitches in {vpc}, {count} zones need one each",
+        )
+        return None
+    subnets = vpc.subnets(new_prefix=prefix_length)
+    cidrs = tuple(str(next(subnets)) for _ in range(max(count, 0)))
+    return NetworkSettings(vpc_cidr=str(vpc), zones=tuple(zones), zone_count=count, node_vswitch_cidrs=cidrs)
+
+
+def _catalog(values: dict[str, Any], p: _Problems) -> dict[str, catalog.ModelSpec]:
+    entries = dict(catalog.BUILTIN_MODELS)
+    for index, text in enumerate(values.get("customModels") or []):
+        spec, problems = catalog.parse_custom_model(text)
+        for problem in problems:
+            p.add(f"customModels[{index}]", f"{problem}; write id=...;hfRepo=...;paramsB=...;... (see README)")
+        if spec is None:
+            continue
+        if spec.id in entries:
+            p.add(f"customModels[{index}]", f"id '{spec.id}' is already in the catalog; choose another id")
+            continue
+        entries[spec.id] = spec
+    return entries
+
+
+def _served_models(
+    values: dict[str, Any], model_catalog: Mapping[str, catalog.ModelSpec], p: _Problems
+) -> list[ServedModel]:
+    models: list[ServedModel] = []
+    seen: set[str] = set()
+    refs = values.get("models")
+    if refs is None:
+        return models
+    if not refs:
+        p.add("models", "serves no model; list at least one catalog id")
+    for index, ref in enumerate(refs):
+        model_id, _, dtype = ref.partition(":")
+        dtype = dtype or catalog.DEFAULT_DTYPE
+        spec = model_catalog.get(model_id)
+        if spec is None:
+            close = difflib.get_close_matches(model_id, list(model_catalog), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            p.add(
+                f"models[{index}]",
+                f"unknown model '{model_id}'; {hint}known: {', '.join(sorted(model_catalog))}"
+                " (declare others in customModels)",
+            )
+            continue
+        if dtype not in catalog.DTYPE_BYTES:
+            p.add(
+                f"models[{index}]",
+                f"unknown dtype '{dtype}' for {model_id}; use one of {', '.join(catalog.DTYPE_BYTES)}",
+            )
+            continue
+        if model_id in seen:
+            p.add(f"models[{index}]", f"{model_id} is listed twice; keep one entry")
+            continue
+        seen.add(model_id)
+        models.append(ServedModel(spec=spec, dtype=dtype))
+    return models
+
+
+def _platforms(values: dict[str, Any], p: _Problems) -> tuple[str, ...]:
+    platforms = values.get("servingPlatforms") or []
+    for index, platform in enumerate(platforms):
+        if platform not in PLATFORMS:
+            p.add(f"servingPlatforms[{index}]", f"unknown platform '{platform}'; use {' or '.join(PLATFORMS)}")
+    if len(set(platforms)) != len(platforms):
+        p.add("servingPlatforms", f"platforms repeat: {platforms}")
+    return tuple(dict.fromkeys(pl for pl in platforms if pl in PLATFORMS))
+
+
+def _gpu_choice(values: dict[str, Any], p: _Problems) -> GpuChoice | None:
+    types = values.get("gpuInstanceTypes")
+    if types is None:
+        return None
+    if not types:
+        p.add("gpuInstanceTypes", "list at least one ECS GPU instance type, e.g. ecs.gn7i-c8g1.2xlarge (A10 24 GB)")
+        return None
+    families = []
+    for index, instance_type in enumerate(types):
+        family = gpus.gpu_family_of(instance_type)
+        if family is None:
+            known = ", ".join(f"{f.family} ({f.gpu} {f.memory_gib} GB)" for f in gpus.GPU_FAMILIES.values())
+            p.add(
+                f"gpuInstanceTypes[{index}]",
+                f"'{instance_type}' is not an ECS GPU instance type of a known family: {known}",
+            )
+        else:
+            families.append(family)
+    if len({f.gpu for f in families}) > 1:
+        p.add(
+            "gpuInstanceTypes",
+            f"mixes GPU models ({', '.join(sorted({f.gpu for f in families}))});"
+            " cGPU slices are sized for one GPU model",
+        )
+    if not families or len(families) != len(types):
+        return None
+    return GpuChoice(instance_types=tuple(types), family=families[0])
+
+
+def _scaling(values: dict[str, Any], p: _Problems) -> Scaling:
+    low, high = values.get("minReplicasPerModel", 0), values.get("maxReplicasPerModel", 1)
+    if isinstance(low, int) and low < 0:
+        p.add("minReplicasPerModel", f"must be 0 or more, got {low}")
+    if isinstance(high, int) and high < 1:
+        p.add("maxReplicasPerModel", f"must be at least 1, got {high}")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        p.add(
+            "minReplicasPerModel",
+            f"{low} is more than maxReplicasPerModel ({high}); raise the maximum or lower the minimum",
+        )
+    return Scaling(min_replicas=low or 0, max_replicas=high or 1)
+
+
+def _bucket(values: dict[str, Any], p: _Problems) -> BucketSettings:
+    redundancy = values.get("bucketRedundancy", "LRS")
+    if redundancy not in BUCKET_REDUNDANCY:
+        p.add("bucketRedundancy", f"'{redundancy}' must be LRS or ZRS")
+    days = values.get("incompleteUploadExpiryDays", 7)
+    if isinstance(days, int) and not 1 <= days <= 365:
+        p.add("incompleteUploadExpiryDays", f"must be between 1 and 365 days, got {days}")
+    return BucketSettings(
+        redundancy=redundancy, kms_key_id=values.get("bucketKmsKeyId", ""), incomplete_upload_expiry_days=days
+    )

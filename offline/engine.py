@@ -1,0 +1,208 @@
+"""Run the project's program under the Pulumi SDK's mock engine and record what it declares.
+
+The program runs as the language host runs it: a fresh root Stack, `__main__.py` executed as `__main__`
+through `run_in_stack`, and every outstanding RPC and Output awaited before the result is read. What is
+recorded is what crossed the resource monitor's wire (parents, `protect`, inputs with secrets still marked),
+not what the program meant to send.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import runpy
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks, rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime import stack as runtime_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from fleet.config_schema import PROJECT_ROOT, load_project_schema
+from offline.simulated_cloud import SimulatedCloud
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
+SECRET_VALUE_SIG = rpc._special_secret_sig  # noqa: SLF001
+UNKNOWN = rpc.UNKNOWN
+MASK = "[secret]"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that crossed the wire marked secret; rendered as [secret] everywhere."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class DeclaredResource:
+    urn: str
+    type: str
+    name: str
+    parent_urn: str
+    custom: bool
+    protect: bool
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Synthesis:
+    """Everything one run of the program declared, or the error that stopped it."""
+
+    stack: str
+    resources: list[DeclaredResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    invokes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def of_type(self, typ: str) -> list[DeclaredResource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def one(self, typ: str) -> DeclaredResource:
+        found = self.of_type(typ)
+        assert len(found) == 1, f"expected one {typ}, found {len(found)}"
+        return found[0]
+
+    def by_urn(self) -> dict[str, DeclaredResource]:
+        return {r.urn: r for r in self.resources}
+
+    def children_of(self, parent: DeclaredResource) -> list[DeclaredResource]:
+        return [r for r in self.resources if r.parent_urn == parent.urn]
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, also keeping what each registration carried on the wire."""
+
+    def __init__(self, cloud: SimulatedCloud):
+        super().__init__(cloud)
+        self.declared: list[DeclaredResource] = []
+        self.stack_outputs: dict[str, Any] = {}
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type != STACK_TYPE:
+            self.declared.append(
+                DeclaredResource(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent_urn=request.parent,
+                    custom=bool(request.custom),
+                    protect=bool(request.protect),
+                    inputs=_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)),
+                )
+            )
+        return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        if "::" + STACK_TYPE + "::" in request.urn:
+            self.stack_outputs = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        return super().RegisterResourceOutputs(request)
+
+
+class _WarningCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def synthesize(
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: tuple[str, ...] | list[str] = (),
+    program_dir: str = str(PROJECT_ROOT),
+) -> Synthesis:
+    """Run the program for one stack with the given config; never raises for the program's own errors."""
+    project = load_project_schema().project
+    cloud = SimulatedCloud(region=str(config.get("alicloud:region", "")))
+    monitor = RecordingMonitor(cloud)
+    collector = _WarningCollector()
+    logger = logging.getLogger(f"beacon-fleet.offline.{stack}")
+    logger.propagate = False
+    logger.handlers = [collector]
+    result = Synthesis(stack=stack)
+
+    with _isolated_runtime(config, secret_keys):
+        mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor, logger=logger)
+        runtime_settings.ROOT.set(None)  # a fresh root Stack, as the language host starts with
+        _purge_program_modules(program_dir)
+        try:
+            _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(program_dir, run_name="__main__")))
+        except pulumi.RunError as error:  # the program's own, readable errors: no traceback
+            result.error = str(error)
+        except Exception:  # noqa: BLE001 - a bug, shown in full
+            result.error = traceback.format_exc()
+
+    result.resources = list(monitor.declared)
+    result.outputs = monitor.stack_outputs if result.ok else {}
+    result.warnings = collector.messages
+    result.invokes = cloud.invoked
+    return result
+
+
+@contextmanager
+def _isolated_runtime(config: Mapping[str, str], secret_keys: tuple[str, ...] | list[str]) -> Iterator[None]:
+    """Fresh config and settings for one run; a PULUMI_CONFIG in the environment must not leak in."""
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("PULUMI_CONFIG")}
+    runtime_settings.SETTINGS.rpc_manager.clear()
+    runtime_settings.SETTINGS.outputs.clear()
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def _purge_program_modules(program_dir: str) -> None:
+    """Forget the program's own modules so each run imports them anew, as a fresh process would."""
+    root = os.path.abspath(program_dir)
+    harness = tuple(os.path.join(root, d, "") for d in (".venv", "offline", "tests", "bench"))
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if name != "__main__" and path.startswith(os.path.join(root, "")) and not path.startswith(harness):
+            del sys.modules[name]
+
+
+def _plain(value: Any) -> Any:
+    """Wire values as plain data: secrets wrapped in Secret, whole floats back to ints (protobuf numbers)."""
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
+            return Secret(_plain(value.get("value")))
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == UNKNOWN:
+        return "[unknown]"
+    return value
+
+
+def masked(value: Any) -> Any:
+    """The value with every secret replaced by [secret]: what a plan, a log or a diff may show."""
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, Secret)

@@ -1,0 +1,171 @@
+"""Plans for people (tables) and for tools (JSON that is byte-identical for the same input)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from offline.engine import DeclaredResource, Synthesis, masked
+from offline.simulated_cloud import SIMULATED_ACCOUNT_ID, SIMULATED_ID_PREFIX
+from offline.stack_files import StackConfig
+
+PLAN_FORMAT = "beacon-fleet-plan/1"
+
+# The inputs worth a glance in the table, per resource type (paths into the wire inputs).
+KEY_SETTINGS: dict[str, tuple[str, ...]] = {
+    "alicloud:vpc/network:Network": ("vpcName", "cidrBlock"),
+    "alicloud:vpc/switch:Switch": ("vswitchName", "zoneId", "cidrBlock"),
+    "alicloud:oss/bucket:Bucket": (
+        "bucket",
+        "redundancyType",
+        "serverSideEncryptionRule.sseAlgorithm",
+        "versioning.status",
+        "lifecycleRules.0.abortMultipartUploads.0.days",
+    ),
+    "alicloud:oss/bucketAcl:BucketAcl": ("acl",),
+    "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock": ("blockPublicAccess",),
+}
+
+SIMULATION_NOTE = (
+    "Simulated by the Pulumi SDK's mock engine; no cloud was called. Simulated values: the account id "
+    f"({SIMULATED_ACCOUNT_ID}), zone ids looked up from the cloud (<region>-sim-*), "
+    f"resource ids ({SIMULATED_ID_PREFIX}*), "
+    "and endpoints the cloud computes (OSS endpoints). Names derived from the account id (the model bucket) "
+    "differ in a real deployment."
+)
+
+
+def ordered(synthesis: Synthesis) -> list[tuple[int, DeclaredResource]]:
+    """Resources in tree order (each parent before its children, siblings by name), with their depth.
+
+    Registration order depends on when Outputs resolve; the tree order does not, so plans stay stable.
+    """
+    by_parent: dict[str, list[DeclaredResource]] = {}
+    urns = {r.urn for r in synthesis.resources}
+    for resource in synthesis.resources:
+        parent = resource.parent_urn if resource.parent_urn in urns else ""
+        by_parent.setdefault(parent, []).append(resource)
+    result: list[tuple[int, DeclaredResource]] = []
+
+    def walk(parent: str, depth: int) -> None:
+        for child in sorted(by_parent.get(parent, []), key=lambda r: (r.name, r.type)):
+            result.append((depth, child))
+            walk(child.urn, depth + 1)
+
+    walk("", 0)
+    return result
+
+
+def short_type(token: str) -> str:
+    """alicloud:vpc/network:Network -> alicloud:vpc:Network."""
+    package, _, rest = token.partition(":")
+    module, _, kind = rest.partition(":")
+    return f"{package}:{module.split('/')[0]}:{kind}" if kind else token
+
+
+def _lookup(inputs: Any, path: str) -> Any:
+    value = inputs
+    for part in path.split("."):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+def key_settings(resource: DeclaredResource) -> str:
+    inputs = masked(resource.inputs)
+    paths = KEY_SETTINGS.get(resource.type)
+    if paths is None:
+        paths = tuple(k for k, v in sorted(inputs.items()) if isinstance(v, (str, int, bool)))[:3]
+    parts = []
+    for path in paths:
+        value = _lookup(inputs, path)
+        if value is not None:
+            parts.append(f"{path.split('.')[-1] if not path.split('.')[-1].isdigit() else path}={_scalar(value)}")
+    return " ".join(parts)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return str(value)
+
+
+def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
+    """The plan as data: sorted, masked, free of timestamps, so the same input gives the same bytes."""
+    names = {r.urn: r.name for r in synthesis.resources}
+    resources = [
+        {
+            "type": r.type,
+            "name": r.name,
+            "parent": names.get(r.parent_urn, ""),
+            "custom": r.custom,
+            "protect": r.protect,
+            "inputs": masked(r.inputs),
+        }
+        for _, r in ordered(synthesis)
+    ]
+    by_type: dict[str, int] = {}
+    for r in synthesis.resources:
+        by_type[r.type] = by_type.get(r.type, 0) + 1
+    secret_keys = set(config.secret_keys)
+    return {
+        "format": PLAN_FORMAT,
+        "stack": synthesis.stack,
+        "ok": synthesis.ok,
+        "error": synthesis.error,
+        "simulated": SIMULATION_NOTE,
+        "config": {k: ("[secret]" if k in secret_keys else v) for k, v in sorted(config.values.items())},
+        "placeholders": dict(sorted(config.placeholders.items())),
+        "resources": resources,
+        "outputs": masked(synthesis.outputs),
+        "summary": {"resources": len(resources), "byType": dict(sorted(by_type.items()))},
+        "warnings": sorted(set(synthesis.warnings)),
+    }
+
+
+def plan_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
+    """A readable table of what the stack declares, its outputs with secrets masked, and what was simulated."""
+    lines = [f"== stack {synthesis.stack} " + "=" * max(0, 90 - len(synthesis.stack))]
+    if not synthesis.ok:
+        lines.append(f"FAILED: {synthesis.error}")
+        return "\n".join(lines) + "\n"
+    rows = [("TYPE", "NAME", "PARENT", "PROTECT", "KEY SETTINGS")]
+    names = {r.urn: r.name for r in synthesis.resources}
+    for depth, r in ordered(synthesis):
+        rows.append(
+            (
+                "  " * depth + short_type(r.type),
+                r.name,
+                names.get(r.parent_urn, "(stack)"),
+                "yes" if r.protect else "",
+                key_settings(r),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    lines.append(f"{len(synthesis.resources)} resources")
+    lines.append("")
+    lines.append("Outputs (secrets masked):")
+    for key, value in sorted(masked(synthesis.outputs).items()):
+        lines.append(f"  {key}: {_scalar(value)}")
+    if config.placeholders:
+        lines.append("")
+        lines.append("Secret placeholders (visible stand-ins, never values):")
+        for key, why in sorted(config.placeholders.items()):
+            lines.append(f"  {key}: {why}")
+    for warning in sorted(set(synthesis.warnings)):
+        lines.append(f"warning: {warning}")
+    lines.append("")
+    lines.append(SIMULATION_NOTE)
+    return "\n".join(lines) + "\n"
