@@ -118,11 +118,12 @@ class RegionSettings:
 
 def load_settings() -> RegionSettings:
     """The current stack's settings, from Pulumi config; raises ConfigError listing every problem."""
-    schema = load_project_schema()
+    raw = _current_config()
     return parse_settings(
-        schema=schema,
+        schema=load_project_schema(),
         stack=pulumi.get_stack(),
-        raw=_current_config(),
+        raw=raw,
+        secret_keys=frozenset(k for k in raw if runtime_config.is_config_secret(k)),
     )
 
 
@@ -133,10 +134,12 @@ def _current_config() -> dict[str, str]:
     return merged
 
 
-def parse_settings(schema: ProjectSchema, stack: str, raw: Mapping[str, str]) -> RegionSettings:
+def parse_settings(
+    schema: ProjectSchema, stack: str, raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()
+) -> RegionSettings:
     """Pure: turn raw config strings into RegionSettings, or raise ConfigError with every problem found."""
     p = _Problems(schema.project)
-    values = _typed_values(schema, raw, p)
+    values = _typed_values(schema, raw, secret_keys, p)
 
     region = str(raw.get("alicloud:region") or "")
     if not region:
@@ -214,7 +217,9 @@ class _Problems:
             raise ConfigError(stack, self.items)
 
 
-def _typed_values(schema: ProjectSchema, raw: Mapping[str, str], p: _Problems) -> dict[str, Any]:
+def _typed_values(
+    schema: ProjectSchema, raw: Mapping[str, str], secret_keys: frozenset[str], p: _Problems
+) -> dict[str, Any]:
     """Check every key of the project's namespace against its declaration; apply Pulumi.yaml defaults."""
     prefix = f"{schema.project}:"
     values: dict[str, Any] = {}
@@ -228,6 +233,10 @@ def _typed_values(schema: ProjectSchema, raw: Mapping[str, str], p: _Problems) -
         full_key = f"{prefix}{name}"
         if spec.secret:
             continue  # secrets are only ever read as secrets, through pulumi.Config.get_secret
+        if full_key in secret_keys:
+            # Reading it here would turn a secret into plain text; the key is not meant to be secret.
+            p.add(name, f"is stored as a secret but is plain configuration; run `pulumi config set {name} <value>`")
+            continue
         if full_key in raw:
             value = _decode(spec, raw[full_key], p)
         elif spec.has_default:
@@ -328,8 +337,9 @@ def _network(values: dict[str, Any], region: str, p: _Problems) -> NetworkSettin
         if len(set(zones)) != len(zones):
             p.add("zones", f"zone ids repeat: {zones}")
         for index, zone in enumerate(zones):
-            if region and not zone.startswith(f"{region}-"):
-                p.add(f"zones[{index}]", f"'{zone}' is not a zone of {region} (zone ids look like {region}-h)")
+            # Zone ids are the region id plus a letter, hyphenated or not: cn-beijing-h, us-east-1a.
+            if region and not re.fullmatch(rf"{re.escape(region)}-?[a-z]", zone):
+                p.add(f"zones[{index}]", f"'{zone}' is not a zone of {region} (like {region}-h or {region}a)")
         count = len(zones)
         if count < 2:
             p.add("zones", "list at least two zones, so a zone outage does not take the region down")

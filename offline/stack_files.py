@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from fleet.config_schema import PROJECT_ROOT, encode_config_value, load_project_schema
+from fleet.config_schema import PROJECT_ROOT, ProjectSchema, encode_config_value, load_project_schema
 
 
 class StackFileError(Exception):
@@ -30,9 +30,9 @@ def shipped_stacks(root: Path = PROJECT_ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
-def load_stack_config(stack: str, path: Path | None = None) -> StackConfig:
+def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchema | None = None) -> StackConfig:
     """Merge Pulumi.yaml defaults with a stack file; secrets become visible placeholders, never values."""
-    schema = load_project_schema()
+    schema = schema or load_project_schema()
     path = path or stack_file(stack)
     if not path.is_file():
         known = ", ".join(shipped_stacks()) or "none"

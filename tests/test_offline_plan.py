@@ -1,0 +1,102 @@
+"""The offline plan: readable per stack, byte-identical JSON, plain about what it simulated and masked."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from fleet.config_schema import KeySpec, load_project_schema
+from offline import plan
+from offline.engine import synthesize
+from offline.report import SIMULATION_NOTE, plan_document, plan_json, plan_table
+from offline.simulated_cloud import SIMULATED_ACCOUNT_ID
+from offline.stack_files import load_stack_config
+from tests.conftest import REGION_STACKS, SHIPPED_STACKS
+
+
+def plan_bytes(stack: str) -> str:
+    config = load_stack_config(stack)
+    return plan_json(plan_document(config, synthesize(stack, config.values, config.secret_keys)))
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_plan_json_is_byte_identical_across_two_runs(stack):
+    first, second = plan_bytes(stack), plan_bytes(stack)
+    assert first == second
+    document = json.loads(first)
+    assert document["ok"] is True and document["summary"]["resources"] == len(document["resources"]) > 0
+
+
+def test_plan_cli_writes_identical_files_in_two_runs(tmp_path, capsys):
+    assert plan.main(["--json-only", "--out", str(tmp_path / "a")]) == 0
+    assert plan.main(["--json-only", "--out", str(tmp_path / "b")]) == 0
+    for stack in SHIPPED_STACKS:
+        assert (tmp_path / "a" / f"{stack}.json").read_bytes() == (tmp_path / "b" / f"{stack}.json").read_bytes()
+    out = capsys.readouterr().out
+    assert f"all {len(SHIPPED_STACKS)} stacks synthesized offline (simulated, nothing deployed)" in out
+
+
+def test_plan_table_shows_type_name_parent_settings_and_what_was_simulated():
+    config = load_stack_config("cn-beijing")
+    table = plan_table(config, synthesize("cn-beijing", config.values, config.secret_keys))
+    bucket_row = next(line for line in table.splitlines() if "alicloud:oss:Bucket " in line)
+    assert "models-bucket" in bucket_row and "models" in bucket_row.split("models-bucket", 1)[1]
+    assert "yes" in bucket_row and "sseAlgorithm=AES256" in bucket_row and "status=Enabled" in bucket_row
+    assert "Outputs (secrets masked):" in table
+    assert SIMULATION_NOTE in table and SIMULATED_ACCOUNT_ID in table
+
+
+def test_unknown_stack_is_a_clear_usage_error(capsys):
+    assert plan.main(["--stack", "eu-nowhere", "--json-only"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown stack 'eu-nowhere': no Pulumi.eu-nowhere.yaml" in err
+    assert "cn-beijing" in err
+
+
+def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text(
+        "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:zoneCount: 1\n"
+    )
+    real_loader = plan.load_stack_config
+    monkeypatch.setattr(plan, "load_stack_config", lambda s: real_loader(s, broken if s == "broken" else None))
+    assert plan.main(["--stack", "broken", "--stack", "us-east", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED: stack 'broken' has 1 configuration problem" in captured.out
+    assert "1 of 2 stacks failed to synthesize: broken" in captured.err
+    assert json.loads((tmp_path / "broken.json").read_text())["ok"] is False
+
+
+def test_encrypted_stack_values_become_visible_placeholders_and_stay_masked(tmp_path):
+    path = tmp_path / "Pulumi.keyed.yaml"
+    path.write_text(
+        "config:\n  alicloud:region: us-east-1\n  alicloud:secretKey:\n    secure: v1:AAAABBBBCCCC\n"
+        "  beacon-fleet:routerRegion: us-east\n"
+    )
+    config = load_stack_config("keyed", path)
+    assert config.values["alicloud:secretKey"].startswith("[secret placeholder: encrypted in Pulumi.keyed.yaml")
+    assert "alicloud:secretKey" in config.secret_keys
+    document = plan_document(config, synthesize("keyed", config.values, config.secret_keys))
+    assert document["ok"] is True
+    assert document["config"]["alicloud:secretKey"] == "[secret]"
+    assert "v1:AAAABBBBCCCC" not in plan_json(document)
+    assert "alicloud:secretKey" in document["placeholders"]
+
+
+def test_a_required_secret_left_unset_is_a_visible_placeholder_never_a_made_up_value(tmp_path):
+    schema = load_project_schema()
+    token = KeySpec(name="demoToken", type="string", description="a token", secret=True)
+    with_secret = replace(schema, keys={**schema.keys, "demoToken": token})
+    path = tmp_path / "Pulumi.tokenless.yaml"
+    path.write_text("config:\n  alicloud:region: us-east-1\n")
+    config = load_stack_config("tokenless", path, schema=with_secret)
+    assert (
+        config.values["beacon-fleet:demoToken"]
+        == "[secret placeholder: beacon-fleet:demoToken is not set in Pulumi.tokenless.yaml]"
+    )
+    assert config.placeholders["beacon-fleet:demoToken"].startswith(
+        "not set; run `pulumi config set --secret demoToken`"
+    )
+    assert "beacon-fleet:demoToken" in config.secret_keys

@@ -1,0 +1,150 @@
+"""Typed settings: every rule, its message naming the key and the fix, and all problems reported at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet.config_schema import encode_config_value, load_project_schema
+from fleet.settings import ConfigError, parse_settings
+from offline.stack_files import load_stack_config
+
+SCHEMA = load_project_schema()
+
+
+def raw_for(stack: str = "cn-beijing", **overrides) -> dict[str, str]:
+    raw = dict(load_stack_config(stack).values)
+    for key, value in overrides.items():
+        full_key = key if ":" in key else f"beacon-fleet:{key}"
+        if value is None:
+            raw.pop(full_key, None)
+        else:
+            raw[full_key] = encode_config_value(value)
+    return raw
+
+
+def problems(stack: str = "cn-beijing", secret_keys: frozenset[str] = frozenset(), **overrides) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(SCHEMA, stack, raw_for(stack, **overrides), secret_keys)
+    return caught.value.problems
+
+
+def test_shipped_cn_beijing_settings_are_typed_and_mainland():
+    settings = parse_settings(SCHEMA, "cn-beijing", raw_for())
+    assert settings.region == "cn-beijing"
+    assert settings.residency.jurisdiction == "cn-mainland"
+    assert settings.residency.mainland and settings.residency.residency_bound
+    assert not settings.residency.allow_cross_border_failover
+    assert [m.id for m in settings.models] == ["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"]
+    assert {m.dtype for m in settings.models} == {"fp16"}
+    assert settings.gpu.family.gpu == "A10" and settings.gpu.family.memory_gib == 24
+    assert settings.network.node_vswitch_cidrs == ("10.10.0.0/20", "10.10.16.0/20")
+    assert settings.tags["owner"] == "project-beacon" and settings.tags["stack"] == "cn-beijing"
+
+
+def test_defaults_come_from_pulumi_yaml_when_the_stack_is_silent():
+    raw = {"alicloud:region": "us-east-1", "beacon-fleet:routerRegion": "us-east"}
+    settings = parse_settings(SCHEMA, "bare", raw)
+    assert settings.max_context_tokens == SCHEMA.keys["maxContextTokens"].default
+    assert settings.network.vpc_cidr == SCHEMA.keys["vpcCidr"].default
+    assert settings.serving_platforms == tuple(SCHEMA.keys["servingPlatforms"].default)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"modles": ["llama3.2-1b"]}, "beacon-fleet:modles: unknown key; did you mean beacon-fleet:models?"),
+        ({"zoneCount": "two"}, "beacon-fleet:zoneCount: expected integer, got 'two'"),
+        ({"residencyBound": "yes"}, "beacon-fleet:residencyBound: expected boolean, got 'yes'; set true or false"),
+        ({"models": "llama3.2-1b"}, "beacon-fleet:models: expected array<string>"),
+        ({"models": ["gpt-5"]}, "beacon-fleet:models[0]: unknown model 'gpt-5'"),
+        ({"models": ["mistral-7b:int3"]}, "beacon-fleet:models[0]: unknown dtype 'int3' for mistral-7b"),
+        ({"models": ["mistral-7b", "mistral-7b:awq"]}, "beacon-fleet:models[1]: mistral-7b is listed twice"),
+        ({"models": []}, "beacon-fleet:models: serves no model"),
+        ({"routerRegion": None}, "beacon-fleet:routerRegion: required but not set"),
+        ({"alicloud:region": None}, "alicloud:region: not set"),
+        ({"alicloud:region": "Beijing"}, "alicloud:region: 'Beijing' is not an Alibaba Cloud region id"),
+        ({"residencyBound": False}, "beacon-fleet:residencyBound: personal data must stay in mainland China"),
+        ({"jurisdiction": "sg"}, "beacon-fleet:jurisdiction: cn-beijing is in mainland China"),
+        ({"vpcCidr": "10.10.0.1/16"}, "beacon-fleet:vpcCidr: '10.10.0.1/16' is not an IPv4 CIDR"),
+        ({"vpcCidr": "8.8.0.0/16"}, "beacon-fleet:vpcCidr: 8.8.0.0/16 must be a private (RFC 1918) range"),
+        ({"vswitchPrefixLength": 16}, "beacon-fleet:vswitchPrefixLength: must be longer than the VPC's /16"),
+        ({"zoneCount": 1}, "beacon-fleet:zoneCount: must be at least 2"),
+        ({"zones": ["cn-beijing-h"]}, "beacon-fleet:zones: list at least two zones"),
+        (
+            {"zones": ["cn-beijing-h", "cn-shanghai-a"]},
+            "beacon-fleet:zones[1]: 'cn-shanghai-a' is not a zone of cn-beijing",
+        ),
+        ({"gpuInstanceTypes": ["ecs.g7.large"]}, "beacon-fleet:gpuInstanceTypes[0]: 'ecs.g7.large' is not an ECS GPU"),
+        (
+            {"gpuInstanceTypes": ["ecs.gn7i-c8g1.2xlarge", "ecs.gn6i-c4g1.xlarge"]},
+            "beacon-fleet:gpuInstanceTypes: mixes GPU",
+        ),
+        ({"minReplicasPerModel": 3}, "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)"),
+        ({"maxReplicasPerModel": 0}, "beacon-fleet:maxReplicasPerModel: must be at least 1"),
+        ({"servingPlatforms": ["eas", "fc"]}, "beacon-fleet:servingPlatforms[1]: unknown platform 'fc'"),
+        ({"maxContextTokens": 65536}, "beacon-fleet:maxContextTokens: 65536 exceeds qwen2.5-1.5b's maximum context"),
+        ({"bucketRedundancy": "GRS"}, "beacon-fleet:bucketRedundancy: 'GRS' must be LRS or ZRS"),
+        ({"incompleteUploadExpiryDays": 0}, "beacon-fleet:incompleteUploadExpiryDays: must be between 1 and 365"),
+        ({"namePrefix": "Beacon_"}, "beacon-fleet:namePrefix: 'Beacon_' must start with a letter"),
+        ({"customModels": ["id=phi;hfRepo=x/y"]}, "beacon-fleet:customModels[0]: missing field 'paramsB'"),
+        ({"customModels": ["id=phi;color=red"]}, "beacon-fleet:customModels[0]: unknown field 'color'"),
+    ],
+)
+def test_each_rule_names_its_key_and_the_fix(overrides, expected):
+    found = problems(**overrides)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_icp_licence_outside_the_mainland_is_refused():
+    found = problems("ap-southeast", icpLicence="京ICP备12345678号")
+    assert found == [
+        "beacon-fleet:icpLicence: an ICP licence only applies in mainland China, not ap-southeast-1; remove it"
+    ]
+
+
+def test_a_region_beacon_fleet_does_not_know_must_state_its_jurisdiction():
+    found = problems("us-east", **{"alicloud:region": "eu-north-9"})
+    assert found == [
+        "beacon-fleet:jurisdiction: beacon-fleet does not know where eu-north-9 is; set it,"
+        " e.g. `pulumi config set jurisdiction de`"
+    ]
+    settings = parse_settings(
+        SCHEMA, "us-east", raw_for("us-east", **{"alicloud:region": "eu-north-9", "jurisdiction": "se"})
+    )
+    assert settings.residency.jurisdiction == "se"
+
+
+def test_plain_key_stored_as_secret_is_refused_rather_than_read_in_clear():
+    found = problems(secret_keys=frozenset({"beacon-fleet:icpLicence"}), icpLicence="京ICP备12345678号")
+    assert found == [
+        "beacon-fleet:icpLicence: is stored as a secret but is plain configuration;"
+        " run `pulumi config set icpLicence <value>`"
+    ]
+
+
+def test_several_mistakes_are_reported_together_in_one_error():
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(SCHEMA, "cn-beijing", raw_for(modles=["x"], zoneCount="two", models=["llama3.2-1b", "gpt-5"]))
+    error = caught.value
+    assert len(error.problems) == 3
+    message = str(error)
+    assert message.startswith("stack 'cn-beijing' has 3 configuration problems; nothing was declared.")
+    for key in ("beacon-fleet:modles", "beacon-fleet:zoneCount", "beacon-fleet:models[1]"):
+        assert key in message
+
+
+def test_custom_models_join_the_catalog_and_can_be_served():
+    phi = (
+        "id=phi-3-mini;hfRepo=microsoft/Phi-3-mini-4k-instruct;paramsB=3.82;layers=32;hiddenSize=3072;"
+        "attentionHeads=32;kvHeads=32;headDim=96;maxContext=4096;vocab=32064"
+    )
+    settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:awq"]))
+    (served,) = settings.models
+    assert served.id == "phi-3-mini" and served.dtype == "awq"
+    assert served.spec.params_b == 3.82 and served.spec.head_dim == 96
+
+
+def test_explicit_zones_are_used_and_get_one_vswitch_cidr_each():
+    settings = parse_settings(SCHEMA, "cn-beijing", raw_for(zones=["cn-beijing-h", "cn-beijing-i", "cn-beijing-k"]))
+    assert settings.network.zones == ("cn-beijing-h", "cn-beijing-i", "cn-beijing-k")
+    assert settings.network.node_vswitch_cidrs == ("10.10.0.0/20", "10.10.16.0/20", "10.10.32.0/20")
