@@ -6,7 +6,7 @@ import pulumi
 
 from components.model_bucket import ModelBucket, ModelBucketArgs
 from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchSpec
-from fleet import lookups, naming
+from fleet import capacity, lookups, naming
 from fleet.settings import RegionSettings
 
 
@@ -58,7 +58,18 @@ def declare_region(settings: RegionSettings) -> None:
     pulumi.export("nodeVswitchIds", network.node_vswitch_ids)
     pulumi.export("modelBucket", models.bucket_name)
     pulumi.export("modelBucketIntranetEndpoint", models.intranet_endpoint)
+    pulumi.export("gpuPacking", gpu_packing(settings).as_output())
     pulumi.export(
         "models",
         [{"id": m.id, "dtype": m.dtype, "hfRepo": m.spec.hf_repo} for m in settings.models],
     )
+
+
+def gpu_packing(settings: RegionSettings) -> capacity.Packing:
+    """How the region's minimum replicas share GPUs of the chosen type through cGPU slices."""
+    estimates = [
+        capacity.estimate_memory(m.spec, m.dtype, settings.max_context_tokens, settings.max_concurrent_sequences)
+        for m in settings.models
+    ]
+    slices = capacity.replica_slices(estimates, max(settings.scaling.min_replicas, 1))
+    return capacity.pack(slices, settings.gpu.family.gpu, settings.gpu.family.memory_gib)

@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from fleet import catalog, gpus, residency
+from fleet import capacity, catalog, gpus, residency
 from fleet.config_schema import KeySpec, ProjectSchema, load_project_schema
 
 PLATFORMS = ("eas", "ack")
@@ -179,6 +179,9 @@ def parse_settings(
                     f" (models[{index}]); lower maxContextTokens",
                 )
 
+    if gpu is not None and isinstance(context, int) and isinstance(values.get("maxConcurrentSequences"), int):
+        _check_models_fit(models, gpu, context, values["maxConcurrentSequences"], p)
+
     p.raise_if_any(stack)
     assert gpu is not None and residency_settings is not None and network is not None
     return RegionSettings(
@@ -293,6 +296,8 @@ def _residency(values: dict[str, Any], region: str, p: _Problems) -> Residency |
         p.add("jurisdiction", f"'{declared}' must be cn-mainland or a two-letter country code such as sg")
     elif mainland and declared and declared != residency.MAINLAND:
         p.add("jurisdiction", f"{region} is in mainland China; the jurisdiction must be {residency.MAINLAND}")
+    elif derived and declared and declared != derived:
+        p.add("jurisdiction", f"{region} is in '{derived}', not '{declared}'; remove the key or correct it")
     elif region and not jurisdiction:
         p.add(
             "jurisdiction",
@@ -415,6 +420,28 @@ def _served_models(
         seen.add(model_id)
         models.append(ServedModel(spec=spec, dtype=dtype))
     return models
+
+
+def _check_models_fit(models: list[ServedModel], gpu: GpuChoice, context: int, sequences: int, p: _Problems) -> None:
+    for index, model in enumerate(models):
+        estimate = capacity.estimate_memory(model.spec, model.dtype, context, sequences)
+        if estimate.slice_gib <= gpu.family.memory_gib:
+            continue
+        fixes = [f"a larger GPU in gpuInstanceTypes (e.g. {_larger_family(estimate.slice_gib)})"]
+        if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["awq"]:
+            fixes.insert(0, f"quantization: {model.id}:awq")
+        fixes.append("a smaller maxContextTokens or maxConcurrentSequences")
+        p.add(
+            f"models[{index}]",
+            f"{model.id} ({model.dtype}) needs {estimate.slice_gib} GiB of GPU memory ({estimate.explain()}),"
+            f" but a {gpu.family.gpu} has {gpu.family.memory_gib} GiB; try {', or '.join(fixes)}",
+        )
+
+
+def _larger_family(needed_gib: int) -> str:
+    fitting = [f for f in gpus.GPU_FAMILIES.values() if f.memory_gib >= needed_gib]
+    best = min(fitting, key=lambda f: f.memory_gib, default=None)
+    return f"{best.family}, {best.gpu} {best.memory_gib} GiB" if best else "none is large enough"
 
 
 def _platforms(values: dict[str, Any], p: _Problems) -> tuple[str, ...]:

@@ -114,6 +114,12 @@ def test_a_region_beacon_fleet_does_not_know_must_state_its_jurisdiction():
     assert settings.residency.jurisdiction == "se"
 
 
+def test_a_jurisdiction_that_contradicts_a_known_region_is_refused():
+    assert problems("us-east", jurisdiction="sg") == [
+        "beacon-fleet:jurisdiction: us-east-1 is in 'us', not 'sg'; remove the key or correct it"
+    ]
+
+
 def test_plain_key_stored_as_secret_is_refused_rather_than_read_in_clear():
     found = problems(secret_keys=frozenset({"beacon-fleet:icpLicence"}), icpLicence="京ICP备12345678号")
     assert found == [
