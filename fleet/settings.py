@@ -123,7 +123,7 @@ def load_settings() -> RegionSettings:
         schema=load_project_schema(),
         stack=pulumi.get_stack(),
         raw=raw,
-        secret_keys=frozenset(k for k in raw if runtime_config.is_config_secret(k)),
+        secret_keys=_current_secret_keys(raw),
     )
 
 
@@ -132,6 +132,12 @@ def _current_config() -> dict[str, str]:
     merged = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
     return merged
+
+
+def _current_secret_keys(raw: Mapping[str, str]) -> frozenset[str]:
+    """Keys the CLI marked secret, whichever way it handed them over (set explicitly or by environment)."""
+    from_env = set(runtime_config.get_config_secret_keys_env())
+    return frozenset(k for k in raw if k in from_env or runtime_config.is_config_secret(k))
 
 
 def parse_settings(

@@ -194,3 +194,17 @@ def test_importing_the_program_modules_declares_nothing(tmp_path):
     result = synthesize("probe", {"alicloud:region": "cn-beijing"}, program_dir=str(tmp_path))
     assert result.ok, result.error
     assert result.resources == [] and result.invokes == []
+
+
+def test_config_handed_over_in_the_environment_is_read_as_the_cli_passes_it(monkeypatch):
+    """The language host may pass config as PULUMI_CONFIG; a plain key marked secret there is still refused."""
+    import json
+
+    from fleet.settings import ConfigError, load_settings
+
+    config = {"alicloud:region": "us-east-1", "beacon-fleet:routerRegion": "us-east", "beacon-fleet:owner": "ops"}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    assert load_settings().owner == "ops"
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", json.dumps(["beacon-fleet:owner"]))
+    with pytest.raises(ConfigError, match="beacon-fleet:owner: is stored as a secret but is plain configuration"):
+        load_settings()
