@@ -12,7 +12,7 @@ import yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILE = PROJECT_ROOT / "Pulumi.yaml"
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def encode_config_value(value: Any) -> str:
 def load_project_schema(path: Path = PROJECT_FILE) -> ProjectSchema:
     # libyaml's loader: the program is re-imported for every offline synthesis, and the pure-Python
     # loader alone cost more per stack than registering its resources.
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     keys: dict[str, KeySpec] = {}
     for name, declaration in (document.get("config") or {}).items():
         if ":" in name:  # a provider key such as alicloud:region; the schema rules do not apply

@@ -169,8 +169,8 @@ def parse_settings(
     models = _served_models(values, model_catalog, p)
     platforms = _platforms(values, p)
     gpu = _gpu_choice(values, p)
-    scaling = _scaling(values, p)
-    bucket = _bucket(values, p)
+    _check_scaling(values, p)
+    _check_bucket(values, p)
 
     for key in ("maxContextTokens", "maxConcurrentSequences"):
         if isinstance(values.get(key), int) and values[key] < 1:
@@ -205,8 +205,12 @@ def parse_settings(
         max_context_tokens=values["maxContextTokens"],
         max_concurrent_sequences=values["maxConcurrentSequences"],
         gpu=gpu,
-        scaling=scaling,
-        bucket=bucket,
+        scaling=Scaling(min_replicas=values["minReplicasPerModel"], max_replicas=values["maxReplicasPerModel"]),
+        bucket=BucketSettings(
+            redundancy=values["bucketRedundancy"],
+            kms_key_id=values["bucketKmsKeyId"],
+            incomplete_upload_expiry_days=values["incompleteUploadExpiryDays"],
+        ),
     )
 
 
@@ -489,8 +493,8 @@ def _gpu_choice(values: dict[str, Any], p: _Problems) -> GpuChoice | None:
     return GpuChoice(instance_types=tuple(types), family=families[0])
 
 
-def _scaling(values: dict[str, Any], p: _Problems) -> Scaling:
-    low, high = values.get("minReplicasPerModel", 0), values.get("maxReplicasPerModel", 1)
+def _check_scaling(values: dict[str, Any], p: _Problems) -> None:
+    low, high = values.get("minReplicasPerModel"), values.get("maxReplicasPerModel")
     if isinstance(low, int) and low < 0:
         p.add("minReplicasPerModel", f"must be 0 or more, got {low}")
     if isinstance(high, int) and high < 1:
@@ -500,16 +504,12 @@ def _scaling(values: dict[str, Any], p: _Problems) -> Scaling:
             "minReplicasPerModel",
             f"{low} is more than maxReplicasPerModel ({high}); raise the maximum or lower the minimum",
         )
-    return Scaling(min_replicas=low or 0, max_replicas=high or 1)
 
 
-def _bucket(values: dict[str, Any], p: _Problems) -> BucketSettings:
-    redundancy = values.get("bucketRedundancy", "LRS")
-    if redundancy not in BUCKET_REDUNDANCY:
+def _check_bucket(values: dict[str, Any], p: _Problems) -> None:
+    redundancy = values.get("bucketRedundancy")
+    if isinstance(redundancy, str) and redundancy not in BUCKET_REDUNDANCY:
         p.add("bucketRedundancy", f"'{redundancy}' must be LRS or ZRS")
-    days = values.get("incompleteUploadExpiryDays", 7)
+    days = values.get("incompleteUploadExpiryDays")
     if isinstance(days, int) and not 1 <= days <= 365:
         p.add("incompleteUploadExpiryDays", f"must be between 1 and 365 days, got {days}")
-    return BucketSettings(
-        redundancy=redundancy, kms_key_id=values.get("bucketKmsKeyId", ""), incomplete_upload_expiry_days=days
-    )

@@ -77,9 +77,6 @@ class Synthesis:
     def by_urn(self) -> dict[str, DeclaredResource]:
         return {r.urn: r for r in self.resources}
 
-    def children_of(self, parent: DeclaredResource) -> list[DeclaredResource]:
-        return [r for r in self.resources if r.parent_urn == parent.urn]
-
 
 class RecordingMonitor(mocks.MockMonitor):
     """The SDK's mock monitor, also keeping what each registration carried on the wire."""

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from fleet.config_schema import PROJECT_ROOT, ProjectSchema, encode_config_value, load_project_schema
-
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from fleet.config_schema import PROJECT_ROOT, SAFE_LOADER, ProjectSchema, encode_config_value, load_project_schema
 
 
 class StackFileError(Exception):
@@ -40,7 +38,7 @@ def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchem
         known = ", ".join(shipped_stacks()) or "none"
         raise StackFileError(f"unknown stack '{stack}': no {path.name} (stacks: {known})")
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or {}
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
     except yaml.YAMLError as error:
         raise StackFileError(f"{path.name} is not valid YAML: {error}") from None
     entries = document.get("config") or {}
