@@ -9,6 +9,7 @@ from fleet.catalog import BUILTIN_MODELS
 from fleet.config_schema import load_project_schema
 from fleet.region import gpu_packing
 from fleet.settings import ConfigError, parse_settings
+from tests.conftest import settled_ok
 from tests.test_settings import raw_for
 
 DEFAULTS = [("llama3.2-1b", "fp16"), ("qwen2.5-1.5b", "fp16"), ("mistral-7b", "fp16")]
@@ -82,8 +83,6 @@ def test_mistral_with_awq_fits_a_t4_and_packs_onto_one():
 
 
 def test_the_plan_exports_the_packing_of_each_stack(synth):
-    from tests.conftest import settled_ok
-
     packing = settled_ok(synth("cn-beijing")).outputs["gpuPacking"]
     assert packing["gpu"] == "A10 24 GiB"
     assert (packing["gpusNeeded"], packing["wholeGpuPerReplica"], packing["gpusSaved"]) == (2, 3, 1)

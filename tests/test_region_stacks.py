@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 
-from offline.engine import synthesize
+from fleet.settings import ConfigError, load_settings
+from offline.engine import is_secret, masked, synthesize
 from offline.simulated_cloud import simulated_zone_ids
 from tests.conftest import REGION_STACKS, settled_ok
 
@@ -145,17 +147,21 @@ def test_a_region_no_file_ships_synthesizes_from_one_new_stack_file(stack_file, 
             cloud_names.add(name)
 
 
+def run_probe_program(tmp_path, source: str):
+    """Synthesize a throw-away program: for checks on the harness itself rather than on the fleet."""
+    (tmp_path / "__main__.py").write_text(source)
+    return synthesize("probe", {"alicloud:region": "cn-beijing"}, program_dir=str(tmp_path))
+
+
 def test_secret_inputs_stay_marked_on_the_wire(tmp_path):
     """The harness itself: a secret passed to a resource is seen as a secret, not as its value."""
-    (tmp_path / "__main__.py").write_text(
+    result = run_probe_program(
+        tmp_path,
         "import pulumi, pulumi_alicloud as alicloud\n"
         "alicloud.vpc.Network('n', description=pulumi.Output.secret('hush'))\n"
-        "pulumi.export('leak', pulumi.Output.secret('hush'))\n"
+        "pulumi.export('leak', pulumi.Output.secret('hush'))\n",
     )
-    result = synthesize("probe", {"alicloud:region": "cn-beijing"}, program_dir=str(tmp_path))
     settled_ok(result)
-    from offline.engine import is_secret, masked
-
     assert is_secret(result.one(VPC).inputs["description"])
     assert is_secret(result.outputs["leak"])
     assert "hush" not in str(masked(result.outputs)) and "hush" not in str(masked(result.one(VPC).inputs))
@@ -163,12 +169,12 @@ def test_secret_inputs_stay_marked_on_the_wire(tmp_path):
 
 def test_a_failure_inside_an_apply_fails_the_run(tmp_path):
     """The harness awaits every Output: an error no one exports still fails, so tests cannot pass vacuously."""
-    (tmp_path / "__main__.py").write_text(
+    result = run_probe_program(
+        tmp_path,
         "import pulumi, pulumi_alicloud as alicloud\n"
         "n = alicloud.vpc.Network('n', cidr_block='10.0.0.0/16')\n"
-        "n.id.apply(lambda _: 1 / 0)\n"
+        "n.id.apply(lambda _: 1 / 0)\n",
     )
-    result = synthesize("probe", {"alicloud:region": "cn-beijing"}, program_dir=str(tmp_path))
     assert not result.ok and "ZeroDivisionError" in result.error
 
 
@@ -182,26 +188,22 @@ def test_a_kms_key_switches_the_bucket_to_kms_encryption(synth):
 
 def test_importing_the_program_modules_declares_nothing(tmp_path):
     """Only __main__.py declares; the modules it imports are inert, so tests and tools can import them."""
-    (tmp_path / "__main__.py").write_text(
+    result = run_probe_program(
+        tmp_path,
         "import importlib, pkgutil, sys\n"
         "for name in [m for m in sys.modules if m.split('.')[0] in ('components', 'fleet')]:\n"
         "    del sys.modules[name]  # import them afresh, as a new process would\n"
         "import components, fleet\n"
         "for package in (components, fleet):\n"
         "    for module in pkgutil.iter_modules(package.__path__):\n"
-        "        importlib.import_module(f'{package.__name__}.{module.name}')\n"
+        "        importlib.import_module(f'{package.__name__}.{module.name}')\n",
     )
-    result = synthesize("probe", {"alicloud:region": "cn-beijing"}, program_dir=str(tmp_path))
     assert result.ok, result.error
     assert result.resources == [] and result.invokes == []
 
 
 def test_config_handed_over_in_the_environment_is_read_as_the_cli_passes_it(monkeypatch):
     """The language host may pass config as PULUMI_CONFIG; a plain key marked secret there is still refused."""
-    import json
-
-    from fleet.settings import ConfigError, load_settings
-
     config = {"alicloud:region": "us-east-1", "beacon-fleet:routerRegion": "us-east", "beacon-fleet:owner": "ops"}
     monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
     assert load_settings().owner == "ops"
