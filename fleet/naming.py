@@ -40,3 +40,18 @@ def vpc_name(name_prefix: str, stack: str) -> str:
 
 def vswitch_name(name_prefix: str, stack: str, role: str, index: int) -> str:
     return f"{stack_slug(name_prefix, stack)}-{role}-{index + 1}"[:128]
+
+
+def cluster_name(name_prefix: str, stack: str) -> str:
+    return f"{stack_slug(name_prefix, stack)}-ack"[:63]
+
+
+def registry_instance_name(name_prefix: str, stack: str, region: str, account_id: str) -> str:
+    """An ACR Enterprise instance name (3-30 of [a-z0-9-]); it names public domains, so it carries a hash."""
+    suffix = f"-{short_hash(account_id, region, stack, length=6)}"
+    return f"{stack_slug(name_prefix, stack)[: 30 - len(suffix)].rstrip('-')}{suffix}"
+
+
+def registry_namespace(name_prefix: str, stack: str, region: str, account_id: str) -> str:
+    """Personal Edition namespaces are unique across all accounts in a region, so this one carries a hash."""
+    return f"{dns_label(name_prefix)}-{short_hash(account_id, region, stack)}"

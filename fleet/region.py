@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import pulumi
 
+from components.ack_cluster import AckCluster, AckClusterArgs
+from components.cgpu_node_pool import CgpuNodePool, CgpuNodePoolArgs
+from components.eas_model_service import EasModelService, EasModelServiceArgs
 from components.model_bucket import ModelBucket, ModelBucketArgs
+from components.model_read_access import ModelReadAccess, ModelReadAccessArgs, RrsaSubject
 from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchSpec
-from fleet import capacity, lookups, naming
+from components.serving_image import ServingImage, ServingImageArgs
+from components.serving_registry import ServingRegistry, ServingRegistryArgs
+from fleet import capacity, eas, lookups, naming, ram_policies, serving
 from fleet.settings import RegionSettings
+
+SERVING_REPOSITORY = "inference-server"
 
 
 def declare_region(settings: RegionSettings) -> None:
     account = lookups.account_id()
     zones = lookups.zone_ids(settings)
     tags = settings.tags
+    slug = naming.stack_slug(settings.name_prefix, settings.stack)
 
     network = RegionNetwork(
         "network",
         RegionNetworkArgs(
             vpc_name=naming.vpc_name(settings.name_prefix, settings.stack),
             cidr_block=settings.network.vpc_cidr,
-            node_vswitches=[
-                VSwitchSpec(
-                    name=naming.vswitch_name(settings.name_prefix, settings.stack, "nodes", index),
-                    zone_id=zone,
-                    cidr_block=cidr,
-                )
-                for index, (zone, cidr) in enumerate(zip(zones, settings.network.node_vswitch_cidrs, strict=True))
-            ],
+            node_vswitches=_vswitches(settings, zones, "nodes", settings.network.node_vswitch_cidrs),
+            pod_vswitches=_vswitches(settings, zones, "pods", settings.network.pod_vswitch_cidrs),
             tags=tags,
         ),
     )
@@ -42,6 +45,85 @@ def declare_region(settings: RegionSettings) -> None:
         ),
     )
 
+    registry = ServingRegistry(
+        "registry",
+        ServingRegistryArgs(
+            region=settings.region,
+            edition=settings.registry.edition,
+            instance_name=naming.registry_instance_name(settings.name_prefix, settings.stack, settings.region, account),
+            namespace=naming.registry_namespace(settings.name_prefix, settings.stack, settings.region, account),
+            repository=SERVING_REPOSITORY,
+            vpc_id=network.vpc_id,
+            vswitch_id=network.node_vswitches[0].id,
+            instance_type=settings.registry.instance_type,
+            deployer_cidrs=settings.kubernetes.deployer_cidrs,
+            username=settings.registry.username,
+            password=_registry_password(settings),
+            tags=tags,
+        ),
+    )
+    image = ServingImage(
+        "serving-image",
+        ServingImageArgs(
+            registry_server=registry.domains.public,
+            vpc_registry_server=registry.domains.vpc,
+            repository_path=registry.repository_path,
+            base_image=settings.image.base_image,
+            package_index=settings.image.package_index,
+            username=registry.push_username,
+            password=registry.push_password,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[registry]),
+    )
+
+    cluster = _declare_ack(settings, network, tags) if settings.serves_on("ack") else None
+    access = ModelReadAccess(
+        "model-access",
+        ModelReadAccessArgs(
+            name_stem=slug,
+            bucket_name=models.bucket_name,
+            kms_key_arn=ram_policies.kms_key_arn(settings.region, account, settings.bucket.kms_key_id),
+            eas=settings.serves_on("eas"),
+            rrsa=RrsaSubject(
+                oidc_provider_arn=cluster.rrsa_oidc_provider_arn,
+                issuer_url=cluster.rrsa_oidc_issuer_url,
+                namespace=serving.SERVING_NAMESPACE,
+                service_account=serving.SERVING_SERVICE_ACCOUNT,
+            )
+            if cluster
+            else None,
+            tags=tags,
+        ),
+    )
+
+    eas_services = []
+    if settings.serves_on("eas"):
+        bucket = naming.bucket_name(settings.name_prefix, settings.stack, settings.region, account)
+        for plan in eas_plans(settings, bucket):
+            eas_services.append(
+                EasModelService(
+                    f"eas-{plan.model_id}",
+                    EasModelServiceArgs(
+                        plan=plan,
+                        account_id=account,
+                        region=settings.region,
+                        image=image.vpc_image,
+                        vpc_id=network.vpc_id,
+                        vswitch_id=network.node_vswitches[0].id,
+                        security_group_id=network.serving_security_group_id,
+                        role_arn=access.eas_role_arn,
+                        tags=tags,
+                    ),
+                    opts=pulumi.ResourceOptions(depends_on=[models, registry]),
+                )
+            )
+        if settings.residency.mainland and not settings.residency.icp_licence:
+            pulumi.log.warn(
+                f"{settings.stack}: PAI-EAS endpoints in {settings.region} are VPC-only because no ICP licence is"
+                f" configured; to serve them publicly, obtain one and run"
+                f" `pulumi config set {settings.project}:icpLicence <licence number>`"
+            )
+
     pulumi.export("region", settings.region)
     pulumi.export("routerRegion", settings.router_region)
     pulumi.export(
@@ -51,6 +133,7 @@ def declare_region(settings: RegionSettings) -> None:
             "mainland": settings.residency.mainland,
             "residencyBound": settings.residency.residency_bound,
             "allowCrossBorderFailover": settings.residency.allow_cross_border_failover,
+            "icpLicence": settings.residency.icp_licence,
         },
     )
     pulumi.export("zones", list(zones))
@@ -63,13 +146,147 @@ def declare_region(settings: RegionSettings) -> None:
         "models",
         [{"id": m.id, "dtype": m.dtype, "hfRepo": m.spec.hf_repo} for m in settings.models],
     )
+    pulumi.export(
+        "registry",
+        {
+            "edition": settings.registry.edition,
+            "publicDomain": registry.domains.public,
+            "vpcDomain": registry.domains.vpc,
+            "repository": registry.repository_path,
+        },
+    )
+    pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
+    pulumi.export("modelAccessRoles", {"eas": access.eas_role_arn, "servingPods": access.serving_role_arn})
+    if eas_services:
+        pulumi.export(
+            "easEndpoints",
+            {
+                s.model_id: {
+                    "service": s.service_name,
+                    "vpcUrl": s.vpc_url,
+                    "publicUrl": s.public_url or "",
+                    "publicEndpoint": s.public_url is not None,
+                    "instanceType": s.plan.instance_type,
+                    "autoscaler": {"min": s.plan.min_replicas, "max": s.plan.max_replicas, "qps": s.plan.qps_target},
+                    "modelMount": f"oss://{s.plan.bucket}/{serving.model_prefix(s.model_id)} (read-only)",
+                    "image": image.vpc_image,
+                }
+                for s in eas_services
+            },
+        )
+        pulumi.export("easTokens", pulumi.Output.secret({s.model_id: s.token for s in eas_services}))
+    if cluster is not None:
+        pulumi.export(
+            "kubernetes",
+            {
+                "clusterId": cluster.cluster_id,
+                "version": settings.kubernetes.version,
+                "servingNamespace": serving.SERVING_NAMESPACE,
+                "apiServerPublic": bool(settings.kubernetes.deployer_cidrs),
+                "gpuPool": gpu_pool_size(settings),
+            },
+        )
+        if cluster.api_server_acl_id is not None:
+            pulumi.export(
+                "apiServerAclAttachCommand",
+                pulumi.Output.all(cluster.api_server_slb_id, cluster.api_server_acl_id).apply(
+                    lambda ids: (
+                        f"aliyun slb SetLoadBalancerTCPListenerAttribute --RegionId {settings.region}"
+                        f" --LoadBalancerId {ids[0]} --ListenerPort 6443 --AclStatus on --AclType white"
+                        f" --AclId {ids[1]}"
+                    )
+                ),
+            )
 
 
-def gpu_packing(settings: RegionSettings) -> capacity.Packing:
-    """How the region's minimum replicas share GPUs of the chosen type through cGPU slices."""
+def _vswitches(settings: RegionSettings, zones, role: str, cidrs) -> list[VSwitchSpec]:
+    return [
+        VSwitchSpec(
+            name=naming.vswitch_name(settings.name_prefix, settings.stack, role, index),
+            zone_id=zone,
+            cidr_block=cidr,
+        )
+        for index, (zone, cidr) in enumerate(zip(zones, cidrs, strict=True))
+    ]
+
+
+def _registry_password(settings: RegionSettings) -> pulumi.Output[str] | None:
+    if settings.registry.edition != "personal":
+        return None
+    return pulumi.Config().require_secret("registryPassword")
+
+
+def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckCluster:
+    cluster = AckCluster(
+        "ack",
+        AckClusterArgs(
+            cluster_name=naming.cluster_name(settings.name_prefix, settings.stack),
+            kubernetes_version=settings.kubernetes.version,
+            node_vswitch_ids=network.node_vswitch_ids,
+            pod_vswitch_ids=network.pod_vswitch_ids,
+            service_cidr=settings.kubernetes.service_cidr,
+            system_instance_types=settings.kubernetes.system_instance_types,
+            system_node_count=settings.kubernetes.system_node_count,
+            deployer_cidrs=settings.kubernetes.deployer_cidrs,
+            tags=tags,
+        ),
+    )
+    size = gpu_pool_size(settings)
+    CgpuNodePool(
+        "gpu-pool",
+        CgpuNodePoolArgs(
+            cluster_id=cluster.cluster_id,
+            vswitch_ids=network.node_vswitch_ids,
+            instance_types=settings.gpu.instance_types,
+            schedule_label=settings.gpu.schedule_label,
+            min_nodes=size["minNodes"],
+            max_nodes=size["maxNodes"],
+            system_disk_gib=settings.gpu.system_disk_gib,
+            spot=settings.gpu.spot,
+            tags=tags,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[cluster]),
+    )
+    return cluster
+
+
+def eas_plans(settings: RegionSettings, bucket: str) -> list[eas.EasServicePlan]:
+    """One EAS service per served model; public only where the jurisdiction allows it."""
+    public = not settings.residency.mainland or bool(settings.residency.icp_licence)
+    return [
+        eas.EasServicePlan(
+            service_name=eas.service_name(settings.name_prefix, settings.stack, model.id),
+            model_id=model.id,
+            dtype=model.dtype,
+            instance_type=settings.eas.instance_type,
+            min_replicas=settings.scaling.min_replicas,
+            max_replicas=settings.scaling.max_replicas,
+            qps_target=settings.eas.qps_target,
+            max_model_len=settings.max_context_tokens,
+            max_num_seqs=settings.max_concurrent_sequences,
+            bucket=bucket,
+            oss_endpoint=f"oss-{settings.region}-internal.aliyuncs.com",
+            public_endpoint=public,
+        )
+        for model in settings.models
+    ]
+
+
+def gpu_packing(settings: RegionSettings, replicas: int | None = None) -> capacity.Packing:
+    """How the region's replicas (by default the minimum, at least one) share GPUs through cGPU slices."""
     estimates = [
         capacity.estimate_memory(m.spec, m.dtype, settings.max_context_tokens, settings.max_concurrent_sequences)
         for m in settings.models
     ]
-    slices = capacity.replica_slices(estimates, max(settings.scaling.min_replicas, 1))
+    count = replicas if replicas is not None else max(settings.scaling.min_replicas, 1)
+    slices = capacity.replica_slices(estimates, count)
     return capacity.pack(slices, settings.gpu.family.gpu, settings.gpu.family.memory_gib)
+
+
+def gpu_pool_size(settings: RegionSettings) -> dict[str, int]:
+    """GPU nodes (one GPU each) for the minimum and the maximum replicas, packed by the planner."""
+    low = settings.scaling.min_replicas
+    return {
+        "minNodes": gpu_packing(settings, low).gpus_needed if low > 0 else 0,
+        "maxNodes": gpu_packing(settings, settings.scaling.max_replicas).gpus_needed,
+    }

@@ -23,6 +23,13 @@ from fleet.config_schema import KeySpec, ProjectSchema, load_project_schema
 
 PLATFORMS = ("eas", "ack")
 BUCKET_REDUNDANCY = ("LRS", "ZRS")
+REGISTRY_EDITIONS = ("enterprise", "personal")
+REGISTRY_INSTANCE_TYPES = ("Basic", "Standard", "Advanced")
+# The node label value cGPU reads for each isolation mode (ack.node.gpu.schedule).
+GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
+MIN_GPU_SYSTEM_DISK_GIB = 120
+_K8S_VERSION = re.compile(r"^1\.(?P<minor>[0-9]+)\.[0-9]+-aliyun\.[0-9]+$")
+_ECS_TYPE = re.compile(r"^ecs\.[a-z0-9]+[.-][a-z0-9.-]+$")
 _REGION = re.compile(r"^[a-z]{2,}-[a-z]+(-[0-9]+)?$")
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _ROUTER_REGION = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
@@ -63,12 +70,49 @@ class NetworkSettings:
     zones: tuple[str, ...]  # explicit zone ids; empty means look them up
     zone_count: int
     node_vswitch_cidrs: tuple[str, ...]  # one per zone, in zone order
+    pod_vswitch_cidrs: tuple[str, ...]  # Terway pod vSwitches, one per zone, after the node ones
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    version: str
+    service_cidr: str
+    deployer_cidrs: tuple[str, ...]  # empty: API server reachable from the VPC only
+    system_instance_types: tuple[str, ...]
+    system_node_count: int
 
 
 @dataclass(frozen=True)
 class GpuChoice:
     instance_types: tuple[str, ...]
     family: gpus.GpuFamily
+    isolation: str = "memory"
+    spot: bool = False
+    system_disk_gib: int = 200
+
+    @property
+    def schedule_label(self) -> str:
+        return GPU_ISOLATION_LABELS[self.isolation]
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    edition: str
+    instance_type: str
+    username: str  # Personal Edition only
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    base_image: str
+    package_index: str
+
+
+@dataclass(frozen=True)
+class EasSettings:
+    instance_type: str
+    family: gpus.GpuFamily
+    qps_target: int
 
 
 @dataclass(frozen=True)
@@ -102,6 +146,13 @@ class RegionSettings:
     gpu: GpuChoice
     scaling: Scaling
     bucket: BucketSettings
+    kubernetes: KubernetesSettings
+    registry: RegistrySettings
+    image: ImageSettings
+    eas: EasSettings
+
+    def serves_on(self, platform: str) -> bool:
+        return platform in self.serving_platforms
 
     @property
     def tags(self) -> dict[str, str]:
@@ -171,6 +222,10 @@ def parse_settings(
     gpu = _gpu_choice(values, p)
     _check_scaling(values, p)
     _check_bucket(values, p)
+    kubernetes = _kubernetes(values, network, p)
+    registry = _registry(values, raw, schema.project, p)
+    image = _image(values, p)
+    eas = _eas(values, p)
 
     for key in ("maxContextTokens", "maxConcurrentSequences"):
         if isinstance(values.get(key), int) and values[key] < 1:
@@ -186,10 +241,13 @@ def parse_settings(
                 )
 
     if gpu is not None and isinstance(context, int) and isinstance(values.get("maxConcurrentSequences"), int):
-        _check_models_fit(models, gpu, context, values["maxConcurrentSequences"], p)
+        _check_models_fit(models, gpu.family, "gpuInstanceTypes", context, values["maxConcurrentSequences"], p)
+        if eas is not None and "eas" in platforms:
+            _check_models_fit(models, eas.family, "easInstanceType", context, values["maxConcurrentSequences"], p)
 
     p.raise_if_any(stack)
     assert gpu is not None and residency_settings is not None and network is not None
+    assert kubernetes is not None and registry is not None and image is not None and eas is not None
     return RegionSettings(
         project=schema.project,
         stack=stack,
@@ -211,6 +269,10 @@ def parse_settings(
             kms_key_id=values["bucketKmsKeyId"],
             incomplete_upload_expiry_days=values["incompleteUploadExpiryDays"],
         ),
+        kubernetes=kubernetes,
+        registry=registry,
+        image=image,
+        eas=eas,
     )
 
 
@@ -369,15 +431,22 @@ def _network(values: dict[str, Any], region: str, p: _Problems) -> NetworkSettin
         )
         return None
     available = 2 ** (prefix_length - vpc.prefixlen)
-    if count > available:
+    if 2 * count > available:
         p.add(
             "vswitchPrefixLength",
-            f"/{prefix_length} gives only {available} vSwitches in {vpc}, {count} zones need one each",
+            f"/{prefix_length} gives only {available} vSwitches in {vpc}; {count} zones need {2 * count}"
+            " (a node and a Terway pod vSwitch each); use a shorter prefix length",
         )
         return None
     subnets = vpc.subnets(new_prefix=prefix_length)
-    cidrs = tuple(str(next(subnets)) for _ in range(max(count, 0)))
-    return NetworkSettings(vpc_cidr=str(vpc), zones=tuple(zones), zone_count=count, node_vswitch_cidrs=cidrs)
+    cidrs = [str(next(subnets)) for _ in range(max(2 * count, 0))]
+    return NetworkSettings(
+        vpc_cidr=str(vpc),
+        zones=tuple(zones),
+        zone_count=count,
+        node_vswitch_cidrs=tuple(cidrs[:count]),
+        pod_vswitch_cidrs=tuple(cidrs[count:]),
+    )
 
 
 def _catalog(values: dict[str, Any], p: _Problems) -> dict[str, catalog.ModelSpec]:
@@ -432,19 +501,21 @@ def _served_models(
     return models
 
 
-def _check_models_fit(models: list[ServedModel], gpu: GpuChoice, context: int, sequences: int, p: _Problems) -> None:
+def _check_models_fit(
+    models: list[ServedModel], family: gpus.GpuFamily, gpu_key: str, context: int, sequences: int, p: _Problems
+) -> None:
     for index, model in enumerate(models):
         estimate = capacity.estimate_memory(model.spec, model.dtype, context, sequences)
-        if estimate.slice_gib <= gpu.family.memory_gib:
+        if estimate.slice_gib <= family.memory_gib:
             continue
-        fixes = [f"a larger GPU in gpuInstanceTypes (e.g. {_larger_family(estimate.slice_gib)})"]
+        fixes = [f"a larger GPU in {gpu_key} (e.g. {_larger_family(estimate.slice_gib)})"]
         if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["awq"]:
             fixes.insert(0, f"quantization: {model.id}:awq")
         fixes.append("a smaller maxContextTokens or maxConcurrentSequences")
         p.add(
             f"models[{index}]",
             f"{model.id} ({model.dtype}) needs {estimate.slice_gib} GiB of GPU memory ({estimate.explain()}),"
-            f" but a {gpu.family.gpu} has {gpu.family.memory_gib} GiB; try {', or '.join(fixes)}",
+            f" but a {family.gpu} has {family.memory_gib} GiB ({gpu_key}); try {', or '.join(fixes)}",
         )
 
 
@@ -488,9 +559,132 @@ def _gpu_choice(values: dict[str, Any], p: _Problems) -> GpuChoice | None:
             f"mixes GPU models ({', '.join(sorted({f.gpu for f in families}))});"
             " cGPU slices are sized for one GPU model",
         )
-    if not families or len(families) != len(types):
+    isolation = values.get("gpuIsolation")
+    if isinstance(isolation, str) and isolation not in GPU_ISOLATION_LABELS:
+        p.add("gpuIsolation", f"'{isolation}' must be one of {', '.join(GPU_ISOLATION_LABELS)}")
+    disk = values.get("gpuSystemDiskGiB")
+    if isinstance(disk, int) and not MIN_GPU_SYSTEM_DISK_GIB <= disk <= 2048:
+        p.add(
+            "gpuSystemDiskGiB",
+            f"{disk} GiB; CUDA serving images need at least {MIN_GPU_SYSTEM_DISK_GIB} GiB (ESSD maximum 2048)",
+        )
+    if not families or len(families) != len(types) or isolation not in GPU_ISOLATION_LABELS:
         return None
-    return GpuChoice(instance_types=tuple(types), family=families[0])
+    return GpuChoice(
+        instance_types=tuple(types),
+        family=families[0],
+        isolation=isolation,
+        spot=bool(values.get("gpuSpot")),
+        system_disk_gib=disk if isinstance(disk, int) else MIN_GPU_SYSTEM_DISK_GIB,
+    )
+
+
+def _kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: _Problems) -> KubernetesSettings | None:
+    version = values.get("kubernetesVersion")
+    match = _K8S_VERSION.match(version) if isinstance(version, str) else None
+    if isinstance(version, str) and match is None:
+        p.add("kubernetesVersion", f"'{version}' is not an ACK version such as 1.36.1-aliyun.1")
+    elif match is not None and int(match["minor"]) < 23:
+        p.add("kubernetesVersion", f"{version} is too old for RRSA (needs 1.22.3 or later); pick a supported version")
+
+    service_text = values.get("serviceCidr")
+    try:
+        service = ipaddress.IPv4Network(service_text) if isinstance(service_text, str) else None
+    except ValueError:
+        p.add("serviceCidr", f"'{service_text}' is not an IPv4 CIDR such as 192.168.0.0/16")
+        service = None
+    if service is not None:
+        if not service.is_private or not 12 <= service.prefixlen <= 24:
+            p.add("serviceCidr", f"{service} must be a private (RFC 1918) range between /12 and /24")
+        elif network is not None and service.overlaps(ipaddress.IPv4Network(network.vpc_cidr)):
+            p.add("serviceCidr", f"{service} overlaps vpcCidr {network.vpc_cidr}; choose a range outside the VPC")
+
+    deployers = values.get("deployerCidrs") or []
+    for index, text in enumerate(deployers):
+        try:
+            cidr = ipaddress.IPv4Network(text)
+        except ValueError:
+            p.add(f"deployerCidrs[{index}]", f"'{text}' is not an IPv4 CIDR such as 203.0.113.0/24")
+            continue
+        if cidr.prefixlen == 0:
+            p.add(f"deployerCidrs[{index}]", "0.0.0.0/0 opens the API server to the internet; list your egress CIDRs")
+        elif cidr.is_private:
+            p.add(
+                f"deployerCidrs[{index}]",
+                f"{cidr} is private; the VPC can always reach the API server, list public egress CIDRs only",
+            )
+
+    system_types = values.get("systemNodeInstanceTypes")
+    if system_types is not None:
+        if not system_types:
+            p.add("systemNodeInstanceTypes", "list at least one ECS instance type, e.g. ecs.g7.xlarge")
+        for index, instance_type in enumerate(system_types):
+            if not _ECS_TYPE.match(instance_type):
+                p.add(f"systemNodeInstanceTypes[{index}]", f"'{instance_type}' is not an ECS instance type")
+            elif gpus.gpu_family_of(instance_type) is not None:
+                p.add(
+                    f"systemNodeInstanceTypes[{index}]",
+                    f"{instance_type} is a GPU type; system pods belong on CPU nodes such as ecs.g7.xlarge",
+                )
+    count = values.get("systemNodeCount")
+    if isinstance(count, int) and not 2 <= count <= 20:
+        p.add("systemNodeCount", f"must be between 2 and 20 so system pods survive a node loss, got {count}")
+
+    if not (isinstance(version, str) and service is not None and system_types and isinstance(count, int)):
+        return None
+    return KubernetesSettings(
+        version=version,
+        service_cidr=str(service),
+        deployer_cidrs=tuple(deployers),
+        system_instance_types=tuple(system_types),
+        system_node_count=count,
+    )
+
+
+def _registry(values: dict[str, Any], raw: Mapping[str, str], project: str, p: _Problems) -> RegistrySettings | None:
+    edition = values.get("registryEdition")
+    instance_type = values.get("registryInstanceType")
+    if isinstance(edition, str) and edition not in REGISTRY_EDITIONS:
+        p.add("registryEdition", f"'{edition}' must be enterprise or personal")
+    if isinstance(instance_type, str) and instance_type not in REGISTRY_INSTANCE_TYPES:
+        p.add("registryInstanceType", f"'{instance_type}' must be one of {', '.join(REGISTRY_INSTANCE_TYPES)}")
+    username = values.get("registryUsername", "")
+    if edition == "personal":
+        if not username:
+            p.add("registryUsername", "Personal Edition needs the account name that logs in to the registry")
+        if f"{project}:registryPassword" not in raw:
+            p.add(
+                "registryPassword",
+                "Personal Edition needs the registry password; run `pulumi config set --secret registryPassword`",
+            )
+    if edition not in REGISTRY_EDITIONS or instance_type not in REGISTRY_INSTANCE_TYPES:
+        return None
+    return RegistrySettings(edition=edition, instance_type=instance_type, username=username)
+
+
+def _image(values: dict[str, Any], p: _Problems) -> ImageSettings | None:
+    base = values.get("servingImageBase")
+    index = values.get("pythonPackageIndex")
+    if isinstance(base, str) and (not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base):
+        p.add("servingImageBase", f"'{base}' must be an image reference pinned by tag or digest, e.g. python:3.12-slim")
+    if isinstance(index, str) and not re.match(r"^https://[^\s/]+(/\S*)?$", index):
+        p.add("pythonPackageIndex", f"'{index}' must be an https URL such as https://pypi.org/simple")
+    if not isinstance(base, str) or not isinstance(index, str):
+        return None
+    return ImageSettings(base_image=base, package_index=index)
+
+
+def _eas(values: dict[str, Any], p: _Problems) -> EasSettings | None:
+    instance_type = values.get("easInstanceType")
+    family = gpus.gpu_family_of(instance_type) if isinstance(instance_type, str) else None
+    if isinstance(instance_type, str) and family is None:
+        p.add("easInstanceType", f"'{instance_type}' is not an ECS GPU instance type of a known family")
+    qps = values.get("easQpsTarget")
+    if isinstance(qps, int) and qps < 1:
+        p.add("easQpsTarget", f"must be at least 1 request per second, got {qps}")
+    if family is None or not isinstance(qps, int):
+        return None
+    return EasSettings(instance_type=instance_type, family=family, qps_target=qps)
 
 
 def _check_scaling(values: dict[str, Any], p: _Problems) -> None:

@@ -24,14 +24,53 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "alicloud:oss/bucketAcl:BucketAcl": ("acl",),
     "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock": ("blockPublicAccess",),
+    "alicloud:ecs/securityGroup:SecurityGroup": ("securityGroupName",),
+    "alicloud:cs/managedKubernetes:ManagedKubernetes": (
+        "name",
+        "clusterSpec",
+        "version",
+        "deletionProtection",
+        "enableRrsa",
+        "slbInternetEnabled",
+        "addons",
+    ),
+    "alicloud:slb/acl:Acl": ("name", "entryLists"),
+    "alicloud:cs/nodePool:NodePool": (
+        "nodePoolName",
+        "instanceTypes",
+        "desiredSize",
+        "scalingConfig.minSize",
+        "scalingConfig.maxSize",
+        "labels",
+        "taints",
+        "spotStrategy",
+        "systemDiskSize",
+    ),
+    "alicloud:cs/kubernetesAddon:KubernetesAddon": ("name",),
+    "pulumi:providers:kubernetes": ("kubeconfig",),
+    "kubernetes:core/v1:Namespace": ("metadata.name", "metadata.labels"),
+    "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance": ("instanceName", "instanceType"),
+    "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace": ("name", "defaultVisibility"),
+    "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo": ("name", "repoType", "tagImmutability"),
+    "alicloud:cr/namespace:Namespace": ("name", "defaultVisibility"),
+    "alicloud:cr/repo:Repo": ("name", "repoType"),
+    "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc": ("moduleName", "vpcId"),
+    "alicloud:cr/internetEndpoint:InternetEndpoint": ("entries",),
+    "docker:index/image:Image": ("imageName", "build.platform", "registry.password"),
+    "random:index/randomPassword:RandomPassword": ("length", "special"),
+    "alicloud:pai/service:Service": ("status", "serviceConfig"),
+    "alicloud:ram/policy:Policy": ("policyName", "policyDocument"),
+    "alicloud:ram/role:Role": ("roleName", "assumeRolePolicyDocument"),
+    "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment": ("roleName", "policyName"),
 }
 
 SIMULATION_NOTE = (
     "Simulated by the Pulumi SDK's mock engine; no cloud was called. Simulated values: the account id "
     f"({SIMULATED_ACCOUNT_ID}), zone ids looked up from the cloud (<region>-sim-*), "
     f"resource ids ({SIMULATED_ID_PREFIX}*), "
-    "and endpoints the cloud computes (OSS endpoints). Names derived from the account id (the model bucket) "
-    "differ in a real deployment."
+    "endpoints the cloud computes (OSS endpoints), the ACK cluster's RRSA OIDC provider and kubeconfig, registry "
+    "push tokens, generated tokens, and image digests (no image was built or pushed: the digest hashes the build "
+    "request). Names derived from the account id (bucket, registry) differ in a real deployment."
 )
 
 
@@ -164,8 +203,26 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
         lines.append("Secret placeholders (visible stand-ins, never values):")
         for key, why in sorted(config.placeholders.items()):
             lines.append(f"  {key}: {why}")
+    lines.extend(_packing_lines(synthesis.outputs))
     for warning in sorted(set(synthesis.warnings)):
         lines.append(f"warning: {warning}")
     lines.append("")
     lines.append(SIMULATION_NOTE)
     return "\n".join(lines) + "\n"
+
+
+def _packing_lines(outputs: dict[str, Any]) -> list[str]:
+    """The cGPU packing as people read it: which slices share which GPU, and what sharing saves."""
+    packing = outputs.get("gpuPacking")
+    if not isinstance(packing, dict):
+        return []
+    lines = [
+        "",
+        f"GPU packing ({packing['gpu']}, minimum replicas): {packing['gpusNeeded']} GPU(s) instead of"
+        f" {packing['wholeGpuPerReplica']} whole GPUs, {packing['gpusSaved']} saved",
+    ]
+    for gpu in packing["gpus"]:
+        lines.append(
+            f"  GPU {gpu['index']}: {', '.join(gpu['slices'])}  used {gpu['usedGiB']} GiB, free {gpu['freeGiB']} GiB"
+        )
+    return lines

@@ -1,7 +1,13 @@
-"""What the cloud would answer, simulated for the mock engine: ids, account, zones, computed endpoints."""
+"""What the cloud would answer, simulated for the mock engine: ids, account, zones, computed outputs.
+
+Every simulated value is recognisable as such (sim- ids, the all-zero account, .invalid hosts,
+"simulated" credentials), so nothing in a plan can be mistaken for something a cloud returned.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import pulumi
@@ -9,10 +15,28 @@ import pulumi
 # A 16-digit Alibaba account UID shape, plainly not a real account.
 SIMULATED_ACCOUNT_ID = "0000000000000000"
 SIMULATED_ID_PREFIX = "sim-"
+SIMULATED_CREDENTIAL = "simulated-offline-credential"
 
 
 def simulated_zone_ids(region: str) -> list[str]:
     return [f"{region}-sim-{letter}" for letter in "abc"]
+
+
+def simulated_digest(inputs: dict[str, Any]) -> str:
+    """A stable stand-in for an image digest: the hash of what the build was asked to do, not of an image."""
+    build = json.dumps(inputs.get("build") or {}, sort_keys=True, default=str)
+    return "sha256:" + hashlib.sha256(f"{inputs.get('imageName')}|{build}".encode()).hexdigest()
+
+
+def simulated_kubeconfig(cluster_id: str) -> str:
+    return (
+        "# Simulated offline: no cluster exists and this holds no credential.\n"
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: {cluster_id}\n  cluster:\n    server: https://{cluster_id}.invalid:6443\n"
+        f"contexts:\n- name: {cluster_id}\n  context:\n    cluster: {cluster_id}\n    user: {cluster_id}\n"
+        f"current-context: {cluster_id}\n"
+        f"users:\n- name: {cluster_id}\n  user:\n    token: {SIMULATED_CREDENTIAL}\n"
+    )
 
 
 class SimulatedCloud(pulumi.runtime.Mocks):
@@ -23,17 +47,42 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         self.invoked: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        resource_id = f"{SIMULATED_ID_PREFIX}{args.name}"
         state = dict(args.inputs)
-        state.update(self._computed(args.typ, args.inputs))
-        return f"{SIMULATED_ID_PREFIX}{args.name}", state
+        state.update(self._computed(args.typ, resource_id, args.inputs))
+        return resource_id, state
 
-    def _computed(self, typ: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _computed(self, typ: str, resource_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
         if typ == "alicloud:oss/bucket:Bucket":
             return {
                 "intranetEndpoint": f"oss-{self.region}-internal.aliyuncs.com",
                 "extranetEndpoint": f"oss-{self.region}.aliyuncs.com",
                 "location": f"oss-{self.region}",
             }
+        if typ == "alicloud:cs/managedKubernetes:ManagedKubernetes":
+            return {
+                "slbId": f"lb-{resource_id}",
+                "rrsaMetadata": {
+                    "enabled": True,
+                    "ramOidcProviderName": f"ack-rrsa-{resource_id}",
+                    "ramOidcProviderArn": f"acs:ram::{SIMULATED_ACCOUNT_ID}:oidc-provider/ack-rrsa-{resource_id}",
+                    "rrsaOidcIssuerUrl": f"https://oidc-ack-{self.region}.invalid/{resource_id}",
+                },
+            }
+        if typ == "alicloud:cs/nodePool:NodePool":
+            return {"nodePoolId": f"np-{resource_id}"}
+        if typ == "alicloud:ram/role:Role":
+            return {"arn": f"acs:ram::{SIMULATED_ACCOUNT_ID}:role/{inputs.get('roleName', '')}".lower()}
+        if typ == "alicloud:ram/policy:Policy":
+            return {"type": "Custom"}
+        if typ == "docker:index/image:Image":
+            name = str(inputs.get("imageName", ""))
+            repository = name.rsplit(":", 1)[0]
+            return {"repoDigest": f"{repository}@{simulated_digest(inputs)}", "baseImageName": name}
+        if typ == "random:index/randomPassword:RandomPassword":
+            # Deterministic, so plans are byte-stable; it only ever appears masked.
+            length = int(inputs.get("length", 16))
+            return {"result": hashlib.sha256(resource_id.encode()).hexdigest()[:length]}
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
@@ -43,5 +92,37 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if args.token == "alicloud:index/getZones:getZones":
             ids = simulated_zone_ids(self.region)
             return {"ids": ids, "zones": [{"id": zone} for zone in ids]}
+        if args.token == "alicloud:cs/getClusterCredential:getClusterCredential":
+            cluster_id = str(args.args.get("clusterId", "sim-cluster"))
+            return {
+                "clusterId": cluster_id,
+                "clusterName": cluster_id,
+                "kubeConfig": simulated_kubeconfig(cluster_id),
+                "expiration": "1970-01-01T00:00:00Z",
+                "certificateAuthorities": [],
+            }
+        if args.token == "alicloud:cs/getRegistryEnterpriseInstances:getRegistryEnterpriseInstances":
+            ids = list(args.args.get("ids") or [])
+            return {
+                "ids": ids,
+                "names": ids,
+                "instances": [
+                    {
+                        "id": instance_id,
+                        "name": instance_id,
+                        "region": self.region,
+                        "specification": "Basic",
+                        "namespaceQuota": "",
+                        "namespaceUsage": "",
+                        "repoQuota": "",
+                        "repoUsage": "",
+                        "vpcEndpoints": [],
+                        "publicEndpoints": [],
+                        "tempUsername": "simulated-user",
+                        "authorizationToken": SIMULATED_CREDENTIAL,
+                    }
+                    for instance_id in ids
+                ],
+            }
         # Loud rather than an empty answer: a program reading a field of {} would pass vacuously.
         raise NotImplementedError(f"the offline plan has no simulation for invoke {args.token}")

@@ -64,7 +64,8 @@ def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchem
             if full_key not in values:
                 values[full_key] = f"[secret placeholder: {full_key} is not set in {path.name}]"
                 placeholders[full_key] = (
-                    f"not set; run `pulumi config set --secret {spec.name}` before a real deployment"
+                    f"not set; run `pulumi config set --secret {spec.name}` if the stack needs it"
+                    f" ({spec.description})"
                 )
     return StackConfig(
         stack=stack, values=values, secret_keys=tuple(sorted(set(secret_keys))), placeholders=placeholders

@@ -19,11 +19,17 @@ BUCKET_ACL = "alicloud:oss/bucketAcl:BucketAcl"
 PUBLIC_ACCESS_BLOCK = "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock"
 
 
+def node_vswitches(result):
+    found = [v for v in result.of_type(VSWITCH) if "-nodes-" in v.name]
+    assert found, "no node vSwitches declared"
+    return found
+
+
 @pytest.mark.parametrize("stack", REGION_STACKS)
 def test_shipped_stack_declares_a_vpc_with_vswitches_in_two_zones(synth, stack):
     result = settled_ok(synth(stack))
     vpc = result.one(VPC)
-    vswitches = result.of_type(VSWITCH)
+    vswitches = node_vswitches(result)
     assert len(vswitches) >= 2
     assert len({v.inputs["zoneId"] for v in vswitches}) == len(vswitches) >= 2
     network = ipaddress.ip_network(vpc.inputs["cidrBlock"])
@@ -59,7 +65,16 @@ def test_every_resource_lives_under_a_component_of_the_project(synth, stack):
     result = settled_ok(synth(stack))
     by_urn = result.by_urn()
     components = [r for r in result.resources if not r.custom]
-    assert {c.type for c in components} == {"beacon-fleet:network:RegionNetwork", "beacon-fleet:storage:ModelBucket"}
+    assert {c.type for c in components} == {
+        "beacon-fleet:network:RegionNetwork",
+        "beacon-fleet:storage:ModelBucket",
+        "beacon-fleet:registry:ServingRegistry",
+        "beacon-fleet:registry:ServingImage",
+        "beacon-fleet:kubernetes:AckCluster",
+        "beacon-fleet:kubernetes:CgpuNodePool",
+        "beacon-fleet:iam:ModelReadAccess",
+        "beacon-fleet:serving:EasModelService",
+    }
     for resource in result.resources:
         if resource.custom:
             parent = by_urn.get(resource.parent_urn)
@@ -83,6 +98,7 @@ def test_cn_beijing_exports_mainland_residency(synth):
         "mainland": True,
         "residencyBound": True,
         "allowCrossBorderFailover": False,
+        "icpLicence": "",
     }
     assert outputs["routerRegion"] == "asia-east"
 
@@ -90,11 +106,11 @@ def test_cn_beijing_exports_mainland_residency(synth):
 def test_zones_are_looked_up_for_the_gpu_type_unless_listed(synth):
     looked_up = settled_ok(synth("us-east"))
     assert "alicloud:index/getZones:getZones" in looked_up.invokes
-    assert sorted(v.inputs["zoneId"] for v in looked_up.of_type(VSWITCH)) == simulated_zone_ids("us-east-1")[:2]
+    assert sorted(v.inputs["zoneId"] for v in node_vswitches(looked_up)) == simulated_zone_ids("us-east-1")[:2]
 
     listed = settled_ok(synth("us-east", overrides={"zones": ["us-east-1a", "us-east-1b"]}))
     assert "alicloud:index/getZones:getZones" not in listed.invokes
-    assert sorted(v.inputs["zoneId"] for v in listed.of_type(VSWITCH)) == ["us-east-1a", "us-east-1b"]
+    assert sorted(v.inputs["zoneId"] for v in node_vswitches(listed)) == ["us-east-1a", "us-east-1b"]
 
 
 def test_too_few_zones_for_the_gpu_type_is_a_clear_error_before_any_resource(synth):

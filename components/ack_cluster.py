@@ -1,0 +1,173 @@
+"""AckCluster: an ACK Pro cluster, its CPU system pool, the add-ons cGPU and RRSA need, and a Kubernetes provider."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_kubernetes as k8s
+
+from fleet import serving
+
+CONTROL_PLANE_LOG_COMPONENTS = ("apiserver", "kcm", "scheduler", "ccm", "controlplane-events")
+# Installed at creation only (the provider ignores later changes to this list); Terway gives pods VPC
+# addresses from the pod vSwitches, the CSI plugins mount OSS for model weights.
+CREATION_ADDONS = ("terway-eniip", "csi-plugin", "csi-provisioner")
+KUBECONFIG_LIFETIME_MINUTES = 4320  # the longest ACK issues; refreshed on every `pulumi up`
+
+
+@dataclass(frozen=True)
+class AckClusterArgs:
+    cluster_name: str
+    kubernetes_version: str
+    node_vswitch_ids: pulumi.Input[Sequence[str]]
+    pod_vswitch_ids: pulumi.Input[Sequence[str]]
+    service_cidr: str
+    system_instance_types: Sequence[str]
+    system_node_count: int
+    deployer_cidrs: Sequence[str] = ()  # empty: no public API server endpoint
+    log_ttl_days: int = 30
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def control_plane_addons() -> list[dict[str, str]]:
+    return [{"name": name} for name in CREATION_ADDONS]
+
+
+class AckCluster(pulumi.ComponentResource):
+    """ACK Pro with deletion protection, RRSA, Terway, control-plane logs, and an API server the deployer reaches."""
+
+    cluster_id: pulumi.Output[str]
+    kubeconfig: pulumi.Output[str]  # secret
+    rrsa_oidc_provider_arn: pulumi.Output[str]
+    rrsa_oidc_issuer_url: pulumi.Output[str]
+    serving_namespace: pulumi.Output[str]
+
+    def __init__(self, name: str, args: AckClusterArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("beacon-fleet:kubernetes:AckCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        public_api = bool(args.deployer_cidrs)
+
+        self.cluster = alicloud.cs.ManagedKubernetes(
+            f"{name}-cluster",
+            name=args.cluster_name,
+            cluster_spec="ack.pro.small",  # shared GPU scheduling is an ACK Pro feature
+            profile="Default",
+            version=args.kubernetes_version,
+            vswitch_ids=args.node_vswitch_ids,
+            pod_vswitch_ids=args.pod_vswitch_ids,
+            service_cidr=args.service_cidr,
+            addons=control_plane_addons(),
+            proxy_mode="ipvs",
+            deletion_protection=True,
+            enable_rrsa=True,
+            # Nodes only reach in-region VPC endpoints (ACR, OSS); nothing needs a NAT gateway.
+            new_nat_gateway=False,
+            # The kubeconfig the provider hands out points at the public endpoint, so the deployer needs one;
+            # the access-control list below admits only deployerCidrs.
+            slb_internet_enabled=public_api,
+            control_plane_log_components=list(CONTROL_PLANE_LOG_COMPONENTS),
+            control_plane_log_ttl=str(args.log_ttl_days),
+            audit_log_config={"enabled": True},
+            skip_set_certificate_authority=True,
+            # Keep the control-plane logs if the cluster is ever deleted; they are the audit trail.
+            delete_options=[
+                {"resource_type": "SLS_Data", "delete_mode": "retain"},
+                {"resource_type": "SLS_ControlPlane", "delete_mode": "retain"},
+            ],
+            tags=dict(args.tags),
+            # The cluster is the region's serving plane; deleting it must be deliberate (and ACK's own deletion
+            # protection must be lifted too).
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+
+        # ACK's API server listens on a CLB the cluster owns. The provider can create the list but cannot yet
+        # attach it to that listener (aliyun/terraform-provider-alicloud#8290); `apiServerAclAttachCommand`
+        # in the stack outputs attaches it once, by hand.
+        self.api_server_acl = None
+        if public_api:
+            self.api_server_acl = alicloud.slb.Acl(
+                f"{name}-api-server-acl",
+                name=f"{args.cluster_name}-api-server",
+                ip_version="ipv4",
+                entry_lists=[{"entry": cidr, "comment": "deployer"} for cidr in args.deployer_cidrs],
+                tags=dict(args.tags),
+                opts=child,
+            )
+
+        self.system_pool = alicloud.cs.NodePool(
+            f"{name}-system-pool",
+            cluster_id=self.cluster.id,
+            node_pool_name="system",
+            vswitch_ids=args.node_vswitch_ids,
+            instance_types=list(args.system_instance_types),
+            desired_size=str(args.system_node_count),
+            multi_az_policy="BALANCE",
+            system_disk_category="cloud_essd",
+            system_disk_size=120,
+            image_type="AliyunLinux3",
+            runtime_name="containerd",
+            install_cloud_monitor=True,
+            management={"enable": True, "auto_repair": True, "max_unavailable": 1},
+            labels=[{"key": "beacon-fleet/pool", "value": "system"}],
+            tags=dict(args.tags),
+            opts=child,
+        )
+
+        # cGPU (gpushare device plugin + cgpu installer) and RRSA credential injection.
+        self.shared_gpu_addon = alicloud.cs.KubernetesAddon(
+            f"{name}-shared-gpu-addon",
+            cluster_id=self.cluster.id,
+            name=serving.SHARED_GPU_ADDON,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
+        )
+        self.pod_identity_addon = alicloud.cs.KubernetesAddon(
+            f"{name}-pod-identity-addon",
+            cluster_id=self.cluster.id,
+            name=serving.POD_IDENTITY_ADDON,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
+        )
+
+        credential = alicloud.cs.get_cluster_credential_output(
+            cluster_id=self.cluster.id,
+            temporary_duration_minutes=KUBECONFIG_LIFETIME_MINUTES,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.kubeconfig = pulumi.Output.secret(credential.kube_config)
+        self.provider = k8s.Provider(
+            f"{name}-kubernetes",
+            kubeconfig=self.kubeconfig,
+            # Server-side apply lets cluster add-ons own fields on shared objects without fights.
+            enable_server_side_apply=True,
+            opts=child,
+        )
+
+        self.namespace = k8s.core.v1.Namespace(
+            f"{name}-serving-namespace",
+            metadata={
+                "name": serving.SERVING_NAMESPACE,
+                "labels": {
+                    serving.POD_IDENTITY_NAMESPACE_LABEL: "on",
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.pod_identity_addon]),
+        )
+
+        rrsa = self.cluster.rrsa_metadata
+        self.cluster_id = self.cluster.id
+        self.rrsa_oidc_provider_arn = rrsa.apply(lambda m: m.ram_oidc_provider_arn if m else "")
+        self.rrsa_oidc_issuer_url = rrsa.apply(lambda m: m.rrsa_oidc_issuer_url if m else "")
+        self.api_server_slb_id = self.cluster.slb_id
+        self.api_server_acl_id = self.api_server_acl.id if self.api_server_acl else None
+        self.serving_namespace = self.namespace.metadata.apply(lambda m: m["name"])
+        self.register_outputs(
+            {
+                "cluster_id": self.cluster_id,
+                "kubeconfig": self.kubeconfig,
+                "rrsa_oidc_provider_arn": self.rrsa_oidc_provider_arn,
+                "serving_namespace": self.serving_namespace,
+            }
+        )

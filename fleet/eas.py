@@ -1,0 +1,123 @@
+"""PAI-EAS service JSON and endpoint URLs, as pure functions of a model's serving plan.
+
+Keys follow Alibaba's "JSON deployment" parameter appendix. EAS compares the stored config with ours as
+canonical JSON, so the document is built deterministically and holds only what we mean to set.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fleet import serving
+
+MODEL_MOUNT_ROOT = "/models"
+_NOT_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class EasServicePlan:
+    service_name: str
+    model_id: str
+    dtype: str
+    instance_type: str
+    min_replicas: int
+    max_replicas: int
+    qps_target: int
+    max_model_len: int
+    max_num_seqs: int
+    bucket: str
+    oss_endpoint: str  # the bucket's internal endpoint
+    public_endpoint: bool  # False: the shared gateway's internet endpoint is disabled
+
+
+@dataclass(frozen=True)
+class EasPlacement:
+    """What only exists once the region's other resources do (known at deployment, not in the plan)."""
+
+    image: str  # VPC registry domain, by digest
+    vpc_id: str
+    vswitch_id: str
+    security_group_id: str
+    role_arn: str
+
+
+def service_name(name_prefix: str, stack: str, model_id: str) -> str:
+    """3-63 lowercase letters, digits and underscores, starting with a letter; unique in the region."""
+    name = _NOT_NAME.sub("_", f"{name_prefix}_{stack}_{model_id}".lower()).strip("_")
+    return re.sub(r"_{2,}", "_", name)[:63].rstrip("_")
+
+
+VLLM_DTYPES = {"fp16": ("float16", ""), "bf16": ("bfloat16", ""), "fp8": ("auto", "fp8"), "int8": ("auto", "")}
+
+
+def vllm_dtype(dtype: str) -> tuple[str, str]:
+    """(--dtype, --quantization) for a catalog dtype; AWQ and GPTQ weights carry their own dtype."""
+    if dtype in ("awq", "gptq"):
+        return ("auto", dtype)
+    return VLLM_DTYPES.get(dtype, ("auto", ""))
+
+
+def service_config(plan: EasServicePlan, placement: EasPlacement, token: str) -> dict:
+    """The EAS service document. It holds the token, so it is only ever handled as a Pulumi secret."""
+    dtype, quantization = vllm_dtype(plan.dtype)
+    model_dir = f"{MODEL_MOUNT_ROOT}/{plan.model_id}"
+    env = [
+        {"name": "MODEL_DIR", "value": model_dir},
+        {"name": "SERVED_MODEL_NAME", "value": plan.model_id},
+        {"name": "MAX_MODEL_LEN", "value": str(plan.max_model_len)},
+        {"name": "MAX_NUM_SEQS", "value": str(plan.max_num_seqs)},
+        {"name": "DTYPE", "value": dtype},
+        {"name": "PORT", "value": str(serving.SERVING_PORT)},
+        # vLLM checks the same token the EAS gateway checks: a request that bypassed the gateway is refused too.
+        {"name": "VLLM_API_KEY", "value": token},
+    ]
+    if quantization:
+        env.append({"name": "QUANTIZATION", "value": quantization})
+    document: dict = {
+        "metadata": {
+            "name": plan.service_name,
+            "instance": max(plan.min_replicas, 1),
+            "rolling_strategy": {"max_surge": 1, "max_unavailable": 0},
+            "eas.termination_grace_period": 60,
+        },
+        "cloud": {
+            "computing": {"instances": [{"type": plan.instance_type}]},
+            "networking": {
+                "vpc_id": placement.vpc_id,
+                "vswitch_id": placement.vswitch_id,
+                "security_group_id": placement.security_group_id,
+            },
+        },
+        # No explicit probes: vLLM binds its port only once the model is loaded, which EAS's default TCP
+        # readiness check on `port` observes.
+        "containers": [{"image": placement.image, "port": serving.SERVING_PORT, "env": env}],
+        "storage": [
+            {
+                "mount_path": model_dir,
+                "oss": {
+                    "path": f"oss://{plan.bucket}/{serving.model_prefix(plan.model_id)}",
+                    "readOnly": True,
+                    "endpoint": plan.oss_endpoint,
+                },
+            }
+        ],
+        "autoscaler": {
+            "min": plan.min_replicas,
+            "max": plan.max_replicas,
+            "scaleStrategies": [{"metricName": "qps", "threshold": plan.qps_target}],
+        },
+        "role_arn": placement.role_arn,
+        "token": token,
+    }
+    if not plan.public_endpoint:
+        document["networking"] = {"disable_internet_endpoint": "true"}
+    return document
+
+
+def vpc_endpoint(account_id: str, region: str, name: str) -> str:
+    return f"http://{account_id}.vpc.{region}.pai-eas.aliyuncs.com/api/predict/{name}"
+
+
+def public_endpoint(account_id: str, region: str, name: str) -> str:
+    return f"http://{account_id}.{region}.pai-eas.aliyuncs.com/api/predict/{name}"

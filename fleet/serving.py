@@ -1,0 +1,31 @@
+"""Names the serving plane agrees on: the GPU pool's labels and taint, the serving namespace and identity.
+
+The node pool, the RAM role's RRSA trust and the inference chart (issue #4) must use the same values; they
+are defined once here.
+"""
+
+from __future__ import annotations
+
+SERVING_NAMESPACE = "beacon-serving"
+SERVING_SERVICE_ACCOUNT = "inference-server"
+SERVING_PORT = 8000  # not 8080 or 9090, which EAS reserves
+
+# cGPU: the label selects the sharing mode; binpack fills one GPU before the next.
+GPU_SCHEDULE_LABEL = "ack.node.gpu.schedule"
+GPU_PLACEMENT_LABEL = "ack.node.gpu.placement"
+GPU_POOL_LABEL = "beacon-fleet/pool"
+GPU_TAINT = {"key": "beacon-fleet/gpu", "value": "shared", "effect": "NoSchedule"}
+
+# ack-pod-identity-webhook injects RRSA credentials into pods of namespaces labelled so, for service
+# accounts annotated with the role they may assume.
+POD_IDENTITY_NAMESPACE_LABEL = "pod-identity.alibabacloud.com/injection"
+POD_IDENTITY_ROLE_ANNOTATION = "pod-identity.alibabacloud.com/role-name"
+
+SHARED_GPU_ADDON = "ack-ai-installer"
+POD_IDENTITY_ADDON = "ack-pod-identity-webhook"
+
+MODEL_PREFIX = "models"  # weights live under oss://<bucket>/models/<model-id>/
+
+
+def model_prefix(model_id: str) -> str:
+    return f"{MODEL_PREFIX}/{model_id}/"
