@@ -29,6 +29,7 @@ REGISTRY_INSTANCE_TYPES = ("Basic", "Standard", "Advanced")
 GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
 MIN_GPU_SYSTEM_DISK_GIB = 120
 _K8S_VERSION = re.compile(r"^1\.(?P<minor>[0-9]+)\.[0-9]+-aliyun\.[0-9]+$")
+_RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _ECS_TYPE = re.compile(r"^ecs\.[a-z0-9]+[.-][a-z0-9.-]+$")
 _REGION = re.compile(r"^[a-z]{2,}-[a-z]+(-[0-9]+)?$")
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
@@ -240,10 +241,12 @@ def parse_settings(
                     f" (models[{index}]); lower maxContextTokens",
                 )
 
-    if gpu is not None and isinstance(context, int) and isinstance(values.get("maxConcurrentSequences"), int):
-        _check_models_fit(models, gpu.family, "gpuInstanceTypes", context, values["maxConcurrentSequences"], p)
+    sequences = values.get("maxConcurrentSequences")
+    if isinstance(context, int) and isinstance(sequences, int):
+        if gpu is not None and "ack" in platforms:
+            _check_models_fit(models, gpu.family, "gpuInstanceTypes", context, sequences, p)
         if eas is not None and "eas" in platforms:
-            _check_models_fit(models, eas.family, "easInstanceType", context, values["maxConcurrentSequences"], p)
+            _check_models_fit(models, eas.family, "easInstanceType", context, sequences, p)
 
     p.raise_if_any(stack)
     assert gpu is not None and residency_settings is not None and network is not None
@@ -608,7 +611,7 @@ def _kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: _Pro
             continue
         if cidr.prefixlen == 0:
             p.add(f"deployerCidrs[{index}]", "0.0.0.0/0 opens the API server to the internet; list your egress CIDRs")
-        elif cidr.is_private:
+        elif any(cidr.overlaps(private) for private in _RFC1918):
             p.add(
                 f"deployerCidrs[{index}]",
                 f"{cidr} is private; the VPC can always reach the API server, list public egress CIDRs only",

@@ -1,0 +1,344 @@
+"""The Alibaba serving plane each region stack declares: ACK Pro and its cGPU pool, ACR and the image, EAS, RAM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleet.config_schema import load_project_schema
+from fleet.settings import ConfigError, parse_settings
+from offline.engine import Secret, is_secret, masked
+from offline.stack_files import load_stack_config
+from tests.conftest import REGION_STACKS, settled_ok
+
+CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
+NODE_POOL = "alicloud:cs/nodePool:NodePool"
+ADDON = "alicloud:cs/kubernetesAddon:KubernetesAddon"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+API_ACL = "alicloud:slb/acl:Acl"
+EE_INSTANCE = "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance"
+EE_NAMESPACE = "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace"
+EE_REPO = "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo"
+VPC_LINK = "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc"
+INTERNET_ENDPOINT = "alicloud:cr/internetEndpoint:InternetEndpoint"
+PERSONAL_REPO = "alicloud:cr/repo:Repo"
+IMAGE = "docker:index/image:Image"
+EAS = "alicloud:pai/service:Service"
+TOKEN = "random:index/randomPassword:RandomPassword"
+POLICY = "alicloud:ram/policy:Policy"
+ROLE = "alicloud:ram/role:Role"
+ATTACHMENT = "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment"
+MODELS = ["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"]
+DEPLOYER = "198.51.100.0/24"
+
+
+def gpu_pool(result):
+    (pool,) = [p for p in result.of_type(NODE_POOL) if p.inputs["nodePoolName"] == "gpu-shared"]
+    return pool
+
+
+def labels(pool) -> dict[str, str]:
+    return {label["key"]: label["value"] for label in pool.inputs["labels"]}
+
+
+def eas_documents(result) -> dict[str, dict]:
+    """Each EAS service's JSON, unwrapped from the secret it travels in (tests may look; plans may not)."""
+    documents = {}
+    for service in result.of_type(EAS):
+        config = service.inputs["serviceConfig"]
+        assert is_secret(config), f"{service.name}'s service config is not a secret"
+        document = json.loads(config.value)
+        documents[document["containers"][0]["env"][1]["value"]] = document
+    assert documents, "no EAS service declared"
+    return documents
+
+
+# --- ACK Pro ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_the_cluster_is_ack_pro_with_deletion_protection_rrsa_terway_and_logs(synth, stack):
+    result = settled_ok(synth(stack))
+    cluster = result.one(CLUSTER)
+    inputs = cluster.inputs
+    assert cluster.protect is True
+    assert inputs["clusterSpec"] == "ack.pro.small"
+    assert inputs["version"] == "1.36.1-aliyun.1"
+    assert inputs["deletionProtection"] is True and inputs["enableRrsa"] is True
+    assert {"name": "terway-eniip"} in inputs["addons"]
+    assert len(inputs["podVswitchIds"]) == len(inputs["vswitchIds"]) == 2
+    assert set(inputs["podVswitchIds"]).isdisjoint(inputs["vswitchIds"])
+    assert {"apiserver", "kcm", "scheduler", "ccm"} <= set(inputs["controlPlaneLogComponents"])
+    assert inputs["auditLogConfig"] == {"enabled": True}
+
+
+def test_without_deployer_cidrs_the_api_server_has_no_public_endpoint(synth):
+    result = settled_ok(synth("us-east"))
+    assert result.one(CLUSTER).inputs["slbInternetEnabled"] is False
+    assert result.of_type(API_ACL) == [] and result.of_type(INTERNET_ENDPOINT) == []
+    assert result.outputs["kubernetes"]["apiServerPublic"] is False
+
+
+def test_deployer_cidrs_open_the_api_server_and_registry_to_those_cidrs_only(synth):
+    result = settled_ok(synth("us-east", overrides={"deployerCidrs": [DEPLOYER]}))
+    assert result.one(CLUSTER).inputs["slbInternetEnabled"] is True
+    assert result.one(API_ACL).inputs["entryLists"] == [{"entry": DEPLOYER, "comment": "deployer"}]
+    assert result.one(INTERNET_ENDPOINT).inputs["entries"] == [{"entry": DEPLOYER, "comment": "deployer"}]
+    command = result.outputs["apiServerAclAttachCommand"]
+    assert "--ListenerPort 6443 --AclStatus on --AclType white" in command
+    assert "--AclId sim-ack-api-server-acl" in command
+
+
+def test_the_kubeconfig_is_a_secret_and_feeds_one_kubernetes_provider(synth):
+    result = settled_ok(synth("ap-southeast"))
+    provider = result.one(K8S_PROVIDER)
+    assert is_secret(provider.inputs["kubeconfig"])
+    assert "alicloud:cs/getClusterCredential:getClusterCredential" in result.invokes
+    namespace = result.one(NAMESPACE)
+    assert namespace.inputs["metadata"]["labels"]["pod-identity.alibabacloud.com/injection"] == "on"
+    assert "kubeconfig" not in json.dumps(masked(result.outputs))
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_shared_gpu_scheduling_and_pod_identity_are_installed_as_addons(synth, stack):
+    result = settled_ok(synth(stack))
+    assert sorted(a.inputs["name"] for a in result.of_type(ADDON)) == ["ack-ai-installer", "ack-pod-identity-webhook"]
+
+
+# --- the cGPU pool ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_the_gpu_pool_is_labelled_for_isolated_cgpu_binpacked_and_tainted(synth, stack):
+    pool = gpu_pool(settled_ok(synth(stack)))
+    assert labels(pool)["ack.node.gpu.schedule"] == "cgpu"
+    assert labels(pool)["ack.node.gpu.placement"] == "binpack"
+    assert pool.inputs["taints"] == [{"key": "beacon-fleet/gpu", "value": "shared", "effect": "NoSchedule"}]
+    assert pool.inputs["instanceTypes"] == ["ecs.gn7i-c8g1.2xlarge"]
+    assert pool.inputs["systemDiskCategory"] == "cloud_essd" and pool.inputs["systemDiskSize"] >= 120
+    assert pool.inputs["spotStrategy"] == "NoSpot"
+
+
+def test_the_gpu_pool_is_sized_from_the_packing_of_min_and_max_replicas(synth):
+    result = settled_ok(synth("cn-beijing"))
+    scaling = gpu_pool(result).inputs["scalingConfig"]
+    # Three models, one replica each: 19 + 5 GiB on one A10 and 5 GiB on a second; two replicas need three.
+    assert result.outputs["gpuPacking"]["gpusNeeded"] == 2
+    assert scaling == {"enable": True, "minSize": 2, "maxSize": 3, "type": "gpushare"}
+
+
+def test_compute_isolation_and_spot_change_the_pool(synth):
+    pool = gpu_pool(settled_ok(synth("us-east", overrides={"gpuIsolation": "memory-and-compute", "gpuSpot": True})))
+    assert labels(pool)["ack.node.gpu.schedule"] == "core_mem"
+    assert pool.inputs["spotStrategy"] == "SpotAsPriceGo"
+    assert pool.inputs["compensateWithOnDemand"] is True and pool.inputs["spotInstanceRemedy"] is True
+
+
+# --- ACR and the image -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_a_private_enterprise_registry_linked_to_the_vpc_holds_the_image(synth, stack):
+    result = settled_ok(synth(stack))
+    assert result.one(EE_INSTANCE).protect is True
+    assert result.one(EE_NAMESPACE).inputs["defaultVisibility"] == "PRIVATE"
+    repo = result.one(EE_REPO)
+    assert repo.inputs["repoType"] == "PRIVATE" and repo.inputs["tagImmutability"] is True
+    assert result.one(VPC_LINK).inputs["vpcId"] == "sim-network-vpc"
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_the_image_is_built_from_this_repository_and_pushed_with_secret_credentials(synth, stack):
+    result = settled_ok(synth(stack))
+    image = result.one(IMAGE)
+    build = image.inputs["build"]
+    assert build["context"] == "images/inference-server" and build["platform"] == "linux/amd64"
+    assert image.inputs["skipPush"] is False and image.inputs["buildOnPreview"] is False
+    assert is_secret(image.inputs["registry"])
+    domain = result.outputs["registry"]["publicDomain"]
+    assert image.inputs["imageName"].startswith(f"{domain}/{result.outputs['registry']['repository']}:c-")
+
+
+def test_mainland_builds_use_the_configured_mirrors(synth):
+    build = settled_ok(synth("cn-beijing")).one(IMAGE).inputs["build"]
+    assert build["args"] == {
+        "BASE_IMAGE": "docker.m.daocloud.io/library/python:3.12-slim-bookworm",
+        "PIP_INDEX_URL": "https://mirrors.aliyun.com/pypi/simple/",
+    }
+    singapore = settled_ok(synth("ap-southeast")).one(IMAGE).inputs["build"]["args"]
+    assert singapore["PIP_INDEX_URL"] == "https://pypi.org/simple"
+
+
+def test_personal_edition_uses_the_deprecated_resources_and_the_secret_password(synth):
+    result = settled_ok(
+        synth("us-east", overrides={"registryEdition": "personal", "registryUsername": "beacon-ops"})
+    )
+    assert result.of_type(EE_INSTANCE) == []
+    assert result.one(PERSONAL_REPO).inputs["repoType"] == "PRIVATE"
+    assert result.one(PERSONAL_REPO).protect is True
+    assert result.one(IMAGE).inputs["imageName"].startswith("registry.us-east-1.aliyuncs.com/")
+    assert is_secret(result.one(IMAGE).inputs["registry"])
+
+
+# --- PAI-EAS ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_one_eas_service_per_model_mounts_the_bucket_read_only_and_autoscales(synth, stack):
+    result = settled_ok(synth(stack))
+    documents = eas_documents(result)
+    assert sorted(documents) == sorted(MODELS)
+    bucket = result.outputs["modelBucket"]
+    region = result.outputs["region"]
+    for model, document in documents.items():
+        (mount,) = document["storage"]
+        assert mount["oss"] == {
+            "path": f"oss://{bucket}/models/{model}/",
+            "readOnly": True,
+            "endpoint": f"oss-{region}-internal.aliyuncs.com",
+        }
+        assert document["autoscaler"] == {
+            "min": 1,
+            "max": 2,
+            "scaleStrategies": [{"metricName": "qps", "threshold": 10}],
+        }
+        assert document["cloud"]["networking"]["vpc_id"] == "sim-network-vpc"
+        image = document["containers"][0]["image"]
+        assert image == result.outputs["servingImage"]["vpcImage"]
+        assert image.startswith(result.outputs["registry"]["vpcDomain"] + "/") and "@sha256:" in image
+        assert document["role_arn"] == result.outputs["modelAccessRoles"]["eas"]
+
+
+def test_each_eas_token_is_generated_and_secret_end_to_end(synth):
+    result = settled_ok(synth("ap-southeast"))
+    tokens = {r.name: r for r in result.of_type(TOKEN)}
+    documents = eas_documents(result)
+    exported = result.outputs["easTokens"]
+    assert isinstance(exported, Secret)
+    for model, document in documents.items():
+        token = document["token"]
+        assert len(token) == 48 and tokens[f"eas-{model}-token"].inputs["special"] is False
+        assert exported.value[model] == token
+        assert {"name": "VLLM_API_KEY", "value": token} in document["containers"][0]["env"]
+        plain = json.dumps([masked(r.inputs) for r in result.resources]) + json.dumps(masked(result.outputs))
+        assert token not in plain
+
+
+def test_eas_endpoints_are_built_from_the_account_and_region(synth):
+    endpoints = settled_ok(synth("us-east")).outputs["easEndpoints"]
+    llama = endpoints["llama3.2-1b"]
+    assert llama["service"] == "beacon_us_east_llama3_2_1b"
+    assert llama["vpcUrl"] == (
+        "http://0000000000000000.vpc.us-east-1.pai-eas.aliyuncs.com/api/predict/beacon_us_east_llama3_2_1b"
+    )
+    assert llama["publicUrl"] == "http://0000000000000000.us-east-1.pai-eas.aliyuncs.com/api/predict/beacon_us_east_llama3_2_1b"
+
+
+def test_mainland_eas_is_vpc_only_without_an_icp_licence_and_the_plan_says_how_to_open_it(synth):
+    result = settled_ok(synth("cn-beijing"))
+    for document in eas_documents(result).values():
+        assert document["networking"] == {"disable_internet_endpoint": "true"}
+    assert all(e["publicUrl"] == "" and e["publicEndpoint"] is False for e in result.outputs["easEndpoints"].values())
+    assert any("pulumi config set beacon-fleet:icpLicence" in w for w in result.warnings)
+
+    licensed = settled_ok(synth("cn-beijing", overrides={"icpLicence": "京ICP备12345678号"}))
+    assert all("networking" not in d for d in eas_documents(licensed).values())
+    assert all(e["publicEndpoint"] for e in licensed.outputs["easEndpoints"].values())
+    assert licensed.warnings == []
+
+
+def test_platforms_choose_what_is_declared(synth):
+    eas_only = settled_ok(synth("us-east", overrides={"servingPlatforms": ["eas"]}))
+    assert eas_only.of_type(CLUSTER) == [] and eas_only.of_type(NODE_POOL) == []
+    assert len(eas_only.of_type(EAS)) == 3 and "kubernetes" not in eas_only.outputs
+    ack_only = settled_ok(synth("us-east", overrides={"servingPlatforms": ["ack"]}))
+    assert ack_only.of_type(EAS) == [] and "easTokens" not in ack_only.outputs
+    assert ack_only.one(CLUSTER).inputs["enableRrsa"] is True
+
+
+# --- RAM -------------------------------------------------------------------------------------------
+
+
+def statements(resource) -> list[dict]:
+    return json.loads(resource.inputs["policyDocument"])["Statement"]
+
+
+@pytest.mark.parametrize("stack", REGION_STACKS)
+def test_the_read_policy_names_the_region_bucket_and_no_wildcard_resource(synth, stack):
+    result = settled_ok(synth(stack))
+    bucket = result.outputs["modelBucket"]
+    found = statements(result.one(POLICY))
+    assert {r for s in found for r in s["Resource"]} == {f"acs:oss:*:*:{bucket}", f"acs:oss:*:*:{bucket}/*"}
+    assert all(a.startswith("oss:Get") or a == "oss:ListObjects" for s in found for a in s["Action"])
+    assert {(a.inputs["roleName"], a.inputs["policyType"]) for a in result.of_type(ATTACHMENT)} == {
+        (f"beacon-{stack}-eas", "Custom"),
+        (f"beacon-{stack}-serving", "Custom"),
+    }
+
+
+def test_a_kms_encrypted_bucket_adds_decrypt_on_that_key_only(synth):
+    result = settled_ok(synth("us-east", overrides={"bucketKmsKeyId": "key-abc123"}))
+    decrypt = [s for s in statements(result.one(POLICY)) if s["Action"] == ["kms:Decrypt"]]
+    key = "acs:kms:us-east-1:0000000000000000:key/key-abc123"
+    assert decrypt == [{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key]}]
+
+
+def test_the_pods_role_trusts_only_the_clusters_oidc_provider_and_one_service_account(synth):
+    result = settled_ok(synth("cn-beijing"))
+    roles = {r.inputs["roleName"]: json.loads(r.inputs["assumeRolePolicyDocument"]) for r in result.of_type(ROLE)}
+    (trust,) = roles["beacon-cn-beijing-serving"]["Statement"]
+    assert trust["Principal"] == {"Federated": ["acs:ram::0000000000000000:oidc-provider/ack-rrsa-sim-ack-cluster"]}
+    assert trust["Condition"]["StringEquals"] == {
+        "oidc:aud": "sts.aliyuncs.com",
+        "oidc:iss": "https://oidc-ack-cn-beijing.invalid/sim-ack-cluster",
+        "oidc:sub": "system:serviceaccount:beacon-serving:inference-server",
+    }
+    (eas_trust,) = roles["beacon-cn-beijing-eas"]["Statement"]
+    assert eas_trust["Principal"] == {"Service": ["pai.aliyuncs.com"]}
+
+
+# --- bad input -------------------------------------------------------------------------------------
+
+
+def test_bad_serving_input_is_one_error_naming_every_key_and_nothing_is_declared(synth):
+    result = synth(
+        "us-east",
+        overrides={
+            "gpuInstanceTypes": ["ecs.g7.xlarge"],
+            "minReplicasPerModel": 3,
+            "maxReplicasPerModel": 2,
+            "easInstanceType": "ecs.gn6i-c4g1.xlarge",
+            "registryEdition": "personal",
+            "serviceCidr": "10.30.0.0/16",
+            "deployerCidrs": ["0.0.0.0/0"],
+        },
+    )
+    assert not result.ok and result.resources == []
+    assert result.error.startswith("stack 'us-east' has 6 configuration problems; nothing was declared.")
+    for expected in (
+        "beacon-fleet:gpuInstanceTypes[0]: 'ecs.g7.xlarge' is not an ECS GPU instance type",
+        "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)",
+        "beacon-fleet:models[2]: mistral-7b (fp16) needs 19 GiB of GPU memory",
+        "but a T4 has 16 GiB (easInstanceType); try quantization: mistral-7b:awq",
+        "beacon-fleet:registryUsername: Personal Edition needs the account name",
+        "beacon-fleet:serviceCidr: 10.30.0.0/16 overlaps vpcCidr 10.30.0.0/16",
+        "beacon-fleet:deployerCidrs[0]: 0.0.0.0/0 opens the API server to the internet",
+    ):
+        assert expected in result.error
+    assert "Traceback" not in result.error
+
+
+def test_a_missing_registry_password_is_a_config_error_where_the_cli_runs_the_program():
+    # The offline plan stands a visible placeholder in for unset secrets; under the CLI the key is simply absent.
+    config = load_stack_config("us-east")
+    raw = {k: v for k, v in config.values.items() if k != "beacon-fleet:registryPassword"}
+    raw["beacon-fleet:registryEdition"] = "personal"
+    raw["beacon-fleet:registryUsername"] = "beacon-ops"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(load_project_schema(), "us-east", raw)
+    assert caught.value.problems == [
+        "beacon-fleet:registryPassword: Personal Edition needs the registry password;"
+        " run `pulumi config set --secret registryPassword`"
+    ]
