@@ -7,9 +7,11 @@ import pulumi
 from components.ack_cluster import AckCluster, AckClusterArgs
 from components.cgpu_node_pool import CgpuNodePool, CgpuNodePoolArgs
 from components.eas_model_service import EasModelService, EasModelServiceArgs
+from components.modal_counterpart import ModalCounterpart, ModalCounterpartArgs, ModalModel
 from components.model_bucket import ModelBucket, ModelBucketArgs
 from components.model_read_access import ModelReadAccess, ModelReadAccessArgs, RrsaSubject
 from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchSpec
+from components.runpod_counterpart import RunpodCounterpart, RunpodCounterpartArgs, RunpodModel
 from components.serving_image import ServingImage, ServingImageArgs
 from components.serving_registry import ServingRegistry, ServingRegistryArgs
 from fleet import capacity, eas, lookups, naming, ram_policies, serving
@@ -123,6 +125,9 @@ def declare_region(settings: RegionSettings) -> None:
                 f" configured; to serve them publicly, obtain one and run"
                 f" `pulumi config set {settings.project}:icpLicence <licence number>`"
             )
+
+    if settings.counterpart is not None:
+        _declare_counterpart(settings, slug)
 
     pulumi.export("region", settings.region)
     pulumi.export("routerRegion", settings.router_region)
@@ -289,4 +294,106 @@ def gpu_pool_size(settings: RegionSettings) -> dict[str, int]:
     return {
         "minNodes": gpu_packing(settings, low).gpus_needed if low > 0 else 0,
         "maxNodes": gpu_packing(settings, settings.scaling.max_replicas).gpus_needed,
+    }
+
+
+def _declare_counterpart(settings: RegionSettings, slug: str) -> None:
+    """The region's models outside Alibaba Cloud; exported with residency facts and, apart, its secrets."""
+    spec = settings.counterpart
+    assert spec is not None
+    served = {m.id: m for m in settings.models}
+    mirrored = [served[model_id] for model_id in spec.model_ids]
+    if spec.provider == "runpod":
+        component = RunpodCounterpart(
+            "counterpart",
+            RunpodCounterpartArgs(
+                name_stem=slug,
+                worker_image=spec.runpod_worker_image,
+                gpu_pools=spec.gpus,
+                locations=spec.locations,
+                min_workers=spec.min_workers,
+                max_workers=spec.max_workers,
+                idle_timeout_seconds=spec.idle_timeout_seconds,
+                hf_token_secret=spec.runpod_hf_token_secret,
+                models=[RunpodModel(m.id, m.spec.hf_repo, _vllm_env(settings, m)) for m in mirrored],
+            ),
+        )
+        secrets = {_env_name(settings, "RUNPOD_API_KEY"): pulumi.Config().require_secret("runpodRouterApiKey")}
+        auth = {"type": "bearer", "env": _env_name(settings, "RUNPOD_API_KEY")}
+    else:
+        component = ModalCounterpart(
+            "counterpart",
+            ModalCounterpartArgs(
+                name_stem=slug,
+                environment=spec.modal_environment,
+                models=[ModalModel(m.id, _modal_settings(settings, m)) for m in mirrored],
+            ),
+        )
+        config = pulumi.Config()
+        secrets = {
+            _env_name(settings, "MODAL_KEY"): config.require_secret("modalProxyTokenId"),
+            _env_name(settings, "MODAL_SECRET"): config.require_secret("modalProxyTokenSecret"),
+        }
+        auth = {
+            "type": "modal_proxy",
+            "keyEnv": _env_name(settings, "MODAL_KEY"),
+            "secretEnv": _env_name(settings, "MODAL_SECRET"),
+        }
+    pulumi.export(
+        "counterpart",
+        {
+            "provider": spec.provider,
+            "locations": list(spec.locations),
+            "gpus": list(spec.gpus),
+            "jurisdictions": list(spec.jurisdictions),
+            "crossBorder": spec.cross_border,
+            "scaling": {
+                "minWorkers": spec.min_workers,
+                "maxWorkers": spec.max_workers,
+                "idleTimeoutSeconds": spec.idle_timeout_seconds,
+            },
+            "requestTimeoutSeconds": spec.request_timeout_seconds,
+            # RunPod's /health is a control-plane call; Modal's reaches vLLM and wakes a scaled-to-zero app.
+            "healthWakesBackend": spec.provider == "modal" and spec.min_workers == 0,
+            "auth": auth,
+            "models": component.urls,
+        },
+    )
+    pulumi.export("counterpartSecrets", pulumi.Output.secret(secrets))
+
+
+def _env_name(settings: RegionSettings, what: str) -> str:
+    """The environment variable the router reads a secret from, e.g. ASIA_EAST_RUNPOD_API_KEY."""
+    return f"{settings.router_region.upper().replace('-', '_')}_{what}"
+
+
+def _vllm_env(settings: RegionSettings, model) -> dict[str, str]:
+    dtype, quantization = eas.vllm_dtype(model.dtype)
+    env = {
+        "MAX_MODEL_LEN": str(settings.max_context_tokens),
+        "MAX_NUM_SEQS": str(settings.max_concurrent_sequences),
+        "DTYPE": dtype,
+    }
+    if quantization:
+        env["QUANTIZATION"] = quantization
+    return env
+
+
+def _modal_settings(settings: RegionSettings, model) -> dict[str, str]:
+    spec = settings.counterpart
+    assert spec is not None
+    dtype, quantization = eas.vllm_dtype(model.dtype)
+    return {
+        "COUNTERPART_MODEL": model.id,
+        "COUNTERPART_HF_REPO": model.spec.hf_repo,
+        "COUNTERPART_GPU": ",".join(spec.gpus),
+        "COUNTERPART_REGION": ",".join(spec.locations),
+        "COUNTERPART_MIN_CONTAINERS": str(spec.min_workers),
+        "COUNTERPART_MAX_CONTAINERS": str(spec.max_workers),
+        "COUNTERPART_SCALEDOWN_SECONDS": str(spec.idle_timeout_seconds),
+        "COUNTERPART_HF_SECRET": spec.modal_hf_secret,
+        "COUNTERPART_MAX_MODEL_LEN": str(settings.max_context_tokens),
+        "COUNTERPART_MAX_NUM_SEQS": str(settings.max_concurrent_sequences),
+        "COUNTERPART_DTYPE": dtype,
+        "COUNTERPART_QUANTIZATION": quantization,
     }

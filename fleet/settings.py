@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from fleet import capacity, catalog, gpus, residency
+from fleet import capacity, catalog, counterparts, gpus, residency
 from fleet.config_schema import KeySpec, ProjectSchema, load_project_schema
 
 PLATFORMS = ("eas", "ack")
@@ -130,6 +130,24 @@ class BucketSettings:
 
 
 @dataclass(frozen=True)
+class CounterpartSettings:
+    provider: str  # runpod or modal
+    locations: tuple[str, ...]
+    gpus: tuple[str, ...]
+    model_ids: tuple[str, ...]
+    min_workers: int
+    max_workers: int
+    idle_timeout_seconds: int
+    request_timeout_seconds: int
+    jurisdictions: tuple[str, ...]
+    cross_border: bool  # outside the region's jurisdiction: residency-bound traffic may not go there
+    runpod_worker_image: str
+    runpod_hf_token_secret: str
+    modal_environment: str
+    modal_hf_secret: str
+
+
+@dataclass(frozen=True)
 class RegionSettings:
     project: str
     stack: str
@@ -151,6 +169,7 @@ class RegionSettings:
     registry: RegistrySettings
     image: ImageSettings
     eas: EasSettings
+    counterpart: CounterpartSettings | None
 
     def serves_on(self, platform: str) -> bool:
         return platform in self.serving_platforms
@@ -227,6 +246,7 @@ def parse_settings(
     registry = _registry(values, raw, schema.project, p)
     image = _image(values, p)
     eas = _eas(values, p)
+    counterpart = _counterpart(values, raw, schema.project, models, residency_settings, p)
 
     for key in ("maxContextTokens", "maxConcurrentSequences"):
         if isinstance(values.get(key), int) and values[key] < 1:
@@ -276,6 +296,7 @@ def parse_settings(
         registry=registry,
         image=image,
         eas=eas,
+        counterpart=counterpart,
     )
 
 
@@ -710,3 +731,123 @@ def _check_bucket(values: dict[str, Any], p: _Problems) -> None:
     days = values.get("incompleteUploadExpiryDays")
     if isinstance(days, int) and not 1 <= days <= 365:
         p.add("incompleteUploadExpiryDays", f"must be between 1 and 365 days, got {days}")
+
+
+_RUNPOD_IMAGE = re.compile(r"^runpod/worker-v1-vllm:v[0-9]+\.[0-9]+\.[0-9]+$")
+_SECRET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+
+
+def _counterpart(
+    values: dict[str, Any],
+    raw: Mapping[str, str],
+    project: str,
+    models: list[ServedModel],
+    residency_settings: Residency | None,
+    p: _Problems,
+) -> CounterpartSettings | None:
+    provider = values.get("counterpartProvider")
+    if provider not in counterparts.PROVIDERS:
+        p.add("counterpartProvider", f"'{provider}' must be one of {', '.join(counterparts.PROVIDERS)}")
+        return None
+    if provider == "none":
+        return None
+    locations = tuple(values.get("counterpartLocations") or ())
+    gpu_list = tuple(values.get("counterpartGpus") or ())
+    known_locations = counterparts.RUNPOD_DATA_CENTERS if provider == "runpod" else counterparts.MODAL_REGIONS
+    noun = "RunPod data center" if provider == "runpod" else "Modal region"
+    if not locations:
+        p.add("counterpartLocations", f"list at least one {noun} for the {provider} counterpart")
+    for index, location in enumerate(locations):
+        if location not in known_locations:
+            close = difflib.get_close_matches(location, list(known_locations), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            p.add(
+                f"counterpartLocations[{index}]",
+                f"unknown {noun} '{location}'; {hint}known: {', '.join(known_locations)}",
+            )
+    gpu_noun = "RunPod GPU pool" if provider == "runpod" else "Modal GPU type"
+    known_gpus = counterparts.RUNPOD_POOLS if provider == "runpod" else counterparts.MODAL_GPUS
+    if not gpu_list:
+        p.add("counterpartGpus", f"list at least one {gpu_noun}, e.g. {next(iter(known_gpus))}")
+    for index, gpu in enumerate(gpu_list):
+        if gpu not in known_gpus:
+            close = difflib.get_close_matches(gpu, list(known_gpus), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            p.add(f"counterpartGpus[{index}]", f"unknown {gpu_noun} '{gpu}'; {hint}known: {', '.join(known_gpus)}")
+
+    served = {m.id: m for m in models}
+    mirrored = tuple(values.get("counterpartModels") or ()) or tuple(served)
+    for index, model_id in enumerate(values.get("counterpartModels") or ()):
+        if model_id not in served:
+            p.add(
+                f"counterpartModels[{index}]",
+                f"'{model_id}' is not served by this region (models: {', '.join(served) or 'none'});"
+                " a counterpart mirrors the region's own models",
+            )
+    smallest = min((known_gpus[g] for g in gpu_list if g in known_gpus), default=None)
+    context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
+    if smallest is not None and isinstance(context, int) and isinstance(sequences, int):
+        for model_id in mirrored:
+            if model_id not in served:
+                continue
+            model = served[model_id]
+            need = capacity.estimate_memory(model.spec, model.dtype, context, sequences).slice_gib
+            if need > smallest:
+                p.add(
+                    "counterpartGpus",
+                    f"{model_id} ({model.dtype}) needs {need} GiB but the smallest listed GPU has {smallest} GB;"
+                    " list larger GPUs only, or quantize the model",
+                )
+
+    low, high = values.get("counterpartMinWorkers"), values.get("counterpartMaxWorkers")
+    if isinstance(low, int) and low < 0:
+        p.add("counterpartMinWorkers", f"must be 0 or more, got {low}")
+    if isinstance(high, int) and high < 1:
+        p.add("counterpartMaxWorkers", f"must be at least 1, got {high}")
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        p.add("counterpartMinWorkers", f"{low} is more than counterpartMaxWorkers ({high})")
+    idle = values.get("counterpartIdleTimeoutSeconds")
+    if isinstance(idle, int) and not 2 <= idle <= 3600:
+        p.add("counterpartIdleTimeoutSeconds", f"must be between 2 and 3600 seconds, got {idle}")
+    timeout = values.get("counterpartRequestTimeoutSeconds")
+    limit = (
+        counterparts.MODAL_WEB_LIMIT_SECONDS - 1
+        if provider == "modal"
+        else counterparts.RUNPOD_EXECUTION_LIMIT_SECONDS
+    )
+    if isinstance(timeout, int) and not 1 <= timeout <= limit:
+        why = "Modal cuts web requests at 150 s" if provider == "modal" else "RunPod's execution limit is 600 s"
+        p.add("counterpartRequestTimeoutSeconds", f"{timeout} s is out of range; {why}, so use 1 to {limit}")
+
+    image = values.get("runpodWorkerImage", "")
+    if provider == "runpod" and not _RUNPOD_IMAGE.match(image):
+        p.add("runpodWorkerImage", f"'{image}' must be runpod/worker-v1-vllm pinned to a release tag like v2.25.2")
+    for key in ("runpodHfTokenSecret", "modalHfSecret", "modalEnvironment"):
+        if not _SECRET_NAME.match(str(values.get(key, ""))):
+            p.add(key, f"'{values.get(key)}' must be a name of letters, digits, '-' and '_'")
+    required = ("runpodRouterApiKey",) if provider == "runpod" else ("modalProxyTokenId", "modalProxyTokenSecret")
+    for key in required:
+        if f"{project}:{key}" not in raw:
+            p.add(
+                key, f"the router needs it to call the {provider} counterpart; run `pulumi config set --secret {key}`"
+            )
+
+    if residency_settings is None or not isinstance(timeout, int) or not isinstance(low, int):
+        return None
+    where = counterparts.jurisdictions_of(provider, locations)
+    return CounterpartSettings(
+        provider=provider,
+        locations=locations,
+        gpus=gpu_list,
+        model_ids=mirrored,
+        min_workers=low,
+        max_workers=high,
+        idle_timeout_seconds=idle,
+        request_timeout_seconds=timeout,
+        jurisdictions=where,
+        cross_border=any(j != residency_settings.jurisdiction for j in where),
+        runpod_worker_image=image,
+        runpod_hf_token_secret=values["runpodHfTokenSecret"],
+        modal_environment=values["modalEnvironment"],
+        modal_hf_secret=values["modalHfSecret"],
+    )

@@ -97,7 +97,9 @@ class RecordingMonitor(mocks.MockMonitor):
                     parent_urn=request.parent,
                     custom=bool(request.custom),
                     protect=bool(request.protect),
-                    inputs=_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)),
+                    inputs=_without_provider_blob(
+                        _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
+                    ),
                 )
             )
         return response
@@ -178,6 +180,11 @@ def _plain(value: Any) -> Any:
     if value == UNKNOWN:
         return "[unknown]"
     return value
+
+
+def _without_provider_blob(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A dynamic resource carries its provider pickled in `__provider`: machinery, not a setting."""
+    return {k: v for k, v in inputs.items() if k != "__provider"}
 
 
 def masked(value: Any) -> Any:

@@ -62,6 +62,16 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "alicloud:ram/policy:Policy": ("policyName", "policyDocument"),
     "alicloud:ram/role:Role": ("roleName", "assumeRolePolicyDocument"),
     "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment": ("roleName", "policyName"),
+    "runpod:index:Template": ("name", "imageName", "isServerless"),
+    "runpod:index:Endpoint": ("name", "gpuIds", "locations", "workersMin", "workersMax", "idleTimeout", "scalerType"),
+    "pulumi-python:dynamic/modal:App": (
+        "app_name",
+        "environment",
+        "settings.COUNTERPART_GPU",
+        "settings.COUNTERPART_REGION",
+        "settings.COUNTERPART_MIN_CONTAINERS",
+        "settings.COUNTERPART_MAX_CONTAINERS",
+    ),
 }
 
 SIMULATION_NOTE = (

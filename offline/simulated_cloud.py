@@ -79,6 +79,13 @@ class SimulatedCloud(pulumi.runtime.Mocks):
             name = str(inputs.get("imageName", ""))
             repository = name.rsplit(":", 1)[0]
             return {"repoDigest": f"{repository}@{simulated_digest(inputs)}", "baseImageName": name}
+        if typ == "runpod:index:Template":
+            template = {"id": f"tpl-{resource_id}", "name": inputs.get("name"), "imageName": inputs.get("imageName")}
+            return {"template": template}
+        if typ == "runpod:index:Endpoint":
+            return {"endpoint": {"id": f"ep-{resource_id}", "name": inputs.get("name")}}
+        if typ == "pulumi-python:dynamic/modal:App":
+            return {"url": f"https://sim--{inputs.get('app_name')}.modal.run.invalid"}
         if typ == "random:index/randomPassword:RandomPassword":
             # Deterministic, so plans are byte-stable; it only ever appears masked.
             length = int(inputs.get("length", 16))

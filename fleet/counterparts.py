@@ -1,0 +1,111 @@
+"""Serverless counterparts outside Alibaba Cloud (RunPod, Modal): what each offers, where, and its URLs.
+
+Facts are from RunPod's serverless docs (GPU pools, data centers) and Modal's docs (GPU types, regions,
+the 150 s web request limit); docs/counterparts.md cites them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROVIDERS = ("none", "runpod", "modal")
+
+# RunPod serverless GPU pools and the memory of each GPU in them (GB).
+RUNPOD_POOLS: dict[str, int] = {
+    "AMPERE_16": 16,
+    "AMPERE_24": 24,
+    "ADA_24": 24,
+    "ADA_32_PRO": 32,
+    "AMPERE_48": 48,
+    "ADA_48_PRO": 48,
+    "AMPERE_80": 80,
+    "ADA_80_PRO": 80,
+    "BLACKWELL_96": 96,
+    "HOPPER_141": 141,
+    "BLACKWELL_180": 180,
+}
+
+# RunPod data centers and the jurisdiction (ISO 3166 alpha-2) each sits in. None is in mainland China.
+RUNPOD_DATA_CENTERS: dict[str, str] = {
+    **{dc: "ro" for dc in ("EU-RO-1",)},
+    **{dc: "se" for dc in ("EU-SE-1",)},
+    **{dc: "cz" for dc in ("EU-CZ-1",)},
+    **{dc: "nl" for dc in ("EU-NL-1",)},
+    **{dc: "fr" for dc in ("EU-FR-1",)},
+    **{dc: "is" for dc in ("EUR-IS-1", "EUR-IS-2", "EUR-IS-3")},
+    **{dc: "no" for dc in ("EUR-NO-1",)},
+    **{
+        dc: "us"
+        for dc in (
+            "US-TX-1", "US-TX-3", "US-TX-4", "US-GA-1", "US-GA-2", "US-KS-2", "US-KS-3", "US-CA-2",
+            "US-IL-1", "US-WA-1", "US-NC-1", "US-DE-1", "US-MD-1",
+        )
+    },
+    **{dc: "ca" for dc in ("CA-MTL-1", "CA-MTL-2", "CA-MTL-3")},
+    "OC-AU-1": "au",
+    "AP-JP-1": "jp",
+    "AP-IN-1": "in",
+}
+
+# Modal GPU types and their memory (GB).
+MODAL_GPUS: dict[str, int] = {
+    "T4": 16,
+    "L4": 24,
+    "A10": 24,
+    "L40S": 48,
+    "A100-40GB": 40,
+    "A100-80GB": 80,
+    "H100": 80,
+    "H200": 141,
+    "B200": 180,
+}
+
+# Modal regions and their jurisdiction.
+MODAL_REGIONS: dict[str, str] = {
+    "us": "us",
+    "us-east": "us",
+    "us-central": "us",
+    "us-west": "us",
+    "eu": "eu",
+    "eu-west": "eu",
+    "eu-north": "eu",
+    "uk": "gb",
+    "ap": "ap",
+    "jp": "jp",
+    "ap-northeast": "jp",
+    "ap-southeast": "sg",
+    "au": "au",
+    "ca": "ca",
+}
+
+MODAL_WEB_LIMIT_SECONDS = 150  # Modal cuts every web request at 150 s
+RUNPOD_EXECUTION_LIMIT_SECONDS = 600  # RunPod's default job execution timeout
+
+
+@dataclass(frozen=True)
+class CounterpartUrls:
+    base_url: str  # OpenAI-compatible base (append /chat/completions)
+    health_url: str
+
+
+def runpod_urls(endpoint_id: str) -> CounterpartUrls:
+    # /health is a control-plane call: it reports queue and workers without waking a worker.
+    return CounterpartUrls(
+        base_url=f"https://api.runpod.ai/v2/{endpoint_id}/openai/v1",
+        health_url=f"https://api.runpod.ai/v2/{endpoint_id}/health",
+    )
+
+
+def modal_urls(web_url: str) -> CounterpartUrls:
+    # vLLM's own /health: reaching it wakes a scaled-to-zero container, which the router must know.
+    root = web_url.rstrip("/")
+    return CounterpartUrls(base_url=f"{root}/v1", health_url=f"{root}/health")
+
+
+def jurisdictions_of(provider: str, locations: tuple[str, ...]) -> tuple[str, ...]:
+    table = RUNPOD_DATA_CENTERS if provider == "runpod" else MODAL_REGIONS
+    return tuple(sorted({table[loc] for loc in locations if loc in table}))
+
+
+def gpu_memory_gb(provider: str, gpu: str) -> int | None:
+    return (RUNPOD_POOLS if provider == "runpod" else MODAL_GPUS).get(gpu)
