@@ -11,7 +11,7 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -503,11 +503,10 @@ def _served_models(
         dtype = dtype or catalog.DEFAULT_DTYPE
         spec = model_catalog.get(model_id)
         if spec is None:
-            close = difflib.get_close_matches(model_id, list(model_catalog), n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
             p.add(
                 f"models[{index}]",
-                f"unknown model '{model_id}'; {hint}known: {', '.join(sorted(model_catalog))}"
+                f"unknown model '{model_id}'; {_did_you_mean(model_id, model_catalog)}"
+                f"known: {', '.join(sorted(model_catalog))}"
                 " (declare others in customModels)",
             )
             continue
@@ -733,6 +732,20 @@ def _check_bucket(values: dict[str, Any], p: _Problems) -> None:
         p.add("incompleteUploadExpiryDays", f"must be between 1 and 365 days, got {days}")
 
 
+def _did_you_mean(value: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(value, list(known), n=1)
+    return f"did you mean {close[0]}? " if close else ""
+
+
+def _check_known(key: str, items: tuple[str, ...], known: Mapping[str, Any], noun: str, p: _Problems) -> None:
+    """A non-empty list whose every item is one of `known`; an unknown item gets the nearest known one."""
+    if not items:
+        p.add(key, f"list at least one {noun}, e.g. {next(iter(known))}")
+    for index, item in enumerate(items):
+        if item not in known:
+            p.add(f"{key}[{index}]", f"unknown {noun} '{item}'; {_did_you_mean(item, known)}known: {', '.join(known)}")
+
+
 _RUNPOD_IMAGE = re.compile(r"^runpod/worker-v1-vllm:v[0-9]+\.[0-9]+\.[0-9]+$")
 _SECRET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -755,25 +768,10 @@ def _counterpart(
     gpu_list = tuple(values.get("counterpartGpus") or ())
     known_locations = counterparts.RUNPOD_DATA_CENTERS if provider == "runpod" else counterparts.MODAL_REGIONS
     noun = "RunPod data center" if provider == "runpod" else "Modal region"
-    if not locations:
-        p.add("counterpartLocations", f"list at least one {noun} for the {provider} counterpart")
-    for index, location in enumerate(locations):
-        if location not in known_locations:
-            close = difflib.get_close_matches(location, list(known_locations), n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
-            p.add(
-                f"counterpartLocations[{index}]",
-                f"unknown {noun} '{location}'; {hint}known: {', '.join(known_locations)}",
-            )
-    gpu_noun = "RunPod GPU pool" if provider == "runpod" else "Modal GPU type"
+    _check_known("counterpartLocations", locations, known_locations, noun, p)
     known_gpus = counterparts.RUNPOD_POOLS if provider == "runpod" else counterparts.MODAL_GPUS
-    if not gpu_list:
-        p.add("counterpartGpus", f"list at least one {gpu_noun}, e.g. {next(iter(known_gpus))}")
-    for index, gpu in enumerate(gpu_list):
-        if gpu not in known_gpus:
-            close = difflib.get_close_matches(gpu, list(known_gpus), n=1)
-            hint = f"did you mean {close[0]}? " if close else ""
-            p.add(f"counterpartGpus[{index}]", f"unknown {gpu_noun} '{gpu}'; {hint}known: {', '.join(known_gpus)}")
+    gpu_noun = "RunPod GPU pool" if provider == "runpod" else "Modal GPU type"
+    _check_known("counterpartGpus", gpu_list, known_gpus, gpu_noun, p)
 
     served = {m.id: m for m in models}
     mirrored = tuple(values.get("counterpartModels") or ()) or tuple(served)
