@@ -111,7 +111,7 @@ class AckCluster(pulumi.ComponentResource):
             runtime_name="containerd",
             install_cloud_monitor=True,
             management={"enable": True, "auto_repair": True, "max_unavailable": 1},
-            labels=[{"key": "beacon-fleet/pool", "value": "system"}],
+            labels=[{"key": serving.NODE_POOL_LABEL, "value": "system"}],
             tags=dict(args.tags),
             opts=child,
         )

@@ -28,7 +28,7 @@ def gpu_labels(schedule_label: str) -> list[dict[str, str]]:
     return [
         {"key": serving.GPU_SCHEDULE_LABEL, "value": schedule_label},
         {"key": serving.GPU_PLACEMENT_LABEL, "value": "binpack"},
-        {"key": serving.GPU_POOL_LABEL, "value": "gpu"},
+        {"key": serving.NODE_POOL_LABEL, "value": "gpu"},
     ]
 
 

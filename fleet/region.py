@@ -25,6 +25,7 @@ def declare_region(settings: RegionSettings) -> None:
     zones = lookups.zone_ids(settings)
     tags = settings.tags
     slug = naming.stack_slug(settings.name_prefix, settings.stack)
+    bucket = naming.bucket_name(settings.name_prefix, settings.stack, settings.region, account)
 
     network = RegionNetwork(
         "network",
@@ -39,7 +40,7 @@ def declare_region(settings: RegionSettings) -> None:
     models = ModelBucket(
         "models",
         ModelBucketArgs(
-            bucket_name=naming.bucket_name(settings.name_prefix, settings.stack, settings.region, account),
+            bucket_name=bucket,
             redundancy=settings.bucket.redundancy,
             kms_key_id=settings.bucket.kms_key_id,
             incomplete_upload_expiry_days=settings.bucket.incomplete_upload_expiry_days,
@@ -100,7 +101,6 @@ def declare_region(settings: RegionSettings) -> None:
 
     eas_services = []
     if settings.serves_on("eas"):
-        bucket = naming.bucket_name(settings.name_prefix, settings.stack, settings.region, account)
         for plan in eas_plans(settings, bucket):
             eas_services.append(
                 EasModelService(
@@ -218,7 +218,7 @@ def _vswitches(settings: RegionSettings, zones, role: str, cidrs) -> list[VSwitc
 def _registry_password(settings: RegionSettings) -> pulumi.Output[str] | None:
     if settings.registry.edition != "personal":
         return None
-    return pulumi.Config().require_secret("registryPassword")
+    return _secret("registryPassword")
 
 
 def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckCluster:
@@ -318,7 +318,7 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> None:
                 models=[RunpodModel(m.id, m.spec.hf_repo, _vllm_env(settings, m)) for m in mirrored],
             ),
         )
-        secrets = {_env_name(settings, "RUNPOD_API_KEY"): pulumi.Config().require_secret("runpodRouterApiKey")}
+        secrets = {_env_name(settings, "RUNPOD_API_KEY"): _secret("runpodRouterApiKey")}
         auth = {"type": "bearer", "env": _env_name(settings, "RUNPOD_API_KEY")}
     else:
         component = ModalCounterpart(
@@ -329,10 +329,9 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> None:
                 models=[ModalModel(m.id, _modal_settings(settings, m)) for m in mirrored],
             ),
         )
-        config = pulumi.Config()
         secrets = {
-            _env_name(settings, "MODAL_KEY"): config.require_secret("modalProxyTokenId"),
-            _env_name(settings, "MODAL_SECRET"): config.require_secret("modalProxyTokenSecret"),
+            _env_name(settings, "MODAL_KEY"): _secret("modalProxyTokenId"),
+            _env_name(settings, "MODAL_SECRET"): _secret("modalProxyTokenSecret"),
         }
         auth = {
             "type": "modal_proxy",
@@ -360,6 +359,11 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> None:
         },
     )
     pulumi.export("counterpartSecrets", pulumi.Output.secret(secrets))
+
+
+def _secret(key: str) -> pulumi.Output[str]:
+    """A secret key's value, only ever as a secret Output; settings have already checked it is set."""
+    return pulumi.Config().require_secret(key)
 
 
 def _env_name(settings: RegionSettings, what: str) -> str:

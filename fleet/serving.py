@@ -13,7 +13,7 @@ SERVING_PORT = 8000  # not 8080 or 9090, which EAS reserves
 # cGPU: the label selects the sharing mode; binpack fills one GPU before the next.
 GPU_SCHEDULE_LABEL = "ack.node.gpu.schedule"
 GPU_PLACEMENT_LABEL = "ack.node.gpu.placement"
-GPU_POOL_LABEL = "beacon-fleet/pool"
+NODE_POOL_LABEL = "beacon-fleet/pool"  # system or gpu
 GPU_TAINT = {"key": "beacon-fleet/gpu", "value": "shared", "effect": "NoSchedule"}
 
 # ack-pod-identity-webhook injects RRSA credentials into pods of namespaces labelled so, for service

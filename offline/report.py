@@ -79,8 +79,9 @@ SIMULATION_NOTE = (
     f"({SIMULATED_ACCOUNT_ID}), zone ids looked up from the cloud (<region>-sim-*), "
     f"resource ids ({SIMULATED_ID_PREFIX}*), "
     "endpoints the cloud computes (OSS endpoints), the ACK cluster's RRSA OIDC provider and kubeconfig, registry "
-    "push tokens, generated tokens, and image digests (no image was built or pushed: the digest hashes the build "
-    "request). Names derived from the account id (bucket, registry) differ in a real deployment."
+    "push tokens, generated tokens, image digests (no image was built or pushed: the digest hashes the build "
+    "request), and counterpart endpoints (RunPod endpoint ids, Modal URLs under .invalid; nothing was deployed "
+    "to RunPod or Modal). Names derived from the account id (bucket, registry) differ in a real deployment."
 )
 
 
