@@ -215,6 +215,9 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
         for key, why in sorted(config.placeholders.items()):
             lines.append(f"  {key}: {why}")
     lines.extend(_packing_lines(synthesis.outputs))
+    lines.extend(_counterpart_lines(synthesis.outputs))
+    if synthesis.warnings:
+        lines.append("")
     for warning in sorted(set(synthesis.warnings)):
         lines.append(f"warning: {warning}")
     lines.append("")
@@ -236,4 +239,30 @@ def _packing_lines(outputs: dict[str, Any]) -> list[str]:
         lines.append(
             f"  GPU {gpu['index']}: {', '.join(gpu['slices'])}  used {gpu['usedGiB']} GiB, free {gpu['freeGiB']} GiB"
         )
+    return lines
+
+
+def _counterpart_lines(outputs: dict[str, Any]) -> list[str]:
+    """The counterpart outside Alibaba, a row per mirrored model: where it runs, on what, how it scales."""
+    counterpart = outputs.get("counterpart")
+    if not isinstance(counterpart, dict) or not counterpart.get("models"):
+        return []
+    scaling = counterpart["scaling"]
+    scale = f"{scaling['minWorkers']}..{scaling['maxWorkers']} workers, idle {scaling['idleTimeoutSeconds']}s"
+    where = ",".join(counterpart["locations"])
+    jurisdiction = ",".join(counterpart["jurisdictions"])
+    border = "cross-border" if counterpart["crossBorder"] else "in-jurisdiction"
+    rows = [("MODEL", "PROVIDER", "LOCATION", "GPU", "SCALING", "BASE URL")]
+    for model_id, urls in sorted(counterpart["models"].items()):
+        rows.append(
+            (model_id, counterpart["provider"], where, ",".join(counterpart["gpus"]), scale, urls["baseUrl"])
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [
+        "",
+        f"Counterpart ({counterpart['provider']}, jurisdiction {jurisdiction}, {border},"
+        f" request timeout {counterpart['requestTimeoutSeconds']}s):",
+    ]
+    for row in rows:
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
     return lines

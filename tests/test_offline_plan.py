@@ -100,3 +100,22 @@ def test_a_required_secret_left_unset_is_a_visible_placeholder_never_a_made_up_v
         "not set; run `pulumi config set --secret demoToken`"
     )
     assert "beacon-fleet:demoToken" in config.secret_keys
+
+
+def test_plan_table_lists_each_counterpart_with_provider_location_gpu_scaling_and_url():
+    config = load_stack_config("cn-beijing")
+    table = plan_table(config, synthesize("cn-beijing", config.values, config.secret_keys))
+    section = table.split("\nCounterpart (", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section[0] == "runpod, jurisdiction jp, cross-border, request timeout 120s):"
+    rows = {line.split()[0]: line.split() for line in section[2:]}
+    assert set(rows) == {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+    assert rows["mistral-7b"][1:4] == ["runpod", "AP-JP-1", "ADA_24,AMPERE_24"]
+    assert "0..2 workers, idle 300s" in " ".join(rows["mistral-7b"])
+    assert rows["mistral-7b"][-1] == "https://api.runpod.ai/v2/ep-sim-counterpart-mistral-7b-endpoint/openai/v1"
+
+
+def test_a_stack_without_a_counterpart_has_no_counterpart_section():
+    config = load_stack_config("us-east")
+    config = replace(config, values={**config.values, "beacon-fleet:counterpartProvider": "none"})
+    table = plan_table(config, synthesize("us-east", config.values, config.secret_keys))
+    assert "\nCounterpart (" not in table and "Outputs (secrets masked):" in table
