@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -13,8 +14,13 @@ from fleet import serving
 
 CONTROL_PLANE_LOG_COMPONENTS = ("apiserver", "kcm", "scheduler", "ccm", "controlplane-events")
 # Installed at creation only (the provider ignores later changes to this list); Terway gives pods VPC
-# addresses from the pod vSwitches, the CSI plugins mount OSS for model weights.
-CREATION_ADDONS = ("terway-eniip", "csi-plugin", "csi-provisioner")
+# addresses from the pod vSwitches and enforces NetworkPolicy (off unless asked for, and only at creation),
+# the CSI plugins mount OSS for model weights.
+CREATION_ADDONS: dict[str, dict[str, str]] = {
+    "terway-eniip": {"IPVlan": "false", "NetworkPolicy": "true"},
+    "csi-plugin": {},
+    "csi-provisioner": {},
+}
 KUBECONFIG_LIFETIME_MINUTES = 4320  # the longest ACK issues; refreshed on every `pulumi up`
 
 
@@ -33,7 +39,10 @@ class AckClusterArgs:
 
 
 def control_plane_addons() -> list[dict[str, str]]:
-    return [{"name": name} for name in CREATION_ADDONS]
+    return [
+        {"name": name, **({"config": json.dumps(config, sort_keys=True, separators=(",", ":"))} if config else {})}
+        for name, config in CREATION_ADDONS.items()
+    ]
 
 
 class AckCluster(pulumi.ComponentResource):

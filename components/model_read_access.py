@@ -18,8 +18,7 @@ EAS_SERVICE_PRINCIPAL = "pai.aliyuncs.com"
 class RrsaSubject:
     oidc_provider_arn: pulumi.Input[str]
     issuer_url: pulumi.Input[str]
-    namespace: str
-    service_account: str
+    service_accounts: tuple[str, ...]  # namespace:name, each allowed to assume the role
 
 
 @dataclass(frozen=True)
@@ -74,14 +73,14 @@ class ModelReadAccess(pulumi.ComponentResource):
             self.serving_role_name = f"{stem}-serving"[:64]
             trust = pulumi.Output.all(subject.oidc_provider_arn, subject.issuer_url).apply(
                 lambda parts: ram_policies.to_json(
-                    ram_policies.rrsa_trust_policy(parts[0], parts[1], subject.namespace, subject.service_account)
+                    ram_policies.rrsa_trust_policy(parts[0], parts[1], subject.service_accounts)
                 )
             )
             serving_role = self._role(
                 f"{name}-serving-role",
                 self.serving_role_name,
                 trust,
-                f"ACK pods running as {subject.namespace}/{subject.service_account} (RRSA)",
+                "ACK inference pods and their OSS weights mount (RRSA)",
                 args.tags,
             )
             self.serving_role_arn = serving_role.arn

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 READ_OBJECT_ACTIONS = ("oss:GetObject", "oss:GetObjectMeta")
 LIST_BUCKET_ACTIONS = ("oss:ListObjects", "oss:GetBucketInfo")
@@ -24,8 +25,9 @@ def kms_key_arn(region: str, account_id: str, key_id: str) -> str:
     return f"acs:kms:{region}:{account_id}:key/{key_id}" if key_id else ""
 
 
-def rrsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, service_account: str) -> dict:
-    """Only pods running as one service account of one namespace of one cluster may assume the role."""
+def rrsa_trust_policy(oidc_provider_arn: str, issuer_url: str, service_accounts: Sequence[str]) -> dict:
+    """Only pods of one cluster running as the listed service accounts ("namespace:name") may assume the role."""
+    subjects = sorted(f"system:serviceaccount:{account}" for account in service_accounts)
     return {
         "Version": "1",
         "Statement": [
@@ -37,7 +39,7 @@ def rrsa_trust_policy(oidc_provider_arn: str, issuer_url: str, namespace: str, s
                     "StringEquals": {
                         "oidc:aud": "sts.aliyuncs.com",
                         "oidc:iss": issuer_url,
-                        "oidc:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                        "oidc:sub": subjects,
                     }
                 },
             }

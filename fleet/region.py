@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+
 import pulumi
 
 from components.ack_cluster import AckCluster, AckClusterArgs
 from components.cgpu_node_pool import CgpuNodePool, CgpuNodePoolArgs
 from components.eas_model_service import EasModelService, EasModelServiceArgs
+from components.inference_release import InferenceRelease, InferenceReleaseArgs
 from components.modal_counterpart import ModalCounterpart, ModalCounterpartArgs, ModalModel
 from components.model_bucket import ModelBucket, ModelBucketArgs
 from components.model_read_access import ModelReadAccess, ModelReadAccessArgs, RrsaSubject
@@ -14,7 +17,7 @@ from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchS
 from components.runpod_counterpart import RunpodCounterpart, RunpodCounterpartArgs, RunpodModel
 from components.serving_image import ServingImage, ServingImageArgs
 from components.serving_registry import ServingRegistry, ServingRegistryArgs
-from fleet import capacity, eas, lookups, naming, ram_policies, serving
+from fleet import capacity, eas, inference_chart, lookups, naming, ram_policies, serving
 from fleet.settings import RegionSettings
 
 SERVING_REPOSITORY = "inference-server"
@@ -90,8 +93,7 @@ def declare_region(settings: RegionSettings) -> None:
             rrsa=RrsaSubject(
                 oidc_provider_arn=cluster.rrsa_oidc_provider_arn,
                 issuer_url=cluster.rrsa_oidc_issuer_url,
-                namespace=serving.SERVING_NAMESPACE,
-                service_account=serving.SERVING_SERVICE_ACCOUNT,
+                service_accounts=(*inference_chart.service_accounts(settings), serving.OSS_FUSE_SERVICE_ACCOUNT),
             )
             if cluster
             else None,
@@ -125,6 +127,10 @@ def declare_region(settings: RegionSettings) -> None:
                 f" configured; to serve them publicly, obtain one and run"
                 f" `pulumi config set {settings.project}:icpLicence <licence number>`"
             )
+
+    releases = []
+    if cluster is not None:
+        releases = _declare_inference(settings, slug, cluster, network, image.vpc_image, models, access)
 
     if settings.counterpart is not None:
         _declare_counterpart(settings, slug)
@@ -191,6 +197,20 @@ def declare_region(settings: RegionSettings) -> None:
                 "gpuPool": gpu_pool_size(settings),
             },
         )
+        pulumi.export(
+            "ackEndpoints",
+            {
+                r.model.id: {
+                    "release": r.release_name,
+                    "namespace": serving.SERVING_NAMESPACE,
+                    "url": r.url,
+                    "exposure": settings.ack_serving.exposure,
+                    "gpuMemGiB": inference_chart.memory_estimate(settings, r.model).slice_gib,
+                }
+                for r in releases
+            },
+        )
+        pulumi.export("ackApiKeys", pulumi.Output.secret({r.model.id: r.api_key for r in releases}))
         if cluster.api_server_acl_id is not None:
             pulumi.export(
                 "apiServerAclAttachCommand",
@@ -253,6 +273,35 @@ def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckC
         opts=pulumi.ResourceOptions(depends_on=[cluster]),
     )
     return cluster
+
+
+def _declare_inference(settings: RegionSettings, slug: str, cluster: AckCluster, network, image, models, access):
+    """One inference-server release per model on the cGPU pool, each behind its own load balancer."""
+    exposure = settings.ack_serving
+    releases = []
+    for model in settings.models:
+        release = InferenceRelease(
+            f"ack-{model.id}",
+            InferenceReleaseArgs(
+                model=model,
+                namespace=cluster.serving_namespace,
+                load_balancer_name=f"{slug}-{naming.dns_label(model.id)}"[:80],
+                address_type=exposure.exposure,
+                vswitch_id=network.node_vswitches[0].id,
+                allowed_cidrs=exposure.allowed_cidrs,
+                image=image,
+                bucket=models.bucket_name,
+                role_name=access.serving_role_name,
+                startup_budget_seconds=inference_chart.startup_budget_seconds(settings, model),
+                values=functools.partial(inference_chart.chart_values, settings, model),
+                endpoint_url=functools.partial(inference_chart.endpoint_url, settings),
+                tags=settings.tags,
+            ),
+            provider=cluster.provider,
+            opts=pulumi.ResourceOptions(depends_on=[cluster, models]),
+        )
+        releases.append(release)
+    return releases
 
 
 def eas_plans(settings: RegionSettings, bucket: str) -> list[eas.EasServicePlan]:

@@ -1,13 +1,12 @@
 """Names the serving plane agrees on: the GPU pool's labels and taint, the serving namespace and identity.
 
-The node pool, the RAM role's RRSA trust and the inference chart (issue #4) must use the same values; they
-are defined once here.
+The node pool, the RAM role's RRSA trust and the inference chart must use the same values; they are defined
+once here.
 """
 
 from __future__ import annotations
 
 SERVING_NAMESPACE = "beacon-serving"
-SERVING_SERVICE_ACCOUNT = "inference-server"
 SERVING_PORT = 8000  # not 8080 or 9090, which EAS reserves
 
 # cGPU: the label selects the sharing mode; binpack fills one GPU before the next.
@@ -20,6 +19,10 @@ GPU_TAINT = {"key": "beacon-fleet/gpu", "value": "shared", "effect": "NoSchedule
 # accounts annotated with the role they may assume.
 POD_IDENTITY_NAMESPACE_LABEL = "pod-identity.alibabacloud.com/injection"
 POD_IDENTITY_ROLE_ANNOTATION = "pod-identity.alibabacloud.com/role-name"
+
+# ACK's OSS CSI driver runs ossfs in pods of this namespace and service account; with RRSA it assumes the
+# role named in the volume as that identity (ACK docs, "mount a statically provisioned OSS volume").
+OSS_FUSE_SERVICE_ACCOUNT = "ack-csi-fuse:csi-fuse-ossfs"
 
 SHARED_GPU_ADDON = "ack-ai-installer"
 POD_IDENTITY_ADDON = "ack-pod-identity-webhook"

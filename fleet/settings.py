@@ -84,6 +84,23 @@ class KubernetesSettings:
 
 
 @dataclass(frozen=True)
+class AckServingSettings:
+    """How the router reaches models served on ACK: a load balancer per model, allowlisted, TLS when public."""
+
+    exposure: str  # intranet | internet
+    allowed_cidrs: tuple[str, ...]
+    tls_cert_id: str  # empty: HTTP, VPC only
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert_id else "http"
+
+    @property
+    def port(self) -> int:
+        return 443 if self.tls_cert_id else 80
+
+
+@dataclass(frozen=True)
 class GpuChoice:
     instance_types: tuple[str, ...]
     family: gpus.GpuFamily
@@ -166,6 +183,7 @@ class RegionSettings:
     scaling: Scaling
     bucket: BucketSettings
     kubernetes: KubernetesSettings
+    ack_serving: AckServingSettings
     registry: RegistrySettings
     image: ImageSettings
     eas: EasSettings
@@ -243,6 +261,7 @@ def parse_settings(
     _check_scaling(values, p)
     _check_bucket(values, p)
     kubernetes = _kubernetes(values, network, p)
+    ack_serving = _ack_serving(values, residency_settings, p)
     registry = _registry(values, raw, schema.project, p)
     image = _image(values, p)
     eas = _eas(values, p)
@@ -270,7 +289,8 @@ def parse_settings(
 
     p.raise_if_any(stack)
     assert gpu is not None and residency_settings is not None and network is not None
-    assert kubernetes is not None and registry is not None and image is not None and eas is not None
+    assert kubernetes is not None and ack_serving is not None and registry is not None
+    assert image is not None and eas is not None
     return RegionSettings(
         project=schema.project,
         stack=stack,
@@ -293,6 +313,7 @@ def parse_settings(
             incomplete_upload_expiry_days=values["incompleteUploadExpiryDays"],
         ),
         kubernetes=kubernetes,
+        ack_serving=ack_serving,
         registry=registry,
         image=image,
         eas=eas,
@@ -600,6 +621,49 @@ def _gpu_choice(values: dict[str, Any], p: _Problems) -> GpuChoice | None:
         spot=bool(values.get("gpuSpot")),
         system_disk_gib=disk if isinstance(disk, int) else MIN_GPU_SYSTEM_DISK_GIB,
     )
+
+
+ACK_EXPOSURES = ("intranet", "internet")
+_CERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _ack_serving(values: dict[str, Any], residency: Residency | None, p: _Problems) -> AckServingSettings | None:
+    exposure = values.get("ackExposure")
+    if exposure not in ACK_EXPOSURES:
+        p.add("ackExposure", f"'{exposure}' must be intranet or internet")
+    cidrs = values.get("servingAllowedCidrs") or []
+    for index, text in enumerate(cidrs):
+        try:
+            cidr = ipaddress.IPv4Network(text)
+        except ValueError:
+            p.add(f"servingAllowedCidrs[{index}]", f"'{text}' is not an IPv4 CIDR such as 203.0.113.0/24")
+            continue
+        if cidr.prefixlen == 0:
+            p.add(f"servingAllowedCidrs[{index}]", "0.0.0.0/0 allows everyone; list the router's egress CIDRs")
+    cert = values.get("servingTlsCertId", "")
+    if cert and not _CERT_ID.match(str(cert)):
+        p.add("servingTlsCertId", f"'{cert}' is not a certificate id; copy it from the Certificate Management Service")
+    if exposure == "internet":
+        if not cidrs:
+            p.add(
+                "servingAllowedCidrs",
+                "ackExposure is internet but no CIDR is allowed; list the router's egress CIDRs so the load"
+                " balancers are not open to everyone",
+            )
+        if not cert:
+            p.add(
+                "servingTlsCertId",
+                "ackExposure is internet, which needs HTTPS at the load balancer (the API key must not cross the"
+                " internet in clear text); set the certificate id, or keep ackExposure intranet",
+            )
+        if residency is not None and residency.mainland and not residency.icp_licence:
+            p.add(
+                "ackExposure",
+                "internet exposure in mainland China needs an ICP licence; set icpLicence, or keep intranet",
+            )
+    if exposure not in ACK_EXPOSURES:
+        return None
+    return AckServingSettings(exposure=exposure, allowed_cidrs=tuple(cidrs), tls_cert_id=str(cert or ""))
 
 
 def _kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: _Problems) -> KubernetesSettings | None:

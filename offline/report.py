@@ -62,6 +62,17 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "alicloud:ram/policy:Policy": ("policyName", "policyDocument"),
     "alicloud:ram/role:Role": ("roleName", "assumeRolePolicyDocument"),
     "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment": ("roleName", "policyName"),
+    "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": ("loadBalancerName", "addressType"),
+    "kubernetes:core/v1:Secret": ("metadata.name", "stringData"),
+    "kubernetes:helm.sh/v3:Release": (
+        "name",
+        "chart",
+        "values.model.servedName",
+        "values.gpu.memGiB",
+        "values.service.addressType",
+        "values.replicas",
+        "values.autoscaling.maxReplicas",
+    ),
     "runpod:index:Template": ("name", "imageName", "isServerless"),
     "runpod:index:Endpoint": ("name", "gpuIds", "locations", "workersMin", "workersMax", "idleTimeout", "scalerType"),
     "pulumi-python:dynamic/modal:App": (
@@ -215,6 +226,7 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
         for key, why in sorted(config.placeholders.items()):
             lines.append(f"  {key}: {why}")
     lines.extend(_packing_lines(synthesis.outputs))
+    lines.extend(_release_lines(synthesis.outputs))
     lines.extend(_counterpart_lines(synthesis.outputs))
     if synthesis.warnings:
         lines.append("")
@@ -242,6 +254,32 @@ def _packing_lines(outputs: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _columns(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as aligned columns, the last one left ragged."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1] for row in rows]
+
+
+def _release_lines(outputs: dict[str, Any]) -> list[str]:
+    """Each model's Helm release on ACK: its GPU slice and where the router reaches it."""
+    releases = outputs.get("ackEndpoints")
+    if not isinstance(releases, dict) or not releases:
+        return []
+    rows = [("MODEL", "RELEASE", "NAMESPACE", "GPU SLICE", "EXPOSURE", "ENDPOINT")]
+    for model_id, release in sorted(releases.items()):
+        rows.append(
+            (
+                model_id,
+                release["release"],
+                release["namespace"],
+                f"{release['gpuMemGiB']} GiB",
+                release["exposure"],
+                str(release["url"]),
+            )
+        )
+    return ["", "Inference releases on ACK (charts/inference-server):", *_columns(rows)]
+
+
 def _counterpart_lines(outputs: dict[str, Any]) -> list[str]:
     """The counterpart outside Alibaba, a row per mirrored model: where it runs, on what, how it scales."""
     counterpart = outputs.get("counterpart")
@@ -257,12 +295,9 @@ def _counterpart_lines(outputs: dict[str, Any]) -> list[str]:
         rows.append(
             (model_id, counterpart["provider"], where, ",".join(counterpart["gpus"]), scale, urls["baseUrl"])
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    lines = [
+    return [
         "",
         f"Counterpart ({counterpart['provider']}, jurisdiction {jurisdiction}, {border},"
         f" request timeout {counterpart['requestTimeoutSeconds']}s):",
+        *_columns(rows),
     ]
-    for row in rows:
-        lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5])) + "  " + row[5])
-    return lines

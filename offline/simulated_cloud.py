@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -39,6 +40,12 @@ def simulated_kubeconfig(cluster_id: str) -> str:
     )
 
 
+ID_SHAPES = {
+    "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": "lb-",
+    "alicloud:slb/acl:Acl": "acl-",
+}
+
+
 class SimulatedCloud(pulumi.runtime.Mocks):
     """Echo inputs as outputs and add the computed outputs the program reads, each plainly simulated."""
 
@@ -48,6 +55,9 @@ class SimulatedCloud(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{SIMULATED_ID_PREFIX}{args.name}"
+        if args.typ in ID_SHAPES:
+            # Ids that other inputs validate by shape (the chart's schema checks lb-* and acl-*).
+            resource_id = ID_SHAPES[args.typ] + re.sub(r"[^a-z0-9-]+", "-", resource_id.lower())
         state = dict(args.inputs)
         state.update(self._computed(args.typ, resource_id, args.inputs))
         return resource_id, state
@@ -69,6 +79,9 @@ class SimulatedCloud(pulumi.runtime.Mocks):
                     "rrsaOidcIssuerUrl": f"https://oidc-ack-{self.region}.invalid/{resource_id}",
                 },
             }
+        if typ == "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":
+            # A name, not an address: under .invalid, so nothing can mistake it for a live endpoint.
+            return {"address": f"{resource_id}.slb.{self.region}.invalid"}
         if typ == "alicloud:cs/nodePool:NodePool":
             return {"nodePoolId": f"np-{resource_id}"}
         if typ == "alicloud:ram/role:Role":

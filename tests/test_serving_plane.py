@@ -67,7 +67,8 @@ def test_the_cluster_is_ack_pro_with_deletion_protection_rrsa_terway_and_logs(sy
     assert inputs["clusterSpec"] == "ack.pro.small"
     assert inputs["version"] == "1.36.1-aliyun.1"
     assert inputs["deletionProtection"] is True and inputs["enableRrsa"] is True
-    assert {"name": "terway-eniip"} in inputs["addons"]
+    # Terway enforces NetworkPolicy only if asked at creation; the chart's policy depends on it.
+    assert {"name": "terway-eniip", "config": '{"IPVlan":"false","NetworkPolicy":"true"}'} in inputs["addons"]
     assert len(inputs["podVswitchIds"]) == len(inputs["vswitchIds"]) == 2
     assert set(inputs["podVswitchIds"]).isdisjoint(inputs["vswitchIds"])
     assert {"apiserver", "kcm", "scheduler", "ccm"} <= set(inputs["controlPlaneLogComponents"])
@@ -88,7 +89,7 @@ def test_deployer_cidrs_open_the_api_server_and_registry_to_those_cidrs_only(syn
     assert result.one(INTERNET_ENDPOINT).inputs["entries"] == [{"entry": DEPLOYER, "comment": "deployer"}]
     command = result.outputs["apiServerAclAttachCommand"]
     assert "--ListenerPort 6443 --AclStatus on --AclType white" in command
-    assert "--AclId sim-ack-api-server-acl" in command
+    assert "--AclId acl-sim-ack-api-server-acl" in command
 
 
 def test_the_kubeconfig_is_a_secret_and_feeds_one_kubernetes_provider(synth):
@@ -285,7 +286,7 @@ def test_a_kms_encrypted_bucket_adds_decrypt_on_that_key_only(synth):
     assert decrypt == [{"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [key]}]
 
 
-def test_the_pods_role_trusts_only_the_clusters_oidc_provider_and_one_service_account(synth):
+def test_the_pods_role_trusts_only_the_clusters_oidc_provider_and_the_inference_service_accounts(synth):
     result = settled_ok(synth("cn-beijing"))
     roles = {r.inputs["roleName"]: json.loads(r.inputs["assumeRolePolicyDocument"]) for r in result.of_type(ROLE)}
     (trust,) = roles["beacon-cn-beijing-serving"]["Statement"]
@@ -293,7 +294,13 @@ def test_the_pods_role_trusts_only_the_clusters_oidc_provider_and_one_service_ac
     assert trust["Condition"]["StringEquals"] == {
         "oidc:aud": "sts.aliyuncs.com",
         "oidc:iss": "https://oidc-ack-cn-beijing.invalid/sim-ack-cluster",
-        "oidc:sub": "system:serviceaccount:beacon-serving:inference-server",
+        # Each release's service account, and the OSS CSI driver's ossfs pods that mount the weights.
+        "oidc:sub": [
+            "system:serviceaccount:ack-csi-fuse:csi-fuse-ossfs",
+            "system:serviceaccount:beacon-serving:llama3-2-1b-inference-server",
+            "system:serviceaccount:beacon-serving:mistral-7b-inference-server",
+            "system:serviceaccount:beacon-serving:qwen2-5-1-5b-inference-server",
+        ],
     }
     (eas_trust,) = roles["beacon-cn-beijing-eas"]["Statement"]
     assert eas_trust["Principal"] == {"Service": ["pai.aliyuncs.com"]}

@@ -1,0 +1,129 @@
+"""InferenceRelease: one model on the region's ACK cluster, through charts/inference-server.
+
+helm.v3.Release, not helm.v4.Chart: the chart is installed as a real Helm release, so Helm lints it and
+validates the values against values.schema.json before installing, `atomic` rolls back an upgrade whose pods
+never become ready (a model that fails to load), and operators keep `helm history` and `helm rollback`.
+helm.v4.Chart would expand the chart into separate Pulumi resources without a Helm release.
+The cost is that a preview shows a change of values, not a diff per Kubernetes object; the tests render the
+chart with exactly the registered values to make up for it.
+
+The API key is generated here and kept in a Kubernetes Secret that the chart only references, so the key
+never passes through Helm values or Helm's release history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_alicloud as alicloud
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from fleet import inference_chart
+from fleet.inference_chart import ReleaseInputs
+from fleet.settings import ServedModel
+
+RELEASE_MARGIN_SECONDS = 300  # image pull and load-balancer set-up, on top of the model's startup budget
+
+
+@dataclass(frozen=True)
+class InferenceReleaseArgs:
+    model: ServedModel
+    namespace: pulumi.Input[str]
+    load_balancer_name: str
+    address_type: str  # intranet | internet
+    vswitch_id: pulumi.Input[str]  # where an intranet load balancer takes its address
+    allowed_cidrs: Sequence[str]  # the load balancer's allowlist; empty: none
+    image: pulumi.Input[str]  # by digest
+    bucket: pulumi.Input[str]
+    role_name: str
+    startup_budget_seconds: int
+    values: Callable[[ReleaseInputs], dict[str, Any]]  # the pure values function, for this model
+    endpoint_url: Callable[[str], str]  # address -> OpenAI-compatible base URL
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class InferenceRelease(pulumi.ComponentResource):
+    url: pulumi.Output[str]
+    api_key: pulumi.Output[str]  # secret
+    release_name: str
+    model: ServedModel
+
+    def __init__(
+        self,
+        name: str,
+        args: InferenceReleaseArgs,
+        provider: k8s.Provider,
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__("beacon-fleet:kubernetes:InferenceRelease", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
+        self.model = args.model
+        self.release_name = inference_chart.release_name(args.model.id)
+        secret_name = inference_chart.api_key_secret_name(args.model.id)
+
+        key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=child)
+        self.api_key = pulumi.Output.secret(key.result)
+        secret = k8s.core.v1.Secret(
+            f"{name}-api-key",
+            metadata={"name": secret_name, "namespace": args.namespace},
+            type="Opaque",
+            string_data={inference_chart.API_KEY_SECRET_KEY: self.api_key},
+            opts=in_cluster,
+        )
+
+        # Declared here rather than by the cloud controller, so its address is known to Pulumi and the router.
+        self.load_balancer = alicloud.slb.ApplicationLoadBalancer(
+            f"{name}-load-balancer",
+            load_balancer_name=args.load_balancer_name,
+            address_type=args.address_type,
+            vswitch_id=args.vswitch_id if args.address_type == "intranet" else None,
+            payment_type="PayAsYouGo",
+            instance_charge_type="PayByCLCU",
+            tags=dict(args.tags),
+            opts=child,
+        )
+
+        acl_id: pulumi.Input[str] = ""
+        if args.allowed_cidrs:
+            acl = alicloud.slb.Acl(
+                f"{name}-allowlist",
+                name=f"{args.load_balancer_name}-allowlist",
+                ip_version="ipv4",
+                entry_lists=[{"entry": cidr, "comment": "router"} for cidr in args.allowed_cidrs],
+                tags=dict(args.tags),
+                opts=child,
+            )
+            acl_id = acl.id
+        values = pulumi.Output.all(self.load_balancer.id, acl_id, args.image, args.bucket).apply(
+            lambda resolved: args.values(
+                ReleaseInputs(
+                    image=resolved[2],
+                    bucket=resolved[3],
+                    load_balancer_id=resolved[0],
+                    acl_id=resolved[1] or "",
+                    role_name=args.role_name,
+                    api_key_secret=secret_name,
+                )
+            )
+        )
+        self.release = k8s.helm.v3.Release(
+            f"{name}-release",
+            name=self.release_name,
+            # Relative to the project directory, where Pulumi runs the program: plans stay the same per clone.
+            chart=inference_chart.CHART_DIR,
+            namespace=args.namespace,
+            values=values,
+            lint=True,
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=10,
+            timeout=args.startup_budget_seconds + RELEASE_MARGIN_SECONDS,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[secret]),
+        )
+        self.url = self.load_balancer.address.apply(args.endpoint_url)
+        self.register_outputs({"url": self.url, "api_key": self.api_key})

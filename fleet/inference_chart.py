@@ -1,0 +1,142 @@
+"""The values of each inference-server release, as a pure function of the settings and the capacity planner.
+
+Tests render charts/inference-server with exactly these values through real Helm, so what the program
+registers and what the cluster runs cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from fleet import capacity, eas, naming, serving
+from fleet.config_schema import PROJECT_ROOT
+from fleet.settings import RegionSettings, ServedModel
+
+CHART_NAME = "inference-server"
+CHART_DIR = f"./charts/{CHART_NAME}"
+CHART_PATH = PROJECT_ROOT / "charts" / CHART_NAME
+# Alibaba Cloud load balancers' health checks and layer-7 proxies come from this range.
+SLB_SOURCE_CIDR = "100.64.0.0/10"
+API_KEY_SECRET_KEY = "api-key"
+
+# Startup budget: a fixed part (CUDA context, CUDA graph capture, the server) plus 30 s per GiB of weights
+# read through the OSS mount; generous, because ossfs throughput varies by node and time of day.
+STARTUP_BASE_SECONDS = 300
+STARTUP_SECONDS_PER_WEIGHT_GIB = 30
+HOST_MEMORY_HEADROOM_GIB = 6  # tokenizer, Python, the server; weights pass through host memory once
+
+
+@dataclass(frozen=True)
+class ReleaseInputs:
+    """What only the cloud knows, resolved: where the image and weights are, and the release's own objects."""
+
+    image: str  # <vpc registry>/<ns>/<repo>@sha256:...
+    bucket: str
+    load_balancer_id: str
+    acl_id: str  # empty: no allowlist
+    role_name: str  # RRSA role for the pods and the OSS mount
+    api_key_secret: str  # name of the Secret holding VLLM_API_KEY
+
+
+def release_name(model_id: str) -> str:
+    """A Helm release name (DNS label, at most 53 characters) for a catalog id such as llama3.2-1b."""
+    return naming.dns_label(model_id)[:53].rstrip("-")
+
+
+def fullname(release: str) -> str:
+    """The chart's fullname helper, mirrored: <release>-inference-server, cut to 63 characters."""
+    name = release if CHART_NAME in release else f"{release}-{CHART_NAME}"
+    return name[:63].rstrip("-")
+
+
+def api_key_secret_name(model_id: str) -> str:
+    return f"{fullname(release_name(model_id))[:53].rstrip('-')}-api-key"
+
+
+def service_accounts(settings: RegionSettings) -> list[str]:
+    """namespace:name of each release's service account, which the RRSA role trusts."""
+    return [f"{serving.SERVING_NAMESPACE}:{fullname(release_name(m.id))}" for m in settings.models]
+
+
+def memory_estimate(settings: RegionSettings, model: ServedModel) -> capacity.MemoryEstimate:
+    return capacity.estimate_memory(
+        model.spec, model.dtype, settings.max_context_tokens, settings.max_concurrent_sequences
+    )
+
+
+def startup_budget_seconds(settings: RegionSettings, model: ServedModel) -> int:
+    weights_gib = memory_estimate(settings, model).weights_gib
+    return STARTUP_BASE_SECONDS + STARTUP_SECONDS_PER_WEIGHT_GIB * math.ceil(weights_gib)
+
+
+def chart_values(settings: RegionSettings, model: ServedModel, inputs: ReleaseInputs) -> dict[str, Any]:
+    """Every value of the model's release; values.schema.json accepts nothing else."""
+    estimate = memory_estimate(settings, model)
+    gpu_memory = settings.gpu.family.memory_gib
+    dtype, quantization = eas.vllm_dtype(model.dtype)
+    repository, _, digest = inputs.image.partition("@")
+    scaling = settings.scaling
+    exposure = settings.ack_serving
+    return {
+        "model": {
+            "servedName": model.id,
+            "dtype": dtype,
+            "quantization": quantization,
+            "maxModelLen": settings.max_context_tokens,
+            "maxNumSeqs": settings.max_concurrent_sequences,
+        },
+        "image": {"repository": repository, "digest": digest, "pullPolicy": "IfNotPresent"},
+        "replicas": scaling.min_replicas,
+        "resources": {
+            "cpu": "2",
+            "memoryGiB": math.ceil(estimate.weights_gib) + HOST_MEMORY_HEADROOM_GIB,
+        },
+        "gpu": {
+            "memGiB": estimate.slice_gib,
+            # On core_mem pools the compute share follows the memory share.
+            "corePercent": max(1, estimate.slice_gib * 100 // gpu_memory)
+            if settings.gpu.isolation == "memory-and-compute"
+            else 0,
+            "nodeSelector": {
+                serving.NODE_POOL_LABEL: "gpu",
+                serving.GPU_SCHEDULE_LABEL: settings.gpu.schedule_label,
+            },
+            "tolerations": [{"operator": "Equal", **serving.GPU_TAINT}],
+        },
+        "weights": {
+            "bucket": inputs.bucket,
+            "endpoint": f"oss-{settings.region}-internal.aliyuncs.com",
+            "path": f"/{serving.model_prefix(model.id)}",
+            "roleName": inputs.role_name,
+            "capacityGiB": max(1, math.ceil(estimate.weights_gib * 2)),
+            "fuseType": "ossfs2",
+        },
+        "startup": {"budgetSeconds": startup_budget_seconds(settings, model)},
+        "service": {
+            "addressType": exposure.exposure,
+            "loadBalancerId": inputs.load_balancer_id,
+            "aclId": inputs.acl_id,
+            "tlsCertId": exposure.tls_cert_id,
+        },
+        "apiKey": {"secretName": inputs.api_key_secret, "secretKey": API_KEY_SECRET_KEY},
+        "serviceAccount": {"roleName": inputs.role_name},
+        "podDisruptionBudget": {"maxUnavailable": 1},
+        "autoscaling": {
+            "enabled": scaling.max_replicas > scaling.min_replicas,
+            "minReplicas": max(scaling.min_replicas, 1),
+            "maxReplicas": scaling.max_replicas,
+            "metricName": "vllm_num_requests_waiting",
+            "targetAverageValue": 4,
+        },
+        "networkPolicy": {
+            "allowedCidrs": sorted({settings.network.vpc_cidr, SLB_SOURCE_CIDR, *exposure.allowed_cidrs}),
+        },
+    }
+
+
+def endpoint_url(settings: RegionSettings, address: str) -> str:
+    """The OpenAI-compatible base URL of a release behind its load balancer."""
+    exposure = settings.ack_serving
+    return f"{exposure.scheme}://{address}:{exposure.port}/v1"
