@@ -17,7 +17,7 @@ from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchS
 from components.runpod_counterpart import RunpodCounterpart, RunpodCounterpartArgs, RunpodModel
 from components.serving_image import ServingImage, ServingImageArgs
 from components.serving_registry import ServingRegistry, ServingRegistryArgs
-from fleet import capacity, eas, inference_chart, lookups, naming, ram_policies, serving
+from fleet import capacity, eas, inference_chart, lookups, naming, ram_policies, router_config, serving
 from fleet.settings import RegionSettings
 
 SERVING_REPOSITORY = "inference-server"
@@ -132,8 +132,9 @@ def declare_region(settings: RegionSettings) -> None:
     if cluster is not None:
         releases = _declare_inference(settings, slug, cluster, network, image.vpc_image, models, access)
 
-    if settings.counterpart is not None:
-        _declare_counterpart(settings, slug)
+    counterpart, counterpart_secrets = (
+        _declare_counterpart(settings, slug) if settings.counterpart is not None else (None, {})
+    )
 
     pulumi.export("region", settings.region)
     pulumi.export("routerRegion", settings.router_region)
@@ -147,6 +148,10 @@ def declare_region(settings: RegionSettings) -> None:
             "icpLicence": settings.residency.icp_licence,
         },
     )
+    if counterpart is not None:
+        pulumi.export("counterpart", counterpart)
+        pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart_secrets))
+    _export_router_entry(settings, eas_services, releases, counterpart, counterpart_secrets)
     pulumi.export("zones", list(zones))
     pulumi.export("vpcId", network.vpc_id)
     pulumi.export("nodeVswitchIds", network.node_vswitch_ids)
@@ -239,6 +244,40 @@ def _registry_password(settings: RegionSettings) -> pulumi.Output[str] | None:
     if settings.registry.edition != "personal":
         return None
     return _secret("registryPassword")
+
+
+def _export_router_entry(settings: RegionSettings, eas_services, releases, counterpart, counterpart_secrets) -> None:
+    """This region's providers for the router config (plain), and the secrets they name (secret)."""
+    label = settings.router_region
+    view = {
+        "region": settings.region,
+        "routerRegion": label,
+        "residency": {
+            "jurisdiction": settings.residency.jurisdiction,
+            "residencyBound": settings.residency.residency_bound,
+            "allowCrossBorderFailover": settings.residency.allow_cross_border_failover,
+        },
+        "easEndpoints": {
+            s.model_id: {
+                "publicEndpoint": s.public_url is not None,
+                "publicUrl": s.public_url or "",
+                "vpcUrl": s.vpc_url,
+            }
+            for s in eas_services
+        },
+        "ackEndpoints": {r.model.id: {"url": r.url, "exposure": settings.ack_serving.exposure} for r in releases},
+        "counterpart": counterpart,
+    }
+    pulumi.export(
+        "routerProviders",
+        pulumi.Output.from_input(view).apply(lambda v: router_config.region_entry(v, settings.failover_order)),
+    )
+    secrets = {
+        **{router_config.env_name(label, "EAS", s.model_id, "TOKEN"): s.token for s in eas_services},
+        **{router_config.env_name(label, "ACK", r.model.id, "KEY"): r.api_key for r in releases},
+        **counterpart_secrets,
+    }
+    pulumi.export("routerSecrets", pulumi.Output.secret(secrets))
 
 
 def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckCluster:
@@ -346,7 +385,7 @@ def gpu_pool_size(settings: RegionSettings) -> dict[str, int]:
     }
 
 
-def _declare_counterpart(settings: RegionSettings, slug: str) -> None:
+def _declare_counterpart(settings: RegionSettings, slug: str) -> tuple[dict, dict]:
     """The region's models outside Alibaba Cloud; exported with residency facts and, apart, its secrets."""
     spec = settings.counterpart
     assert spec is not None
@@ -387,27 +426,24 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> None:
             "keyEnv": _env_name(settings, "MODAL_KEY"),
             "secretEnv": _env_name(settings, "MODAL_SECRET"),
         }
-    pulumi.export(
-        "counterpart",
-        {
-            "provider": spec.provider,
-            "locations": list(spec.locations),
-            "gpus": list(spec.gpus),
-            "jurisdictions": list(spec.jurisdictions),
-            "crossBorder": spec.cross_border,
-            "scaling": {
-                "minWorkers": spec.min_workers,
-                "maxWorkers": spec.max_workers,
-                "idleTimeoutSeconds": spec.idle_timeout_seconds,
-            },
-            "requestTimeoutSeconds": spec.request_timeout_seconds,
-            # RunPod's /health is a control-plane call; Modal's reaches vLLM and wakes a scaled-to-zero app.
-            "healthWakesBackend": spec.provider == "modal" and spec.min_workers == 0,
-            "auth": auth,
-            "models": component.urls,
+    view = {
+        "provider": spec.provider,
+        "locations": list(spec.locations),
+        "gpus": list(spec.gpus),
+        "jurisdictions": list(spec.jurisdictions),
+        "crossBorder": spec.cross_border,
+        "scaling": {
+            "minWorkers": spec.min_workers,
+            "maxWorkers": spec.max_workers,
+            "idleTimeoutSeconds": spec.idle_timeout_seconds,
         },
-    )
-    pulumi.export("counterpartSecrets", pulumi.Output.secret(secrets))
+        "requestTimeoutSeconds": spec.request_timeout_seconds,
+        # RunPod's /health is a control-plane call; Modal's reaches vLLM and wakes a scaled-to-zero app.
+        "healthWakesBackend": spec.provider == "modal" and spec.min_workers == 0,
+        "auth": auth,
+        "models": component.urls,
+    }
+    return view, secrets
 
 
 def _secret(key: str) -> pulumi.Output[str]:

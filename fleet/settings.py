@@ -188,6 +188,7 @@ class RegionSettings:
     image: ImageSettings
     eas: EasSettings
     counterpart: CounterpartSettings | None
+    failover_order: tuple[str, ...] = ("ack", "eas", "counterpart")
 
     def serves_on(self, platform: str) -> bool:
         return platform in self.serving_platforms
@@ -266,6 +267,14 @@ def parse_settings(
     image = _image(values, p)
     eas = _eas(values, p)
     counterpart = _counterpart(values, raw, schema.project, models, residency_settings, p)
+    failover = tuple(values.get("failoverOrder") or ())
+    if not failover:
+        p.add("failoverOrder", "list at least one of ack, eas, counterpart")
+    for index, step in enumerate(failover):
+        if step not in FAILOVER_STEPS:
+            p.add(f"failoverOrder[{index}]", f"'{step}' is not one of {', '.join(FAILOVER_STEPS)}")
+        elif step in failover[:index]:
+            p.add(f"failoverOrder[{index}]", f"'{step}' is listed twice; each step appears once")
 
     for key in ("maxContextTokens", "maxConcurrentSequences"):
         if isinstance(values.get(key), int) and values[key] < 1:
@@ -318,6 +327,7 @@ def parse_settings(
         image=image,
         eas=eas,
         counterpart=counterpart,
+        failover_order=failover,
     )
 
 
@@ -624,6 +634,7 @@ def _gpu_choice(values: dict[str, Any], p: _Problems) -> GpuChoice | None:
 
 
 ACK_EXPOSURES = ("intranet", "internet")
+FAILOVER_STEPS = ("ack", "eas", "counterpart")
 _CERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
