@@ -638,19 +638,28 @@ FAILOVER_STEPS = ("ack", "eas", "counterpart")
 _CERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+def _allowlist(texts: list[str], key: str, open_why: str, p: _Problems) -> list[tuple[int, ipaddress.IPv4Network]]:
+    """The CIDRs of an allowlist that parse and are not 0.0.0.0/0, by index; the others are reported."""
+    cidrs = []
+    for index, text in enumerate(texts):
+        try:
+            cidr = ipaddress.IPv4Network(text)
+        except ValueError:
+            p.add(f"{key}[{index}]", f"'{text}' is not an IPv4 CIDR such as 203.0.113.0/24")
+            continue
+        if cidr.prefixlen == 0:
+            p.add(f"{key}[{index}]", f"0.0.0.0/0 {open_why}")
+        else:
+            cidrs.append((index, cidr))
+    return cidrs
+
+
 def _ack_serving(values: dict[str, Any], residency: Residency | None, p: _Problems) -> AckServingSettings | None:
     exposure = values.get("ackExposure")
     if exposure not in ACK_EXPOSURES:
         p.add("ackExposure", f"'{exposure}' must be intranet or internet")
     cidrs = values.get("servingAllowedCidrs") or []
-    for index, text in enumerate(cidrs):
-        try:
-            cidr = ipaddress.IPv4Network(text)
-        except ValueError:
-            p.add(f"servingAllowedCidrs[{index}]", f"'{text}' is not an IPv4 CIDR such as 203.0.113.0/24")
-            continue
-        if cidr.prefixlen == 0:
-            p.add(f"servingAllowedCidrs[{index}]", "0.0.0.0/0 allows everyone; list the router's egress CIDRs")
+    _allowlist(cidrs, "servingAllowedCidrs", "allows everyone; list the router's egress CIDRs", p)
     cert = values.get("servingTlsCertId", "")
     if cert and not _CERT_ID.match(str(cert)):
         p.add("servingTlsCertId", f"'{cert}' is not a certificate id; copy it from the Certificate Management Service")
@@ -698,15 +707,9 @@ def _kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: _Pro
             p.add("serviceCidr", f"{service} overlaps vpcCidr {network.vpc_cidr}; choose a range outside the VPC")
 
     deployers = values.get("deployerCidrs") or []
-    for index, text in enumerate(deployers):
-        try:
-            cidr = ipaddress.IPv4Network(text)
-        except ValueError:
-            p.add(f"deployerCidrs[{index}]", f"'{text}' is not an IPv4 CIDR such as 203.0.113.0/24")
-            continue
-        if cidr.prefixlen == 0:
-            p.add(f"deployerCidrs[{index}]", "0.0.0.0/0 opens the API server to the internet; list your egress CIDRs")
-        elif any(cidr.overlaps(private) for private in _RFC1918):
+    opens = "opens the API server to the internet; list your egress CIDRs"
+    for index, cidr in _allowlist(deployers, "deployerCidrs", opens, p):
+        if any(cidr.overlaps(private) for private in _RFC1918):
             p.add(
                 f"deployerCidrs[{index}]",
                 f"{cidr} is private; the VPC can always reach the API server, list public egress CIDRs only",
@@ -884,9 +887,7 @@ def _counterpart(
         p.add("counterpartIdleTimeoutSeconds", f"must be between 2 and 3600 seconds, got {idle}")
     timeout = values.get("counterpartRequestTimeoutSeconds")
     limit = (
-        counterparts.MODAL_WEB_LIMIT_SECONDS - 1
-        if provider == "modal"
-        else counterparts.RUNPOD_EXECUTION_LIMIT_SECONDS
+        counterparts.MODAL_WEB_LIMIT_SECONDS - 1 if provider == "modal" else counterparts.RUNPOD_EXECUTION_LIMIT_SECONDS
     )
     if isinstance(timeout, int) and not 1 <= timeout <= limit:
         why = "Modal cuts web requests at 150 s" if provider == "modal" else "RunPod's execution limit is 600 s"
