@@ -138,20 +138,17 @@ def declare_region(settings: RegionSettings) -> None:
 
     pulumi.export("region", settings.region)
     pulumi.export("routerRegion", settings.router_region)
-    pulumi.export(
-        "residency",
-        {
-            "jurisdiction": settings.residency.jurisdiction,
-            "mainland": settings.residency.mainland,
-            "residencyBound": settings.residency.residency_bound,
-            "allowCrossBorderFailover": settings.residency.allow_cross_border_failover,
-            "icpLicence": settings.residency.icp_licence,
-        },
-    )
+    residency = {
+        "jurisdiction": settings.residency.jurisdiction,
+        "mainland": settings.residency.mainland,
+        "residencyBound": settings.residency.residency_bound,
+        "allowCrossBorderFailover": settings.residency.allow_cross_border_failover,
+        "icpLicence": settings.residency.icp_licence,
+    }
+    pulumi.export("residency", residency)
     if counterpart is not None:
         pulumi.export("counterpart", counterpart)
         pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart_secrets))
-    _export_router_entry(settings, eas_services, releases, counterpart, counterpart_secrets)
     pulumi.export("zones", list(zones))
     pulumi.export("vpcId", network.vpc_id)
     pulumi.export("nodeVswitchIds", network.node_vswitch_ids)
@@ -173,23 +170,48 @@ def declare_region(settings: RegionSettings) -> None:
     )
     pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
     pulumi.export("modelAccessRoles", {"eas": access.eas_role_arn, "servingPods": access.serving_role_arn})
-    if eas_services:
-        pulumi.export(
-            "easEndpoints",
+    eas_endpoints = {
+        s.model_id: {
+            "service": s.service_name,
+            "vpcUrl": s.vpc_url,
+            "publicUrl": s.public_url or "",
+            "publicEndpoint": s.public_url is not None,
+            "instanceType": s.plan.instance_type,
+            "autoscaler": {"min": s.plan.min_replicas, "max": s.plan.max_replicas, "qps": s.plan.qps_target},
+            "modelMount": f"oss://{s.plan.bucket}/{serving.model_prefix(s.model_id)} (read-only)",
+            "image": image.vpc_image,
+        }
+        for s in eas_services
+    }
+    ack_endpoints = {
+        r.model.id: {
+            "release": r.release_name,
+            "namespace": serving.SERVING_NAMESPACE,
+            "url": r.url,
+            "exposure": settings.ack_serving.exposure,
+            "gpuMemGiB": inference_chart.memory_estimate(settings, r.model).slice_gib,
+        }
+        for r in releases
+    }
+    _export_router_entry(settings, residency, eas_endpoints, ack_endpoints, counterpart)
+    pulumi.export(
+        "routerSecrets",
+        pulumi.Output.secret(
             {
-                s.model_id: {
-                    "service": s.service_name,
-                    "vpcUrl": s.vpc_url,
-                    "publicUrl": s.public_url or "",
-                    "publicEndpoint": s.public_url is not None,
-                    "instanceType": s.plan.instance_type,
-                    "autoscaler": {"min": s.plan.min_replicas, "max": s.plan.max_replicas, "qps": s.plan.qps_target},
-                    "modelMount": f"oss://{s.plan.bucket}/{serving.model_prefix(s.model_id)} (read-only)",
-                    "image": image.vpc_image,
-                }
-                for s in eas_services
-            },
-        )
+                **{
+                    router_config.env_name(settings.router_region, "EAS", s.model_id, "TOKEN"): s.token
+                    for s in eas_services
+                },
+                **{
+                    router_config.env_name(settings.router_region, "ACK", r.model.id, "KEY"): r.api_key
+                    for r in releases
+                },
+                **counterpart_secrets,
+            }
+        ),
+    )
+    if eas_services:
+        pulumi.export("easEndpoints", eas_endpoints)
         pulumi.export("easTokens", pulumi.Output.secret({s.model_id: s.token for s in eas_services}))
     if cluster is not None:
         pulumi.export(
@@ -202,19 +224,7 @@ def declare_region(settings: RegionSettings) -> None:
                 "gpuPool": gpu_pool_size(settings),
             },
         )
-        pulumi.export(
-            "ackEndpoints",
-            {
-                r.model.id: {
-                    "release": r.release_name,
-                    "namespace": serving.SERVING_NAMESPACE,
-                    "url": r.url,
-                    "exposure": settings.ack_serving.exposure,
-                    "gpuMemGiB": inference_chart.memory_estimate(settings, r.model).slice_gib,
-                }
-                for r in releases
-            },
-        )
+        pulumi.export("ackEndpoints", ack_endpoints)
         pulumi.export("ackApiKeys", pulumi.Output.secret({r.model.id: r.api_key for r in releases}))
         if cluster.api_server_acl_id is not None:
             pulumi.export(
@@ -246,38 +256,20 @@ def _registry_password(settings: RegionSettings) -> pulumi.Output[str] | None:
     return _secret("registryPassword")
 
 
-def _export_router_entry(settings: RegionSettings, eas_services, releases, counterpart, counterpart_secrets) -> None:
-    """This region's providers for the router config (plain), and the secrets they name (secret)."""
-    label = settings.router_region
+def _export_router_entry(settings: RegionSettings, residency, eas_endpoints, ack_endpoints, counterpart) -> None:
+    """This region's providers for the router config, built from the same values the stack exports."""
     view = {
         "region": settings.region,
-        "routerRegion": label,
-        "residency": {
-            "jurisdiction": settings.residency.jurisdiction,
-            "residencyBound": settings.residency.residency_bound,
-            "allowCrossBorderFailover": settings.residency.allow_cross_border_failover,
-        },
-        "easEndpoints": {
-            s.model_id: {
-                "publicEndpoint": s.public_url is not None,
-                "publicUrl": s.public_url or "",
-                "vpcUrl": s.vpc_url,
-            }
-            for s in eas_services
-        },
-        "ackEndpoints": {r.model.id: {"url": r.url, "exposure": settings.ack_serving.exposure} for r in releases},
+        "routerRegion": settings.router_region,
+        "residency": residency,
+        "easEndpoints": eas_endpoints,
+        "ackEndpoints": ack_endpoints,
         "counterpart": counterpart,
     }
     pulumi.export(
         "routerProviders",
         pulumi.Output.from_input(view).apply(lambda v: router_config.region_entry(v, settings.failover_order)),
     )
-    secrets = {
-        **{router_config.env_name(label, "EAS", s.model_id, "TOKEN"): s.token for s in eas_services},
-        **{router_config.env_name(label, "ACK", r.model.id, "KEY"): r.api_key for r in releases},
-        **counterpart_secrets,
-    }
-    pulumi.export("routerSecrets", pulumi.Output.secret(secrets))
 
 
 def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckCluster:
@@ -314,7 +306,15 @@ def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckC
     return cluster
 
 
-def _declare_inference(settings: RegionSettings, slug: str, cluster: AckCluster, network, image, models, access):
+def _declare_inference(
+    settings: RegionSettings,
+    slug: str,
+    cluster: AckCluster,
+    network: RegionNetwork,
+    image: pulumi.Output[str],
+    models: ModelBucket,
+    access: ModelReadAccess,
+) -> list[InferenceRelease]:
     """One inference-server release per model on the cGPU pool, each behind its own load balancer."""
     exposure = settings.ack_serving
     releases = []
@@ -406,8 +406,9 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> tuple[dict, dic
                 models=[RunpodModel(m.id, m.spec.hf_repo, _vllm_env(settings, m)) for m in mirrored],
             ),
         )
-        secrets = {_env_name(settings, "RUNPOD_API_KEY"): _secret("runpodRouterApiKey")}
-        auth = {"type": "bearer", "env": _env_name(settings, "RUNPOD_API_KEY")}
+        key_env = router_config.env_name(settings.router_region, "RUNPOD_API_KEY")
+        secrets = {key_env: _secret("runpodRouterApiKey")}
+        auth = {"type": "bearer", "env": key_env}
     else:
         component = ModalCounterpart(
             "counterpart",
@@ -417,15 +418,10 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> tuple[dict, dic
                 models=[ModalModel(m.id, _modal_settings(settings, m)) for m in mirrored],
             ),
         )
-        secrets = {
-            _env_name(settings, "MODAL_KEY"): _secret("modalProxyTokenId"),
-            _env_name(settings, "MODAL_SECRET"): _secret("modalProxyTokenSecret"),
-        }
-        auth = {
-            "type": "modal_proxy",
-            "keyEnv": _env_name(settings, "MODAL_KEY"),
-            "secretEnv": _env_name(settings, "MODAL_SECRET"),
-        }
+        key_env = router_config.env_name(settings.router_region, "MODAL_KEY")
+        secret_env = router_config.env_name(settings.router_region, "MODAL_SECRET")
+        secrets = {key_env: _secret("modalProxyTokenId"), secret_env: _secret("modalProxyTokenSecret")}
+        auth = {"type": "modal_proxy", "keyEnv": key_env, "secretEnv": secret_env}
     view = {
         "provider": spec.provider,
         "locations": list(spec.locations),
@@ -449,11 +445,6 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> tuple[dict, dic
 def _secret(key: str) -> pulumi.Output[str]:
     """A secret key's value, only ever as a secret Output; settings have already checked it is set."""
     return pulumi.Config().require_secret(key)
-
-
-def _env_name(settings: RegionSettings, what: str) -> str:
-    """The environment variable the router reads a secret from, e.g. ASIA_EAST_RUNPOD_API_KEY."""
-    return f"{settings.router_region.upper().replace('-', '_')}_{what}"
 
 
 def _vllm_env(settings: RegionSettings, model) -> dict[str, str]:
