@@ -14,6 +14,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILE = PROJECT_ROOT / "Pulumi.yaml"
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# Secret keys, each needed only by some stacks. Pulumi.yaml cannot declare them: the CLI requires a declared
+# key without a default in every stack ("Stack 'x' is missing configuration value"), and since 3.202 refuses a
+# secret key with a default as unencrypted (pulumi/pulumi#21865). Settings check each where it is needed.
+SECRET_KEYS = {
+    "registryPassword": "Personal Edition only; the registry login password set in the ACR console.",
+    "runpodRouterApiKey": "RunPod API key the router calls the RunPod counterpart with (a key of its own, not the"
+    " deployer's).",
+    "modalProxyTokenId": "Modal proxy-auth token id (wk-...) the router sends as Modal-Key.",
+    "modalProxyTokenSecret": "Modal proxy-auth token secret (ws-...) the router sends as Modal-Secret.",
+    "routerKubeconfig": "Router stack only; kubeconfig of the cluster the router runs in, for the kubernetes"
+    " publish target.",
+    "railwayToken": "Router stack only; the Railway token (see railwayTokenType) that writes the router's service"
+    " variables, for the railway publish target.",
+}
+
 
 @dataclass(frozen=True)
 class KeySpec:
@@ -74,4 +89,6 @@ def load_project_schema(path: Path = PROJECT_FILE) -> ProjectSchema:
             has_default="default" in declaration,
             secret=bool(declaration.get("secret", False)),
         )
+    for name, description in SECRET_KEYS.items():
+        keys[name] = KeySpec(name=name, type="string", description=description, secret=True)
     return ProjectSchema(project=document["name"], keys=keys)

@@ -208,23 +208,23 @@ class RegionSettings:
 
 def load_settings() -> RegionSettings:
     """The current stack's settings, from Pulumi config; raises ConfigError listing every problem."""
-    raw = _current_config()
+    raw = current_config()
     return parse_settings(
         schema=load_project_schema(),
         stack=pulumi.get_stack(),
         raw=raw,
-        secret_keys=_current_secret_keys(raw),
+        secret_keys=current_secret_keys(raw),
     )
 
 
-def _current_config() -> dict[str, str]:
+def current_config() -> dict[str, str]:
     """Every config key the program was given: explicitly set, or passed by the CLI in PULUMI_CONFIG."""
     merged = dict(runtime_config.get_config_env())
     merged.update(runtime_config.CONFIG.get())
     return merged
 
 
-def _current_secret_keys(raw: Mapping[str, str]) -> frozenset[str]:
+def current_secret_keys(raw: Mapping[str, str]) -> frozenset[str]:
     """Keys the CLI marked secret, whichever way it handed them over (set explicitly or by environment)."""
     from_env = set(runtime_config.get_config_secret_keys_env())
     return frozenset(k for k in raw if k in from_env or runtime_config.is_config_secret(k))
@@ -234,8 +234,8 @@ def parse_settings(
     schema: ProjectSchema, stack: str, raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()
 ) -> RegionSettings:
     """Pure: turn raw config strings into RegionSettings, or raise ConfigError with every problem found."""
-    p = _Problems(schema.project)
-    values = _typed_values(schema, raw, secret_keys, p)
+    p = Problems(schema.project)
+    values = typed_values(schema, raw, secret_keys, p)
 
     region = str(raw.get("alicloud:region") or "")
     if not region:
@@ -246,7 +246,11 @@ def parse_settings(
         )
 
     router_region = values.get("routerRegion")
-    if isinstance(router_region, str) and not _ROUTER_REGION.match(router_region):
+    if router_region == "":
+        p.add(
+            "routerRegion", "required in a region stack; run `pulumi config set routerRegion <label>` (e.g. asia-east)"
+        )
+    elif isinstance(router_region, str) and not _ROUTER_REGION.match(router_region):
         p.add("routerRegion", f"'{router_region}' must be a lowercase label such as asia-east")
 
     name_prefix = values.get("namePrefix", "")
@@ -331,7 +335,9 @@ def parse_settings(
     )
 
 
-class _Problems:
+class Problems:
+    """Every problem found in a stack's config, each naming its key; raised together as one ConfigError."""
+
     def __init__(self, project: str):
         self.project = project
         self.items: list[str] = []
@@ -347,8 +353,8 @@ class _Problems:
             raise ConfigError(stack, self.items)
 
 
-def _typed_values(
-    schema: ProjectSchema, raw: Mapping[str, str], secret_keys: frozenset[str], p: _Problems
+def typed_values(
+    schema: ProjectSchema, raw: Mapping[str, str], secret_keys: frozenset[str], p: Problems
 ) -> dict[str, Any]:
     """Check every key of the project's namespace against its declaration; apply Pulumi.yaml defaults."""
     prefix = f"{schema.project}:"
@@ -379,7 +385,7 @@ def _typed_values(
     return values
 
 
-def _decode(spec: KeySpec, text: str, p: _Problems) -> Any:
+def _decode(spec: KeySpec, text: str, p: Problems) -> Any:
     """Decode one config string by its declared type, the way typed Pulumi config getters do."""
     want = spec.type_name
     if spec.type == "string":
@@ -414,7 +420,7 @@ def _decode(spec: KeySpec, text: str, p: _Problems) -> Any:
     return value
 
 
-def _residency(values: dict[str, Any], region: str, p: _Problems) -> Residency | None:
+def _residency(values: dict[str, Any], region: str, p: Problems) -> Residency | None:
     declared = values.get("jurisdiction", "")
     derived = residency.derived_jurisdiction(region) if region else None
     mainland = residency.is_mainland_region(region)
@@ -449,7 +455,7 @@ def _residency(values: dict[str, Any], region: str, p: _Problems) -> Residency |
     )
 
 
-def _network(values: dict[str, Any], region: str, p: _Problems) -> NetworkSettings | None:
+def _network(values: dict[str, Any], region: str, p: Problems) -> NetworkSettings | None:
     cidr_text = values.get("vpcCidr")
     prefix_length = values.get("vswitchPrefixLength")
     zones = values.get("zones")
@@ -504,7 +510,7 @@ def _network(values: dict[str, Any], region: str, p: _Problems) -> NetworkSettin
     )
 
 
-def _catalog(values: dict[str, Any], p: _Problems) -> dict[str, catalog.ModelSpec]:
+def _catalog(values: dict[str, Any], p: Problems) -> dict[str, catalog.ModelSpec]:
     entries = dict(catalog.BUILTIN_MODELS)
     for index, text in enumerate(values.get("customModels") or []):
         spec, problems = catalog.parse_custom_model(text)
@@ -520,7 +526,7 @@ def _catalog(values: dict[str, Any], p: _Problems) -> dict[str, catalog.ModelSpe
 
 
 def _served_models(
-    values: dict[str, Any], model_catalog: Mapping[str, catalog.ModelSpec], p: _Problems
+    values: dict[str, Any], model_catalog: Mapping[str, catalog.ModelSpec], p: Problems
 ) -> list[ServedModel]:
     models: list[ServedModel] = []
     seen: set[str] = set()
@@ -556,7 +562,7 @@ def _served_models(
 
 
 def _check_models_fit(
-    models: list[ServedModel], family: gpus.GpuFamily, gpu_key: str, context: int, sequences: int, p: _Problems
+    models: list[ServedModel], family: gpus.GpuFamily, gpu_key: str, context: int, sequences: int, p: Problems
 ) -> None:
     for index, model in enumerate(models):
         estimate = capacity.estimate_memory(model.spec, model.dtype, context, sequences)
@@ -579,7 +585,7 @@ def _larger_family(needed_gib: int) -> str:
     return f"{best.family}, {best.gpu} {best.memory_gib} GiB" if best else "none is large enough"
 
 
-def _platforms(values: dict[str, Any], p: _Problems) -> tuple[str, ...]:
+def _platforms(values: dict[str, Any], p: Problems) -> tuple[str, ...]:
     platforms = values.get("servingPlatforms") or []
     for index, platform in enumerate(platforms):
         if platform not in PLATFORMS:
@@ -589,7 +595,7 @@ def _platforms(values: dict[str, Any], p: _Problems) -> tuple[str, ...]:
     return tuple(dict.fromkeys(pl for pl in platforms if pl in PLATFORMS))
 
 
-def _gpu_choice(values: dict[str, Any], p: _Problems) -> GpuChoice | None:
+def _gpu_choice(values: dict[str, Any], p: Problems) -> GpuChoice | None:
     types = values.get("gpuInstanceTypes")
     if types is None:
         return None
@@ -638,7 +644,7 @@ FAILOVER_STEPS = ("ack", "eas", "counterpart")
 _CERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-def _allowlist(texts: list[str], key: str, open_why: str, p: _Problems) -> list[tuple[int, ipaddress.IPv4Network]]:
+def _allowlist(texts: list[str], key: str, open_why: str, p: Problems) -> list[tuple[int, ipaddress.IPv4Network]]:
     """The CIDRs of an allowlist that parse and are not 0.0.0.0/0, by index; the others are reported."""
     cidrs = []
     for index, text in enumerate(texts):
@@ -654,7 +660,7 @@ def _allowlist(texts: list[str], key: str, open_why: str, p: _Problems) -> list[
     return cidrs
 
 
-def _ack_serving(values: dict[str, Any], residency: Residency | None, p: _Problems) -> AckServingSettings | None:
+def _ack_serving(values: dict[str, Any], residency: Residency | None, p: Problems) -> AckServingSettings | None:
     exposure = values.get("ackExposure")
     if exposure not in ACK_EXPOSURES:
         p.add("ackExposure", f"'{exposure}' must be intranet or internet")
@@ -686,7 +692,7 @@ def _ack_serving(values: dict[str, Any], residency: Residency | None, p: _Proble
     return AckServingSettings(exposure=exposure, allowed_cidrs=tuple(cidrs), tls_cert_id=str(cert or ""))
 
 
-def _kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: _Problems) -> KubernetesSettings | None:
+def _kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: Problems) -> KubernetesSettings | None:
     version = values.get("kubernetesVersion")
     match = _K8S_VERSION.match(version) if isinstance(version, str) else None
     if isinstance(version, str) and match is None:
@@ -742,7 +748,7 @@ def _kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: _Pro
     )
 
 
-def _registry(values: dict[str, Any], raw: Mapping[str, str], project: str, p: _Problems) -> RegistrySettings | None:
+def _registry(values: dict[str, Any], raw: Mapping[str, str], project: str, p: Problems) -> RegistrySettings | None:
     edition = values.get("registryEdition")
     instance_type = values.get("registryInstanceType")
     if isinstance(edition, str) and edition not in REGISTRY_EDITIONS:
@@ -763,7 +769,7 @@ def _registry(values: dict[str, Any], raw: Mapping[str, str], project: str, p: _
     return RegistrySettings(edition=edition, instance_type=instance_type, username=username)
 
 
-def _image(values: dict[str, Any], p: _Problems) -> ImageSettings | None:
+def _image(values: dict[str, Any], p: Problems) -> ImageSettings | None:
     base = values.get("servingImageBase")
     index = values.get("pythonPackageIndex")
     if isinstance(base, str) and (not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base):
@@ -775,7 +781,7 @@ def _image(values: dict[str, Any], p: _Problems) -> ImageSettings | None:
     return ImageSettings(base_image=base, package_index=index)
 
 
-def _eas(values: dict[str, Any], p: _Problems) -> EasSettings | None:
+def _eas(values: dict[str, Any], p: Problems) -> EasSettings | None:
     instance_type = values.get("easInstanceType")
     family = gpus.gpu_family_of(instance_type) if isinstance(instance_type, str) else None
     if isinstance(instance_type, str) and family is None:
@@ -788,7 +794,7 @@ def _eas(values: dict[str, Any], p: _Problems) -> EasSettings | None:
     return EasSettings(instance_type=instance_type, family=family, qps_target=qps)
 
 
-def _check_scaling(values: dict[str, Any], p: _Problems) -> None:
+def _check_scaling(values: dict[str, Any], p: Problems) -> None:
     low, high = values.get("minReplicasPerModel"), values.get("maxReplicasPerModel")
     if isinstance(low, int) and low < 0:
         p.add("minReplicasPerModel", f"must be 0 or more, got {low}")
@@ -801,7 +807,7 @@ def _check_scaling(values: dict[str, Any], p: _Problems) -> None:
         )
 
 
-def _check_bucket(values: dict[str, Any], p: _Problems) -> None:
+def _check_bucket(values: dict[str, Any], p: Problems) -> None:
     redundancy = values.get("bucketRedundancy")
     if isinstance(redundancy, str) and redundancy not in BUCKET_REDUNDANCY:
         p.add("bucketRedundancy", f"'{redundancy}' must be LRS or ZRS")
@@ -815,7 +821,7 @@ def _did_you_mean(value: str, known: Iterable[str]) -> str:
     return f"did you mean {close[0]}? " if close else ""
 
 
-def _check_known(key: str, items: tuple[str, ...], known: Mapping[str, Any], noun: str, p: _Problems) -> None:
+def _check_known(key: str, items: tuple[str, ...], known: Mapping[str, Any], noun: str, p: Problems) -> None:
     """A non-empty list whose every item is one of `known`; an unknown item gets the nearest known one."""
     if not items:
         p.add(key, f"list at least one {noun}, e.g. {next(iter(known))}")
@@ -834,7 +840,7 @@ def _counterpart(
     project: str,
     models: list[ServedModel],
     residency_settings: Residency | None,
-    p: _Problems,
+    p: Problems,
 ) -> CounterpartSettings | None:
     provider = values.get("counterpartProvider")
     if provider not in counterparts.PROVIDERS:

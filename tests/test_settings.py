@@ -60,7 +60,7 @@ def test_defaults_come_from_pulumi_yaml_when_the_stack_is_silent():
         ({"models": ["mistral-7b:int3"]}, "beacon-fleet:models[0]: unknown dtype 'int3' for mistral-7b"),
         ({"models": ["mistral-7b", "mistral-7b:awq"]}, "beacon-fleet:models[1]: mistral-7b is listed twice"),
         ({"models": []}, "beacon-fleet:models: serves no model"),
-        ({"routerRegion": None}, "beacon-fleet:routerRegion: required but not set"),
+        ({"routerRegion": None}, "beacon-fleet:routerRegion: required in a region stack"),
         ({"alicloud:region": None}, "alicloud:region: not set"),
         ({"alicloud:region": "Beijing"}, "alicloud:region: 'Beijing' is not an Alibaba Cloud region id"),
         ({"residencyBound": False}, "beacon-fleet:residencyBound: personal data must stay in mainland China"),
@@ -154,3 +154,19 @@ def test_explicit_zones_are_used_and_get_one_vswitch_cidr_each():
     settings = parse_settings(SCHEMA, "cn-beijing", raw_for(zones=["cn-beijing-h", "cn-beijing-i", "cn-beijing-k"]))
     assert settings.network.zones == ("cn-beijing-h", "cn-beijing-i", "cn-beijing-k")
     assert settings.network.node_vswitch_cidrs == ("10.10.0.0/20", "10.10.16.0/20", "10.10.32.0/20")
+
+
+def test_pulumi_yaml_declares_only_keys_the_cli_accepts_in_every_stack():
+    """The CLI stops a stack that lacks a declared key without a default ("missing configuration value"),
+    and since 3.202 refuses a secret key with a default (pulumi/pulumi#21865); so every key Pulumi.yaml
+    declares has a default and none is secret. Secrets are declared in fleet/config_schema.py."""
+    import yaml
+
+    from fleet.config_schema import PROJECT_FILE, SECRET_KEYS
+
+    declared = yaml.safe_load(PROJECT_FILE.read_text(encoding="utf-8"))["config"]
+    project_keys = {name: d for name, d in declared.items() if ":" not in name}
+    assert [name for name, d in project_keys.items() if "default" not in d] == []
+    assert [name for name, d in project_keys.items() if d.get("secret")] == []
+    assert set(SECRET_KEYS).isdisjoint(project_keys)
+    assert all(SCHEMA.keys[name].secret for name in SECRET_KEYS)

@@ -1,0 +1,160 @@
+"""The router stack's settings: which region stacks it reads and where it publishes the router's configuration.
+
+The router stack runs the same program as the region stacks (`stackRole: router`). Its config is validated
+the same way, every problem at once in one ConfigError naming the key and the fix, before anything is
+declared.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pulumi
+
+from fleet.config_schema import ProjectSchema, load_project_schema
+from fleet.settings import ConfigError, Problems, current_config, current_secret_keys, typed_values
+
+ROLES = ("region", "router")
+PUBLISH_TARGETS = ("kubernetes", "railway")
+RAILWAY_TOKEN_TYPES = ("project", "account")
+# org/project/stack; on a self-managed backend the organization is literally "organization".
+_STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Keys that describe a region; set in a router stack they would be silently ignored, so they are refused.
+REGION_ONLY_KEYS = ("routerRegion", "models", "servingPlatforms", "counterpartProvider")
+
+
+@dataclass(frozen=True)
+class RailwayTarget:
+    api_url: str
+    project_id: str
+    environment_id: str
+    service_id: str
+    token_type: str  # project | account
+
+    def ids(self) -> dict[str, str]:
+        return {
+            "railwayProjectId": self.project_id,
+            "railwayEnvironmentId": self.environment_id,
+            "railwayServiceId": self.service_id,
+        }
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    project: str
+    stack: str
+    region_stacks: tuple[str, ...]
+    publish_targets: tuple[str, ...]
+    namespace: str
+    railway: RailwayTarget | None
+
+    def publishes_to(self, target: str) -> bool:
+        return target in self.publish_targets
+
+
+def stack_role(schema: ProjectSchema, stack: str, raw: Mapping[str, str]) -> str:
+    role = raw.get(f"{schema.project}:stackRole") or schema.keys["stackRole"].default
+    if role not in ROLES:
+        raise ConfigError(
+            stack, [f"{schema.project}:stackRole: '{role}' is not one of {', '.join(ROLES)}; set region or router"]
+        )
+    return role
+
+
+def current_stack_role() -> str:
+    return stack_role(load_project_schema(), pulumi.get_stack(), current_config())
+
+
+def load_router_settings() -> RouterSettings:
+    raw = current_config()
+    return parse_router_settings(load_project_schema(), pulumi.get_stack(), raw, current_secret_keys(raw))
+
+
+def parse_router_settings(
+    schema: ProjectSchema, stack: str, raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()
+) -> RouterSettings:
+    """Pure: the router stack's settings, or ConfigError listing every problem."""
+    p = Problems(schema.project)
+    values = typed_values(schema, raw, secret_keys, p)
+    for key in REGION_ONLY_KEYS:
+        # The CLI hands defaults over like set values, so "set" means "differs from the default".
+        if key in values and values[key] != schema.keys[key].default:
+            p.add(key, "describes a region and is ignored by a router stack; remove it from this stack file")
+
+    region_stacks = tuple(values.get("regionStacks") or ())
+    if not region_stacks:
+        p.add(
+            "regionStacks",
+            "list the region stacks to read, e.g. `pulumi config set --path 'regionStacks[0]'"
+            " organization/beacon-fleet/cn-beijing`",
+        )
+    for index, name in enumerate(region_stacks):
+        if not _STACK_REF.match(name):
+            p.add(f"regionStacks[{index}]", f"'{name}' must be <organization>/<project>/<stack>")
+        elif name in region_stacks[:index]:
+            p.add(f"regionStacks[{index}]", f"'{name}' is listed twice")
+
+    targets = tuple(values.get("routerPublishTargets") or ())
+    for index, target in enumerate(targets):
+        if target not in PUBLISH_TARGETS:
+            p.add(f"routerPublishTargets[{index}]", f"'{target}' is not one of {', '.join(PUBLISH_TARGETS)}")
+        elif target in targets[:index]:
+            p.add(f"routerPublishTargets[{index}]", f"'{target}' is listed twice")
+
+    namespace = values.get("routerNamespace", "")
+    if isinstance(namespace, str) and not _DNS_LABEL.match(namespace):
+        p.add("routerNamespace", f"'{namespace}' must be a DNS label: lowercase letters, digits and '-'")
+    if "kubernetes" in targets:
+        _require_secret(schema, raw, p, "routerKubeconfig", "the kubernetes publish target needs it")
+
+    railway = _railway(schema, values, raw, p) if "railway" in targets else None
+    p.raise_if_any(stack)
+    return RouterSettings(
+        project=schema.project,
+        stack=stack,
+        region_stacks=region_stacks,
+        publish_targets=targets,
+        namespace=namespace,
+        railway=railway,
+    )
+
+
+def _railway(schema: ProjectSchema, values: Mapping, raw: Mapping[str, str], p: Problems) -> RailwayTarget | None:
+    api_url = values.get("railwayApiUrl", "")
+    parts = urlsplit(api_url)
+    plain_http_ok = parts.scheme == "http" and parts.hostname in _LOOPBACK  # a local fake server, in tests
+    if not (parts.scheme == "https" or plain_http_ok) or not parts.hostname:
+        p.add("railwayApiUrl", f"'{api_url}' must be an https URL (plain http only on loopback, for a local server)")
+    ids = {}
+    for key in ("railwayProjectId", "railwayEnvironmentId", "railwayServiceId"):
+        value = values.get(key, "")
+        try:
+            uuid.UUID(value)
+            ids[key] = value
+        except (TypeError, ValueError):
+            shown = f"'{value}' is not a Railway id (a UUID)" if value else "required for the railway publish target"
+            p.add(key, f"{shown}; copy it from the Railway dashboard (Cmd/Ctrl+K, Copy … ID)")
+    token_type = values.get("railwayTokenType", "")
+    if token_type not in RAILWAY_TOKEN_TYPES:
+        p.add("railwayTokenType", f"'{token_type}' is not one of {', '.join(RAILWAY_TOKEN_TYPES)}")
+    _require_secret(schema, raw, p, "railwayToken", "the railway publish target needs it")
+    if len(ids) < 3 or token_type not in RAILWAY_TOKEN_TYPES:
+        return None
+    return RailwayTarget(
+        api_url=api_url,
+        project_id=ids["railwayProjectId"],
+        environment_id=ids["railwayEnvironmentId"],
+        service_id=ids["railwayServiceId"],
+        token_type=token_type,
+    )
+
+
+def _require_secret(schema: ProjectSchema, raw: Mapping[str, str], p: Problems, key: str, why: str) -> None:
+    if f"{schema.project}:{key}" not in raw:
+        p.add(key, f"{why}; run `pulumi config set --secret {key}` (or drop the target from routerPublishTargets)")
