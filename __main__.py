@@ -1,7 +1,15 @@
-"""beacon-fleet: one region of Project Beacon's GPU inference fleet, declared from the stack's config."""
+"""beacon-fleet: one region of Project Beacon's GPU inference fleet, or the router stack that gathers them all.
+
+`stackRole` in the stack's config says which. Validation runs first and raises one error listing every
+problem, so nothing is half-declared.
+"""
 
 from fleet.region import declare_region
+from fleet.router import declare_router
+from fleet.router_settings import current_stack_role, load_router_settings
 from fleet.settings import load_settings
 
-# Validation runs first and raises one error listing every problem, so nothing is half-declared.
-declare_region(load_settings())
+if current_stack_role() == "router":
+    declare_router(load_router_settings())
+else:
+    declare_region(load_settings())

@@ -5,8 +5,11 @@
 
 A report, not a test: nothing here passes or fails. It prints
   - floor:  a program that only registers N bare alicloud.vpc.Network resources, through the same engine;
-  - fleet:  every shipped stack, synthesized as `make plan` does;
-  - scale:  synthetic fleets of R regions x M models, to show cost grows linearly with R x M.
+  - fleet:  every shipped region stack, synthesized as `make plan` does, per declared resource;
+  - router: the router stack over the region stacks' outputs. It declares few resources but moves the whole
+            fleet's config through StackReference, so its cost follows providers (regions x models), and
+            is reported per provider rather than folded into the per-resource figure;
+  - scale:  synthetic fleets of R regions x M models, to show both costs grow linearly with R x M.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from offline.engine import Synthesis, synthesize
+from offline.engine import Synthesis, as_stack_outputs, synthesize
+from offline.plan import plan_stacks
 from offline.stack_files import StackConfig, load_stack_config, shipped_stacks
 
 SCALE_REGIONS = ("us-east-1", "ap-southeast-1", "eu-central-1", "ap-northeast-1")
@@ -35,6 +39,19 @@ def timed(run: Callable[[], list[Synthesis]], repeat: int) -> tuple[float, int]:
         run()
         samples.append(time.perf_counter() - start)
     return statistics.median(samples), sum(len(r.resources) for r in results)
+
+
+def time_router(router: StackConfig, regions: list[StackConfig], repeat: int) -> tuple[float, int]:
+    """Median seconds to synthesize the router stack over these region stacks' outputs, and its providers."""
+    outputs = {c.stack: as_stack_outputs(synthesize(c.stack, c.values, c.secret_keys)) for c in regions}
+    values = {
+        **router.values,
+        "beacon-fleet:regionStacks": json.dumps([f"organization/beacon-fleet/{c.stack}" for c in regions]),
+    }
+    run = lambda: [synthesize(router.stack, values, router.secret_keys, stacks=outputs)]  # noqa: E731
+    seconds, _ = timed(run, repeat)
+    config = run()[0].outputs["routerConfig"]
+    return seconds, len(config["providers"])
 
 
 def floor_program(count: int) -> Path:
@@ -78,22 +95,33 @@ def main(argv: list[str] | None = None) -> int:
     floor_ms = 1000 * floor_s / floor_n
 
     configs = [load_stack_config(s) for s in shipped_stacks()]
-    fleet_s, fleet_n = timed(lambda: [synthesize(c.stack, c.values, c.secret_keys) for c in configs], args.repeat)
+    regions = [c for c in configs if c.values.get("beacon-fleet:stackRole", "region") == "region"]
+    router = next(c for c in configs if c not in regions)
+    fleet_s, fleet_n = timed(lambda: [synthesize(c.stack, c.values, c.secret_keys) for c in regions], args.repeat)
     fleet_ms = 1000 * fleet_s / fleet_n
+    router_s, providers = time_router(router, regions, args.repeat)
+    whole_s, _ = timed(lambda: [s for _, s in plan_stacks(configs)], args.repeat)
 
     print(f"SDK floor   {floor_n:5d} resources  {1000 * floor_s:8.1f} ms  {floor_ms:6.2f} ms/resource")
     print(
         f"fleet plan  {fleet_n:5d} resources  {1000 * fleet_s:8.1f} ms  {fleet_ms:6.2f} ms/resource"
-        f"  ({fleet_ms / floor_ms:.2f}x the floor, {len(configs)} stacks)"
+        f"  ({fleet_ms / floor_ms:.2f}x the floor, {len(regions)} region stacks)"
     )
+    per_provider = 1000 * router_s / providers
+    print(f"router      {providers:5d} providers  {1000 * router_s:8.1f} ms  {per_provider:6.2f} ms/provider")
+    print(f"make plan   {len(configs):5d} stacks     {1000 * whole_s:8.1f} ms")
     print()
-    print("scale: regions x models -> resources, ms, ms/resource")
-    for regions in (1, 2, 4):
+    print("scale: regions x models -> resources, ms, ms/resource | router: providers, ms, ms/provider")
+    for count in (1, 2, 4):
         for models in (1, 3, 6):
-            scaled = [synthetic_config(r, models) for r in SCALE_REGIONS[:regions]]
+            scaled = [synthetic_config(r, models) for r in SCALE_REGIONS[:count]]
             run = lambda s=scaled: [synthesize(c.stack, c.values, c.secret_keys) for c in s]  # noqa: E731
-            seconds, count = timed(run, args.repeat)
-            print(f"  {regions} x {models}  {count:5d}  {1000 * seconds:8.1f}  {1000 * seconds / count:6.2f}")
+            seconds, resources = timed(run, args.repeat)
+            r_seconds, r_providers = time_router(router, scaled, args.repeat)
+            print(
+                f"  {count} x {models}  {resources:5d}  {1000 * seconds:8.1f}  {1000 * seconds / resources:6.2f}"
+                f"  | {r_providers:4d}  {1000 * r_seconds:7.1f}  {1000 * r_seconds / r_providers:6.2f}"
+            )
     return 0
 
 

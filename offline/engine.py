@@ -24,7 +24,7 @@ from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from fleet.config_schema import PROJECT_ROOT, load_project_schema
-from offline.simulated_cloud import SimulatedCloud
+from offline.simulated_cloud import SimulatedCloud, StackOutputs
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
@@ -49,6 +49,7 @@ class DeclaredResource:
     custom: bool
     protect: bool
     inputs: dict[str, Any]
+    read: bool = False  # read from elsewhere (a StackReference), not managed by this stack
 
 
 @dataclass
@@ -104,6 +105,22 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         return response
 
+    def ReadResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().ReadResource(request)
+        self.declared.append(
+            DeclaredResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent_urn=request.parent,
+                custom=True,
+                protect=False,
+                inputs={"name": request.id},
+                read=True,
+            )
+        )
+        return response
+
     def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
         if "::" + STACK_TYPE + "::" in request.urn:
             self.stack_outputs = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
@@ -124,10 +141,14 @@ def synthesize(
     config: Mapping[str, str],
     secret_keys: tuple[str, ...] | list[str] = (),
     program_dir: str = str(PROJECT_ROOT),
+    stacks: Mapping[str, StackOutputs] | None = None,
 ) -> Synthesis:
-    """Run the program for one stack with the given config; never raises for the program's own errors."""
+    """Run the program for one stack with the given config; never raises for the program's own errors.
+
+    `stacks` are other stacks' outputs, by stack name, for the StackReferences the program makes.
+    """
     project = load_project_schema().project
-    cloud = SimulatedCloud(region=str(config.get("alicloud:region", "")))
+    cloud = SimulatedCloud(region=str(config.get("alicloud:region", "")), stacks=stacks)
     monitor = RecordingMonitor(cloud)
     collector = _WarningCollector()
     logger = logging.getLogger(f"beacon-fleet.offline.{stack}")
@@ -165,6 +186,35 @@ def _isolated_runtime(config: Mapping[str, str], secret_keys: tuple[str, ...] | 
         yield
     finally:
         os.environ.update(saved)
+
+
+def as_stack_outputs(synthesis: Synthesis) -> StackOutputs:
+    """A synthesis's outputs as another stack's StackReference reads them: values in the clear, and the
+    names of the outputs holding a secret anywhere, which the reading stack's SDK marks secret again."""
+    return StackOutputs(
+        values={k: _revealed(v) for k, v in synthesis.outputs.items()},
+        secret_names=tuple(sorted(k for k, v in synthesis.outputs.items() if _holds_secret(v))),
+    )
+
+
+def _revealed(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return _revealed(value.value)
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(v) for v in value]
+    return value
+
+
+def _holds_secret(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_secret(v) for v in value)
+    return False
 
 
 def _plain(value: Any) -> Any:

@@ -5,18 +5,25 @@
     python -m offline.plan --json-only          # JSON files only, one status line per stack
     python -m offline.plan --out build/plan     # another output folder
 
+The router stack reads the region stacks' outputs through StackReference; offline, those are the outputs
+of the region stacks' own syntheses (planned first, silently if not asked for), so the router's config comes
+from the same code path as in a real deployment.
+
 Exit code 0 when every stack synthesized, 1 when one failed, 2 for a usage error such as an unknown stack.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
-from offline.engine import synthesize
+from fleet.config_schema import load_project_schema
+from offline.engine import Synthesis, as_stack_outputs, synthesize
 from offline.report import plan_document, plan_json, plan_table
-from offline.stack_files import StackFileError, load_stack_config, shipped_stacks
+from offline.stack_files import StackConfig, StackFileError, load_stack_config, shipped_stacks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     failed = []
-    for config in configs:
-        synthesis = synthesize(config.stack, config.values, config.secret_keys)
+    for config, synthesis in plan_stacks(configs):
         path = args.out / f"{config.stack}.json"
         path.write_text(plan_json(plan_document(config, synthesis)), encoding="utf-8")
         if not synthesis.ok:
@@ -55,6 +61,44 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"all {len(configs)} stacks synthesized offline (simulated, nothing deployed)")
     return 0
+
+
+def plan_stacks(configs: Iterable[StackConfig]) -> list[tuple[StackConfig, Synthesis]]:
+    """Synthesize each stack, region stacks first; a router stack reads their outputs as its StackReferences.
+
+    A region stack a router references but that was not asked for is synthesized too, and not returned.
+    """
+    asked = sorted(configs, key=lambda c: (_role(c) == "router", c.stack))
+    done: dict[str, Synthesis] = {}
+    results = []
+    for config in asked:
+        if _role(config) == "router":
+            for name in _referenced(config):
+                if name not in done:
+                    try:
+                        region = load_stack_config(name)
+                    except StackFileError:
+                        continue  # the router's synthesis reports the stack as exporting nothing
+                    done[name] = synthesize(region.stack, region.values, region.secret_keys)
+            stacks = {name: as_stack_outputs(s) for name, s in done.items() if s.ok}
+            synthesis = synthesize(config.stack, config.values, config.secret_keys, stacks=stacks)
+        else:
+            synthesis = synthesize(config.stack, config.values, config.secret_keys)
+        done[config.stack] = synthesis
+        results.append((config, synthesis))
+    return results
+
+
+def _role(config: StackConfig) -> str:
+    return config.values.get(f"{load_project_schema().project}:stackRole", "region")
+
+
+def _referenced(config: StackConfig) -> list[str]:
+    try:
+        names = json.loads(config.values.get(f"{load_project_schema().project}:regionStacks", "[]"))
+    except ValueError:
+        return []  # the router's own settings report the malformed key
+    return [str(name).rsplit("/", 1)[-1] for name in names if isinstance(name, str)]
 
 
 if __name__ == "__main__":

@@ -75,6 +75,14 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     ),
     "runpod:index:Template": ("name", "imageName", "isServerless"),
     "runpod:index:Endpoint": ("name", "gpuIds", "locations", "workersMin", "workersMax", "idleTimeout", "scalerType"),
+    "pulumi:pulumi:StackReference": ("name",),
+    "kubernetes:core/v1:ConfigMap": ("metadata.namespace", "metadata.name", "metadata.annotations"),
+    "pulumi-python:dynamic/railway:ServiceVariables": (
+        "api_url",
+        "service_id",
+        "token_type",
+        "variables",
+    ),
     "pulumi-python:dynamic/modal:App": (
         "app_name",
         "environment",
@@ -166,6 +174,7 @@ def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
             "name": r.name,
             "parent": names.get(r.parent_urn, ""),
             "custom": r.custom,
+            "read": r.read,
             "protect": r.protect,
             "inputs": masked(r.inputs),
         }
@@ -201,6 +210,8 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
         lines.append(f"FAILED: {synthesis.error}")
         return "\n".join(lines) + "\n"
     rows = [("TYPE", "NAME", "PARENT", "PROTECT", "KEY SETTINGS")]
+    # Router configs are long: shown as tables and a diagram below, whole in the JSON plan.
+    shown_outputs = {k: v for k, v in synthesis.outputs.items() if k not in ROUTER_OUTPUTS_SHOWN_BELOW}
     names = {r.urn: r.name for r in synthesis.resources}
     for depth, r in ordered(synthesis):
         rows.append(
@@ -208,7 +219,7 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
                 "  " * depth + short_type(r.type),
                 r.name,
                 names.get(r.parent_urn, "(stack)"),
-                "yes" if r.protect else "",
+                "yes" if r.protect else ("read" if r.read else ""),
                 key_settings(r),
             )
         )
@@ -218,7 +229,7 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
     lines.append(f"{len(synthesis.resources)} resources")
     lines.append("")
     lines.append("Outputs (secrets masked):")
-    for key, value in sorted(masked(synthesis.outputs).items()):
+    for key, value in sorted(masked(shown_outputs).items()):
         lines.append(f"  {key}: {_scalar(value)}")
     if config.placeholders:
         lines.append("")
@@ -228,6 +239,7 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
     lines.extend(_packing_lines(synthesis.outputs))
     lines.extend(_release_lines(synthesis.outputs))
     lines.extend(_counterpart_lines(synthesis.outputs))
+    lines.extend(router_lines(synthesis.outputs))
     if synthesis.warnings:
         lines.append("")
     for warning in sorted(set(synthesis.warnings)):
@@ -235,6 +247,57 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
     lines.append("")
     lines.append(SIMULATION_NOTE)
     return "\n".join(lines) + "\n"
+
+
+ROUTER_OUTPUTS_SHOWN_BELOW = ("routerConfig", "routerMermaid")
+
+
+def router_lines(outputs: dict[str, Any]) -> list[str]:
+    """The router stack's merged config as people read it: routes, providers (credentials by name only), and
+    the routes as a Mermaid diagram."""
+    config = outputs.get("routerConfig")
+    if not isinstance(config, dict):
+        return []
+    providers = config["providers"]
+    routes = [("REGION", "MODEL", "FAILOVER ORDER")]
+    for label, by_model in sorted(config["routes"].items()):
+        for model, chain in sorted(by_model.items()):
+            routes.append(
+                (label, model, " -> ".join(f"{providers[p]['type']}@{providers[p]['cloud_region']}" for p in chain))
+            )
+    table = [("PROVIDER", "TYPE", "NETWORK", "BORDER", "TIMEOUT", "HEALTH", "CREDENTIAL ENV")]
+    for pid, provider in sorted(providers.items()):
+        auth = provider["auth"]
+        table.append(
+            (
+                pid,
+                provider["type"],
+                provider["network"],
+                "cross-border" if provider["cross_border"] else "",
+                f"{provider['timeout']}s",
+                provider["health"]["mode"],
+                ",".join(v for k, v in sorted(auth.items()) if k.endswith("env")),
+            )
+        )
+    unrouted = sorted(
+        set(providers) - {p for by_model in config["routes"].values() for c in by_model.values() for p in c}
+    )
+    lines = [
+        "",
+        f"Router config (version {config['version']}): {len(providers)} providers,"
+        f" {sum(len(m) for m in config['routes'].values())} routes; credentials by variable name only",
+        *_columns(routes),
+        "",
+        *_columns(table),
+    ]
+    if unrouted:
+        lines.append(
+            f"  in no route (kept for comparison runs; residency forbids failing over to them): {', '.join(unrouted)}"
+        )
+    mermaid = outputs.get("routerMermaid")
+    if isinstance(mermaid, str):
+        lines += ["", "Routes (Mermaid):", "```mermaid", mermaid.rstrip("\n"), "```"]
+    return lines
 
 
 def _packing_lines(outputs: dict[str, Any]) -> list[str]:
@@ -292,9 +355,7 @@ def _counterpart_lines(outputs: dict[str, Any]) -> list[str]:
     border = "cross-border" if counterpart["crossBorder"] else "in-jurisdiction"
     rows = [("MODEL", "PROVIDER", "LOCATION", "GPU", "SCALING", "BASE URL")]
     for model_id, urls in sorted(counterpart["models"].items()):
-        rows.append(
-            (model_id, counterpart["provider"], where, ",".join(counterpart["gpus"]), scale, urls["baseUrl"])
-        )
+        rows.append((model_id, counterpart["provider"], where, ",".join(counterpart["gpus"]), scale, urls["baseUrl"]))
     return [
         "",
         f"Counterpart ({counterpart['provider']}, jurisdiction {jurisdiction}, {border},"

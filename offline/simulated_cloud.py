@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -46,12 +48,26 @@ ID_SHAPES = {
 }
 
 
-class SimulatedCloud(pulumi.runtime.Mocks):
-    """Echo inputs as outputs and add the computed outputs the program reads, each plainly simulated."""
+@dataclass(frozen=True)
+class StackOutputs:
+    """What a StackReference reads from another stack: its outputs and which of them are secret."""
 
-    def __init__(self, region: str):
+    values: Mapping[str, Any]
+    secret_names: tuple[str, ...] = ()
+
+
+class SimulatedCloud(pulumi.runtime.Mocks):
+    """Echo inputs as outputs and add the computed outputs the program reads, each plainly simulated.
+
+    `stacks` holds the outputs other offline syntheses produced, by stack name, for the StackReferences of a
+    stack that reads them (the router stack); a reference to a stack not there reads no outputs.
+    """
+
+    def __init__(self, region: str, stacks: Mapping[str, StackOutputs] | None = None):
         self.region = region
+        self.stacks = dict(stacks or {})
         self.invoked: list[str] = []
+        self.referenced: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{SIMULATED_ID_PREFIX}{args.name}"
@@ -63,6 +79,12 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         return resource_id, state
 
     def _computed(self, typ: str, resource_id: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        if typ == "pulumi:pulumi:StackReference":
+            name = str(inputs.get("name", ""))
+            self.referenced.append(name)
+            # <organization>/<project>/<stack>: offline, every stack is this project's, found by its own name.
+            found = self.stacks.get(name.rsplit("/", 1)[-1], StackOutputs(values={}))
+            return {"outputs": dict(found.values), "secretOutputNames": list(found.secret_names)}
         if typ == "alicloud:oss/bucket:Bucket":
             return {
                 "intranetEndpoint": f"oss-{self.region}-internal.aliyuncs.com",

@@ -1,0 +1,156 @@
+"""The router stack: every region stack's endpoints, merged into the router's configuration and published.
+
+It reads each region stack's `routerProviders` (plain) and `routerSecrets` (secret) through StackReference,
+merges and validates them with the same pure functions the region stacks use (fleet/router_config.py),
+checks the result against the versioned JSON Schema, and publishes it where the router runs: a ConfigMap and
+a Secret in the router's cluster, and the router's Railway service variables. Secret values travel only as
+Pulumi secrets, apart from the config, which names them by environment variable.
+
+A problem found here (a region stack missing, a route that breaks residency, a secret the config names but no
+stack supplies) fails the stack before any publishing resource is registered: every one of them takes its
+inputs from the validated config.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+import jsonschema
+import pulumi
+
+from components.router_kubernetes_config import RouterKubernetesConfig, RouterKubernetesConfigArgs
+from fleet import router_config
+from fleet.router_settings import RouterSettings
+from providers.railway_variables import ROUTER_CONFIG_VARIABLE, RailwayServiceVariables
+
+NIL_UUID = str(UUID(int=0))
+
+
+class RouterConfigError(pulumi.RunError):
+    """The region stacks' outputs do not make a config the router can use; the message says which and why."""
+
+
+def declare_router(settings: RouterSettings) -> None:
+    references = [pulumi.StackReference(name) for name in settings.region_stacks]
+    entries = pulumi.Output.all(*[ref.get_output("routerProviders") for ref in references])
+    # Carried as its JSON text: an apply that returns a dict makes the SDK walk every nested value looking
+    # for Outputs, which for a fleet-sized config cost more than registering the stack's resources.
+    config_json = entries.apply(lambda found: router_config.to_json(merged_config(settings.region_stacks, found)))
+    secret_maps = pulumi.Output.all(*[ref.get_output("routerSecrets") for ref in references])
+    secrets = pulumi.Output.secret(
+        pulumi.Output.all(config_json, secret_maps).apply(
+            lambda both: secret_values(settings.region_stacks, json.loads(both[0]), both[1])
+        )
+    )
+
+    pulumi.export("regionStacks", list(settings.region_stacks))
+    pulumi.export("routerConfig", config_json.apply(json.loads))
+    pulumi.export("routerMermaid", config_json.apply(lambda text: router_config.mermaid(json.loads(text))))
+    pulumi.export("routerSecrets", secrets)
+
+    published: dict[str, Any] = {}
+    if settings.publishes_to("kubernetes"):
+        in_cluster = RouterKubernetesConfig(
+            "router",
+            RouterKubernetesConfigArgs(
+                kubeconfig=pulumi.Config().require_secret("routerKubeconfig"),
+                namespace=settings.namespace,
+                config_json=config_json,
+                secret_values=secrets,
+                labels={"beacon-fleet/stack": settings.stack},
+            ),
+        )
+        published["kubernetes"] = {
+            "namespace": settings.namespace,
+            "configMap": in_cluster.config_map_name,
+            "secret": in_cluster.secret_name,
+        }
+    if settings.publishes_to("railway") and settings.railway is not None:
+        railway = settings.railway
+        placeholders = [k for k, v in railway.ids().items() if v == NIL_UUID]
+        if placeholders:
+            pulumi.log.warn(
+                f"{', '.join(placeholders)} still hold the all-zero placeholder; `pulumi up` fails at Railway until"
+                " they are set to the router's real project, environment and service ids"
+            )
+        RailwayServiceVariables(
+            "router-railway",
+            api_url=railway.api_url,
+            project_id=railway.project_id,
+            environment_id=railway.environment_id,
+            service_id=railway.service_id,
+            token_type=railway.token_type,
+            variables=pulumi.Output.all(config_json, secrets).apply(
+                lambda both: {ROUTER_CONFIG_VARIABLE: both[0], **both[1]}
+            ),
+        )
+        published["railway"] = {
+            "serviceId": railway.service_id,
+            "configVariable": ROUTER_CONFIG_VARIABLE,
+        }
+    pulumi.export("routerPublished", published)
+
+
+def merged_config(stacks: Sequence[str], entries: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
+    """The merged, validated config; RouterConfigError names the stack or the route at fault."""
+    missing = [name for name, entry in zip(stacks, entries, strict=True) if not entry]
+    if missing:
+        raise RouterConfigError(
+            "region stacks export no routerProviders: "
+            + ", ".join(missing)
+            + "; check the names in regionStacks and run `pulumi up` on those stacks first"
+        )
+    try:
+        config = router_config.merge([_whole_numbers_as_ints(entry) for entry in entries])
+    except ValueError as error:
+        raise RouterConfigError(f"{error}\n  fix the region stacks' config (failoverOrder, timeouts, names)") from None
+    problems = sorted(
+        error.message for error in _schema_validator().iter_errors(json.loads(router_config.to_json(config)))
+    )
+    if problems:
+        raise RouterConfigError(
+            f"router config does not validate against {router_config.SCHEMA_PATH.name}:\n  - " + "\n  - ".join(problems)
+        )
+    return config
+
+
+def _whole_numbers_as_ints(value: Any) -> Any:
+    """Stack outputs cross the wire as protobuf numbers (doubles): 120 arrives as 120.0. Whole numbers go back
+    to ints, so the config has the same bytes as the region stacks' own view of it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers_as_ints(v) for v in value]
+    return value
+
+
+def secret_values(
+    stacks: Sequence[str], config: Mapping[str, Any], maps: Sequence[Mapping[str, str] | None]
+) -> dict[str, str]:
+    """The values of exactly the variables the config names; a missing one is an error naming it (no value)."""
+    supplied: dict[str, str] = {}
+    for secret_map in maps:
+        supplied.update(secret_map or {})
+    needed = router_config.secret_env_names(config)
+    absent = [name for name in needed if not supplied.get(name)]
+    if absent:
+        raise RouterConfigError(
+            "the router config names credentials no region stack supplies in routerSecrets: "
+            + ", ".join(absent)
+            + f" (region stacks: {', '.join(stacks)}); set the matching secret config there and run `pulumi up`"
+        )
+    return {name: supplied[name] for name in needed}
+
+
+@functools.cache
+def _schema_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema, format_checker=validator.FORMAT_CHECKER)
