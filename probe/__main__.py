@@ -1,0 +1,5 @@
+import sys
+
+from probe.run import main
+
+sys.exit(main())
