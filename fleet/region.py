@@ -221,7 +221,8 @@ def declare_region(settings: RegionSettings) -> None:
                 "version": settings.kubernetes.version,
                 "servingNamespace": serving.SERVING_NAMESPACE,
                 "apiServerPublic": bool(settings.kubernetes.deployer_cidrs),
-                "gpuPool": gpu_pool_size(settings),
+                # Instance types in the order the pool tries them; the cost view prices the first.
+                "gpuPool": {**gpu_pool_size(settings), "instanceTypes": list(settings.gpu.instance_types)},
             },
         )
         pulumi.export("ackEndpoints", ack_endpoints)
