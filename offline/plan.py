@@ -4,6 +4,9 @@
     python -m offline.plan --stack cn-beijing   # one stack (repeatable)
     python -m offline.plan --json-only          # JSON files only, one status line per stack
     python -m offline.plan --out build/plan     # another output folder
+    python -m offline.plan --view cost          # only the cost tables, per region and for the fleet
+    python -m offline.plan --view cost-json     # the same as JSON, for tools
+    python -m offline.plan --prices mine.yaml   # add prices (Alibaba's) to prices/prices.yaml's
 
 The router stack reads the region stacks' outputs through StackReference; offline, those are the outputs
 of the region stacks' own syntheses (planned first, silently if not asked for), so the router's config comes
@@ -20,9 +23,10 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from fleet import cost
 from fleet.config_schema import load_project_schema
 from offline.engine import Synthesis, as_stack_outputs, synthesize
-from offline.report import plan_document, plan_json, plan_table
+from offline.report import cost_lines, plan_document, plan_json, plan_table, region_cost, study_lines
 from offline.stack_files import StackConfig, StackFileError, load_stack_config, shipped_stacks
 
 
@@ -33,7 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json-only", action="store_true", help="write the JSON plans; print no tables")
     parser.add_argument("--out", type=Path, default=Path("plan"), help="folder for <stack>.json (default: plan/)")
+    parser.add_argument(
+        "--view", choices=("full", "cost", "cost-json"), default="full", help="what to print (default: full)"
+    )
+    parser.add_argument("--prices", type=Path, action="append", default=[], help="extra price file (repeatable)")
+    parser.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=cost.DEFAULT_LATENCY_SECONDS,
+        help="average inference latency for the per-million figures (default: the study's 2 s)",
+    )
     args = parser.parse_args(argv)
+    try:
+        prices = cost.load_prices([cost.PRICES_PATH, *args.prices])
+    except (OSError, cost.PriceTableError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
     stacks = args.stack or shipped_stacks()
     try:
@@ -44,22 +63,46 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.mkdir(parents=True, exist_ok=True)
     failed = []
+    region_costs = []
     for config, synthesis in plan_stacks(configs):
         path = args.out / f"{config.stack}.json"
-        path.write_text(plan_json(plan_document(config, synthesis)), encoding="utf-8")
+        path.write_text(plan_json(plan_document(config, synthesis, prices)), encoding="utf-8")
         if not synthesis.ok:
             failed.append(config.stack)
-        if args.json_only:
+        region = region_cost(synthesis, prices, args.latency_seconds)
+        if region:
+            region_costs.append(region)
+        if args.view == "cost":
+            print(
+                f"== stack {config.stack}" + ("\n".join(cost_lines(region)) if region else ": no cost (not a region)")
+            )
+        elif args.view == "full" and args.json_only:
             status = f"{len(synthesis.resources)} resources" if synthesis.ok else "FAILED"
             print(f"{config.stack}: {status} -> {path}")
-        else:
-            print(plan_table(config, synthesis))
+        elif args.view == "full":
+            print(plan_table(config, synthesis, prices))
             print(f"plan written to {path}\n")
 
+    fleet = {
+        "regions": [cost.as_json(r) for r in region_costs],
+        "monthMin": cost.total(r.month_min for r in region_costs).as_json(),
+        "monthMax": cost.total(r.month_max for r in region_costs).as_json(),
+        "study": cost.study_scenario(prices),
+    }
+    if args.view == "cost-json":
+        print(plan_json(fleet), end="")
+    elif not args.json_only:
+        low = cost.total(r.month_min for r in region_costs)
+        high = cost.total(r.month_max for r in region_costs)
+        print(f"Fleet, {len(region_costs)} regions: {low.text()} a month at minimum replicas, {high.text()} at maximum")
+        print("\n".join(study_lines(prices)).lstrip("\n"))
+        print()
     if failed:
         print(f"{len(failed)} of {len(configs)} stacks failed to synthesize: {', '.join(failed)}", file=sys.stderr)
         return 1
-    print(f"all {len(configs)} stacks synthesized offline (simulated, nothing deployed)")
+    # With --view cost-json, stdout is JSON only; the status goes to stderr.
+    status = sys.stderr if args.view == "cost-json" else sys.stdout
+    print(f"all {len(configs)} stacks synthesized offline (simulated, nothing deployed)", file=status)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fleet import cost
 from offline.engine import DeclaredResource, Synthesis, masked
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID, SIMULATED_ID_PREFIX
 from offline.stack_files import StackConfig
@@ -165,8 +166,21 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
+def region_cost(synthesis: Synthesis, prices: cost.PriceTable | None, latency: float) -> cost.RegionCost | None:
+    """The cost of a region stack that synthesized; None for the router stack or a failed one."""
+    if not synthesis.ok or "gpuPacking" not in synthesis.outputs:
+        return None
+    return cost.region_cost(synthesis.outputs, prices or cost.load_prices(), latency)
+
+
+def plan_document(
+    config: StackConfig,
+    synthesis: Synthesis,
+    prices: cost.PriceTable | None = None,
+    latency: float = cost.DEFAULT_LATENCY_SECONDS,
+) -> dict[str, Any]:
     """The plan as data: sorted, masked, free of timestamps, so the same input gives the same bytes."""
+    region_costs = region_cost(synthesis, prices, latency)
     names = {r.urn: r.name for r in synthesis.resources}
     resources = [
         {
@@ -195,6 +209,7 @@ def plan_document(config: StackConfig, synthesis: Synthesis) -> dict[str, Any]:
         "resources": resources,
         "outputs": masked(synthesis.outputs),
         "summary": {"resources": len(resources), "byType": dict(sorted(by_type.items()))},
+        "cost": cost.as_json(region_costs) if region_costs else None,
         "warnings": sorted(set(synthesis.warnings)),
     }
 
@@ -203,7 +218,53 @@ def plan_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
+def cost_lines(region: cost.RegionCost) -> list[str]:
+    """A region's cost as people read it: per provider, per month at min and max, per million inferences."""
+    rows = [("PROVIDER", "WHAT", "MONTH AT MIN", "MONTH AT MAX", f"PER 1M @ {region.latency_seconds:g}s", "BASIS")]
+    for line in region.lines:
+        rows.append(
+            (
+                line.provider,
+                line.what,
+                line.month_min.text(),
+                line.month_max.text(),
+                line.per_million.text(),
+                line.basis,
+            )
+        )
+    rows.append(("total", "", region.month_min.text(), region.month_max.text(), "", "unknown if any part is"))
+    saved = region.gpus_whole - region.gpus_packed
+    lines = [
+        "",
+        f"Cost, {region.region} (USD; a month is {cost.HOURS_PER_MONTH} h):",
+        *_columns(rows),
+        f"  cGPU packing: {region.gpus_packed} GPU(s) instead of {region.gpus_whole} whole GPUs, {saved} saved,"
+        f" {region.packing_saving_month.text()} a month",
+    ]
+    if region.missing():
+        lines.append(
+            "  unknown until these prices are added to prices/prices.yaml (or a file given with --prices),"
+            f" each with its unit, currency, source and date: {', '.join(region.missing())}"
+        )
+    return lines
+
+
+def study_lines(prices: cost.PriceTable) -> list[str]:
+    scenario = cost.study_scenario(prices)
+    lines = [
+        "",
+        "The Beacon study's scenario (3 models x 3 regions, 1M inferences per endpoint per year, 2 s each,"
+        " T4-equivalent rates):",
+    ]
+    lines += [
+        f"  {row['provider']:8} {row['arithmetic']}, ${row['perEndpointUsd']:,.0f} per endpoint  ({row['source']})"
+        for row in scenario["rows"]
+    ]
+    lines.append(f"  {scenario['note']}")
+    return lines
+
+
+def plan_table(config: StackConfig, synthesis: Synthesis, prices: cost.PriceTable | None = None) -> str:
     """A readable table of what the stack declares, its outputs with secrets masked, and what was simulated."""
     lines = [f"== stack {synthesis.stack} " + "=" * max(0, 90 - len(synthesis.stack))]
     if not synthesis.ok:
@@ -240,6 +301,9 @@ def plan_table(config: StackConfig, synthesis: Synthesis) -> str:
     lines.extend(_release_lines(synthesis.outputs))
     lines.extend(_counterpart_lines(synthesis.outputs))
     lines.extend(router_lines(synthesis.outputs))
+    region_costs = region_cost(synthesis, prices, cost.DEFAULT_LATENCY_SECONDS)
+    if region_costs:
+        lines.extend(cost_lines(region_costs))
     if synthesis.warnings:
         lines.append("")
     for warning in sorted(set(synthesis.warnings)):
