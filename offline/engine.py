@@ -12,7 +12,7 @@ import logging
 import os
 import runpy
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +50,7 @@ class DeclaredResource:
     protect: bool
     inputs: dict[str, Any]
     read: bool = False  # read from elsewhere (a StackReference), not managed by this stack
+    retain_on_delete: bool = False
 
 
 @dataclass
@@ -98,6 +99,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     parent_urn=request.parent,
                     custom=bool(request.custom),
                     protect=bool(request.protect),
+                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                     inputs=_without_provider_blob(
                         _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
                     ),
@@ -198,23 +200,11 @@ def as_stack_outputs(synthesis: Synthesis) -> StackOutputs:
 
 
 def _revealed(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return _revealed(value.value)
-    if isinstance(value, dict):
-        return {k: _revealed(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_revealed(v) for v in value]
-    return value
+    return _replacing_secrets(value, lambda secret: _revealed(secret.value))
 
 
 def _holds_secret(value: Any) -> bool:
-    if isinstance(value, Secret):
-        return True
-    if isinstance(value, dict):
-        return any(_holds_secret(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_secret(v) for v in value)
-    return False
+    return masked(value) != value
 
 
 def _plain(value: Any) -> Any:
@@ -239,12 +229,16 @@ def _without_provider_blob(inputs: dict[str, Any]) -> dict[str, Any]:
 
 def masked(value: Any) -> Any:
     """The value with every secret replaced by [secret]: what a plan, a log or a diff may show."""
+    return _replacing_secrets(value, lambda _secret: MASK)
+
+
+def _replacing_secrets(value: Any, replace: Callable[[Secret], Any]) -> Any:
     if isinstance(value, Secret):
-        return MASK
+        return replace(value)
     if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
+        return {k: _replacing_secrets(v, replace) for k, v in value.items()}
     if isinstance(value, list):
-        return [masked(v) for v in value]
+        return [_replacing_secrets(v, replace) for v in value]
     return value
 
 
