@@ -45,7 +45,8 @@ class RouterKubernetesConfig(pulumi.ComponentResource):
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": args.namespace, "labels": labels},
-            opts=in_cluster,
+            # The router's own workloads may live in it: destroying this stack must not delete them.
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(retain_on_delete=True)),
         )
         in_namespace = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[namespace])
         config_map = k8s.core.v1.ConfigMap(

@@ -91,6 +91,8 @@ def test_the_configmap_holds_the_exact_config_bytes_and_the_secret_only_secret_v
     assert sorted(secret.inputs["stringData"].value) == sorted(routed.outputs["routerSecrets"].value)
     provider = routed.one("pulumi:providers:kubernetes")
     assert isinstance(provider.inputs["kubeconfig"], Secret)
+    # Destroying the router stack leaves the namespace (and whatever runs the router in it) in place.
+    assert routed.one("kubernetes:core/v1:Namespace").retain_on_delete
 
 
 def test_the_railway_variables_are_one_secret_input_with_the_config_and_every_credential(routed):
