@@ -13,13 +13,11 @@ inputs from the validated config.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-import jsonschema
 import pulumi
 
 from components.router_kubernetes_config import RouterKubernetesConfig, RouterKubernetesConfigArgs
@@ -69,8 +67,8 @@ def declare_router(settings: RouterSettings) -> None:
             "configMap": in_cluster.config_map_name,
             "secret": in_cluster.secret_name,
         }
-    if settings.publishes_to("railway") and settings.railway is not None:
-        railway = settings.railway
+    railway = settings.railway  # set exactly when railway is a publish target
+    if railway is not None:
         placeholders = [k for k, v in railway.ids().items() if v == NIL_UUID]
         if placeholders:
             pulumi.log.warn(
@@ -108,9 +106,7 @@ def merged_config(stacks: Sequence[str], entries: Sequence[Mapping[str, Any] | N
         config = router_config.merge([_whole_numbers_as_ints(entry) for entry in entries])
     except ValueError as error:
         raise RouterConfigError(f"{error}\n  fix the region stacks' config (failoverOrder, timeouts, names)") from None
-    problems = sorted(
-        error.message for error in _schema_validator().iter_errors(json.loads(router_config.to_json(config)))
-    )
+    problems = router_config.schema_problems(json.loads(router_config.to_json(config)))
     if problems:
         raise RouterConfigError(
             f"router config does not validate against {router_config.SCHEMA_PATH.name}:\n  - " + "\n  - ".join(problems)
@@ -146,11 +142,3 @@ def secret_values(
             + f" (region stacks: {', '.join(stacks)}); set the matching secret config there and run `pulumi up`"
         )
     return {name: supplied[name] for name in needed}
-
-
-@functools.cache
-def _schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator = jsonschema.validators.validator_for(schema)
-    validator.check_schema(schema)
-    return validator(schema, format_checker=validator.FORMAT_CHECKER)

@@ -9,10 +9,13 @@ a separate map, always as a Pulumi secret.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import jsonschema
 
 from fleet.config_schema import PROJECT_ROOT
 from fleet.settings import FAILOVER_STEPS
@@ -240,6 +243,19 @@ def problems(config: Mapping[str, Any]) -> list[str]:
                         " residency-bound; set allowCrossBorderFailover in its stack to permit it"
                     )
     return found
+
+
+def schema_problems(document: Any) -> list[str]:
+    """What keeps a document from being a router config of this schema version; empty when it is one."""
+    return sorted(error.message for error in _schema_validator().iter_errors(document))
+
+
+@functools.cache
+def _schema_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.validators.validator_for(schema)
+    validator.check_schema(schema)
+    return validator(schema, format_checker=validator.FORMAT_CHECKER)
 
 
 def secret_env_names(config: Mapping[str, Any]) -> list[str]:

@@ -17,9 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import jsonschema
-
-from fleet.router_config import SCHEMA_PATH
+from fleet.router_config import SCHEMA_PATH, schema_problems
 
 PROMPTS_PATH = Path(__file__).with_name("golden_prompts.json")
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -63,8 +61,7 @@ def load_config(path: Path) -> dict[str, Any]:
         raise UsageError(f"cannot read {path}: {error.strerror}") from None
     except json.JSONDecodeError as error:
         raise UsageError(f"{path} is not JSON: {error}") from None
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    problems = sorted(e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(config))
+    problems = schema_problems(config)
     if problems:
         raise UsageError(f"{path} is not a router config ({SCHEMA_PATH.name}): " + "; ".join(problems[:5]))
     return config
