@@ -26,6 +26,12 @@ REGION_JURISDICTIONS: dict[str, str] = {
 
 _JURISDICTION = re.compile(r"^(cn-mainland|[a-z]{2})$")
 
+# An ICP filing number (京ICP备12345678号, or with a site suffix -1) or an ICP operating licence (京ICP证123456号).
+ICP_NUMBER = re.compile(r"^\w{1,2}ICP[备证]\d{6,}号(-\d+)?$")
+# The tag that carries it on every resource of a licensed mainland stack; the policy pack looks for it on
+# public endpoints.
+ICP_TAG = "icp-licence"
+
 
 def is_mainland_region(region: str) -> bool:
     """Alibaba's mainland regions are cn-*, except Hong Kong."""

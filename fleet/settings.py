@@ -203,7 +203,7 @@ class RegionSettings:
             "jurisdiction": self.residency.jurisdiction,
             "owner": self.owner,
             "managed-by": "pulumi",
-        }
+        } | ({residency.ICP_TAG: self.residency.icp_licence} if self.residency.icp_licence else {})
 
 
 def load_settings() -> RegionSettings:
@@ -444,6 +444,8 @@ def _residency(values: dict[str, Any], region: str, p: Problems) -> Residency | 
     icp = values.get("icpLicence", "")
     if isinstance(icp, str) and icp and not mainland:
         p.add("icpLicence", f"an ICP licence only applies in mainland China, not {region}; remove it")
+    elif isinstance(icp, str) and icp and not residency.ICP_NUMBER.match(icp):
+        p.add("icpLicence", f"'{icp}' is not an ICP number; write it as on the filing, e.g. 京ICP备12345678号")
     if jurisdiction is None or bound is None:
         return None
     return Residency(

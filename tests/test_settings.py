@@ -95,6 +95,15 @@ def test_each_rule_names_its_key_and_the_fix(overrides, expected):
     assert any(p.startswith(expected) for p in found), found
 
 
+def test_an_icp_licence_that_is_not_an_icp_number_is_refused():
+    found = problems("cn-beijing", icpLicence="pending")
+    assert found == [
+        "beacon-fleet:icpLicence: 'pending' is not an ICP number; write it as on the filing, e.g. 京ICP备12345678号"
+    ]
+    licensed = parse_settings(SCHEMA, "cn-beijing", raw_for(icpLicence="京ICP备12345678号-1"))
+    assert licensed.tags["icp-licence"] == "京ICP备12345678号-1"  # the policy pack looks for it on public endpoints
+
+
 def test_icp_licence_outside_the_mainland_is_refused():
     found = problems("ap-southeast", icpLicence="京ICP备12345678号")
     assert found == [
