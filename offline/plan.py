@@ -12,7 +12,10 @@ The router stack reads the region stacks' outputs through StackReference; offlin
 of the region stacks' own syntheses (planned first, silently if not asked for), so the router's config comes
 from the same code path as in a real deployment.
 
-Exit code 0 when every stack synthesized, 1 when one failed, 2 for a usage error such as an unknown stack.
+Each stack is also checked by the policy pack in policy/, as `pulumi preview --policy-pack policy` would.
+
+Exit code 0 when every stack synthesized and passed every mandatory policy, 1 when one did not, 2 for a usage
+error such as an unknown stack.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from fleet import cost
 from fleet.config_schema import load_project_schema
+from offline import policy_check
 from offline.engine import Synthesis, as_stack_outputs, synthesize
 from offline.report import cost_lines, plan_document, plan_json, plan_table, region_cost, study_lines
 from offline.stack_files import StackConfig, StackFileError, load_stack_config, shipped_stacks
@@ -67,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     for config, synthesis in plan_stacks(configs):
         path = args.out / f"{config.stack}.json"
         path.write_text(plan_json(plan_document(config, synthesis, prices)), encoding="utf-8")
-        if not synthesis.ok:
-            failed.append(config.stack)
+        if not synthesis.ok or policy_check.mandatory(policy_check.check_synthesis(synthesis)):
+            failed.append(config.stack)  # a mandatory policy violation fails `pulumi preview` too
         region = region_cost(synthesis, prices, args.latency_seconds)
         if region:
             region_costs.append(region)
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         elif args.view == "full" and args.json_only:
             status = f"{len(synthesis.resources)} resources" if synthesis.ok else "FAILED"
+            if config.stack in failed and synthesis.ok:
+                status += ", mandatory policy violations"
             print(f"{config.stack}: {status} -> {path}")
         elif args.view == "full":
             print(plan_table(config, synthesis, prices))
@@ -98,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(study_lines(prices)).lstrip("\n"))
         print()
     if failed:
-        print(f"{len(failed)} of {len(configs)} stacks failed to synthesize: {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"{len(failed)} of {len(configs)} stacks failed to synthesize or broke a mandatory policy:"
+            f" {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return 1
     # With --view cost-json, stdout is JSON only; the status goes to stderr.
     status = sys.stderr if args.view == "cost-json" else sys.stdout

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from fleet import cost
+from offline import policy_check
 from offline.engine import DeclaredResource, Synthesis, masked
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID, SIMULATED_ID_PREFIX
 from offline.stack_files import StackConfig
@@ -211,6 +212,11 @@ def plan_document(
         "summary": {"resources": len(resources), "byType": dict(sorted(by_type.items()))},
         "cost": cost.as_json(region_costs) if region_costs else None,
         "warnings": sorted(set(synthesis.warnings)),
+        "policies": {
+            "pack": policy_check.PACK_NAME,
+            "checked": [p.name for p in policy_check.ALL_POLICIES],
+            "violations": [v.as_json() for v in policy_check.check_synthesis(synthesis)],
+        },
     }
 
 
@@ -304,6 +310,7 @@ def plan_table(config: StackConfig, synthesis: Synthesis, prices: cost.PriceTabl
     region_costs = region_cost(synthesis, prices, cost.DEFAULT_LATENCY_SECONDS)
     if region_costs:
         lines.extend(cost_lines(region_costs))
+    lines.extend(policy_lines(synthesis))
     if synthesis.warnings:
         lines.append("")
     for warning in sorted(set(synthesis.warnings)):
@@ -314,6 +321,17 @@ def plan_table(config: StackConfig, synthesis: Synthesis, prices: cost.PriceTabl
 
 
 ROUTER_OUTPUTS_SHOWN_BELOW = ("routerConfig", "routerMermaid")
+
+
+def policy_lines(synthesis: Synthesis) -> list[str]:
+    """The policy pack's verdict, as `pulumi preview --policy-pack policy` would give it."""
+    found = policy_check.check_synthesis(synthesis)
+    count = len(policy_check.ALL_POLICIES)
+    if not found:
+        return ["", f"Policy pack {policy_check.PACK_NAME}: all {count} policies pass"]
+    lines = ["", f"Policy pack {policy_check.PACK_NAME}: {len(found)} violations"]
+    lines += [f"  [{v.enforcement}] {v.policy}: {v.resource or '(stack)'}: {v.message}" for v in found]
+    return lines
 
 
 def router_lines(outputs: dict[str, Any]) -> list[str]:

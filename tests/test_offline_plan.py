@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import replace
 
@@ -65,8 +66,37 @@ def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, ca
     assert plan.main(["--stack", "broken", "--stack", "us-east", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "FAILED: stack 'broken' has 1 configuration problem" in captured.out
-    assert "1 of 2 stacks failed to synthesize: broken" in captured.err
+    assert "1 of 2 stacks failed to synthesize or broke a mandatory policy: broken" in captured.err
     assert json.loads((tmp_path / "broken.json").read_text())["ok"] is False
+
+
+def test_a_mandatory_policy_violation_fails_the_plan_as_it_fails_a_preview(tmp_path, monkeypatch, capsys):
+    from offline import policy_check
+
+    real_check = policy_check.check
+
+    def without_versioning(resources, *args, **kwargs):
+        resources = [
+            dataclasses.replace(r, inputs={**r.inputs, "versioning": {"status": "Suspended"}})
+            if r.type == "alicloud:oss/bucket:Bucket"
+            else r
+            for r in resources
+        ]
+        return real_check(resources, *args, **kwargs)
+
+    monkeypatch.setattr(policy_check, "check", without_versioning)
+    assert plan.main(["--stack", "us-east", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "[mandatory] oss-bucket-versioned: alicloud:oss/bucket:Bucket models-bucket" in captured.out
+    (violation,) = json.loads((tmp_path / "us-east.json").read_text())["policies"]["violations"]
+    assert violation["policy"] == "oss-bucket-versioned" and violation["enforcement"] == "mandatory"
+
+
+def test_the_plan_records_which_policies_checked_the_stack(tmp_path):
+    assert plan.main(["--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 0
+    policies = json.loads((tmp_path / "us-east.json").read_text())["policies"]
+    assert policies["pack"] == "beacon-fleet-guardrails" and policies["violations"] == []
+    assert "cgpu-pods-request-gpu-memory" in policies["checked"] and len(policies["checked"]) == 10
 
 
 def test_encrypted_stack_values_become_visible_placeholders_and_stay_masked(tmp_path):
