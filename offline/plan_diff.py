@@ -1,0 +1,387 @@
+"""What a change does to the fleet, from offline plans alone: no Pulumi CLI, no credentials, no cloud.
+
+    python -m offline.plan_diff --base-ref origin/main           # plan origin/main and the working tree, diff
+    python -m offline.plan_diff --base-ref A --head-ref B         # two commits
+    python -m offline.plan_diff BASE_DIR HEAD_DIR                 # two folders of plan/<stack>.json
+    ... --out diff.md                                             # also write the Markdown (a job summary)
+
+Per stack: resources added, removed and changed (with the inputs that changed), outputs that changed, the
+router's routes and providers, config keys, policy violations and warnings. Secrets stay masked: both plans
+hold only `[secret]`, so a changed secret value cannot show, and is never read.
+
+A ref is planned in a temporary `git worktree` with this interpreter, so both sides run with the head's
+installed dependencies. Exit code: 0 when the head plans cleanly, 1 when a head stack fails to synthesize or
+breaks a mandatory policy (the diff is still printed), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from offline.report import PLAN_FORMAT
+
+MAX_LINES_PER_ITEM = 12
+MAX_VALUE_CHARS = 100
+
+ResourceKey = tuple[str, str, str]  # type, name, parent name
+
+
+@dataclass
+class StackDiff:
+    stack: str
+    status: str  # added, removed, changed, unchanged, failed (on the head), fixed (failed on the base)
+    error: str | None = None
+    config: list[tuple[str, Any, Any]] = field(default_factory=list)
+    added: list[ResourceKey] = field(default_factory=list)
+    removed: list[ResourceKey] = field(default_factory=list)
+    changed: list[tuple[ResourceKey, list[tuple[str, Any, Any]]]] = field(default_factory=list)
+    outputs: list[tuple[str, Any, Any]] = field(default_factory=list)
+    routes: list[tuple[str, Any, Any]] = field(default_factory=list)  # "<region> / <model>", old order, new order
+    providers: list[tuple[str, Any, Any]] = field(default_factory=list)  # name, old, new (None when absent)
+    violations_added: list[str] = field(default_factory=list)
+    violations_resolved: list[str] = field(default_factory=list)
+    warnings_added: list[str] = field(default_factory=list)
+    warnings_removed: list[str] = field(default_factory=list)
+
+    @property
+    def head_failed(self) -> bool:
+        return self.status == "failed" or any(v.startswith("[mandatory]") for v in self.violations_added)
+
+
+# --- reading plans --------------------------------------------------------------------------------------------
+
+
+def load_plans(folder: Path) -> dict[str, dict[str, Any]]:
+    """Every plan/<stack>.json in the folder, by stack; documents of another format are refused."""
+    plans = {}
+    for path in sorted(folder.glob("*.json")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
+            raise ValueError(f"{path} is not a {PLAN_FORMAT} plan")
+        plans[document["stack"]] = document
+    return plans
+
+
+def plan_ref(ref: str, out: Path, repo: Path | None = None) -> Path:
+    """Plan a git ref into `out`, from a temporary worktree of `repo` (default: the current directory)."""
+    repo = repo or Path.cwd()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="beacon-plan-") as scratch:
+        tree = Path(scratch) / "tree"
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), ref)
+        try:
+            _run_plan(tree, out)
+        finally:
+            _git(repo, "worktree", "remove", "--force", str(tree))
+    return out
+
+
+def plan_working_tree(out: Path, repo: Path | None = None) -> Path:
+    _run_plan(repo or Path.cwd(), out)
+    return out
+
+
+def _run_plan(tree: Path, out: Path) -> None:
+    # Exit code 1 (a failing stack) still writes every plan; the diff reports it.
+    completed = subprocess.run(
+        [sys.executable, "-m", "offline.plan", "--json-only", "--out", str(out)],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode not in (0, 1):
+        raise RuntimeError(f"the offline plan of {tree} exited {completed.returncode}: {completed.stderr.strip()}")
+
+
+def _git(repo: Path, *args: str) -> str:
+    completed = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)}: {completed.stderr.strip()}")
+    return completed.stdout.strip()
+
+
+# --- diffing --------------------------------------------------------------------------------------------------
+
+
+def diff_plans(base: Mapping[str, dict], head: Mapping[str, dict]) -> list[StackDiff]:
+    """One StackDiff per stack in either side, region stacks first, then the router."""
+    stacks = sorted(set(base) | set(head), key=lambda s: (_is_router(base.get(s) or head[s]), s))
+    return [diff_stack(stack, base.get(stack), head.get(stack)) for stack in stacks]
+
+
+def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
+    if head is None:
+        return StackDiff(stack, "removed")
+    if not head.get("ok"):
+        return StackDiff(stack, "failed", error=head.get("error"))
+    diff = StackDiff(stack, "added" if base is None else ("fixed" if not base.get("ok") else "changed"))
+    base = base if base is not None and base.get("ok") else {}
+    diff.config = list(_changed_leaves(base.get("config", {}), head.get("config", {}), flatten=False))
+
+    before = {_key(r): r for r in base.get("resources", [])}
+    after = {_key(r): r for r in head.get("resources", [])}
+    diff.added = [k for k in after if k not in before]
+    diff.removed = [k for k in before if k not in after]
+    for key in after.keys() & before.keys():
+        changes = list(_changed_leaves(_settings(before[key]), _settings(after[key])))
+        if changes:
+            diff.changed.append((key, changes))
+    diff.changed.sort()
+
+    outputs_before, outputs_after = base.get("outputs", {}), head.get("outputs", {})
+    router_before, router_after = outputs_before.get("routerConfig"), outputs_after.get("routerConfig")
+    if isinstance(router_after, dict):
+        diff.routes, diff.providers = _router_changes(router_before or {}, router_after)
+        outputs_before = {k: v for k, v in outputs_before.items() if k != "routerConfig"}
+        outputs_after = {k: v for k, v in outputs_after.items() if k != "routerConfig"}
+    diff.outputs = list(_changed_leaves(outputs_before, outputs_after))
+
+    violations_before = set(_violations(base)) if base else set()
+    violations_after = set(_violations(head))
+    diff.violations_added = sorted(violations_after - violations_before)
+    diff.violations_resolved = sorted(violations_before - violations_after)
+    diff.warnings_added = sorted(set(head.get("warnings", [])) - set(base.get("warnings", [])))
+    diff.warnings_removed = sorted(set(base.get("warnings", [])) - set(head.get("warnings", [])))
+    if diff.status == "changed" and not any(
+        (diff.config, diff.added, diff.removed, diff.changed, diff.outputs, diff.routes, diff.providers)
+        + (diff.violations_added, diff.violations_resolved, diff.warnings_added, diff.warnings_removed)
+    ):
+        diff.status = "unchanged"
+    return diff
+
+
+def _is_router(document: dict) -> bool:
+    return any(key.endswith(":stackRole") and value == "router" for key, value in document.get("config", {}).items())
+
+
+def _key(resource: dict) -> ResourceKey:
+    return (resource["type"], resource["name"], resource.get("parent", ""))
+
+
+def _settings(resource: dict) -> dict:
+    """What a change to a resource can touch: its inputs and its protection."""
+    return {"inputs": resource.get("inputs", {}), "protect": resource.get("protect", False)}
+
+
+def _violations(document: dict) -> list[str]:
+    found = (document.get("policies") or {}).get("violations", [])
+    return [f"[{v['enforcement']}] {v['policy']}: {v['resource'] or '(stack)'}: {v['message']}" for v in found]
+
+
+def _changed_leaves(before: Any, after: Any, path: str = "", flatten: bool = True) -> Iterator[tuple[str, Any, Any]]:
+    """(path, old, new) for every leaf that differs; None stands for absent.
+
+    Maps are walked by key and lists of one length by index; a list that grew or shrank gives the items it
+    lost and gained. A JSON document held in a string (a RAM policy, an EAS service config) is walked as
+    data, and a multi-line string gives the lines that changed.
+    """
+    if before == after:
+        return
+    if not flatten:  # one level: whole values per key (config)
+        for key in sorted(before.keys() | after.keys()):
+            if before.get(key) != after.get(key):
+                yield (key, before.get(key), after.get(key))
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(before.keys() | after.keys()):
+            yield from _changed_leaves(before.get(key), after.get(key), _join(path, key))
+    elif isinstance(before, list) and isinstance(after, list):
+        if len(before) == len(after):
+            for index, (old, new) in enumerate(zip(before, after, strict=True)):
+                yield from _changed_leaves(old, new, _join(path, str(index)))
+        else:
+            yield from ((f"{path}[−]", item, None) for item in before if item not in after)
+            yield from ((f"{path}[+]", None, item) for item in after if item not in before)
+    elif isinstance(before, str) and isinstance(after, str) and (documents := _json_documents(before, after)):
+        yield from _changed_leaves(*documents, path)
+    elif isinstance(before, str) and isinstance(after, str) and ("\n" in before or "\n" in after):
+        old_lines, new_lines = before.splitlines(), after.splitlines()
+        yield from ((f"{path} (line)", line, None) for line in old_lines if line not in new_lines)
+        yield from ((f"{path} (line)", None, line) for line in new_lines if line not in old_lines)
+    else:
+        yield (path, before, after)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _json_documents(before: str, after: str) -> tuple[Any, Any] | None:
+    try:
+        documents = json.loads(before), json.loads(after)
+    except ValueError:
+        return None
+    return documents if all(isinstance(d, dict | list) for d in documents) else None
+
+
+def _router_changes(before: dict, after: dict) -> tuple[list, list]:
+    routes = []
+    regions = sorted(set(before.get("routes", {})) | set(after.get("routes", {})))
+    for region in regions:
+        old_models, new_models = before.get("routes", {}).get(region, {}), after.get("routes", {}).get(region, {})
+        for model in sorted(set(old_models) | set(new_models)):
+            if old_models.get(model) != new_models.get(model):
+                routes.append((f"{region} / {model}", old_models.get(model), new_models.get(model)))
+    old_providers, new_providers = before.get("providers", {}), after.get("providers", {})
+    providers = [
+        (name, old_providers.get(name), new_providers.get(name))
+        for name in sorted(set(old_providers) | set(new_providers))
+        if old_providers.get(name) != new_providers.get(name)
+    ]
+    return routes, providers
+
+
+# --- reporting ------------------------------------------------------------------------------------------------
+
+SIMULATED = (
+    "Both sides were planned offline by the Pulumi SDK's mock engine: nothing was deployed, no credentials were"
+    " used, and ids, zones and endpoints the cloud would compute are simulated. `pulumi preview` in the"
+    " per-stack jobs shows the real diff against deployed state."
+)
+
+
+def markdown(diffs: list[StackDiff], base_label: str, head_label: str) -> str:
+    lines = [f"## Offline plan diff: `{base_label}` → `{head_label}`", "", SIMULATED, ""]
+    lines += ["| Stack | Status | Added | Changed | Removed | Policy violations |", "|---|---|---|---|---|---|"]
+    for d in diffs:
+        policy = (
+            f"+{len(d.violations_added)} / −{len(d.violations_resolved)}"
+            if d.violations_added or d.violations_resolved
+            else ""
+        )
+        lines.append(f"| {d.stack} | {d.status} | {len(d.added)} | {len(d.changed)} | {len(d.removed)} | {policy} |")
+    for d in diffs:
+        if d.status == "unchanged":
+            continue
+        lines += ["", f"### {d.stack}: {d.status}"]
+        if d.status == "failed":
+            lines += ["", "The head's plan of this stack failed:", "", "```", str(d.error).strip(), "```"]
+            continue
+        if d.status == "removed":
+            lines += ["", "The head has no plan for this stack (its `Pulumi.<stack>.yaml` is gone)."]
+            continue
+        lines += _section("Config", [f"`{k}`: {_change(old, new)}" for k, old, new in d.config])
+        lines += _section("Added", [_resource(key) for key in d.added])
+        lines += _section("Removed", [_resource(key) for key in d.removed])
+        lines += _section(
+            "Changed",
+            [
+                _resource(key) + "".join(f"\n  - {_leaf(*leaf)}" for leaf in _capped(changes))
+                for key, changes in d.changed
+            ],
+        )
+        lines += _section("Router routes", [f"{name}: {_change(_order(o), _order(n))}" for name, o, n in d.routes])
+        lines += _section("Router providers", [_provider(name, o, n) for name, o, n in d.providers])
+        lines += _section("Outputs", [_leaf(p, o, n) for p, o, n in _capped(d.outputs)])
+        lines += _section("New policy violations", d.violations_added)
+        lines += _section("Policy violations resolved", d.violations_resolved)
+        lines += _section("New warnings", d.warnings_added)
+        lines += _section("Warnings gone", d.warnings_removed)
+    return "\n".join(lines) + "\n"
+
+
+def _section(title: str, items: list[str]) -> list[str]:
+    return ["", f"**{title}**", *(f"- {item}" for item in items)] if items else []
+
+
+def _resource(key: ResourceKey) -> str:
+    type_, name, parent = key
+    return f"`{name}` ({type_}" + (f", in {parent})" if parent else ")")
+
+
+def _capped(changes: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
+    if len(changes) <= MAX_LINES_PER_ITEM:
+        return changes
+    more = len(changes) - MAX_LINES_PER_ITEM
+    return [*changes[:MAX_LINES_PER_ITEM], (f"… and {more} more", None, None)]
+
+
+def _leaf(path: str, old: Any, new: Any) -> str:
+    return path if path.startswith("…") else f"`{path}`: {_change(old, new)}"
+
+
+def _change(old: Any, new: Any) -> str:
+    if old is None:
+        return f"added {_value(new)}"
+    if new is None:
+        return f"removed (was {_value(old)})"
+    return f"{_value(old)} → {_value(new)}"
+
+
+def _value(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = text.replace("\n", "⏎").replace("`", "'")
+    text = text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+    return f"`{text}`"
+
+
+def _order(order: Any) -> Any:
+    return " → ".join(order) if isinstance(order, list) else order
+
+
+def _provider(name: str, old: Any, new: Any) -> str:
+    if old is None:
+        return f"added `{name}` ({new.get('type', '?')}, {new.get('network', '?')}, {new.get('endpoint', '?')})"
+    if new is None:
+        return f"removed `{name}`"
+    return f"`{name}`" + "".join(f"\n  - {_leaf(*leaf)}" for leaf in _capped(list(_changed_leaves(old, new))))
+
+
+# --- command line ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline.plan_diff", description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="*", type=Path, help="BASE_DIR HEAD_DIR: folders of plan/<stack>.json")
+    parser.add_argument("--base-ref", help="git ref to plan as the base (e.g. origin/main)")
+    parser.add_argument("--head-ref", help="git ref to plan as the head (default: the working tree)")
+    parser.add_argument("--out", type=Path, help="also write the Markdown here (e.g. $GITHUB_STEP_SUMMARY)")
+    args = parser.parse_args(argv)
+    if bool(args.folders) == bool(args.base_ref) or (args.folders and len(args.folders) != 2):
+        parser.print_usage(sys.stderr)
+        print("error: give either BASE_DIR HEAD_DIR or --base-ref", file=sys.stderr)
+        return 2
+    try:
+        with tempfile.TemporaryDirectory(prefix="beacon-diff-") as scratch:
+            if args.folders:
+                base_dir, head_dir = args.folders
+                base_label, head_label = str(base_dir), str(head_dir)
+            else:
+                base_dir = plan_ref(args.base_ref, Path(scratch) / "base")
+                head_dir = (
+                    plan_ref(args.head_ref, Path(scratch) / "head")
+                    if args.head_ref
+                    else plan_working_tree(Path(scratch) / "head")
+                )
+                base_label = _describe(args.base_ref)
+                head_label = _describe(args.head_ref) if args.head_ref else "working tree"
+            diffs = diff_plans(load_plans(base_dir), load_plans(head_dir))
+    except (OSError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report = markdown(diffs, base_label, head_label)
+    print(report, end="")
+    if args.out:
+        with args.out.open("a", encoding="utf-8") as out:  # a job summary may already hold other steps' text
+            out.write(report)
+    return 1 if any(d.head_failed for d in diffs) else 0
+
+
+def _describe(ref: str) -> str:
+    try:
+        return f"{ref} ({_git(Path.cwd(), 'rev-parse', '--short', ref)})"
+    except RuntimeError:
+        return ref
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The credential-free plan diff: two commits planned offline, and what differs per stack, said plainly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from offline import plan_diff
+from offline.plan_diff import StackDiff, diff_plans, diff_stack, markdown
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_OUTPUT = (".git", ".venv", "plan", "__pycache__", ".pytest_cache", ".ruff_cache", "venv", "results")
+DROPPED_MODEL = "mistral-7b"
+
+
+def git(repo: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=beacon-test", "-c", "user.email=test@beacon.invalid", *args]
+    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def two_commits(tmp_path_factory) -> Path:
+    """A copy of this project as a git repository with two commits: the second drops one model from us-east."""
+    repo = tmp_path_factory.mktemp("repo")
+    shutil.copytree(PROJECT_ROOT, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*BUILD_OUTPUT))
+    git(repo, "init", "--quiet")
+    git(repo, "add", "-A")
+    git(repo, "commit", "--quiet", "-m", "base")
+    stack_file = repo / "Pulumi.us-east.yaml"
+    stack_file.write_text(
+        stack_file.read_text() + "  beacon-fleet:models: [llama3.2-1b, qwen2.5-1.5b]\n", encoding="utf-8"
+    )
+    git(repo, "commit", "--quiet", "-am", f"Stop serving {DROPPED_MODEL} in us-east")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def plans(two_commits, tmp_path_factory) -> tuple[dict, dict]:
+    out = tmp_path_factory.mktemp("plans")
+    base = plan_diff.plan_ref("HEAD~1", out / "base", repo=two_commits)
+    head = plan_diff.plan_ref("HEAD", out / "head", repo=two_commits)
+    return plan_diff.load_plans(base), plan_diff.load_plans(head)
+
+
+def by_stack(diffs: list[StackDiff]) -> dict[str, StackDiff]:
+    return {d.stack: d for d in diffs}
+
+
+def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
+    diffs = by_stack(diff_plans(*plans))
+    assert list(diffs) == ["ap-southeast", "cn-beijing", "us-east", "router"]  # regions first, as planned
+    assert diffs["cn-beijing"].status == diffs["ap-southeast"].status == "unchanged"
+
+    us_east = diffs["us-east"]
+    assert us_east.status == "changed"
+    assert [key for key, _, _ in us_east.config] == ["beacon-fleet:models"]
+    assert us_east.added == []
+    assert us_east.removed and all(DROPPED_MODEL in name for _, name, _ in us_east.removed)
+    removed_types = {type_ for type_, _, _ in us_east.removed}
+    assert {"alicloud:pai/service:Service", "kubernetes:helm.sh/v3:Release"} <= removed_types
+    # What stays changes only because the model left: a smaller GPU pool, one service account fewer in the trust.
+    changed = {name: [path for path, _, _ in leaves] for (_, name, _), leaves in us_east.changed}
+    assert changed == {
+        "gpu-pool-pool": ["inputs.scalingConfig.maxSize", "inputs.scalingConfig.minSize"],
+        "model-access-serving-role": ["inputs.assumeRolePolicyDocument.Statement.0.Condition.StringEquals.oidc:sub[−]"],
+    }
+
+    router = diffs["router"]
+    assert router.added == router.removed == []
+    assert [(name, new) for name, _, new in router.routes] == [(f"us-east / {DROPPED_MODEL}", None)]
+    assert [(name, new) for name, _, new in router.providers] == [
+        (f"us-east-{kind}-{DROPPED_MODEL}", None) for kind in ("ack", "eas", "modal")
+    ]
+    assert [name for (_, name, _), _ in router.changed] == ["router-config"]
+
+
+def test_the_reverse_change_adds_the_same_model_back(plans):
+    base, head = plans
+    diffs = by_stack(diff_plans(head, base))
+    us_east, router = diffs["us-east"], diffs["router"]
+    assert us_east.removed == [] and us_east.added
+    assert all(DROPPED_MODEL in name for _, name, _ in us_east.added)
+    assert [(name, old) for name, old, _ in router.routes] == [(f"us-east / {DROPPED_MODEL}", None)]
+
+
+def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(two_commits)
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    assert plan_diff.main(["--base-ref", "HEAD~1", "--head-ref", "HEAD", "--out", str(summary)]) == 0
+    printed = capsys.readouterr().out
+    assert summary.read_text() == "earlier step\n" + printed  # appended, as a job summary is
+    assert "| cn-beijing | unchanged | 0 | 0 | 0 |" in printed
+    assert "| us-east | changed | 0 | 2 | 9 |" in printed
+    assert f"- us-east / {DROPPED_MODEL}: removed (was `us-east-ack-{DROPPED_MODEL} → " in printed
+    assert "nothing was deployed, no credentials were used" in printed
+    assert not list(Path(two_commits).glob("plan")), "the diff must not leave plans in the checkout"
+    assert git(two_commits, "worktree", "list").count("\n") == 0, "the temporary worktree was left behind"
+
+
+# --- the diff's rules, on small documents ---------------------------------------------------------------------
+
+
+def plan(stack: str = "s", resources=(), outputs=None, ok=True, violations=(), **extra) -> dict:
+    return {
+        "format": "beacon-fleet-plan/1",
+        "stack": stack,
+        "ok": ok,
+        "error": None if ok else "stack 's' has 1 configuration problem",
+        "config": {"beacon-fleet:stackRole": "region"},
+        "resources": list(resources),
+        "outputs": outputs or {},
+        "policies": {"violations": list(violations)},
+        "warnings": [],
+        **extra,
+    }
+
+
+def res(name: str, **inputs) -> dict:
+    return {"type": "alicloud:ram/role:Role", "name": name, "parent": "", "protect": False, "inputs": inputs}
+
+
+def test_a_secret_stays_masked_and_a_json_document_is_compared_as_data():
+    before = plan(resources=[res("role", password="[secret]", policy=json.dumps({"Action": ["oss:GetObject"]}))])
+    after = plan(resources=[res("role", password="[secret]", policy=json.dumps({"Action": ["oss:ListObjects"]}))])
+    diff = diff_stack("s", before, after)
+    assert diff.changed == [
+        (("alicloud:ram/role:Role", "role", ""), [("inputs.policy.Action.0", "oss:GetObject", "oss:ListObjects")])
+    ]
+
+
+def test_a_head_that_fails_to_plan_or_breaks_a_mandatory_policy_fails_the_diff():
+    failed = diff_stack("s", plan(), plan(ok=False))
+    assert failed.status == "failed" and failed.head_failed
+    assert "configuration problem" in markdown([failed], "base", "head")
+    violation = {"policy": "ack-rrsa", "enforcement": "mandatory", "resource": "", "message": "no RRSA"}
+    broken = diff_stack("s", plan(), plan(violations=[violation]))
+    assert broken.violations_added == ["[mandatory] ack-rrsa: (stack): no RRSA"] and broken.head_failed
+    assert not diff_stack("s", plan(violations=[violation]), plan()).head_failed  # fixed by the change
+
+
+def test_a_stack_only_on_one_side_is_added_or_removed():
+    diffs = by_stack(diff_plans({"old": plan("old")}, {"new": plan("new", resources=[res("role")])}))
+    assert diffs["old"].status == "removed"
+    assert diffs["new"].status == "added" and diffs["new"].added == [("alicloud:ram/role:Role", "role", "")]
+
+
+def test_folders_of_plans_are_diffed_and_anything_else_is_a_usage_error(tmp_path, capsys):
+    for side, outputs in (("base", {"url": "http://a"}), ("head", {"url": "http://b"})):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "s.json").write_text(json.dumps(plan(outputs=outputs)))
+    assert plan_diff.main([str(tmp_path / "base"), str(tmp_path / "head")]) == 0
+    assert "- `url`: `http://a` → `http://b`" in capsys.readouterr().out
+    assert plan_diff.main([]) == 2
+    (tmp_path / "head" / "other.json").write_text("{}")
+    assert plan_diff.main([str(tmp_path / "base"), str(tmp_path / "head")]) == 2
+    assert "is not a beacon-fleet-plan/1 plan" in capsys.readouterr().err
