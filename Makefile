@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test lint bench clean
+.PHONY: plan plan-diff test lint bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 ## plan: synthesize every stack offline (mock engine, no cloud) and write plan/<stack>.json
 plan: $(STAMP)
 	$(PY) -m offline.plan $(ARGS)
+
+## plan-diff: plan a base ref and the working tree offline, and say what changed per stack
+##   make plan-diff ARGS="--base-ref origin/main"
+plan-diff: $(STAMP)
+	$(PY) -m offline.plan_diff $(ARGS)
 
 ## test: lint, then the test suite under Pulumi mocks
 test: $(STAMP)

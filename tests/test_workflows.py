@@ -1,0 +1,130 @@
+"""The GitHub Actions workflow: valid against GitHub's schema, and wired the way the README says.
+
+Validation is check-jsonschema's vendored copy of GitHub's workflow schema (offline). It checks structure,
+not an action's inputs, so the inputs that matter are pinned here one by one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from offline.stack_files import shipped_stacks
+from tests.conftest import PROJECT, REGION_STACKS
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+CI = ROOT / ".github" / "workflows" / "ci.yml"
+
+
+def check_jsonschema(*paths: Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows"]
+    return subprocess.run([*command, *map(str, paths)], capture_output=True, text=True, check=False)
+
+
+def workflow() -> dict:
+    return yaml.safe_load(CI.read_text(encoding="utf-8"))
+
+
+def triggers(document: dict) -> dict:
+    return document.get("on", document.get(True))  # YAML 1.1 reads a bare `on` as true
+
+
+def job(name: str) -> dict:
+    return workflow()["jobs"][name]
+
+
+def pulumi_step(job_: dict) -> dict:
+    (step,) = [s for s in job_["steps"] if str(s.get("uses", "")).startswith("pulumi/actions@")]
+    return step
+
+
+def test_every_workflow_validates_against_githubs_schema():
+    assert WORKFLOWS == [CI]
+    result = check_jsonschema(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_validation_is_not_vacuous(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(CI.read_text(encoding="utf-8").replace("runs-on:", "runs_on:", 1), encoding="utf-8")
+    result = check_jsonschema(broken)
+    assert result.returncode == 1 and "'runs-on' is a required property" in result.stdout
+
+
+def test_the_test_job_runs_the_readmes_test_command_like_ci_does():
+    runs = [step.get("run") for step in job("test")["steps"]]
+    assert "make test" in runs
+    assert "make test" in (ROOT / ".ci" / "run").read_text() and "make test" in (ROOT / "README.md").read_text()
+
+
+def test_preview_covers_every_stack_with_the_policy_pack_a_diff_and_a_pr_comment():
+    preview = job("preview")
+    assert preview["needs"] == "test"
+    assert sorted(preview["strategy"]["matrix"]["stack"]) == sorted(shipped_stacks())
+    step = pulumi_step(preview)
+    assert step["uses"] == "pulumi/actions@v7"
+    options = step["with"]
+    assert options["command"] == "preview"
+    assert options["comment-on-pr"] is True and options["diff"] is True and options["refresh"] is True
+    assert options["policyPacks"] == "policy" and (ROOT / options["policyPacks"] / "PulumiPolicy.yaml").exists()
+    assert options["stack-name"].endswith(f"/{PROJECT}/${{{{ matrix.stack }}}}")
+    assert preview["permissions"]["pull-requests"] == "write"
+
+
+@pytest.mark.parametrize("name", ["preview", "up-regions", "up-router"])
+def test_dependencies_are_installed_into_the_programs_virtualenv_before_pulumi_runs(name):
+    steps = job(name)["steps"]
+    install = next(i for i, s in enumerate(steps) if "pip install" in s.get("run", ""))
+    assert "-r requirements.txt" in steps[install]["run"] and ".venv" in steps[install]["run"]
+    assert install < steps.index(pulumi_step(job(name)))
+    assert yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+def test_up_runs_on_main_behind_each_stacks_environment_regions_before_the_router():
+    assert triggers(workflow())["push"]["branches"] == ["main"]
+    regions, router = job("up-regions"), job("up-router")
+    for up in (regions, router):
+        assert up["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+        assert pulumi_step(up)["with"]["command"] == "up"
+        assert pulumi_step(up)["with"]["policyPacks"] == "policy"
+        assert up["concurrency"]["cancel-in-progress"] is False
+    assert sorted(regions["strategy"]["matrix"]["stack"]) == sorted(REGION_STACKS)
+    assert regions["environment"] == "${{ matrix.stack }}"  # required reviewers are set on each environment
+    assert regions["concurrency"]["group"] == "pulumi-up-${{ matrix.stack }}"
+    assert router["environment"] == "router" and router["needs"] == "up-regions"
+    assert pulumi_step(router)["with"]["stack-name"].endswith(f"/{PROJECT}/router")
+
+
+def test_the_plan_diff_runs_for_every_pull_request_without_a_single_secret():
+    diff = job("plan-diff")
+    assert diff["if"] == "github.event_name == 'pull_request'" and "needs" not in diff
+    assert "secrets." not in json.dumps(diff)
+    assert "permissions" not in diff and workflow()["permissions"] == {"contents": "read"}
+    (checkout,) = [s for s in diff["steps"] if s.get("uses", "").startswith("actions/checkout")]
+    assert checkout["with"]["fetch-depth"] == 0
+    step = next(s for s in diff["steps"] if "plan-diff" in s.get("run", ""))
+    assert "--base-ref $BASE_SHA" in step["run"] and "--out $GITHUB_STEP_SUMMARY" in step["run"]
+    assert step["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+
+
+def test_secrets_reach_steps_only_through_the_environment_never_a_command_line():
+    for name, job_ in workflow()["jobs"].items():
+        for step in job_["steps"]:
+            assert "secrets." not in step.get("run", ""), f"{name}: a secret in a shell command"
+            assert "secrets." not in json.dumps(step.get("with", {})), f"{name}: a secret as an action input"
+
+
+def test_the_pulumi_cli_is_pinned_to_the_sdks_version():
+    pinned = next(
+        line.split("==")[1]
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.startswith("pulumi==")
+    )
+    for name in ("preview", "up-regions", "up-router"):
+        assert pulumi_step(job(name))["with"]["pulumi-version"] == pinned
