@@ -378,9 +378,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _describe(ref: str) -> str:
     try:
-        return f"{ref} ({_git(Path.cwd(), 'rev-parse', '--short', ref)})"
+        short = _git(Path.cwd(), "rev-parse", "--short", ref)
     except RuntimeError:
         return ref
+    return ref if ref.startswith(short) else f"{ref} ({short})"
 
 
 if __name__ == "__main__":
