@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     region_costs = []
     for config, synthesis in plan_stacks(configs):
         path = args.out / f"{config.stack}.json"
-        path.write_text(plan_json(plan_document(config, synthesis, prices)), encoding="utf-8")
-        if not synthesis.ok or policy_check.mandatory(policy_check.check_synthesis(synthesis)):
+        violations = policy_check.check_synthesis(synthesis)
+        path.write_text(plan_json(plan_document(config, synthesis, prices, violations=violations)), encoding="utf-8")
+        if not synthesis.ok or policy_check.mandatory(violations):
             failed.append(config.stack)  # a mandatory policy violation fails `pulumi preview` too
         region = region_cost(synthesis, prices, args.latency_seconds)
         if region:
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 status += ", mandatory policy violations"
             print(f"{config.stack}: {status} -> {path}")
         elif args.view == "full":
-            print(plan_table(config, synthesis, prices))
+            print(plan_table(config, synthesis, prices, violations))
             print(f"plan written to {path}\n")
 
     fleet = {

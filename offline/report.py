@@ -179,8 +179,13 @@ def plan_document(
     synthesis: Synthesis,
     prices: cost.PriceTable | None = None,
     latency: float = cost.DEFAULT_LATENCY_SECONDS,
+    violations: list[policy_check.Violation] | None = None,
 ) -> dict[str, Any]:
-    """The plan as data: sorted, masked, free of timestamps, so the same input gives the same bytes."""
+    """The plan as data: sorted, masked, free of timestamps, so the same input gives the same bytes.
+
+    `violations` is the policy pack's verdict when the caller already has it; otherwise it is computed."""
+    if violations is None:
+        violations = policy_check.check_synthesis(synthesis)
     region_costs = region_cost(synthesis, prices, latency)
     names = {r.urn: r.name for r in synthesis.resources}
     resources = [
@@ -215,7 +220,7 @@ def plan_document(
         "policies": {
             "pack": policy_check.PACK_NAME,
             "checked": [p.name for p in policy_check.ALL_POLICIES],
-            "violations": [v.as_json() for v in policy_check.check_synthesis(synthesis)],
+            "violations": [v.as_json() for v in violations],
         },
     }
 
@@ -270,7 +275,12 @@ def study_lines(prices: cost.PriceTable) -> list[str]:
     return lines
 
 
-def plan_table(config: StackConfig, synthesis: Synthesis, prices: cost.PriceTable | None = None) -> str:
+def plan_table(
+    config: StackConfig,
+    synthesis: Synthesis,
+    prices: cost.PriceTable | None = None,
+    violations: list[policy_check.Violation] | None = None,
+) -> str:
     """A readable table of what the stack declares, its outputs with secrets masked, and what was simulated."""
     lines = [f"== stack {synthesis.stack} " + "=" * max(0, 90 - len(synthesis.stack))]
     if not synthesis.ok:
@@ -310,7 +320,7 @@ def plan_table(config: StackConfig, synthesis: Synthesis, prices: cost.PriceTabl
     region_costs = region_cost(synthesis, prices, cost.DEFAULT_LATENCY_SECONDS)
     if region_costs:
         lines.extend(cost_lines(region_costs))
-    lines.extend(policy_lines(synthesis))
+    lines.extend(policy_lines(policy_check.check_synthesis(synthesis) if violations is None else violations))
     if synthesis.warnings:
         lines.append("")
     for warning in sorted(set(synthesis.warnings)):
@@ -323,9 +333,8 @@ def plan_table(config: StackConfig, synthesis: Synthesis, prices: cost.PriceTabl
 ROUTER_OUTPUTS_SHOWN_BELOW = ("routerConfig", "routerMermaid")
 
 
-def policy_lines(synthesis: Synthesis) -> list[str]:
+def policy_lines(found: list[policy_check.Violation]) -> list[str]:
     """The policy pack's verdict, as `pulumi preview --policy-pack policy` would give it."""
-    found = policy_check.check_synthesis(synthesis)
     count = len(policy_check.ALL_POLICIES)
     if not found:
         return ["", f"Policy pack {policy_check.PACK_NAME}: all {count} policies pass"]
