@@ -31,6 +31,7 @@ SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret 
 SECRET_VALUE_SIG = rpc._special_secret_sig  # noqa: SLF001
 UNKNOWN = rpc.UNKNOWN
 MASK = "[secret]"
+UNKNOWN_SHOWN = "[unknown]"  # a value known only after deployment, as the plan shows it
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if value == UNKNOWN:
-        return "[unknown]"
+        return UNKNOWN_SHOWN
     return value
 
 

@@ -26,7 +26,7 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from offline.engine import DeclaredResource, Secret, Synthesis
+from offline.engine import UNKNOWN_SHOWN, DeclaredResource, Secret, Synthesis
 from policy.beacon_policies import ALL_POLICIES
 
 PACK_NAME = "beacon-fleet-guardrails"
@@ -130,6 +130,6 @@ def _analyzer_view(value: Any) -> Any:
         return {k: _analyzer_view(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_analyzer_view(v) for v in value]
-    if value == "[unknown]":
+    if value == UNKNOWN_SHOWN:
         return UNKNOWN_STRING_VALUE
     return value

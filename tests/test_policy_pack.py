@@ -20,7 +20,7 @@ import pulumi_policy
 import pytest
 
 from fleet import gpus
-from offline.engine import DeclaredResource, Secret, Synthesis
+from offline.engine import UNKNOWN_SHOWN, DeclaredResource, Secret, Synthesis
 from offline.plan import plan_stacks
 from offline.policy_check import Violation, check, mandatory
 from offline.stack_files import load_stack_config, shipped_stacks
@@ -217,7 +217,7 @@ def test_a_violation_names_the_resource_it_is_about():
 
 
 def test_a_value_unknown_in_preview_is_reported_as_not_checked_rather_than_passed_or_failed():
-    (found,) = violations(bp.ack_deletion_protection, cluster(deletionProtection="[unknown]"))
+    (found,) = violations(bp.ack_deletion_protection, cluster(deletionProtection=UNKNOWN_SHOWN))
     assert found.enforcement == "advisory" and found.message.startswith("not checked")
 
 
