@@ -4,10 +4,9 @@
 problem, so nothing is half-declared.
 """
 
-from fleet.region import declare_region
-from fleet.router import declare_router
-from fleet.router_settings import current_stack_role, load_router_settings
-from fleet.settings import load_settings
+from fleet.settings.source import current_stack_role, load_router_settings, load_settings
+from stacks.region import declare_region
+from stacks.router import declare_router
 
 if current_stack_role() == "router":
     declare_router(load_router_settings())

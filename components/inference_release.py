@@ -13,7 +13,7 @@ never passes through Helm values or Helm's release history.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,15 +23,14 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from fleet import inference_chart
-from fleet.inference_chart import ReleaseInputs
-from fleet.settings import ServedModel
 
 RELEASE_MARGIN_SECONDS = 300  # image pull and load-balancer set-up, on top of the model's startup budget
 
 
 @dataclass(frozen=True)
 class InferenceReleaseArgs:
-    model: ServedModel
+    release_name: str
+    api_key_secret_name: str  # the Secret the chart's values reference for VLLM_API_KEY
     namespace: pulumi.Input[str]
     load_balancer_name: str
     address_type: str  # intranet | internet
@@ -39,10 +38,10 @@ class InferenceReleaseArgs:
     allowed_cidrs: Sequence[str]  # the load balancer's allowlist; empty: none
     image: pulumi.Input[str]  # by digest
     bucket: pulumi.Input[str]
-    role_name: str
+    values: Mapping[str, Any]  # what settings decide (fleet.inference_chart.release_values); the cloud's ids added here
+    scheme: str  # http | https, as the load balancer's listener serves
+    port: int
     startup_budget_seconds: int
-    values: Callable[[ReleaseInputs], dict[str, Any]]  # the pure values function, for this model
-    endpoint_url: Callable[[str], str]  # address -> OpenAI-compatible base URL
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -50,7 +49,6 @@ class InferenceRelease(pulumi.ComponentResource):
     url: pulumi.Output[str]
     api_key: pulumi.Output[str]  # secret
     release_name: str
-    model: ServedModel
 
     def __init__(
         self,
@@ -62,9 +60,8 @@ class InferenceRelease(pulumi.ComponentResource):
         super().__init__("beacon-fleet:kubernetes:InferenceRelease", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         in_cluster = pulumi.ResourceOptions(parent=self, provider=provider)
-        self.model = args.model
-        self.release_name = inference_chart.release_name(args.model.id)
-        secret_name = inference_chart.api_key_secret_name(args.model.id)
+        self.release_name = args.release_name
+        secret_name = args.api_key_secret_name
 
         key = random.RandomPassword(f"{name}-api-key", length=48, special=False, opts=child)
         self.api_key = pulumi.Output.secret(key.result)
@@ -100,15 +97,11 @@ class InferenceRelease(pulumi.ComponentResource):
             )
             acl_id = acl.id
         values = pulumi.Output.all(self.load_balancer.id, acl_id, args.image, args.bucket).apply(
-            lambda resolved: args.values(
-                ReleaseInputs(
-                    image=resolved[2],
-                    bucket=resolved[3],
-                    load_balancer_id=resolved[0],
-                    acl_id=resolved[1] or "",
-                    role_name=args.role_name,
-                    api_key_secret=secret_name,
-                )
+            lambda resolved: inference_chart.with_cloud_values(
+                dict(args.values),
+                inference_chart.CloudValues(
+                    image=resolved[2], bucket=resolved[3], load_balancer_id=resolved[0], acl_id=resolved[1] or ""
+                ),
             )
         )
         self.release = k8s.helm.v3.Release(
@@ -125,5 +118,7 @@ class InferenceRelease(pulumi.ComponentResource):
             timeout=args.startup_budget_seconds + RELEASE_MARGIN_SECONDS,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[secret]),
         )
-        self.url = self.load_balancer.address.apply(args.endpoint_url)
+        self.url = self.load_balancer.address.apply(
+            lambda address: inference_chart.base_url(args.scheme, address, args.port)
+        )
         self.register_outputs({"url": self.url, "api_key": self.api_key})

@@ -13,8 +13,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fleet.catalog import DTYPE_BYTES, ModelSpec
+
+if TYPE_CHECKING:  # settings validate with this module, so it may not import them at run time
+    from fleet.settings import RegionSettings
 
 GIB = 2**30
 KV_CACHE_BYTES = 2  # vLLM keeps the KV cache in fp16 unless told otherwise, whatever the weights' dtype
@@ -132,3 +136,23 @@ def pack(slices: Sequence[Slice], gpu_name: str, capacity_gib: int) -> Packing:
 
 def replica_slices(estimates: Sequence[MemoryEstimate], replicas: int) -> list[Slice]:
     return [Slice(e.model, r + 1, e.slice_gib) for e in estimates for r in range(replicas)]
+
+
+def region_packing(settings: RegionSettings, replicas: int | None = None) -> Packing:
+    """How the region's replicas (by default the minimum, at least one) share GPUs through cGPU slices."""
+    estimates = [
+        estimate_memory(m.spec, m.dtype, settings.max_context_tokens, settings.max_concurrent_sequences)
+        for m in settings.models
+    ]
+    count = replicas if replicas is not None else max(settings.scaling.min_replicas, 1)
+    slices = replica_slices(estimates, count)
+    return pack(slices, settings.gpu.family.gpu, settings.gpu.family.memory_gib)
+
+
+def gpu_pool_size(settings: RegionSettings) -> dict[str, int]:
+    """GPU nodes (one GPU each) for the minimum and the maximum replicas, packed by the planner."""
+    low = settings.scaling.min_replicas
+    return {
+        "minNodes": region_packing(settings, low).gpus_needed if low > 0 else 0,
+        "maxNodes": region_packing(settings, settings.scaling.max_replicas).gpus_needed,
+    }

@@ -6,9 +6,18 @@ the 150 s web request limit); docs/counterparts.md cites them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fleet.eas import vllm_dtype
+
+if TYPE_CHECKING:  # settings validate with this module, so it may not import them at run time
+    from fleet.settings import RegionSettings, ServedModel
 
 PROVIDERS = ("none", "runpod", "modal")
+# The secret config keys holding what the router sends each provider (declared in fleet/config_schema.SECRET_KEYS).
+ROUTER_SECRET_KEYS = {"runpod": ("runpodRouterApiKey",), "modal": ("modalProxyTokenId", "modalProxyTokenSecret")}
 
 # RunPod serverless GPU pools and the memory of each GPU in them (GB).
 RUNPOD_POOLS: dict[str, int] = {
@@ -37,8 +46,19 @@ RUNPOD_DATA_CENTERS: dict[str, str] = {
     **{
         dc: "us"
         for dc in (
-            "US-TX-1", "US-TX-3", "US-TX-4", "US-GA-1", "US-GA-2", "US-KS-2", "US-KS-3", "US-CA-2",
-            "US-IL-1", "US-WA-1", "US-NC-1", "US-DE-1", "US-MD-1",
+            "US-TX-1",
+            "US-TX-3",
+            "US-TX-4",
+            "US-GA-1",
+            "US-GA-2",
+            "US-KS-2",
+            "US-KS-3",
+            "US-CA-2",
+            "US-IL-1",
+            "US-WA-1",
+            "US-NC-1",
+            "US-DE-1",
+            "US-MD-1",
         )
     },
     **{dc: "ca" for dc in ("CA-MTL-1", "CA-MTL-2", "CA-MTL-3")},
@@ -109,3 +129,60 @@ def jurisdictions_of(provider: str, locations: tuple[str, ...]) -> tuple[str, ..
 
 def gpu_memory_gb(provider: str, gpu: str) -> int | None:
     return (RUNPOD_POOLS if provider == "runpod" else MODAL_GPUS).get(gpu)
+
+
+def runpod_env(settings: RegionSettings, model: ServedModel) -> dict[str, str]:
+    """worker-vllm's environment for one model: the same context, batch and dtype as the region serves."""
+    dtype, quantization = vllm_dtype(model.dtype)
+    env = {
+        "MAX_MODEL_LEN": str(settings.max_context_tokens),
+        "MAX_NUM_SEQS": str(settings.max_concurrent_sequences),
+        "DTYPE": dtype,
+    }
+    if quantization:
+        env["QUANTIZATION"] = quantization
+    return env
+
+
+def modal_settings(settings: RegionSettings, model: ServedModel) -> dict[str, str]:
+    """modal_apps/vllm_server.py's settings for one model, passed to `modal deploy` as its environment."""
+    spec = settings.counterpart
+    assert spec is not None
+    dtype, quantization = vllm_dtype(model.dtype)
+    return {
+        "COUNTERPART_MODEL": model.id,
+        "COUNTERPART_HF_REPO": model.spec.hf_repo,
+        "COUNTERPART_GPU": ",".join(spec.gpus),
+        "COUNTERPART_REGION": ",".join(spec.locations),
+        "COUNTERPART_MIN_CONTAINERS": str(spec.min_workers),
+        "COUNTERPART_MAX_CONTAINERS": str(spec.max_workers),
+        "COUNTERPART_SCALEDOWN_SECONDS": str(spec.idle_timeout_seconds),
+        "COUNTERPART_HF_SECRET": spec.modal_hf_secret,
+        "COUNTERPART_MAX_MODEL_LEN": str(settings.max_context_tokens),
+        "COUNTERPART_MAX_NUM_SEQS": str(settings.max_concurrent_sequences),
+        "COUNTERPART_DTYPE": dtype,
+        "COUNTERPART_QUANTIZATION": quantization,
+    }
+
+
+def router_view(settings: RegionSettings, auth: Mapping[str, str], urls: Any) -> dict[str, Any]:
+    """The counterpart as the region exports it for the router: where it runs, how it scales, its residency."""
+    spec = settings.counterpart
+    assert spec is not None
+    return {
+        "provider": spec.provider,
+        "locations": list(spec.locations),
+        "gpus": list(spec.gpus),
+        "jurisdictions": list(spec.jurisdictions),
+        "crossBorder": spec.cross_border,
+        "scaling": {
+            "minWorkers": spec.min_workers,
+            "maxWorkers": spec.max_workers,
+            "idleTimeoutSeconds": spec.idle_timeout_seconds,
+        },
+        "requestTimeoutSeconds": spec.request_timeout_seconds,
+        # RunPod's /health is a control-plane call; Modal's reaches vLLM and wakes a scaled-to-zero app.
+        "healthWakesBackend": spec.provider == "modal" and spec.min_workers == 0,
+        "auth": dict(auth),
+        "models": urls,
+    }

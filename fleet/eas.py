@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fleet import serving
+
+if TYPE_CHECKING:
+    from fleet.settings import RegionSettings
 
 MODEL_MOUNT_ROOT = "/models"
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
@@ -46,6 +50,28 @@ def service_name(name_prefix: str, stack: str, model_id: str) -> str:
     """3-63 lowercase letters, digits and underscores, starting with a letter; unique in the region."""
     name = _NOT_NAME.sub("_", f"{name_prefix}_{stack}_{model_id}".lower()).strip("_")
     return re.sub(r"_{2,}", "_", name)[:63].rstrip("_")
+
+
+def plans(settings: RegionSettings, bucket: str) -> list[EasServicePlan]:
+    """One EAS service per served model; public only where the jurisdiction allows it."""
+    public = not settings.residency.mainland or bool(settings.residency.icp_licence)
+    return [
+        EasServicePlan(
+            service_name=service_name(settings.name_prefix, settings.stack, model.id),
+            model_id=model.id,
+            dtype=model.dtype,
+            instance_type=settings.eas.instance_type,
+            min_replicas=settings.scaling.min_replicas,
+            max_replicas=settings.scaling.max_replicas,
+            qps_target=settings.eas.qps_target,
+            max_model_len=settings.max_context_tokens,
+            max_num_seqs=settings.max_concurrent_sequences,
+            bucket=bucket,
+            oss_endpoint=serving.oss_internal_endpoint(settings.region),
+            public_endpoint=public,
+        )
+        for model in settings.models
+    ]
 
 
 VLLM_DTYPES = {"fp16": ("float16", ""), "bf16": ("bfloat16", ""), "fp8": ("auto", "fp8"), "int8": ("auto", "")}

@@ -6,6 +6,7 @@ registers and what the cluster runs cannot drift apart.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -29,15 +30,14 @@ HOST_MEMORY_HEADROOM_GIB = 6  # tokenizer, Python, the server; weights pass thro
 
 
 @dataclass(frozen=True)
-class ReleaseInputs:
-    """What only the cloud knows, resolved: where the image and weights are, and the release's own objects."""
+class CloudValues:
+    """What only the cloud knows, resolved at deployment: where the image and weights are, and the release's
+    load balancer and allowlist."""
 
     image: str  # <vpc registry>/<ns>/<repo>@sha256:...
     bucket: str
     load_balancer_id: str
     acl_id: str  # empty: no allowlist
-    role_name: str  # RRSA role for the pods and the OSS mount
-    api_key_secret: str  # name of the Secret holding VLLM_API_KEY
 
 
 def release_name(model_id: str) -> str:
@@ -71,12 +71,12 @@ def startup_budget_seconds(settings: RegionSettings, model: ServedModel) -> int:
     return STARTUP_BASE_SECONDS + STARTUP_SECONDS_PER_WEIGHT_GIB * math.ceil(weights_gib)
 
 
-def chart_values(settings: RegionSettings, model: ServedModel, inputs: ReleaseInputs) -> dict[str, Any]:
-    """Every value of the model's release; values.schema.json accepts nothing else."""
+def release_values(settings: RegionSettings, model: ServedModel, role_name: str) -> dict[str, Any]:
+    """Every value of the model's release that settings decide; `with_cloud_values` adds the rest.
+    values.schema.json accepts nothing else."""
     estimate = memory_estimate(settings, model)
     gpu_memory = settings.gpu.family.memory_gib
     dtype, quantization = eas.vllm_dtype(model.dtype)
-    repository, _, digest = inputs.image.partition("@")
     scaling = settings.scaling
     exposure = settings.ack_serving
     return {
@@ -87,7 +87,7 @@ def chart_values(settings: RegionSettings, model: ServedModel, inputs: ReleaseIn
             "maxModelLen": settings.max_context_tokens,
             "maxNumSeqs": settings.max_concurrent_sequences,
         },
-        "image": {"repository": repository, "digest": digest, "pullPolicy": "IfNotPresent"},
+        "image": {"repository": "", "digest": "", "pullPolicy": "IfNotPresent"},
         "replicas": scaling.min_replicas,
         "resources": {
             "cpu": "2",
@@ -106,22 +106,22 @@ def chart_values(settings: RegionSettings, model: ServedModel, inputs: ReleaseIn
             "tolerations": [{"operator": "Equal", **serving.GPU_TAINT}],
         },
         "weights": {
-            "bucket": inputs.bucket,
-            "endpoint": f"oss-{settings.region}-internal.aliyuncs.com",
+            "bucket": "",
+            "endpoint": serving.oss_internal_endpoint(settings.region),
             "path": f"/{serving.model_prefix(model.id)}",
-            "roleName": inputs.role_name,
+            "roleName": role_name,
             "capacityGiB": max(1, math.ceil(estimate.weights_gib * 2)),
             "fuseType": "ossfs2",
         },
         "startup": {"budgetSeconds": startup_budget_seconds(settings, model)},
         "service": {
             "addressType": exposure.exposure,
-            "loadBalancerId": inputs.load_balancer_id,
-            "aclId": inputs.acl_id,
+            "loadBalancerId": "",
+            "aclId": "",
             "tlsCertId": exposure.tls_cert_id,
         },
-        "apiKey": {"secretName": inputs.api_key_secret, "secretKey": API_KEY_SECRET_KEY},
-        "serviceAccount": {"roleName": inputs.role_name},
+        "apiKey": {"secretName": api_key_secret_name(model.id), "secretKey": API_KEY_SECRET_KEY},
+        "serviceAccount": {"roleName": role_name},
         "podDisruptionBudget": {"maxUnavailable": 1},
         "autoscaling": {
             "enabled": scaling.max_replicas > scaling.min_replicas,
@@ -136,7 +136,16 @@ def chart_values(settings: RegionSettings, model: ServedModel, inputs: ReleaseIn
     }
 
 
-def endpoint_url(settings: RegionSettings, address: str) -> str:
+def with_cloud_values(values: dict[str, Any], cloud: CloudValues) -> dict[str, Any]:
+    """The release's values completed with what the cloud resolved; the input is left as it was."""
+    complete = copy.deepcopy(values)
+    repository, _, digest = cloud.image.partition("@")
+    complete["image"].update(repository=repository, digest=digest)
+    complete["weights"]["bucket"] = cloud.bucket
+    complete["service"].update(loadBalancerId=cloud.load_balancer_id, aclId=cloud.acl_id)
+    return complete
+
+
+def base_url(scheme: str, address: str, port: int) -> str:
     """The OpenAI-compatible base URL of a release behind its load balancer."""
-    exposure = settings.ack_serving
-    return f"{exposure.scheme}://{address}:{exposure.port}/v1"
+    return f"{scheme}://{address}:{port}/v1"

@@ -32,3 +32,8 @@ MODEL_PREFIX = "models"  # weights live under oss://<bucket>/models/<model-id>/
 
 def model_prefix(model_id: str) -> str:
     return f"{MODEL_PREFIX}/{model_id}/"
+
+
+def oss_internal_endpoint(region: str) -> str:
+    """The OSS endpoint a region's VPC reaches its buckets through, without internet traffic."""
+    return f"oss-{region}-internal.aliyuncs.com"

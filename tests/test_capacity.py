@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fleet import capacity
+from fleet.capacity import region_packing
 from fleet.catalog import BUILTIN_MODELS
 from fleet.config_schema import load_project_schema
-from fleet.region import gpu_packing
 from fleet.settings import ConfigError, parse_settings
 from tests.conftest import settled_ok
 from tests.test_settings import raw_for
@@ -78,7 +78,7 @@ def test_mistral_in_fp16_on_a_t4_is_a_config_error_suggesting_the_fix():
 def test_mistral_with_awq_fits_a_t4_and_packs_onto_one():
     raw = raw_for(gpuInstanceTypes=["ecs.gn6i-c4g1.xlarge"], models=["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b:awq"])
     settings = parse_settings(load_project_schema(), "cn-beijing", raw)
-    packing = gpu_packing(settings)
+    packing = region_packing(settings)
     assert packing.gpus_needed == 2 and sorted(s.gib for g in packing.gpus for s in g.slices) == [5, 5, 9]
 
 

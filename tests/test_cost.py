@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from fleet import cost
+from fleet.capacity import region_packing
 from fleet.config_schema import load_project_schema
-from fleet.region import gpu_packing
 from fleet.settings import parse_settings
 from offline.plan import main as plan_main
 from offline.report import plan_document
@@ -82,7 +82,7 @@ def test_packing_savings_match_the_planner(synth, tmp_path):
     settings = parse_settings(
         load_project_schema(), "ap-southeast", load_stack_config("ap-southeast").values, frozenset()
     )
-    planned = gpu_packing(settings)
+    planned = region_packing(settings)
     outputs = settled_ok(synth("ap-southeast")).outputs
     region = cost.region_cost(outputs, user_prices(tmp_path, "ap-southeast-1"))
     assert (region.gpus_packed, region.gpus_whole) == (planned.gpus_needed, len(planned.gpus) + planned.gpus_saved)

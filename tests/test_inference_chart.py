@@ -294,15 +294,14 @@ def test_notes_tell_how_to_call_the_model(registered):
 
 def sample_values() -> dict:
     settings = stack_settings("us-east")
-    inputs = inference_chart.ReleaseInputs(
+    cloud = inference_chart.CloudValues(
         image="registry-vpc.us-east-1.cr.aliyuncs.com/beacon/inference-server@sha256:" + "0" * 64,
         bucket="beacon-models-test",
         load_balancer_id="lb-test",
         acl_id="",
-        role_name="beacon-us-east-serving",
-        api_key_secret="test-api-key",
     )
-    return inference_chart.chart_values(settings, settings.models[0], inputs)
+    values = inference_chart.release_values(settings, settings.models[0], role_name="beacon-us-east-serving")
+    return inference_chart.with_cloud_values(values, cloud)
 
 
 @pytest.mark.parametrize("release", ["llama3-2-1b", "a" * 53, "my-inference-server"])

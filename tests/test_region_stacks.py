@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from fleet.settings import ConfigError, load_settings
+from fleet.settings import ConfigError
+from fleet.settings.source import load_settings
 from offline.engine import is_secret, masked, synthesize
 from offline.simulated_cloud import simulated_zone_ids
 from tests.conftest import REGION_STACKS, settled_ok
@@ -209,12 +210,12 @@ def test_importing_the_program_modules_declares_nothing(tmp_path):
     result = run_probe_program(
         tmp_path,
         "import importlib, pkgutil, sys\n"
-        "for name in [m for m in sys.modules if m.split('.')[0] in ('components', 'fleet')]:\n"
+        "for name in [m for m in sys.modules if m.split('.')[0] in ('components', 'fleet', 'stacks')]:\n"
         "    del sys.modules[name]  # import them afresh, as a new process would\n"
-        "import components, fleet\n"
-        "for package in (components, fleet):\n"
-        "    for module in pkgutil.iter_modules(package.__path__):\n"
-        "        importlib.import_module(f'{package.__name__}.{module.name}')\n",
+        "import components, fleet, stacks\n"
+        "for package in (components, fleet, stacks):\n"
+        "    for module in pkgutil.walk_packages(package.__path__, f'{package.__name__}.'):\n"
+        "        importlib.import_module(module.name)\n",
     )
     assert result.ok, result.error
     assert result.resources == [] and result.invokes == []

@@ -9,8 +9,7 @@ import pytest
 
 from fleet import router_config
 from fleet.config_schema import load_project_schema
-from fleet.router_settings import parse_router_settings
-from fleet.settings import ConfigError
+from fleet.settings import ConfigError, parse_router_settings
 from offline.engine import Secret, Synthesis, as_stack_outputs, is_secret, synthesize
 from offline.plan import plan_stacks
 from offline.stack_files import load_stack_config

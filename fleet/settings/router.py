@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import pulumi
-
-from fleet.config_schema import ProjectSchema, load_project_schema
-from fleet.settings import ConfigError, Problems, current_config, current_secret_keys, typed_values
+from fleet.config_schema import ProjectSchema
+from fleet.settings.problems import ConfigError, Problems
+from fleet.settings.typed import typed_values
 
 ROLES = ("region", "router")
 PUBLISH_TARGETS = ("kubernetes", "railway")
@@ -65,15 +64,6 @@ def stack_role(schema: ProjectSchema, stack: str, raw: Mapping[str, str]) -> str
             stack, [f"{schema.project}:stackRole: '{role}' is not one of {', '.join(ROLES)}; set region or router"]
         )
     return role
-
-
-def current_stack_role() -> str:
-    return stack_role(load_project_schema(), pulumi.get_stack(), current_config())
-
-
-def load_router_settings() -> RouterSettings:
-    raw = current_config()
-    return parse_router_settings(load_project_schema(), pulumi.get_stack(), raw, current_secret_keys(raw))
 
 
 def parse_router_settings(

@@ -1,0 +1,202 @@
+"""Models and GPUs: the catalog (built in and custom), the models a region serves, the GPU pool's type and
+isolation, replica counts, and whether every model fits the GPUs it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fleet import capacity, catalog, gpus
+from fleet.settings.problems import Problems, check_min_max, did_you_mean
+
+PLATFORMS = ("eas", "ack")
+# The node label value cGPU reads for each isolation mode (ack.node.gpu.schedule).
+GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
+MIN_GPU_SYSTEM_DISK_GIB = 120
+MAX_ESSD_GIB = 2048
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    spec: catalog.ModelSpec
+    dtype: str
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+@dataclass(frozen=True)
+class GpuChoice:
+    instance_types: tuple[str, ...]
+    family: gpus.GpuFamily
+    isolation: str = "memory"
+    spot: bool = False
+    system_disk_gib: int = 200
+
+    @property
+    def schedule_label(self) -> str:
+        return GPU_ISOLATION_LABELS[self.isolation]
+
+
+@dataclass(frozen=True)
+class Scaling:
+    min_replicas: int
+    max_replicas: int
+
+
+def parse_catalog(values: dict[str, Any], p: Problems) -> dict[str, catalog.ModelSpec]:
+    entries = dict(catalog.BUILTIN_MODELS)
+    for index, text in enumerate(values.get("customModels") or []):
+        spec, problems = catalog.parse_custom_model(text)
+        for problem in problems:
+            p.add(f"customModels[{index}]", f"{problem}; write id=...;hfRepo=...;paramsB=...;... (see README)")
+        if spec is None:
+            continue
+        if spec.id in entries:
+            p.add(f"customModels[{index}]", f"id '{spec.id}' is already in the catalog; choose another id")
+            continue
+        entries[spec.id] = spec
+    return entries
+
+
+def parse_served_models(
+    values: dict[str, Any], model_catalog: dict[str, catalog.ModelSpec], p: Problems
+) -> list[ServedModel]:
+    models: list[ServedModel] = []
+    seen: set[str] = set()
+    refs = values.get("models")
+    if refs is None:
+        return models
+    if not refs:
+        p.add("models", "serves no model; list at least one catalog id")
+    for index, ref in enumerate(refs):
+        model_id, _, dtype = ref.partition(":")
+        dtype = dtype or catalog.DEFAULT_DTYPE
+        spec = model_catalog.get(model_id)
+        if spec is None:
+            p.add(
+                f"models[{index}]",
+                f"unknown model '{model_id}'; {did_you_mean(model_id, model_catalog)}"
+                f"known: {', '.join(sorted(model_catalog))}"
+                " (declare others in customModels)",
+            )
+            continue
+        if dtype not in catalog.DTYPE_BYTES:
+            p.add(
+                f"models[{index}]",
+                f"unknown dtype '{dtype}' for {model_id}; use one of {', '.join(catalog.DTYPE_BYTES)}",
+            )
+            continue
+        if model_id in seen:
+            p.add(f"models[{index}]", f"{model_id} is listed twice; keep one entry")
+            continue
+        seen.add(model_id)
+        models.append(ServedModel(spec=spec, dtype=dtype))
+    return models
+
+
+def parse_platforms(values: dict[str, Any], p: Problems) -> tuple[str, ...]:
+    platforms = values.get("servingPlatforms") or []
+    for index, platform in enumerate(platforms):
+        if platform not in PLATFORMS:
+            p.add(f"servingPlatforms[{index}]", f"unknown platform '{platform}'; use {' or '.join(PLATFORMS)}")
+    if len(set(platforms)) != len(platforms):
+        p.add("servingPlatforms", f"platforms repeat: {platforms}")
+    return tuple(dict.fromkeys(pl for pl in platforms if pl in PLATFORMS))
+
+
+def parse_gpu_choice(values: dict[str, Any], p: Problems) -> GpuChoice | None:
+    types = values.get("gpuInstanceTypes")
+    if types is None:
+        return None
+    if not types:
+        p.add("gpuInstanceTypes", "list at least one ECS GPU instance type, e.g. ecs.gn7i-c8g1.2xlarge (A10 24 GB)")
+        return None
+    families = []
+    for index, instance_type in enumerate(types):
+        family = gpus.gpu_family_of(instance_type)
+        if family is None:
+            known = ", ".join(f"{f.family} ({f.gpu} {f.memory_gib} GB)" for f in gpus.GPU_FAMILIES.values())
+            p.add(
+                f"gpuInstanceTypes[{index}]",
+                f"'{instance_type}' is not an ECS GPU instance type of a known family: {known}",
+            )
+        else:
+            families.append(family)
+    if len({f.gpu for f in families}) > 1:
+        p.add(
+            "gpuInstanceTypes",
+            f"mixes GPU models ({', '.join(sorted({f.gpu for f in families}))});"
+            " cGPU slices are sized for one GPU model",
+        )
+    isolation = values.get("gpuIsolation")
+    if isinstance(isolation, str) and isolation not in GPU_ISOLATION_LABELS:
+        p.add("gpuIsolation", f"'{isolation}' must be one of {', '.join(GPU_ISOLATION_LABELS)}")
+    disk = values.get("gpuSystemDiskGiB")
+    if isinstance(disk, int) and not MIN_GPU_SYSTEM_DISK_GIB <= disk <= MAX_ESSD_GIB:
+        p.add(
+            "gpuSystemDiskGiB",
+            f"{disk} GiB; CUDA serving images need at least {MIN_GPU_SYSTEM_DISK_GIB} GiB"
+            f" (ESSD maximum {MAX_ESSD_GIB})",
+        )
+    if not families or len(families) != len(types) or isolation not in GPU_ISOLATION_LABELS:
+        return None
+    return GpuChoice(
+        instance_types=tuple(types),
+        family=families[0],
+        isolation=isolation,
+        spot=bool(values.get("gpuSpot")),
+        system_disk_gib=disk if isinstance(disk, int) else MIN_GPU_SYSTEM_DISK_GIB,
+    )
+
+
+def check_scaling(values: dict[str, Any], p: Problems) -> None:
+    check_min_max(
+        "minReplicasPerModel",
+        values.get("minReplicasPerModel"),
+        "maxReplicasPerModel",
+        values.get("maxReplicasPerModel"),
+        p,
+        fix="; raise the maximum or lower the minimum",
+    )
+
+
+def check_context(values: dict[str, Any], models: list[ServedModel], p: Problems) -> None:
+    """maxContextTokens and maxConcurrentSequences are positive, and no model is asked for more context than it has."""
+    for key in ("maxContextTokens", "maxConcurrentSequences"):
+        if isinstance(values.get(key), int) and values[key] < 1:
+            p.add(key, f"must be at least 1, got {values[key]}")
+    context = values.get("maxContextTokens")
+    if isinstance(context, int):
+        for index, model in enumerate(models):
+            if context > model.spec.max_context:
+                p.add(
+                    "maxContextTokens",
+                    f"{context} exceeds {model.id}'s maximum context of {model.spec.max_context}"
+                    f" (models[{index}]); lower maxContextTokens",
+                )
+
+
+def check_models_fit(
+    models: list[ServedModel], family: gpus.GpuFamily, gpu_key: str, context: int, sequences: int, p: Problems
+) -> None:
+    for index, model in enumerate(models):
+        estimate = capacity.estimate_memory(model.spec, model.dtype, context, sequences)
+        if estimate.slice_gib <= family.memory_gib:
+            continue
+        fixes = [f"a larger GPU in {gpu_key} (e.g. {_larger_family(estimate.slice_gib)})"]
+        if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["awq"]:
+            fixes.insert(0, f"quantization: {model.id}:awq")
+        fixes.append("a smaller maxContextTokens or maxConcurrentSequences")
+        p.add(
+            f"models[{index}]",
+            f"{model.id} ({model.dtype}) needs {estimate.slice_gib} GiB of GPU memory ({estimate.explain()}),"
+            f" but a {family.gpu} has {family.memory_gib} GiB ({gpu_key}); try {', or '.join(fixes)}",
+        )
+
+
+def _larger_family(needed_gib: int) -> str:
+    fitting = [f for f in gpus.GPU_FAMILIES.values() if f.memory_gib >= needed_gib]
+    best = min(fitting, key=lambda f: f.memory_gib, default=None)
+    return f"{best.family}, {best.gpu} {best.memory_gib} GiB" if best else "none is large enough"

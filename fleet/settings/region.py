@@ -1,0 +1,176 @@
+"""A region stack's settings: every domain parsed from one config, checked against each other, or one
+ConfigError listing every problem."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from fleet import catalog, residency
+from fleet.config_schema import ProjectSchema
+from fleet.settings.counterparts import CounterpartSettings, parse_counterpart
+from fleet.settings.eas import EasSettings, parse_eas
+from fleet.settings.kubernetes import AckServingSettings, KubernetesSettings, parse_ack_serving, parse_kubernetes
+from fleet.settings.models import (
+    GpuChoice,
+    Scaling,
+    ServedModel,
+    check_context,
+    check_models_fit,
+    check_scaling,
+    parse_catalog,
+    parse_gpu_choice,
+    parse_platforms,
+    parse_served_models,
+)
+from fleet.settings.network import NetworkSettings, parse_network
+from fleet.settings.problems import Problems
+from fleet.settings.residency import Residency, check_region, parse_residency
+from fleet.settings.storage import (
+    BucketSettings,
+    ImageSettings,
+    RegistrySettings,
+    parse_bucket,
+    parse_image,
+    parse_registry,
+)
+from fleet.settings.typed import typed_values
+
+FAILOVER_STEPS = ("ack", "eas", "counterpart")
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
+_ROUTER_REGION = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
+@dataclass(frozen=True)
+class RegionSettings:
+    project: str
+    stack: str
+    region: str
+    router_region: str
+    name_prefix: str
+    owner: str
+    residency: Residency
+    network: NetworkSettings
+    models: tuple[ServedModel, ...]
+    catalog: Mapping[str, catalog.ModelSpec]
+    serving_platforms: tuple[str, ...]
+    max_context_tokens: int
+    max_concurrent_sequences: int
+    gpu: GpuChoice
+    scaling: Scaling
+    bucket: BucketSettings
+    kubernetes: KubernetesSettings
+    ack_serving: AckServingSettings
+    registry: RegistrySettings
+    image: ImageSettings
+    eas: EasSettings
+    counterpart: CounterpartSettings | None
+    failover_order: tuple[str, ...] = FAILOVER_STEPS
+
+    def serves_on(self, platform: str) -> bool:
+        return platform in self.serving_platforms
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags every taggable resource carries; the policy pack requires project, stack and owner."""
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "region": self.region,
+            "jurisdiction": self.residency.jurisdiction,
+            "owner": self.owner,
+            "managed-by": "pulumi",
+        } | ({residency.ICP_TAG: self.residency.icp_licence} if self.residency.icp_licence else {})
+
+
+def parse_settings(
+    schema: ProjectSchema, stack: str, raw: Mapping[str, str], secret_keys: frozenset[str] = frozenset()
+) -> RegionSettings:
+    """Pure: turn raw config strings into RegionSettings, or raise ConfigError with every problem found."""
+    p = Problems(schema.project)
+    values = typed_values(schema, raw, secret_keys, p)
+
+    region = str(raw.get("alicloud:region") or "")
+    check_region(region, p)
+    _check_names(values, p)
+
+    residency_settings = parse_residency(values, region, p)
+    network = parse_network(values, region, p)
+    model_catalog = parse_catalog(values, p)
+    models = parse_served_models(values, model_catalog, p)
+    platforms = parse_platforms(values, p)
+    gpu = parse_gpu_choice(values, p)
+    check_scaling(values, p)
+    bucket = parse_bucket(values, p)
+    kubernetes = parse_kubernetes(values, network, p)
+    ack_serving = parse_ack_serving(values, residency_settings, p)
+    registry = parse_registry(values, raw, schema.project, p)
+    image = parse_image(values, p)
+    eas = parse_eas(values, p)
+    counterpart = parse_counterpart(values, raw, schema.project, models, residency_settings, p)
+    failover = _failover_order(values, p)
+    check_context(values, models, p)
+
+    context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
+    if isinstance(context, int) and isinstance(sequences, int):
+        if gpu is not None and "ack" in platforms:
+            check_models_fit(models, gpu.family, "gpuInstanceTypes", context, sequences, p)
+        if eas is not None and "eas" in platforms:
+            check_models_fit(models, eas.family, "easInstanceType", context, sequences, p)
+
+    p.raise_if_any(stack)
+    assert gpu is not None and residency_settings is not None and network is not None and bucket is not None
+    assert kubernetes is not None and ack_serving is not None and registry is not None
+    assert image is not None and eas is not None
+    return RegionSettings(
+        project=schema.project,
+        stack=stack,
+        region=region,
+        router_region=values["routerRegion"],
+        name_prefix=values["namePrefix"],
+        owner=values["owner"],
+        residency=residency_settings,
+        network=network,
+        models=tuple(models),
+        catalog=model_catalog,
+        serving_platforms=platforms,
+        max_context_tokens=context,
+        max_concurrent_sequences=sequences,
+        gpu=gpu,
+        scaling=Scaling(min_replicas=values["minReplicasPerModel"], max_replicas=values["maxReplicasPerModel"]),
+        bucket=bucket,
+        kubernetes=kubernetes,
+        ack_serving=ack_serving,
+        registry=registry,
+        image=image,
+        eas=eas,
+        counterpart=counterpart,
+        failover_order=failover,
+    )
+
+
+def _check_names(values: dict, p: Problems) -> None:
+    router_region = values.get("routerRegion")
+    if router_region == "":
+        p.add(
+            "routerRegion", "required in a region stack; run `pulumi config set routerRegion <label>` (e.g. asia-east)"
+        )
+    elif isinstance(router_region, str) and not _ROUTER_REGION.match(router_region):
+        p.add("routerRegion", f"'{router_region}' must be a lowercase label such as asia-east")
+
+    name_prefix = values.get("namePrefix", "")
+    if isinstance(name_prefix, str) and not _NAME_PREFIX.match(name_prefix):
+        p.add("namePrefix", f"'{name_prefix}' must start with a letter and use at most 16 of [a-z0-9-]")
+
+
+def _failover_order(values: dict, p: Problems) -> tuple[str, ...]:
+    failover = tuple(values.get("failoverOrder") or ())
+    if not failover:
+        p.add("failoverOrder", "list at least one of ack, eas, counterpart")
+    for index, step in enumerate(failover):
+        if step not in FAILOVER_STEPS:
+            p.add(f"failoverOrder[{index}]", f"'{step}' is not one of {', '.join(FAILOVER_STEPS)}")
+        elif step in failover[:index]:
+            p.add(f"failoverOrder[{index}]", f"'{step}' is listed twice; each step appears once")
+    return failover

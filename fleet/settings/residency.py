@@ -1,0 +1,67 @@
+"""Residency settings: where the region is, whether its personal data must stay there, and its ICP licence."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from fleet import residency
+from fleet.settings.problems import Problems
+
+REGION_ID = re.compile(r"^[a-z]{2,}-[a-z]+(-[0-9]+)?$")
+
+
+@dataclass(frozen=True)
+class Residency:
+    jurisdiction: str
+    mainland: bool
+    residency_bound: bool
+    allow_cross_border_failover: bool
+    icp_licence: str
+
+
+def check_region(region: str, p: Problems) -> None:
+    if not region:
+        p.add_key("alicloud:region", "not set; run `pulumi config set alicloud:region <region-id>` (e.g. cn-beijing)")
+    elif not REGION_ID.match(region):
+        p.add_key(
+            "alicloud:region", f"'{region}' is not an Alibaba Cloud region id such as cn-beijing or ap-southeast-1"
+        )
+
+
+def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residency | None:
+    declared = values.get("jurisdiction", "")
+    derived = residency.derived_jurisdiction(region) if region else None
+    mainland = residency.is_mainland_region(region)
+    jurisdiction = declared or derived
+    if declared and not residency.is_valid_jurisdiction(declared):
+        p.add("jurisdiction", f"'{declared}' must be cn-mainland or a two-letter country code such as sg")
+    elif mainland and declared and declared != residency.MAINLAND:
+        p.add("jurisdiction", f"{region} is in mainland China; the jurisdiction must be {residency.MAINLAND}")
+    elif derived and declared and declared != derived:
+        p.add("jurisdiction", f"{region} is in '{derived}', not '{declared}'; remove the key or correct it")
+    elif region and not jurisdiction:
+        p.add(
+            "jurisdiction",
+            f"beacon-fleet does not know where {region} is; set it, e.g. `pulumi config set jurisdiction de`",
+        )
+
+    bound = values.get("residencyBound")
+    if mainland and bound is False:
+        p.add("residencyBound", f"personal data must stay in mainland China; set residencyBound: true for {region}")
+    cross_border = values.get("allowCrossBorderFailover", False)
+    icp = values.get("icpLicence", "")
+    if isinstance(icp, str) and icp and not mainland:
+        p.add("icpLicence", f"an ICP licence only applies in mainland China, not {region}; remove it")
+    elif isinstance(icp, str) and icp and not residency.ICP_NUMBER.match(icp):
+        p.add("icpLicence", f"'{icp}' is not an ICP number; write it as on the filing, e.g. 京ICP备12345678号")
+    if jurisdiction is None or bound is None:
+        return None
+    return Residency(
+        jurisdiction=jurisdiction,
+        mainland=mainland,
+        residency_bound=bool(bound),
+        allow_cross_border_failover=bool(cross_border),
+        icp_licence=icp or "",
+    )

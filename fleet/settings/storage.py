@@ -1,0 +1,84 @@
+"""Where the fleet keeps its artefacts: the model bucket, the container registry, and how the image is built."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fleet.settings.problems import Problems
+
+BUCKET_REDUNDANCY = ("LRS", "ZRS")
+REGISTRY_EDITIONS = ("enterprise", "personal")
+REGISTRY_INSTANCE_TYPES = ("Basic", "Standard", "Advanced")
+MAX_INCOMPLETE_UPLOAD_DAYS = 365
+
+
+@dataclass(frozen=True)
+class BucketSettings:
+    redundancy: str
+    kms_key_id: str
+    incomplete_upload_expiry_days: int
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    edition: str
+    instance_type: str
+    username: str  # Personal Edition only
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    base_image: str
+    package_index: str
+
+
+def parse_bucket(values: dict[str, Any], p: Problems) -> BucketSettings | None:
+    redundancy = values.get("bucketRedundancy")
+    if isinstance(redundancy, str) and redundancy not in BUCKET_REDUNDANCY:
+        p.add("bucketRedundancy", f"'{redundancy}' must be LRS or ZRS")
+    days = values.get("incompleteUploadExpiryDays")
+    if isinstance(days, int) and not 1 <= days <= MAX_INCOMPLETE_UPLOAD_DAYS:
+        p.add("incompleteUploadExpiryDays", f"must be between 1 and {MAX_INCOMPLETE_UPLOAD_DAYS} days, got {days}")
+    if not isinstance(redundancy, str) or not isinstance(days, int):
+        return None
+    return BucketSettings(
+        redundancy=redundancy, kms_key_id=values.get("bucketKmsKeyId", ""), incomplete_upload_expiry_days=days
+    )
+
+
+def parse_registry(
+    values: dict[str, Any], raw: Mapping[str, str], project: str, p: Problems
+) -> RegistrySettings | None:
+    edition = values.get("registryEdition")
+    instance_type = values.get("registryInstanceType")
+    if isinstance(edition, str) and edition not in REGISTRY_EDITIONS:
+        p.add("registryEdition", f"'{edition}' must be enterprise or personal")
+    if isinstance(instance_type, str) and instance_type not in REGISTRY_INSTANCE_TYPES:
+        p.add("registryInstanceType", f"'{instance_type}' must be one of {', '.join(REGISTRY_INSTANCE_TYPES)}")
+    username = values.get("registryUsername", "")
+    if edition == "personal":
+        if not username:
+            p.add("registryUsername", "Personal Edition needs the account name that logs in to the registry")
+        if f"{project}:registryPassword" not in raw:
+            p.add(
+                "registryPassword",
+                "Personal Edition needs the registry password; run `pulumi config set --secret registryPassword`",
+            )
+    if edition not in REGISTRY_EDITIONS or instance_type not in REGISTRY_INSTANCE_TYPES:
+        return None
+    return RegistrySettings(edition=edition, instance_type=instance_type, username=username)
+
+
+def parse_image(values: dict[str, Any], p: Problems) -> ImageSettings | None:
+    base = values.get("servingImageBase")
+    index = values.get("pythonPackageIndex")
+    if isinstance(base, str) and (not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base):
+        p.add("servingImageBase", f"'{base}' must be an image reference pinned by tag or digest, e.g. python:3.12-slim")
+    if isinstance(index, str) and not re.match(r"^https://[^\s/]+(/\S*)?$", index):
+        p.add("pythonPackageIndex", f"'{index}' must be an https URL such as https://pypi.org/simple")
+    if not isinstance(base, str) or not isinstance(index, str):
+        return None
+    return ImageSettings(base_image=base, package_index=index)

@@ -1,0 +1,276 @@
+"""A region stack: the components of one region, wired from its settings. Its outputs: stacks/region_exports.py."""
+
+from __future__ import annotations
+
+import pulumi
+
+from components.ack_cluster import AckCluster, AckClusterArgs
+from components.cgpu_node_pool import CgpuNodePool, CgpuNodePoolArgs
+from components.eas_model_service import EasModelService, EasModelServiceArgs
+from components.inference_release import InferenceRelease, InferenceReleaseArgs
+from components.modal_counterpart import ModalCounterpart, ModalCounterpartArgs, ModalModel
+from components.model_bucket import ModelBucket, ModelBucketArgs
+from components.model_read_access import ModelReadAccess, ModelReadAccessArgs, RrsaSubject
+from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchSpec
+from components.runpod_counterpart import RunpodCounterpart, RunpodCounterpartArgs, RunpodModel
+from components.serving_image import ServingImage, ServingImageArgs
+from components.serving_registry import ServingRegistry, ServingRegistryArgs
+from fleet import capacity, counterparts, eas, inference_chart, naming, ram_policies, router_config, serving
+from fleet.settings import RegionSettings
+from fleet.settings.source import secret
+from stacks import lookups, region_exports
+from stacks.region_exports import Counterpart
+
+SERVING_REPOSITORY = "inference-server"
+
+
+def declare_region(settings: RegionSettings) -> None:
+    account = lookups.account_id()
+    zones = lookups.zone_ids(settings)
+    tags = settings.tags
+    slug = naming.stack_slug(settings.name_prefix, settings.stack)
+    bucket = naming.bucket_name(settings.name_prefix, settings.stack, settings.region, account)
+
+    network = RegionNetwork(
+        "network",
+        RegionNetworkArgs(
+            vpc_name=naming.vpc_name(settings.name_prefix, settings.stack),
+            cidr_block=settings.network.vpc_cidr,
+            node_vswitches=_vswitches(settings, zones, "nodes", settings.network.node_vswitch_cidrs),
+            pod_vswitches=_vswitches(settings, zones, "pods", settings.network.pod_vswitch_cidrs),
+            tags=tags,
+        ),
+    )
+    models = ModelBucket(
+        "models",
+        ModelBucketArgs(
+            bucket_name=bucket,
+            redundancy=settings.bucket.redundancy,
+            kms_key_id=settings.bucket.kms_key_id,
+            incomplete_upload_expiry_days=settings.bucket.incomplete_upload_expiry_days,
+            tags=tags,
+        ),
+    )
+
+    registry = ServingRegistry(
+        "registry",
+        ServingRegistryArgs(
+            region=settings.region,
+            edition=settings.registry.edition,
+            instance_name=naming.registry_instance_name(settings.name_prefix, settings.stack, settings.region, account),
+            namespace=naming.registry_namespace(settings.name_prefix, settings.stack, settings.region, account),
+            repository=SERVING_REPOSITORY,
+            vpc_id=network.vpc_id,
+            vswitch_id=network.node_vswitches[0].id,
+            instance_type=settings.registry.instance_type,
+            deployer_cidrs=settings.kubernetes.deployer_cidrs,
+            username=settings.registry.username,
+            password=secret("registryPassword") if settings.registry.edition == "personal" else None,
+            tags=tags,
+        ),
+    )
+    image = ServingImage(
+        "serving-image",
+        ServingImageArgs(
+            registry_server=registry.domains.public,
+            vpc_registry_server=registry.domains.vpc,
+            repository_path=registry.repository_path,
+            base_image=settings.image.base_image,
+            package_index=settings.image.package_index,
+            username=registry.push_username,
+            password=registry.push_password,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[registry]),
+    )
+
+    cluster = _declare_ack(settings, network, tags) if settings.serves_on("ack") else None
+    access = ModelReadAccess(
+        "model-access",
+        ModelReadAccessArgs(
+            name_stem=slug,
+            bucket_name=models.bucket_name,
+            kms_key_arn=ram_policies.kms_key_arn(settings.region, account, settings.bucket.kms_key_id),
+            eas=settings.serves_on("eas"),
+            rrsa=RrsaSubject(
+                oidc_provider_arn=cluster.rrsa_oidc_provider_arn,
+                issuer_url=cluster.rrsa_oidc_issuer_url,
+                service_accounts=(*inference_chart.service_accounts(settings), serving.OSS_FUSE_SERVICE_ACCOUNT),
+            )
+            if cluster
+            else None,
+            tags=tags,
+        ),
+    )
+
+    eas_services = []
+    if settings.serves_on("eas"):
+        for plan in eas.plans(settings, bucket):
+            eas_services.append(
+                EasModelService(
+                    f"eas-{plan.model_id}",
+                    EasModelServiceArgs(
+                        plan=plan,
+                        account_id=account,
+                        region=settings.region,
+                        image=image.vpc_image,
+                        vpc_id=network.vpc_id,
+                        vswitch_id=network.node_vswitches[0].id,
+                        security_group_id=network.serving_security_group_id,
+                        role_arn=access.eas_role_arn,
+                        tags=tags,
+                    ),
+                    opts=pulumi.ResourceOptions(depends_on=[models, registry]),
+                )
+            )
+        if settings.residency.mainland and not settings.residency.icp_licence:
+            pulumi.log.warn(
+                f"{settings.stack}: PAI-EAS endpoints in {settings.region} are VPC-only because no ICP licence is"
+                f" configured; to serve them publicly, obtain one and run"
+                f" `pulumi config set {settings.project}:icpLicence <licence number>`"
+            )
+
+    releases = {}
+    if cluster is not None:
+        releases = _declare_inference(settings, slug, cluster, network, image.vpc_image, models, access)
+
+    counterpart = _declare_counterpart(settings, slug) if settings.counterpart is not None else None
+
+    region_exports.export_region(
+        settings,
+        region_exports.RegionResources(
+            zones=zones,
+            network=network,
+            models=models,
+            registry=registry,
+            image=image,
+            access=access,
+            cluster=cluster,
+            eas_services=eas_services,
+            releases=releases,
+            counterpart=counterpart,
+        ),
+    )
+
+
+def _vswitches(settings: RegionSettings, zones, role: str, cidrs) -> list[VSwitchSpec]:
+    return [
+        VSwitchSpec(
+            name=naming.vswitch_name(settings.name_prefix, settings.stack, role, index),
+            zone_id=zone,
+            cidr_block=cidr,
+        )
+        for index, (zone, cidr) in enumerate(zip(zones, cidrs, strict=True))
+    ]
+
+
+def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckCluster:
+    cluster = AckCluster(
+        "ack",
+        AckClusterArgs(
+            cluster_name=naming.cluster_name(settings.name_prefix, settings.stack),
+            kubernetes_version=settings.kubernetes.version,
+            node_vswitch_ids=network.node_vswitch_ids,
+            pod_vswitch_ids=network.pod_vswitch_ids,
+            service_cidr=settings.kubernetes.service_cidr,
+            system_instance_types=settings.kubernetes.system_instance_types,
+            system_node_count=settings.kubernetes.system_node_count,
+            deployer_cidrs=settings.kubernetes.deployer_cidrs,
+            tags=tags,
+        ),
+    )
+    size = capacity.gpu_pool_size(settings)
+    CgpuNodePool(
+        "gpu-pool",
+        CgpuNodePoolArgs(
+            cluster_id=cluster.cluster_id,
+            vswitch_ids=network.node_vswitch_ids,
+            instance_types=settings.gpu.instance_types,
+            schedule_label=settings.gpu.schedule_label,
+            min_nodes=size["minNodes"],
+            max_nodes=size["maxNodes"],
+            system_disk_gib=settings.gpu.system_disk_gib,
+            spot=settings.gpu.spot,
+            tags=tags,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[cluster]),
+    )
+    return cluster
+
+
+def _declare_inference(
+    settings: RegionSettings,
+    slug: str,
+    cluster: AckCluster,
+    network: RegionNetwork,
+    image: pulumi.Output[str],
+    models: ModelBucket,
+    access: ModelReadAccess,
+) -> dict[str, InferenceRelease]:
+    """One inference-server release per model on the cGPU pool, each behind its own load balancer."""
+    exposure = settings.ack_serving
+    releases = {}
+    for model in settings.models:
+        releases[model.id] = InferenceRelease(
+            f"ack-{model.id}",
+            InferenceReleaseArgs(
+                release_name=inference_chart.release_name(model.id),
+                api_key_secret_name=inference_chart.api_key_secret_name(model.id),
+                namespace=cluster.serving_namespace,
+                load_balancer_name=f"{slug}-{naming.dns_label(model.id)}"[:80],
+                address_type=exposure.exposure,
+                vswitch_id=network.node_vswitches[0].id,
+                allowed_cidrs=exposure.allowed_cidrs,
+                image=image,
+                bucket=models.bucket_name,
+                values=inference_chart.release_values(settings, model, access.serving_role_name),
+                scheme=exposure.scheme,
+                port=exposure.port,
+                startup_budget_seconds=inference_chart.startup_budget_seconds(settings, model),
+                tags=settings.tags,
+            ),
+            provider=cluster.provider,
+            opts=pulumi.ResourceOptions(depends_on=[cluster, models]),
+        )
+    return releases
+
+
+def _declare_counterpart(settings: RegionSettings, slug: str) -> Counterpart:
+    """The region's models outside Alibaba Cloud, with the credentials the router calls them with."""
+    spec = settings.counterpart
+    assert spec is not None
+    served = {m.id: m for m in settings.models}
+    mirrored = [served[model_id] for model_id in spec.model_ids]
+    if spec.provider == "runpod":
+        component = RunpodCounterpart(
+            "counterpart",
+            RunpodCounterpartArgs(
+                name_stem=slug,
+                worker_image=spec.runpod_worker_image,
+                gpu_pools=spec.gpus,
+                locations=spec.locations,
+                min_workers=spec.min_workers,
+                max_workers=spec.max_workers,
+                idle_timeout_seconds=spec.idle_timeout_seconds,
+                hf_token_secret=spec.runpod_hf_token_secret,
+                models=[
+                    RunpodModel(m.id, m.spec.hf_repo, counterparts.runpod_env(settings, m)) for m in mirrored
+                ],
+            ),
+        )
+        key_env = router_config.env_name(settings.router_region, "RUNPOD_API_KEY")
+        secrets = {key_env: secret("runpodRouterApiKey")}
+        auth = {"type": "bearer", "env": key_env}
+    else:
+        component = ModalCounterpart(
+            "counterpart",
+            ModalCounterpartArgs(
+                name_stem=slug,
+                environment=spec.modal_environment,
+                models=[ModalModel(m.id, counterparts.modal_settings(settings, m)) for m in mirrored],
+            ),
+        )
+        key_env = router_config.env_name(settings.router_region, "MODAL_KEY")
+        secret_env = router_config.env_name(settings.router_region, "MODAL_SECRET")
+        secrets = {key_env: secret("modalProxyTokenId"), secret_env: secret("modalProxyTokenSecret")}
+        auth = {"type": "modal_proxy", "keyEnv": key_env, "secretEnv": secret_env}
+    return Counterpart(view=counterparts.router_view(settings, auth, component.urls), secrets=secrets)

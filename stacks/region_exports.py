@@ -1,0 +1,171 @@
+"""A region stack's outputs: what operators read, and this region's entry for the router stack.
+
+The router entry is built from the same values the stack exports, by the pure fleet.router_config.region_entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.ack_cluster import AckCluster
+from components.eas_model_service import EasModelService
+from components.inference_release import InferenceRelease
+from components.model_bucket import ModelBucket
+from components.model_read_access import ModelReadAccess
+from components.region_network import RegionNetwork
+from components.serving_image import ServingImage
+from components.serving_registry import ServingRegistry
+from fleet import capacity, inference_chart, router_config, serving
+from fleet.settings import RegionSettings
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    view: dict[str, Any]  # the counterpart as the router reads it (fleet.counterparts.router_view)
+    secrets: dict[str, pulumi.Output[str]]  # router environment variable -> credential, each a secret
+
+
+@dataclass(frozen=True)
+class RegionResources:
+    """What a region stack declared, for its outputs."""
+
+    zones: Sequence[str]
+    network: RegionNetwork
+    models: ModelBucket
+    registry: ServingRegistry
+    image: ServingImage
+    access: ModelReadAccess
+    cluster: AckCluster | None
+    eas_services: Sequence[EasModelService]
+    releases: Mapping[str, InferenceRelease]  # by model id
+    counterpart: Counterpart | None
+
+
+def export_region(settings: RegionSettings, declared: RegionResources) -> None:
+    image = declared.image
+    counterpart = declared.counterpart
+    pulumi.export("region", settings.region)
+    pulumi.export("routerRegion", settings.router_region)
+    residency = residency_view(settings)
+    pulumi.export("residency", residency)
+    if counterpart is not None:
+        pulumi.export("counterpart", counterpart.view)
+        pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
+    pulumi.export("zones", list(declared.zones))
+    pulumi.export("vpcId", declared.network.vpc_id)
+    pulumi.export("nodeVswitchIds", declared.network.node_vswitch_ids)
+    pulumi.export("modelBucket", declared.models.bucket_name)
+    pulumi.export("modelBucketIntranetEndpoint", declared.models.intranet_endpoint)
+    pulumi.export("gpuPacking", capacity.region_packing(settings).as_output())
+    pulumi.export("models", [{"id": m.id, "dtype": m.dtype, "hfRepo": m.spec.hf_repo} for m in settings.models])
+    pulumi.export(
+        "registry",
+        {
+            "edition": settings.registry.edition,
+            "publicDomain": declared.registry.domains.public,
+            "vpcDomain": declared.registry.domains.vpc,
+            "repository": declared.registry.repository_path,
+        },
+    )
+    pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
+    pulumi.export(
+        "modelAccessRoles", {"eas": declared.access.eas_role_arn, "servingPods": declared.access.serving_role_arn}
+    )
+    eas_endpoints = {
+        s.model_id: {
+            "service": s.service_name,
+            "vpcUrl": s.vpc_url,
+            "publicUrl": s.public_url or "",
+            "publicEndpoint": s.public_url is not None,
+            "instanceType": s.plan.instance_type,
+            "autoscaler": {"min": s.plan.min_replicas, "max": s.plan.max_replicas, "qps": s.plan.qps_target},
+            "modelMount": f"oss://{s.plan.bucket}/{serving.model_prefix(s.model_id)} (read-only)",
+            "image": image.vpc_image,
+        }
+        for s in declared.eas_services
+    }
+    served = {m.id: m for m in settings.models}
+    ack_endpoints = {
+        model_id: {
+            "release": r.release_name,
+            "namespace": serving.SERVING_NAMESPACE,
+            "url": r.url,
+            "exposure": settings.ack_serving.exposure,
+            "gpuMemGiB": inference_chart.memory_estimate(settings, served[model_id]).slice_gib,
+        }
+        for model_id, r in declared.releases.items()
+    }
+    view = {
+        "region": settings.region,
+        "routerRegion": settings.router_region,
+        "residency": residency,
+        "easEndpoints": eas_endpoints,
+        "ackEndpoints": ack_endpoints,
+        "counterpart": counterpart.view if counterpart else None,
+    }
+    pulumi.export(
+        "routerProviders",
+        pulumi.Output.from_input(view).apply(lambda v: router_config.region_entry(v, settings.failover_order)),
+    )
+    pulumi.export("routerSecrets", pulumi.Output.secret(router_secrets(settings, declared)))
+    if declared.eas_services:
+        pulumi.export("easEndpoints", eas_endpoints)
+        pulumi.export("easTokens", pulumi.Output.secret({s.model_id: s.token for s in declared.eas_services}))
+    if declared.cluster is not None:
+        _export_kubernetes(settings, declared.cluster)
+        pulumi.export("ackEndpoints", ack_endpoints)
+        pulumi.export("ackApiKeys", pulumi.Output.secret({m: r.api_key for m, r in declared.releases.items()}))
+
+
+def residency_view(settings: RegionSettings) -> dict[str, Any]:
+    return {
+        "jurisdiction": settings.residency.jurisdiction,
+        "mainland": settings.residency.mainland,
+        "residencyBound": settings.residency.residency_bound,
+        "allowCrossBorderFailover": settings.residency.allow_cross_border_failover,
+        "icpLicence": settings.residency.icp_licence,
+    }
+
+
+def router_secrets(settings: RegionSettings, declared: RegionResources) -> dict[str, Any]:
+    """Every credential the router needs for this region, by the environment variable the config names."""
+    return {
+        **{
+            router_config.env_name(settings.router_region, "EAS", s.model_id, "TOKEN"): s.token
+            for s in declared.eas_services
+        },
+        **{
+            router_config.env_name(settings.router_region, "ACK", model_id, "KEY"): r.api_key
+            for model_id, r in declared.releases.items()
+        },
+        **(declared.counterpart.secrets if declared.counterpart else {}),
+    }
+
+
+def _export_kubernetes(settings: RegionSettings, cluster: AckCluster) -> None:
+    pulumi.export(
+        "kubernetes",
+        {
+            "clusterId": cluster.cluster_id,
+            "version": settings.kubernetes.version,
+            "servingNamespace": serving.SERVING_NAMESPACE,
+            "apiServerPublic": bool(settings.kubernetes.deployer_cidrs),
+            # Instance types in the order the pool tries them; the cost view prices the first.
+            "gpuPool": {**capacity.gpu_pool_size(settings), "instanceTypes": list(settings.gpu.instance_types)},
+        },
+    )
+    if cluster.api_server_acl_id is not None:
+        pulumi.export(
+            "apiServerAclAttachCommand",
+            pulumi.Output.all(cluster.api_server_slb_id, cluster.api_server_acl_id).apply(
+                lambda ids: (
+                    f"aliyun slb SetLoadBalancerTCPListenerAttribute --RegionId {settings.region}"
+                    f" --LoadBalancerId {ids[0]} --ListenerPort 6443 --AclStatus on --AclType white"
+                    f" --AclId {ids[1]}"
+                )
+            ),
+        )
