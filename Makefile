@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: plan plan-diff test lint bench clean
+.PHONY: plan plan-diff test lint bench docs clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 ## bench: the offline plan's cost per declared resource against the SDK's own floor
 bench: $(STAMP)
 	$(PY) -m bench.plan_cost $(ARGS)
+
+## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS
+docs: $(STAMP)
+	$(PY) -m offline.config_docs
 
 clean:
 	rm -rf $(VENV) plan .pytest_cache .ruff_cache
