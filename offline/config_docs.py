@@ -209,7 +209,7 @@ def render(schema: ProjectSchema) -> str:
             "offline/config_docs.py cannot place every config key:\n" + "\n".join(f"  - {p}" for p in problems)
         )
     out = [HEADER]
-    out.append("**Groups:** " + " · ".join(f"[{title}](#{_anchor(title)})" for title, _, _ in GROUPS) + " · ")
+    out.append("**Groups:** " + " · ".join(f"[{title}](#{heading_anchor(title)})" for title, _, _ in GROUPS) + " · ")
     out[-1] += "[Secret keys](#secret-keys) · [Models and custom models](#models-and-custom-models)\n"
     for title, purpose, keys in GROUPS:
         out.append(f"## {title}\n\n{purpose}\n\n| key | type | default | description |\n|---|---|---|---|")
@@ -266,7 +266,7 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
 
 
-def _anchor(title: str) -> str:
+def heading_anchor(title: str) -> str:
     """GitHub's heading anchor: lowercase, punctuation dropped, spaces to hyphens."""
     kept = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " -")
     return kept.replace(" ", "-")

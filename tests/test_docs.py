@@ -54,6 +54,31 @@ def test_check_mode_exits_1_and_says_how_to_fix_a_stale_file(tmp_path, capsys):
     assert config_docs.main(["--check", "--out", str(stale)]) == 0
 
 
+def test_readme_is_a_five_minute_read():
+    assert len(README.splitlines()) <= 200, "keep the README short; move detail into docs/"
+
+
+def test_every_relative_link_in_the_readme_and_docs_reaches_a_real_file_and_heading():
+    pages = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            path, _, anchor = target.partition("#")
+            file = (page.parent / path).resolve() if path else page
+            if not file.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and file.suffix == ".md" and anchor not in _anchors(file):
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def _anchors(page: Path) -> set[str]:
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {config_docs.heading_anchor(heading) for heading in headings}
+
+
 def test_readme_shows_the_two_set_up_commands_and_ci_runs_the_test_one():
     assert "make plan" in README and "make test" in README
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
