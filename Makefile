@@ -1,36 +1,48 @@
-# The README's commands. `make plan` and `make test` create .venv from the pinned requirements when needed.
+# The README's commands. `make plan` and `make test` create .venv from the pinned requirements when needed:
+# the plan installs only what the plan needs (requirements-plan.txt), the tests add their tools on top
+# (requirements-dev.txt), so a first `make plan` does not wait for Helm's SDK or the schema validators.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+PLAN_STAMP := $(VENV)/.plan-installed
+TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: plan plan-diff test lint bench clean
+.PHONY: plan plan-diff test lint bench docs clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(PLAN_STAMP): requirements.txt requirements-plan.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@touch $(STAMP)
+	$(PIP) -r requirements-plan.txt
+	@touch $@
+
+$(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	@touch $@
 
 ## plan: synthesize every stack offline (mock engine, no cloud) and write plan/<stack>.json
-plan: $(STAMP)
+plan: $(PLAN_STAMP)
 	$(PY) -m offline.plan $(ARGS)
 
 ## plan-diff: plan a base ref and the working tree offline, and say what changed per stack
 ##   make plan-diff ARGS="--base-ref origin/main"
-plan-diff: $(STAMP)
+plan-diff: $(PLAN_STAMP)
 	$(PY) -m offline.plan_diff $(ARGS)
 
 ## test: lint, then the test suite under Pulumi mocks
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest $(ARGS)
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
 
 ## bench: the offline plan's cost per declared resource against the SDK's own floor
-bench: $(STAMP)
+bench: $(PLAN_STAMP)
 	$(PY) -m bench.plan_cost $(ARGS)
+
+## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS
+docs: $(PLAN_STAMP)
+	$(PY) -m offline.config_docs
 
 clean:
 	rm -rf $(VENV) plan .pytest_cache .ruff_cache

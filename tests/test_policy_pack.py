@@ -394,7 +394,12 @@ def test_the_pack_entry_point_enforces_every_policy_as_mandatory(monkeypatch):
     assert all(p.enforcement_level == pulumi_policy.EnforcementLevel.MANDATORY for p in pack["policies"])
 
 
-def test_the_pack_pins_the_same_pulumi_policy_as_the_project():
-    pack_pins = (PACK_DIR / "requirements.txt").read_text()
-    dev_pins = (PACK_DIR.parent / "requirements-dev.txt").read_text()
-    assert "pulumi-policy==1.21.0" in pack_pins and "pulumi-policy==1.21.0" in dev_pins
+def test_the_pack_pins_the_same_pulumi_and_pulumi_policy_as_the_project():
+    def pins(name: str) -> dict[str, str]:
+        lines = (PACK_DIR.parent / name).read_text().splitlines()
+        return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+    pack = pins("policy/requirements.txt")
+    project = pins("requirements.txt") | pins("requirements-plan.txt")
+    assert set(pack) == {"pulumi", "pulumi-policy"}
+    assert {name: project.get(name) for name in pack} == pack
