@@ -1,0 +1,163 @@
+"""charts/inference-server's ci/*-values.yaml scenarios, linted strictly and rendered by real Helm.
+
+Helm 4's own lint and render run in-process through helm_python (the Go SDK behind a C ABI): the same
+`action.Lint` that `helm lint --strict` runs, with no helm binary to install. Every rendered object is checked
+against the cluster's Kubernetes schema by kubernetes_validate.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+from fleet import inference_chart, serving
+from fleet.config_schema import load_project_schema
+from fleet.settings import parse_settings
+from offline.stack_files import load_stack_config
+from tests.conftest import REGION_STACKS
+
+CHART = inference_chart.CHART_PATH
+SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+WARNING = 2  # helm lint's severities: 1 info, 2 warning, 3 error; --strict fails on warnings too
+
+
+@cache
+def kube_versions() -> list[str]:
+    """The ACK versions the shipped region stacks pin, e.g. 1.36.1 for 1.36.1-aliyun.1."""
+    versions = set()
+    for stack in REGION_STACKS:
+        config = load_stack_config(stack)
+        settings = parse_settings(load_project_schema(), stack, config.values, frozenset(config.secret_keys))
+        versions.add(settings.kubernetes.version.split("-", 1)[0])
+    return sorted(versions)
+
+
+def scenario(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def lint_findings(values: dict[str, Any], kube_version: str) -> list[str]:
+    """What `helm lint --strict --namespace beacon-serving --kube-version v<kube_version>` would fail on."""
+    report = helm.lint(
+        str(CHART), values, strict=True, namespace=serving.SERVING_NAMESPACE, kube_version=f"v{kube_version}"
+    )
+    assert report["total_charts_linted"] == 1
+    return report["errors"] + [f"{m['path']}: {m['error']}" for m in report["messages"] if m["severity"] >= WARNING]
+
+
+def render(values: dict[str, Any], release: str = "llama3-2-1b") -> list[dict[str, Any]]:
+    with helm.Chart.load(CHART) as chart:
+        files = chart.render(values=values, name=release, namespace=serving.SERVING_NAMESPACE, is_install=True)
+    return [
+        doc
+        for path, text in sorted(files.items())
+        if not path.endswith("NOTES.txt")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
+
+
+def of_kind(manifests: list[dict[str, Any]], wanted: str) -> dict[str, Any]:
+    (found,) = [m for m in manifests if m["kind"] == wanted]
+    return found
+
+
+def key_paths(values: Any, prefix: str = "") -> set[str]:
+    """Dotted paths of a values tree's leaves; a map or list counts as one leaf (it is one value)."""
+    if isinstance(values, dict) and values and prefix != "gpu.nodeSelector":
+        return set().union(*(key_paths(v, f"{prefix}.{k}" if prefix else k) for k, v in values.items()))
+    return {prefix}
+
+
+def test_there_is_a_scenario_for_each_way_a_release_is_exposed_scaled_and_isolated():
+    assert [p.name for p in SCENARIOS] == [
+        "01-intranet-values.yaml",
+        "02-internet-tls-values.yaml",
+        "03-autoscaling-values.yaml",
+        "04-compute-isolation-values.yaml",
+    ]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_each_scenario_lints_strictly_for_every_shipped_kubernetes_version(path):
+    for kube_version in kube_versions():
+        assert lint_findings(scenario(path), kube_version) == [], (path.name, kube_version)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_each_scenario_renders_objects_that_match_the_clusters_kubernetes_schema(path):
+    manifests = render(scenario(path))
+    assert {"Deployment", "Service", "ServiceAccount", "NetworkPolicy"} <= {m["kind"] for m in manifests}
+    for kube_version in kube_versions():
+        for manifest in manifests:
+            kubernetes_validate.validate(manifest, kube_version, strict=True)
+
+
+@cache
+def release_values() -> dict[str, Any]:
+    """The values beacon-fleet computes for one release of a shipped stack (placeholder cloud inputs)."""
+    config = load_stack_config("us-east")
+    settings = parse_settings(load_project_schema(), "us-east", config.values, frozenset(config.secret_keys))
+    inputs = inference_chart.ReleaseInputs(
+        image="registry-vpc.us-east-1.cr.aliyuncs.com/beacon/inference-server@sha256:" + "0" * 64,
+        bucket="beacon-models-us-east",
+        load_balancer_id="lb-test",
+        acl_id="",
+        role_name="beacon-us-east-serving",
+        api_key_secret="llama3-2-1b-inference-server-api-key",
+    )
+    return inference_chart.chart_values(settings, settings.models[0], inputs)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_each_scenario_sets_every_value_beacon_fleet_sets_for_a_release_and_no_other(path):
+    assert key_paths(scenario(path)) == key_paths(release_values())
+
+
+def test_a_broken_scenario_fails_the_strict_lint():
+    values = scenario(SCENARIOS[0])
+    broken = {**values, "gpu": {**values["gpu"], "memGiB": 0}, "replica": 2}
+    findings = "\n".join(lint_findings(broken, kube_versions()[-1]))
+    assert "/gpu/memGiB" in findings and "minimum" in findings
+    assert "additional properties 'replica' not allowed" in findings
+
+
+def test_the_compute_isolation_scenario_asks_for_a_compute_share_on_core_mem_nodes():
+    pod = of_kind(render(scenario(CHART / "ci" / "04-compute-isolation-values.yaml")), "Deployment")["spec"]
+    spec = pod["template"]["spec"]
+    assert spec["nodeSelector"]["ack.node.gpu.schedule"] == "core_mem"
+    assert spec["containers"][0]["resources"]["limits"]["aliyun.com/gpu-core.percentage"] == 20
+    assert pod["replicas"] == 2
+
+
+def test_the_autoscaling_scenario_leaves_the_replica_count_to_the_hpa():
+    manifests = render(scenario(CHART / "ci" / "03-autoscaling-values.yaml"))
+    assert "replicas" not in of_kind(manifests, "Deployment")["spec"]
+    hpa = of_kind(manifests, "HorizontalPodAutoscaler")["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 3)
+
+
+def test_the_internet_scenario_serves_https_behind_an_allowlist():
+    service = of_kind(render(scenario(CHART / "ci" / "02-internet-tls-values.yaml")), "Service")
+    annotations = service["metadata"]["annotations"]
+    prefix = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+    assert annotations[prefix + "address-type"] == "internet"
+    assert (annotations[prefix + "acl-status"], annotations[prefix + "acl-type"]) == ("on", "white")
+    assert annotations[prefix + "cert-id"] == "12345-ap-southeast-1"
+    assert service["spec"]["ports"][0]["port"] == 443
+
+
+def test_the_intranet_scenario_serves_plain_http_on_the_load_balancer_pulumi_declares():
+    service = of_kind(render(scenario(CHART / "ci" / "01-intranet-values.yaml")), "Service")
+    annotations = service["metadata"]["annotations"]
+    prefix = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+    assert annotations[prefix + "address-type"] == "intranet"
+    assert annotations[prefix + "id"] == "lb-0xi2k8r6m4n1p3q5s7t9"
+    assert prefix + "cert-id" not in annotations and prefix + "acl-id" not in annotations
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
