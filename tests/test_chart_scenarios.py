@@ -161,3 +161,50 @@ def test_the_intranet_scenario_serves_plain_http_on_the_load_balancer_pulumi_dec
     assert annotations[prefix + "id"] == "lb-0xi2k8r6m4n1p3q5s7t9"
     assert prefix + "cert-id" not in annotations and prefix + "acl-id" not in annotations
     assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}]
+
+
+def connection_test(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    (pod,) = [m for m in manifests if m["metadata"].get("annotations", {}).get("helm.sh/hook") == "test"]
+    return pod
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_helm_test_asks_the_service_for_the_model_list_with_the_releases_api_key(path):
+    values = scenario(path)
+    manifests = render(values, release="my-model")
+    pod = connection_test(manifests)
+    (container,) = pod["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    service = of_kind(manifests, "Service")
+    port = service["spec"]["ports"][0]["port"]
+    assert env["MODELS_URL"]["value"] == f"http://{service['metadata']['name']}:{port}/v1/models"
+    assert env["SERVED_MODEL_NAME"]["value"] == values["model"]["servedName"]
+    server = of_kind(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    (server_key,) = [e for e in server["env"] if e["name"] == "VLLM_API_KEY"]
+    assert env["VLLM_API_KEY"] == server_key and "value" not in server_key
+    assert container["image"] == server["image"] and pod["spec"]["restartPolicy"] == "Never"
+
+
+def test_helm_test_keeps_the_charts_security_posture():
+    manifests = render(scenario(SCENARIOS[0]))
+    pod = connection_test(manifests)["spec"]
+    server = of_kind(manifests, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["securityContext"] == server["securityContext"]
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"] == server["containers"][0]["securityContext"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    assert set(container["resources"]["requests"]) == {"cpu", "memory"}
+
+
+def test_helm_test_pod_is_selected_by_neither_the_service_nor_the_network_policy():
+    manifests = render(scenario(SCENARIOS[0]))
+    labels = connection_test(manifests)["metadata"]["labels"]
+    selectors = [
+        of_kind(manifests, "Service")["spec"]["selector"],
+        of_kind(manifests, "NetworkPolicy")["spec"]["podSelector"]["matchLabels"],
+        of_kind(manifests, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+    ]
+    for selector in selectors:
+        assert not selector.items() <= labels.items(), selector
