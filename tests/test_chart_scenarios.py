@@ -208,3 +208,61 @@ def test_helm_test_pod_is_selected_by_neither_the_service_nor_the_network_policy
     ]
     for selector in selectors:
         assert not selector.items() <= labels.items(), selector
+
+
+def names(manifests: list[dict[str, Any]]) -> dict[str, str]:
+    return {m["kind"]: m["metadata"]["name"] for m in manifests}
+
+
+def test_fullname_override_renames_every_object_and_every_reference_to_one():
+    values = {**scenario(SCENARIOS[0]), "fullnameOverride": "llama-small"}
+    values["apiKey"] = {**values["apiKey"], "secretName": ""}
+    manifests = render(values, release="llama3-2-1b")
+    assert names(manifests) == {
+        "Deployment": "llama-small",
+        "Service": "llama-small",
+        "ServiceAccount": "llama-small",
+        "NetworkPolicy": "llama-small",
+        "PodDisruptionBudget": "llama-small",
+        "PersistentVolumeClaim": "llama-small-weights",
+        "PersistentVolume": "beacon-serving-llama-small-weights",
+        "Pod": "llama-small-test-connection",
+    }
+    pod = of_kind(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "llama-small"
+    assert pod["volumes"][0]["persistentVolumeClaim"]["claimName"] == "llama-small-weights"
+    key = {e["name"]: e for e in pod["containers"][0]["env"]}["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert key == {"name": "llama-small-api-key", "key": "api-key"}
+    test_env = {e["name"]: e for e in connection_test(manifests)["spec"]["containers"][0]["env"]}
+    assert test_env["MODELS_URL"]["value"] == "http://llama-small:80/v1/models"
+    assert test_env["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "llama-small-api-key"
+    assert lint_findings(values, kube_versions()[-1]) == []
+
+
+def test_without_a_secret_name_the_chart_names_the_secret_as_beacon_fleet_declares_it():
+    model_id = "qwen2.5-1.5b"
+    values = {**scenario(SCENARIOS[0]), "apiKey": {"secretName": "", "secretKey": "api-key"}}
+    manifests = render(values, release=inference_chart.release_name(model_id))
+    pod = of_kind(manifests, "Deployment")["spec"]["template"]["spec"]
+    key = {e["name"]: e for e in pod["containers"][0]["env"]}["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert key["name"] == inference_chart.api_key_secret_name(model_id)
+
+
+def test_a_long_release_name_is_cut_to_a_63_character_dns_label_without_a_trailing_dash():
+    # 52 characters plus "-inference-server" cut at 63 ends on the dash inside "inference-server".
+    manifests = render(scenario(SCENARIOS[0]), release="r" * 52)
+    assert names(manifests)["Deployment"] == "r" * 52 + "-inference"
+    assert names(manifests)["Pod"] == "r" * 52 + "-inference-test-connection"
+
+
+def test_name_override_replaces_the_chart_name_in_names_and_labels():
+    values = {**scenario(SCENARIOS[0]), "nameOverride": "vllm"}
+    deployment = of_kind(render(values, release="llama3-2-1b"), "Deployment")
+    assert deployment["metadata"]["name"] == "llama3-2-1b-vllm"
+    assert deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "vllm"
+
+
+@pytest.mark.parametrize("override", ["Llama-Small", "llama-small-", "x" * 64])
+def test_the_schema_rejects_a_fullname_override_that_is_no_dns_label(override):
+    findings = "\n".join(lint_findings({**scenario(SCENARIOS[0]), "fullnameOverride": override}, kube_versions()[-1]))
+    assert "/fullnameOverride" in findings
