@@ -7,6 +7,10 @@ against the cluster's Kubernetes schema by kubernetes_validate.
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,12 +21,14 @@ import pytest
 import yaml
 
 from fleet import inference_chart, serving
-from fleet.config_schema import load_project_schema
+from fleet.config_schema import PROJECT_ROOT, load_project_schema
 from fleet.settings import parse_settings
 from offline.stack_files import load_stack_config
 from tests.conftest import REGION_STACKS
 
 CHART = inference_chart.CHART_PATH
+# Bitnami's readme-generator-for-helm, pinned by tools/chart-docs/package-lock.json.
+CHART_DOCS = PROJECT_ROOT / "tools" / "chart-docs"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
 WARNING = 2  # helm lint's severities: 1 info, 2 warning, 3 error; --strict fails on warnings too
 
@@ -266,3 +272,115 @@ def test_name_override_replaces_the_chart_name_in_names_and_labels():
 def test_the_schema_rejects_a_fullname_override_that_is_no_dns_label(override):
     findings = "\n".join(lint_findings({**scenario(SCENARIOS[0]), "fullnameOverride": override}, kube_versions()[-1]))
     assert "/fullnameOverride" in findings
+
+
+# The README's Parameters section, as readme-generator-for-helm 2.7.2 renders it from `## @param` comments
+# (lib/parser.js, lib/render.js and markdown-table 2). Pure Python, so the check needs no Node; the test after
+# it runs the real generator where tools/chart-docs is installed, to keep this reading honest.
+PARAM = re.compile(r"^\s*##\s*@param\s*(\S+)\s*(\[.*?\])?\s*(.*)$")
+SECTION = re.compile(r"^\s*##\s*@section\s*(.*)$")
+
+
+def documented_parameters(values_text: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(section title, [(dotted key, description)]) in the order values.yaml declares them."""
+    sections: list[tuple[str, list[tuple[str, str]]]] = []
+    for line in values_text.splitlines():
+        if section := SECTION.match(line):
+            sections.append((section[1], []))
+        elif param := PARAM.match(line):
+            assert not param[2], f"{param[1]}: modifiers such as {param[2]} are not read by this check yet"
+            assert sections, f"{param[1]}: a ## @param before any ## @section"
+            sections[-1][1].append((param[1], param[3]))
+    return sections
+
+
+def leaf_values(values: Any, prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> value of each leaf; an empty map or list is a leaf, as for the generator."""
+    if isinstance(values, dict) and values:
+        return {k: v for key, child in values.items() for k, v in leaf_values(child, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): values}
+
+
+def js_string(value: Any) -> str:
+    """A default as the generator prints it: JavaScript's String(), JSON for maps and lists, "" for empty."""
+    if value == "":
+        return '""'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
+    lines.insert(1, "| " + " | ".join("-" * width for width in widths) + " |")
+    return "\n".join(lines)
+
+
+def parameters_section(values_path: Path) -> str:
+    text = values_path.read_text()
+    defaults = leaf_values(yaml.safe_load(text))
+    sections = documented_parameters(text)
+    keys = [key for _, params in sections for key, _ in params]
+    assert sorted(keys) == sorted(defaults), {
+        "missing ## @param": sorted(set(defaults) - set(keys)),
+        "## @param for no value": sorted(set(keys) - set(defaults)),
+        "documented twice": sorted({k for k in keys if keys.count(k) > 1}),
+    }
+    rendered = ""
+    for title, params in sections:
+        rows = [["Name", "Description", "Value"]]
+        rows += [[f"`{key}`", description, f"`{js_string(defaults[key])}`"] for key, description in params]
+        rendered += f"\n### {title}\n\n{markdown_table(rows)}\n"
+    return rendered
+
+
+def readme_parameters(readme_text: str) -> str:
+    """The README's text from its `## Parameters` heading to the next second-level heading."""
+    (section,) = re.findall(r"^## Parameters\n(.*?)(?=^## )", readme_text, flags=re.MULTILINE | re.DOTALL)
+    return section.rstrip("\n") + "\n"
+
+
+def test_the_readmes_parameters_are_generated_from_the_values_comments_and_current():
+    expected = parameters_section(CHART / "values.yaml")
+    assert readme_parameters((CHART / "README.md").read_text()) == expected, (
+        "charts/inference-server/README.md is stale: run "
+        "`npm ci --prefix tools/chart-docs && npm run --prefix tools/chart-docs chart-docs`"
+    )
+
+
+def test_a_value_without_a_param_comment_or_a_stale_default_is_caught(tmp_path):
+    values = (CHART / "values.yaml").read_text()
+    undocumented = tmp_path / "undocumented.yaml"
+    undocumented.write_text(values + "extraKnob: 1\n")
+    with pytest.raises(AssertionError, match="extraKnob"):
+        parameters_section(undocumented)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(values.replace("maxModelLen: 4096", "maxModelLen: 8192"))
+    assert parameters_section(changed) != readme_parameters((CHART / "README.md").read_text())
+
+
+@pytest.mark.skipif(
+    not (CHART_DOCS / "node_modules" / ".bin" / "readme-generator").exists() or not shutil.which("node"),
+    reason="the pinned generator is not installed: npm ci --prefix tools/chart-docs",
+)
+def test_the_pinned_generator_writes_exactly_the_committed_readme(tmp_path):
+    readme = tmp_path / "README.md"
+    shutil.copy(CHART / "README.md", readme)
+    subprocess.run(
+        [
+            CHART_DOCS / "node_modules" / ".bin" / "readme-generator",
+            "--values",
+            CHART / "values.yaml",
+            "--readme",
+            readme,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert readme.read_text() == (CHART / "README.md").read_text()
