@@ -377,3 +377,9 @@ def test_the_pinned_generator_writes_exactly_the_committed_readme(tmp_path):
         timeout=60,
     )
     assert readme.read_text() == (CHART / "README.md").read_text()
+
+
+def test_helm_test_stays_off_the_cgpu_pool_since_it_asks_for_no_gpu_slice():
+    pod = connection_test(render(scenario(CHART / "ci" / "04-compute-isolation-values.yaml")))["spec"]
+    assert "nodeSelector" not in pod and "tolerations" not in pod and "affinity" not in pod
+    assert not any(name.startswith("aliyun.com/") for name in pod["containers"][0]["resources"]["limits"])
