@@ -97,6 +97,7 @@ def test_every_release_lints_strictly_and_every_manifest_matches_the_clusters_ku
             "PodDisruptionBudget",
             "HorizontalPodAutoscaler",
             "NetworkPolicy",
+            "Pod",  # the helm test hook (templates/tests/), which Helm renders with the release
         }
         for manifest in manifests:
             kubernetes_validate.validate(manifest, kube_version(settings), strict=True)

@@ -20,6 +20,27 @@ name. Truncated to 63 characters, the limit for a DNS label.
 {{- end }}
 {{- end }}
 
+{{/* Every other name derives from the fullname, so fullnameOverride renames the whole release. */}}
+{{- define "inference-server.serviceAccountName" -}}
+{{- include "inference-server.fullname" . }}
+{{- end }}
+
+{{/*
+The API key's Secret: apiKey.secretName when set, else <fullname>-api-key (the fullname cut to 53 characters,
+as beacon-fleet names the Secret it declares).
+*/}}
+{{- define "inference-server.apiKeySecretName" -}}
+{{- if .Values.apiKey.secretName }}
+{{- .Values.apiKey.secretName }}
+{{- else }}
+{{- printf "%s-api-key" (include "inference-server.fullname" . | trunc 53 | trimSuffix "-") }}
+{{- end }}
+{{- end }}
+
+{{- define "inference-server.weightsClaim" -}}
+{{- printf "%s-weights" (include "inference-server.fullname" .) }}
+{{- end }}
+
 {{- define "inference-server.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
