@@ -9,15 +9,15 @@ import os
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-from fleet.router_config import SCHEMA_PATH, schema_problems
+from fleet.router_config import SCHEMA_PATH, env_name, schema_problems
+from providers import bounded_http
+from providers.redact import printable
 
 PROMPTS_PATH = Path(__file__).with_name("golden_prompts.json")
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -30,7 +30,9 @@ PARALLEL_PROVIDERS = 8
 class Attempt:
     """One chat completion: how it ended and how long it took."""
 
-    outcome: str  # ok | wrong-model | rejected-key | server-error | client-error | timeout | unreachable | bad-answer
+    # ok | wrong-model | rejected-key | server-error | client-error | redirected | timeout | unreachable | bad-answer
+    # | bad-request
+    outcome: str
     seconds: float
     model: str = ""
 
@@ -55,20 +57,86 @@ class UsageError(Exception):
 
 
 def load_config(path: Path) -> dict[str, Any]:
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"{path} is not JSON: {error}") from None
+    config = _read_json(path)
     problems = schema_problems(config)
     if problems:
-        raise UsageError(f"{path} is not a router config ({SCHEMA_PATH.name}): " + "; ".join(problems[:5]))
+        shown = "; ".join(printable(p, limit=200) for p in problems[:5])
+        raise UsageError(f"{printable(str(path))} is not a router config ({SCHEMA_PATH.name}): {shown}")
     return config
 
 
 def load_prompts(path: Path = PROMPTS_PATH) -> list[dict[str, Any]]:
-    return json.loads(path.read_text(encoding="utf-8"))["prompts"]
+    """The prompts of a golden prompt file: {"prompts": [{"messages": [{"role": ..., "content": ...}]}]}."""
+    document = _read_json(path)
+    shown = printable(str(path))
+    prompts = document.get("prompts") if isinstance(document, dict) else None
+    if not isinstance(prompts, list) or not prompts:
+        raise UsageError(f'{shown} has no prompts: expected {{"prompts": [{{"messages": [...]}}, ...]}}')
+    for index, prompt in enumerate(prompts):
+        messages = prompt.get("messages") if isinstance(prompt, dict) else None
+        if not (
+            isinstance(messages, list)
+            and messages
+            and all(
+                isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                for m in messages
+            )
+        ):
+            raise UsageError(f"{shown}: prompts[{index}] needs messages, a non-empty list of {{role, content}} strings")
+    return prompts
+
+
+def _read_json(path: Path) -> Any:
+    shown = printable(str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot read {shown}: {error.strerror or type(error).__name__}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{shown} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{shown} is not JSON: {printable(str(error))}") from None
+    except RecursionError:
+        raise UsageError(f"{shown} is not usable JSON: nested too deeply") from None
+
+
+def legitimate_auth(provider: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The auth entries the router config generator writes for this provider: one per model for Alibaba
+    endpoints, one per router region for counterparts (fleet/region.py, fleet/router_config.env_name)."""
+    region, models = provider["region"], provider["models"]
+    kind = provider["type"]
+    if kind == "alibaba_eas":
+        return [{"type": "eas_token", "env": env_name(region, "EAS", m, "TOKEN")} for m in models]
+    if kind == "ack":
+        return [{"type": "bearer", "env": env_name(region, "ACK", m, "KEY")} for m in models]
+    if kind == "runpod":
+        return [{"type": "bearer", "env": env_name(region, "RUNPOD_API_KEY")}]
+    if kind == "modal":
+        key, secret = env_name(region, "MODAL_KEY"), env_name(region, "MODAL_SECRET")
+        return [{"type": "modal_proxy", "key_env": key, "secret_env": secret}]
+    return []
+
+
+def auth_problem(provider: Mapping[str, Any]) -> str:
+    """Why the probe will not read the variables this provider's auth names; empty when it may.
+
+    A config is data: one naming HOME, AWS_SECRET_ACCESS_KEY or another region's key must not make the probe
+    send that value to the provider's host. Only the router's own variable for this provider is read.
+    """
+    auth = dict(provider["auth"])
+    allowed = legitimate_auth(provider)
+    if auth in allowed:
+        return ""
+    named = ", ".join(printable(str(v), limit=80) for k, v in sorted(auth.items()) if k.endswith("env"))
+    expected = " or ".join(
+        ", ".join(v for k, v in sorted(a.items()) if k.endswith("env")) + f" ({a['type']})" for a in allowed
+    )
+    return (
+        f"auth names {named} ({printable(str(auth.get('type')), limit=40)}), not this {provider['type']} provider's"
+        f" own variable {expected}; not read"
+    )
 
 
 def auth_headers(auth: Mapping[str, str], environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -84,38 +152,51 @@ def auth_headers(auth: Mapping[str, str], environ: Mapping[str, str]) -> tuple[d
     return {"Modal-Key": environ[auth["key_env"]], "Modal-Secret": environ[auth["secret_env"]]}, []
 
 
+# How a failed exchange counts; `broken` and `too-large` are answers that are not answers.
+_FAILURE_OUTCOMES = {"timeout": "timeout", "unreachable": "unreachable", "bad-request": "bad-request"}
+
+
 def chat_once(
     base_url: str, headers: Mapping[str, str], model: str, prompt: Mapping[str, Any], timeout: float
 ) -> Attempt:
+    """One chat completion, sent only to base_url's host: a redirect is a failure, never followed with the key,
+    and `timeout` bounds the whole exchange, not each read."""
     body = json.dumps(
         {"model": model, "messages": prompt["messages"], "max_tokens": MAX_TOKENS, "temperature": 0}
     ).encode()
-    request = urllib.request.Request(
-        base_url.rstrip("/") + "/chat/completions",
-        data=body,
-        headers={"Content-Type": "application/json", **headers},
-        method="POST",
-    )
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - URLs from the config
-            payload = json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        outcome = (
-            "rejected-key" if error.code in (401, 403) else "server-error" if error.code >= 500 else "client-error"
+        response = bounded_http.post(
+            base_url.rstrip("/") + "/chat/completions",
+            {"Content-Type": "application/json", **headers},
+            body,
+            timeout,
         )
-        return Attempt(outcome, time.monotonic() - started)
-    except (TimeoutError, urllib.error.URLError) as error:
-        timed_out = isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError)
-        return Attempt("timeout" if timed_out else "unreachable", time.monotonic() - started)
-    except (json.JSONDecodeError, OSError):
-        return Attempt("bad-answer", time.monotonic() - started)
+    except bounded_http.ExchangeError as failure:
+        return Attempt(_FAILURE_OUTCOMES.get(failure.kind, "bad-answer"), time.monotonic() - started)
     elapsed = time.monotonic() - started
+    if response.is_redirect:
+        return Attempt("redirected", elapsed)
+    if response.status >= 400:
+        outcome = (
+            "rejected-key"
+            if response.status in (401, 403)
+            else "server-error"
+            if response.status >= 500
+            else "client-error"
+        )
+        return Attempt(outcome, elapsed)
+    try:
+        payload = json.loads(response.body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return Attempt("bad-answer", elapsed)
     answered = str(payload.get("model", "")) if isinstance(payload, dict) else ""
+    # The server chooses this text and it is shown later on a terminal: never kept raw.
+    shown = printable(answered, limit=100)
     choices = payload.get("choices") if isinstance(payload, dict) else None
-    if not choices:
-        return Attempt("bad-answer", elapsed, answered)
-    return Attempt("ok" if answered == model else "wrong-model", elapsed, answered)
+    if not isinstance(choices, list) or not choices:
+        return Attempt("bad-answer", elapsed, shown)
+    return Attempt("ok" if answered == model else "wrong-model", elapsed, shown)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -126,35 +207,51 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A provider ready to probe (headers), or why it is not probed (status and detail)."""
+
+    headers: dict[str, str] | None
+    status: str = ""
+    detail: str = ""
+
+
+def prepare(provider: Mapping[str, Any], environ: Mapping[str, str], include_vpc: bool) -> Prepared:
+    """Decide before sending anything, so the progress bar counts only requests that will be sent."""
+    if provider.get("network") == "vpc" and not include_vpc:
+        return Prepared(None, "skipped", "VPC-only endpoint; run with --include-vpc from inside the VPC")
+    problem = auth_problem(provider)
+    if problem:  # checked before the environment is read at all
+        return Prepared(None, "failed", problem)
+    headers, missing = auth_headers(provider["auth"], environ)
+    if missing:
+        return Prepared(None, "failed", f"credential not in the environment: {', '.join(missing)}")
+    return Prepared(headers)
+
+
 def probe_provider(
     pid: str,
     provider: Mapping[str, Any],
+    prepared: Prepared,
     prompts: Sequence[Mapping[str, Any]],
     requests: int,
     timeout: float,
-    environ: Mapping[str, str],
-    include_vpc: bool,
     tick: Callable[[int], None],
 ) -> list[ProviderResult]:
     results = []
     for model in provider["models"]:
         result = ProviderResult(provider=pid, type=provider["type"], model=model, status="failed")
-        if provider.get("network") == "vpc" and not include_vpc:
-            result.status, result.detail = "skipped", "VPC-only endpoint; run with --include-vpc from inside the VPC"
-            tick(requests)
-            results.append(result)
-            continue
-        headers, missing = auth_headers(provider["auth"], environ)
-        if missing:
-            result.detail = f"credential not in the environment: {', '.join(missing)}"
-            tick(requests)
+        if prepared.headers is None:
+            result.status, result.detail = prepared.status, prepared.detail
             results.append(result)
             continue
         # Never wait longer than the router itself would.
         limit = min(timeout, float(provider["timeout"]))
         attempts = []
         for index in range(requests):
-            attempts.append(chat_once(provider["base_url"], headers, model, prompts[index % len(prompts)], limit))
+            attempts.append(
+                chat_once(provider["base_url"], prepared.headers, model, prompts[index % len(prompts)], limit)
+            )
             tick(1)
         ok_seconds = [a.seconds for a in attempts if a.outcome == "ok"]
         result.requests = len(attempts)
@@ -204,10 +301,12 @@ def run_probe(
     progress: TextIO | None = None,
 ) -> list[ProviderResult]:
     chosen = {pid: p for pid, p in sorted(config["providers"].items()) if not only or pid in only}
-    bar = ProgressBar(sum(len(p["models"]) for p in chosen.values()) * requests, progress or sys.stderr)
+    prepared = {pid: prepare(p, environ, include_vpc) for pid, p in chosen.items()}
+    to_send = sum(len(p["models"]) for pid, p in chosen.items() if prepared[pid].headers is not None) * requests
+    bar = ProgressBar(to_send, progress or sys.stderr)
     with ThreadPoolExecutor(max_workers=PARALLEL_PROVIDERS) as pool:
         futures = [
-            pool.submit(probe_provider, pid, p, prompts, requests, timeout, environ, include_vpc, bar.tick)
+            pool.submit(probe_provider, pid, p, prepared[pid], prompts, requests, timeout, bar.tick)
             for pid, p in chosen.items()
         ]
         return [result for future in futures for result in future.result()]
@@ -228,12 +327,21 @@ def report_table(results: Sequence[ProviderResult]) -> str:
                 r.detail,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(row[:-1])) + "  " + row[-1] for row in rows)
+    # Model names come from the config and the servers: nothing reaches the terminal unescaped.
+    shown = [[printable(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in shown) for i in range(len(shown[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(row[:-1])) + "  " + row[-1] for row in shown)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors on one line like the probe's own."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {printable(message)} (see python -m probe --help)\n")
 
 
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m probe", description="Probe every provider of a router config.")
+    parser = _Parser(prog="python -m probe", description="Probe every provider of a router config.")
     parser.add_argument("--config", type=Path, required=True, help="router config JSON (schemas/router-config.v1.json)")
     parser.add_argument("--provider", action="append", default=[], help="probe only this provider id (repeatable)")
     parser.add_argument(
@@ -259,12 +367,14 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     try:
         config = load_config(args.config)
         prompts = load_prompts(args.prompts)
+        if args.json and (args.json.is_dir() or not args.json.parent.is_dir()):
+            raise UsageError(f"cannot write the JSON report to {printable(str(args.json))}: its folder does not exist")
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     unknown = sorted(set(args.provider) - set(config["providers"]))
     if unknown:
-        print(f"error: unknown provider(s): {', '.join(unknown)}", file=sys.stderr)
+        print(f"error: unknown provider(s): {printable(', '.join(unknown))}", file=sys.stderr)
         return 2
 
     results = run_probe(
@@ -282,5 +392,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     print(f"{len(results) - len(failed) - len(skipped)} passed, {len(failed)} failed, {len(skipped)} skipped")
     if args.json:
         document = {"config": str(args.config), "requests": args.requests, "results": [asdict(r) for r in results]}
-        args.json.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        try:
+            args.json.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        except OSError as error:
+            print(f"error: cannot write {printable(str(args.json))}: {error.strerror}", file=sys.stderr)
+            return 2
     return 1 if failed else 0
