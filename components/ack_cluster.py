@@ -10,7 +10,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 
-from fleet import serving
+from fleet import kubeconfig, serving
 
 CONTROL_PLANE_LOG_COMPONENTS = ("apiserver", "kcm", "scheduler", "ccm", "controlplane-events")
 # Installed at creation only (the provider ignores later changes to this list); Terway gives pods VPC
@@ -34,8 +34,27 @@ class AckClusterArgs:
     system_instance_types: Sequence[str]
     system_node_count: int
     deployer_cidrs: Sequence[str] = ()  # empty: no public API server endpoint
+    region: str = ""
+    # The ACR Enterprise instance serving pulls from, by the managed credential helper; None: no helper.
+    acr_instance_id: pulumi.Input[str] | None = None
     log_ttl_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+def acr_helper_config(instance_id: str, region: str) -> str:
+    """The managed aliyun-acr-credential-helper's config: temporary pull credentials for the serving namespace's
+    service accounts, refreshed before they expire (ACK: "Use the passwordless component to pull images")."""
+    return json.dumps(
+        {
+            "AcrInstanceInfo": [{"instanceId": instance_id, "regionId": region}],
+            "watchNamespace": serving.SERVING_NAMESPACE,
+            "serviceAccount": "*",
+            "expiringThreshold": "15m",
+            "enableRRSA": False,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 def control_plane_addons() -> list[dict[str, str]]:
@@ -74,8 +93,8 @@ class AckCluster(pulumi.ComponentResource):
             enable_rrsa=True,
             # Nodes only reach in-region VPC endpoints (ACR, OSS); nothing needs a NAT gateway.
             new_nat_gateway=False,
-            # The kubeconfig the provider hands out points at the public endpoint, so the deployer needs one;
-            # the access-control list below admits only deployerCidrs.
+            # A public API server only when deployers outside the VPC are listed; the access-control list below
+            # admits only them. Otherwise `pulumi up` runs inside the VPC and uses the intranet endpoint.
             slb_internet_enabled=public_api,
             control_plane_log_components=list(CONTROL_PLANE_LOG_COMPONENTS),
             control_plane_log_ttl=str(args.log_ttl_days),
@@ -139,12 +158,48 @@ class AckCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
         )
 
+        # Node pools' min/max mean nothing until the cluster autoscaler runs (it needs the account's
+        # AliyunCSManagedAutoScalerRole, which stacks/lookups.py checks); GPU pools may then start at zero nodes.
+        self.autoscaler = alicloud.cs.AutoscalingConfig(
+            f"{name}-autoscaler",
+            cluster_id=self.cluster.id,
+            scaler_type="cluster-autoscaler",
+            expander="least-waste",
+            scale_up_from_zero=True,
+            scale_down_enabled=True,
+            opts=child,
+        )
+
+        # Serving pulls a private image: the managed credential helper gives the namespace's service accounts
+        # temporary credentials for the Enterprise instance (its prerequisite, AliyunCSManagedAcrRole, is checked
+        # with the autoscaler's role).
+        self.acr_helper = None
+        if args.acr_instance_id is not None:
+            self.acr_helper = alicloud.cs.KubernetesAddon(
+                f"{name}-acr-credential-helper",
+                cluster_id=self.cluster.id,
+                name=serving.ACR_HELPER_ADDON,
+                config=pulumi.Output.from_input(args.acr_instance_id).apply(
+                    lambda instance_id: acr_helper_config(instance_id, args.region)
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
+            )
+
         credential = alicloud.cs.get_cluster_credential_output(
             cluster_id=self.cluster.id,
             temporary_duration_minutes=KUBECONFIG_LIFETIME_MINUTES,
             opts=pulumi.InvokeOutputOptions(parent=self),
         )
-        self.kubeconfig = pulumi.Output.secret(credential.kube_config)
+        if public_api:
+            self.kubeconfig = pulumi.Output.secret(credential.kube_config)
+        else:
+            # The credential always names the internet endpoint, which this cluster does not have.
+            intranet = self.cluster.connections.apply(lambda found: found[0].api_server_intranet if found else "")
+            self.kubeconfig = pulumi.Output.secret(
+                pulumi.Output.all(credential.kube_config, intranet).apply(
+                    lambda both: kubeconfig.with_server(both[0], both[1])
+                )
+            )
         self.provider = k8s.Provider(
             f"{name}-kubernetes",
             kubeconfig=self.kubeconfig,

@@ -29,6 +29,8 @@ def gpu_labels(schedule_label: str) -> list[dict[str, str]]:
         {"key": serving.GPU_SCHEDULE_LABEL, "value": schedule_label},
         {"key": serving.GPU_PLACEMENT_LABEL, "value": "binpack"},
         {"key": serving.NODE_POOL_LABEL, "value": "gpu"},
+        # The driver must fit the serving image's CUDA generation; without the label ACK installs its default.
+        {"key": serving.NVIDIA_DRIVER_LABEL, "value": serving.NVIDIA_DRIVER_VERSION},
     ]
 
 

@@ -69,7 +69,14 @@ class EasModelService(pulumi.ComponentResource):
             service_config=pulumi.Output.secret(document),
             status="Running",
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The provider waits for Running for 5 minutes by default; a GPU instance, the image pull and the
+                # model load take longer, and a timed-out create leaves a half-made service.
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=eas.create_timeout(plan), update=eas.create_timeout(plan), delete="30m"
+                ),
+            ),
         )
 
         self.plan = plan

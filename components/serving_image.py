@@ -18,7 +18,7 @@ CONTEXT_FILES = ("Dockerfile", "requirements.txt", "serve.py")
 
 @dataclass(frozen=True)
 class ServingImageArgs:
-    registry_server: str  # public domain the deployer pushes to
+    registry_server: str  # the domain `pulumi up` pushes to (the VPC domain when run from inside the VPC)
     vpc_registry_server: str  # domain EAS and ACK pull from
     repository_path: str  # namespace/repository
     base_image: str
@@ -36,18 +36,18 @@ def content_tag(base_image: str, package_index: str, root: Path = PROJECT_ROOT) 
     return f"c-{digest.hexdigest()[:16]}"
 
 
-def vpc_reference(repo_digest: str, public_server: str, vpc_server: str) -> str:
-    """The same image by digest, pulled through the registry's VPC domain instead of its public one."""
-    if not repo_digest.startswith(f"{public_server}/"):
-        raise ValueError(f"{repo_digest} is not in registry {public_server}")
-    return vpc_server + repo_digest[len(public_server) :]
+def vpc_reference(repo_digest: str, push_server: str, vpc_server: str) -> str:
+    """The same image by digest, pulled through the registry's VPC domain (whichever domain it was pushed to)."""
+    if not repo_digest.startswith(f"{push_server}/"):
+        raise ValueError(f"{repo_digest} is not in registry {push_server}")
+    return vpc_server + repo_digest[len(push_server) :]
 
 
 class ServingImage(pulumi.ComponentResource):
     """Built with BuildKit for linux/amd64, pushed with short-lived credentials, referenced by digest."""
 
     tag: str
-    repo_digest: pulumi.Output[str]  # <public domain>/<ns>/<repo>@sha256:...
+    repo_digest: pulumi.Output[str]  # <push domain>/<ns>/<repo>@sha256:...
     vpc_image: pulumi.Output[str]  # <vpc domain>/<ns>/<repo>@sha256:..., what EAS and ACK run
 
     def __init__(self, name: str, args: ServingImageArgs, opts: pulumi.ResourceOptions | None = None):

@@ -32,7 +32,7 @@ class ServingRegistryArgs:
 
 @dataclass(frozen=True)
 class RegistryDomains:
-    public: str  # where the deployer pushes
+    public: str  # the internet domain; an Enterprise instance answers on it only with its internet endpoint on
     vpc: str  # where EAS and ACK pull, inside the region
 
 
@@ -49,6 +49,7 @@ class ServingRegistry(pulumi.ComponentResource):
     """A private namespace and repository, linked to the VPC, with credentials the image build pushes with."""
 
     domains: RegistryDomains
+    push_domain: str  # where `pulumi up` pushes: the public domain only where it answers, else the VPC domain
     repository_path: str  # namespace/repository
     push_username: pulumi.Output[str]
     push_password: pulumi.Output[str]  # secret
@@ -59,6 +60,8 @@ class ServingRegistry(pulumi.ComponentResource):
         # Images are the only copy of what each region serves; losing the registry loses the audit trail.
         protected = pulumi.ResourceOptions(parent=self, protect=True)
         self.domains = registry_domains(args.edition, args.instance_name, args.region)
+        internet = args.edition == "personal" or bool(args.deployer_cidrs)
+        self.push_domain = self.domains.public if internet else self.domains.vpc
         self.repository_path = f"{args.namespace}/{args.repository}"
 
         if args.edition == "enterprise":

@@ -146,7 +146,10 @@ def region_packing(settings: RegionSettings, replicas: int | None = None) -> Pac
     ]
     count = replicas if replicas is not None else max(settings.scaling.min_replicas, 1)
     slices = replica_slices(estimates, count)
-    return pack(slices, settings.gpu.family.gpu, settings.gpu.family.memory_gib)
+    # What the scheduler can place: the device plugin's units (floor of NVML MiB / 1024), not the marketed size.
+    units = settings.gpu.family.schedulable_gib
+    assert units is not None, "settings refuse a cGPU family whose advertised memory is unknown"
+    return pack(slices, settings.gpu.family.gpu, units)
 
 
 def gpu_pool_size(settings: RegionSettings) -> dict[str, int]:

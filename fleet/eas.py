@@ -6,11 +6,12 @@ canonical JSON, so the document is built deterministically and holds only what w
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fleet import serving
+from fleet import capacity, serving
 
 if TYPE_CHECKING:
     from fleet.settings import RegionSettings
@@ -33,6 +34,7 @@ class EasServicePlan:
     bucket: str
     oss_endpoint: str  # the bucket's internal endpoint
     public_endpoint: bool  # False: the shared gateway's internet endpoint is disabled
+    startup_budget_seconds: int = serving.STARTUP_BASE_SECONDS  # the model's load, as serving budgets it
 
 
 @dataclass(frozen=True)
@@ -69,9 +71,24 @@ def plans(settings: RegionSettings, bucket: str) -> list[EasServicePlan]:
             bucket=bucket,
             oss_endpoint=serving.oss_internal_endpoint(settings.region),
             public_endpoint=public,
+            startup_budget_seconds=serving.startup_budget_seconds(
+                capacity.estimate_memory(
+                    model.spec, model.dtype, settings.max_context_tokens, settings.max_concurrent_sequences
+                ).weights_gib
+            ),
         )
         for model in settings.models
     ]
+
+
+# *estimate*, not a vendor figure: a GPU instance scheduled and started, and a several-GB image pulled through
+# the VPC, before the model starts loading. The provider's own default (5 minutes) covers none of it.
+PROVISION_SECONDS = 15 * 60
+
+
+def create_timeout(plan: EasServicePlan) -> str:
+    """The custom create/update timeout for a service: provisioning plus the model's load, in whole minutes."""
+    return f"{math.ceil((PROVISION_SECONDS + plan.startup_budget_seconds) / 60)}m"
 
 
 VLLM_DTYPES = {"fp16": ("float16", ""), "bf16": ("bfloat16", ""), "fp8": ("auto", "fp8"), "int8": ("auto", "")}
@@ -95,8 +112,10 @@ def service_config(plan: EasServicePlan, placement: EasPlacement, token: str) ->
         {"name": "MAX_NUM_SEQS", "value": str(plan.max_num_seqs)},
         {"name": "DTYPE", "value": dtype},
         {"name": "PORT", "value": str(serving.SERVING_PORT)},
-        # vLLM checks the same token the EAS gateway checks: a request that bypassed the gateway is refused too.
-        {"name": "VLLM_API_KEY", "value": token},
+        # The EAS gateway checks the token, sent as EAS documents it (`Authorization: <token>`). vLLM would accept
+        # only `Bearer <key>`, so it must not demand a key of its own behind the gateway; serve.py allows that
+        # only when told the gateway authenticates.
+        {"name": "AUTH_AT_GATEWAY", "value": "eas"},
     ]
     if quantization:
         env.append({"name": "QUANTIZATION", "value": quantization})
@@ -118,22 +137,25 @@ def service_config(plan: EasServicePlan, placement: EasPlacement, token: str) ->
         # No explicit probes: vLLM binds its port only once the model is loaded, which EAS's default TCP
         # readiness check on `port` observes.
         "containers": [{"image": placement.image, "port": serving.SERVING_PORT, "env": env}],
+        # Documented keys only (Mount storage to services): `oss.path`, `oss.readOnly`, `mount_path`; the
+        # endpoint is the top-level `oss_endpoint`, the bucket's internal one.
         "storage": [
             {
                 "mount_path": model_dir,
-                "oss": {
-                    "path": f"oss://{plan.bucket}/{serving.model_prefix(plan.model_id)}",
-                    "readOnly": True,
-                    "endpoint": plan.oss_endpoint,
-                },
+                "oss": {"path": f"oss://{plan.bucket}/{serving.model_prefix(plan.model_id)}", "readOnly": True},
             }
         ],
+        "oss_endpoint": plan.oss_endpoint,
         "autoscaler": {
             "min": plan.min_replicas,
             "max": plan.max_replicas,
             "scaleStrategies": [{"metricName": "qps", "threshold": plan.qps_target}],
         },
-        "role_arn": placement.role_arn,
+        # A custom role: `options.enable_ram_role` and the role under its canonical key `credential.role_arn`
+        # (EAS exports the alias `role_arn` under that name; writing the canonical form keeps refreshes quiet).
+        "options": {"enable_ram_role": True},
+        "credential": {"role_arn": placement.role_arn},
+        # EAS hides the token when it exports the config, so a refreshed state lacks it: see docs/deploying.md.
         "token": token,
     }
     if not plan.public_endpoint:
@@ -146,4 +168,5 @@ def vpc_endpoint(account_id: str, region: str, name: str) -> str:
 
 
 def public_endpoint(account_id: str, region: str, name: str) -> str:
-    return f"http://{account_id}.{region}.pai-eas.aliyuncs.com/api/predict/{name}"
+    # HTTPS: the token must never cross the internet in clear text ("You can replace http with https", EAS docs).
+    return f"https://{account_id}.{region}.pai-eas.aliyuncs.com/api/predict/{name}"

@@ -22,10 +22,6 @@ CHART_PATH = PROJECT_ROOT / "charts" / CHART_NAME
 SLB_SOURCE_CIDR = "100.64.0.0/10"
 API_KEY_SECRET_KEY = "api-key"
 
-# Startup budget: a fixed part (CUDA context, CUDA graph capture, the server) plus 30 s per GiB of weights
-# read through the OSS mount; generous, because ossfs throughput varies by node and time of day.
-STARTUP_BASE_SECONDS = 300
-STARTUP_SECONDS_PER_WEIGHT_GIB = 30
 HOST_MEMORY_HEADROOM_GIB = 6  # tokenizer, Python, the server; weights pass through host memory once
 
 
@@ -67,8 +63,7 @@ def memory_estimate(settings: RegionSettings, model: ServedModel) -> capacity.Me
 
 
 def startup_budget_seconds(settings: RegionSettings, model: ServedModel) -> int:
-    weights_gib = memory_estimate(settings, model).weights_gib
-    return STARTUP_BASE_SECONDS + STARTUP_SECONDS_PER_WEIGHT_GIB * math.ceil(weights_gib)
+    return serving.startup_budget_seconds(memory_estimate(settings, model).weights_gib)
 
 
 def release_values(settings: RegionSettings, model: ServedModel, role_name: str) -> dict[str, Any]:
@@ -123,8 +118,11 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
         "apiKey": {"secretName": api_key_secret_name(model.id), "secretKey": API_KEY_SECRET_KEY},
         "serviceAccount": {"roleName": role_name},
         "podDisruptionBudget": {"maxUnavailable": 1},
+        # Off: vLLM exports its queue as vllm:num_requests_waiting on /metrics, which reaches an HPA only through
+        # ack-alibaba-cloud-metrics-adapter and Managed Prometheus; this stack installs neither (ACK: "Configure
+        # elastic scaling for inference"), so an HPA would never scale. Replicas stay at the minimum on ACK.
         "autoscaling": {
-            "enabled": scaling.max_replicas > scaling.min_replicas,
+            "enabled": False,
             "minReplicas": max(scaling.min_replicas, 1),
             "maxReplicas": scaling.max_replicas,
             "metricName": "vllm_num_requests_waiting",

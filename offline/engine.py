@@ -14,7 +14,7 @@ import runpy
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pulumi
@@ -24,6 +24,7 @@ from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from fleet.config_schema import PROJECT_ROOT, load_project_schema
+from offline.real_cloud import CloudRefusal, RealCloud, Registration
 from offline.simulated_cloud import SimulatedCloud, StackOutputs
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -84,28 +85,46 @@ class Synthesis:
 class RecordingMonitor(mocks.MockMonitor):
     """The SDK's mock monitor, also keeping what each registration carried on the wire."""
 
-    def __init__(self, cloud: SimulatedCloud):
+    def __init__(self, cloud: SimulatedCloud, real: RealCloud):
         super().__init__(cloud)
+        self.real = real
+        self.refusal: CloudRefusal | None = None
         self.declared: list[DeclaredResource] = []
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        if request.type == STACK_TYPE:
+            return super().RegisterResource(request)
+        inputs = _without_provider_blob(_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)))
+        registration = Registration(
+            urn="",
+            type=request.type,
+            name=request.name,
+            inputs=_revealed(inputs),
+            dependencies=tuple(request.dependencies),
+            parent=request.parent,
+            create_timeout=request.customTimeouts.create if request.HasField("customTimeouts") else "",
+        )
+        try:
+            self.real.admit(registration)  # raises CloudRefusal where the real cloud would fail
+        except CloudRefusal as refusal:
+            # The SDK may wrap it in its own errors on the way up; the first refusal is what the plan reports.
+            self.refusal = self.refusal or refusal
+            raise
         response = super().RegisterResource(request)
-        if request.type != STACK_TYPE:
-            self.declared.append(
-                DeclaredResource(
-                    urn=response.urn,
-                    type=request.type,
-                    name=request.name,
-                    parent_urn=request.parent,
-                    custom=bool(request.custom),
-                    protect=bool(request.protect),
-                    retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
-                    inputs=_without_provider_blob(
-                        _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
-                    ),
-                )
+        self.real.record(replace(registration, urn=response.urn), response.id)
+        self.declared.append(
+            DeclaredResource(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent_urn=request.parent,
+                custom=bool(request.custom),
+                protect=bool(request.protect),
+                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                inputs=inputs,
             )
+        )
         return response
 
     def ReadResource(self, request):  # noqa: N802 - gRPC method name
@@ -130,6 +149,20 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+class _DropUnretrievedRefusals(logging.Filter):
+    """A refusal raised in several registrations at once leaves futures asyncio reports as never retrieved; the
+    plan already reports the first refusal, so the rest would only be tracebacks on stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        future = getattr(record, "msg", "")
+        context = record.args if isinstance(record.args, dict) else {}
+        error = context.get("exception") if context else None
+        return not (isinstance(error, CloudRefusal) or "CloudRefusal" in str(future))
+
+
+logging.getLogger("asyncio").addFilter(_DropUnretrievedRefusals())
+
+
 class _WarningCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
@@ -152,7 +185,7 @@ def synthesize(
     """
     project = load_project_schema().project
     cloud = SimulatedCloud(region=str(config.get("alicloud:region", "")), stacks=stacks)
-    monitor = RecordingMonitor(cloud)
+    monitor = RecordingMonitor(cloud, RealCloud(region=cloud.region))
     collector = _WarningCollector()
     logger = logging.getLogger(f"beacon-fleet.offline.{stack}")
     logger.propagate = False
@@ -166,10 +199,13 @@ def synthesize(
         # importing them declares nothing (tests/test_region_stacks.py pins that) and it halves the cost.
         try:
             _sync_await(runtime_stack.run_in_stack(lambda: runpy.run_path(program_dir, run_name="__main__")))
-        except pulumi.RunError as error:  # the program's own, readable errors: no traceback
+            monitor.real.finish()
+        except pulumi.RunError as error:  # the program's own, readable errors (and the cloud's refusals)
             result.error = str(error)
         except Exception:  # noqa: BLE001 - a bug, shown in full
             result.error = traceback.format_exc()
+        if monitor.refusal is not None:
+            result.error = str(monitor.refusal)
 
     result.resources = list(monitor.declared)
     result.outputs = monitor.stack_outputs if result.ok else {}

@@ -15,6 +15,8 @@ from typing import Any
 
 import pulumi
 
+from offline.real_cloud import internet_endpoint, intranet_endpoint
+
 # A 16-digit Alibaba account UID shape, plainly not a real account.
 SIMULATED_ACCOUNT_ID = "0000000000000000"
 SIMULATED_ID_PREFIX = "sim-"
@@ -31,16 +33,20 @@ def simulated_digest(inputs: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(f"{inputs.get('imageName')}|{build}".encode()).hexdigest()
 
 
-def simulated_kubeconfig(cluster_id: str) -> str:
+def simulated_kubeconfig(cluster_id: str, region: str) -> str:
+    """As cs.get_cluster_credential answers: always the internet endpoint, whether the cluster has one or not."""
     return (
         "# Simulated offline: no cluster exists and this holds no credential.\n"
         "apiVersion: v1\nkind: Config\n"
-        f"clusters:\n- name: {cluster_id}\n  cluster:\n    server: https://{cluster_id}.invalid:6443\n"
+        f"clusters:\n- name: {cluster_id}\n  cluster:\n    server: {internet_endpoint(cluster_id, region)}\n"
         f"contexts:\n- name: {cluster_id}\n  context:\n    cluster: {cluster_id}\n    user: {cluster_id}\n"
         f"current-context: {cluster_id}\n"
         f"users:\n- name: {cluster_id}\n  user:\n    token: {SIMULATED_CREDENTIAL}\n"
     )
 
+
+# The simulated account has authorized ACK's service roles, as a real one must have before `pulumi up`.
+SIMULATED_SERVICE_ROLES = ("AliyunCSManagedAutoScalerRole", "AliyunCSManagedAcrRole")
 
 ID_SHAPES = {
     "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": "lb-",
@@ -63,8 +69,14 @@ class SimulatedCloud(pulumi.runtime.Mocks):
     stack that reads them (the router stack); a reference to a stack not there reads no outputs.
     """
 
-    def __init__(self, region: str, stacks: Mapping[str, StackOutputs] | None = None):
+    def __init__(
+        self,
+        region: str,
+        stacks: Mapping[str, StackOutputs] | None = None,
+        service_roles: tuple[str, ...] = SIMULATED_SERVICE_ROLES,
+    ):
         self.region = region
+        self.service_roles = service_roles
         self.stacks = dict(stacks or {})
         self.invoked: list[str] = []
         self.referenced: list[str] = []
@@ -92,8 +104,16 @@ class SimulatedCloud(pulumi.runtime.Mocks):
                 "location": f"oss-{self.region}",
             }
         if typ == "alicloud:cs/managedKubernetes:ManagedKubernetes":
+            public = bool(inputs.get("slbInternetEnabled"))
             return {
                 "slbId": f"lb-{resource_id}",
+                "connections": [
+                    {
+                        "apiServerIntranet": intranet_endpoint(resource_id, self.region),
+                        "apiServerInternet": internet_endpoint(resource_id, self.region) if public else "",
+                        "serviceDomain": f"*.{resource_id}.{self.region}.alicontainer.com",
+                    }
+                ],
                 "rrsaMetadata": {
                     "enabled": True,
                     "ramOidcProviderName": f"ack-rrsa-{resource_id}",
@@ -134,12 +154,32 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if args.token == "alicloud:index/getZones:getZones":
             ids = simulated_zone_ids(self.region)
             return {"ids": ids, "zones": [{"id": zone} for zone in ids]}
+        if args.token == "alicloud:ram/getRoles:getRoles":
+            pattern = re.compile(str(args.args.get("nameRegex") or ".*"))
+            found = [name for name in self.service_roles if pattern.search(name)]
+            return {
+                "ids": found,
+                "names": found,
+                "roles": [
+                    {
+                        "id": name,
+                        "name": name,
+                        "arn": f"acs:ram::{SIMULATED_ACCOUNT_ID}:role/{name.lower()}",
+                        "assumeRolePolicyDocument": "",
+                        "createDate": "",
+                        "description": "simulated",
+                        "document": "",
+                        "updateDate": "",
+                    }
+                    for name in found
+                ],
+            }
         if args.token == "alicloud:cs/getClusterCredential:getClusterCredential":
             cluster_id = str(args.args.get("clusterId", "sim-cluster"))
             return {
                 "clusterId": cluster_id,
                 "clusterName": cluster_id,
-                "kubeConfig": simulated_kubeconfig(cluster_id),
+                "kubeConfig": simulated_kubeconfig(cluster_id, self.region),
                 "expiration": "1970-01-01T00:00:00Z",
                 "certificateAuthorities": [],
             }

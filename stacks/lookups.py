@@ -26,3 +26,23 @@ def zone_ids(settings: RegionSettings) -> tuple[str, ...]:
             " choose another gpuInstanceTypes[0], or list zones explicitly in zones"
         )
     return tuple(found[: network.zone_count])
+
+
+# Account-wide service roles ACK's managed components act through; authorized once per account (RAM console or
+# Alibaba's "Use Terraform to assign default roles to ACK"), so a region stack checks them instead of creating them.
+ACK_SERVICE_ROLES = {
+    "AliyunCSManagedAutoScalerRole": "the cluster autoscaler scales node pools"
+    " (policy AliyunCSManagedAutoScalerRolePolicy)",
+    "AliyunCSManagedAcrRole": "the managed ACR credential helper issues pull credentials",
+}
+
+
+def require_service_roles(roles: dict[str, str], region: str) -> None:
+    """Fail before declaring anything when the account lacks a service role ACK needs, naming each and why."""
+    found = {role.name for role in alicloud.ram.get_roles(name_regex="^AliyunCSManaged").roles}
+    missing = [f"{name} ({why})" for name, why in roles.items() if name not in found]
+    if missing:
+        raise pulumi.RunError(
+            f"the account lacks ACK service roles needed in {region}: {'; '.join(missing)}; authorize them once in"
+            " the RAM console (Container Service's cloud resource access authorization) and run `pulumi up` again"
+        )

@@ -26,6 +26,8 @@ SERVING_REPOSITORY = "inference-server"
 
 def declare_region(settings: RegionSettings) -> None:
     account = lookups.account_id()
+    if settings.serves_on("ack"):
+        lookups.require_service_roles(lookups.ACK_SERVICE_ROLES, settings.region)
     zones = lookups.zone_ids(settings)
     tags = settings.tags
     slug = naming.stack_slug(settings.name_prefix, settings.stack)
@@ -72,7 +74,7 @@ def declare_region(settings: RegionSettings) -> None:
     image = ServingImage(
         "serving-image",
         ServingImageArgs(
-            registry_server=registry.domains.public,
+            registry_server=registry.push_domain,
             vpc_registry_server=registry.domains.vpc,
             repository_path=registry.repository_path,
             base_image=settings.image.base_image,
@@ -83,7 +85,9 @@ def declare_region(settings: RegionSettings) -> None:
         opts=pulumi.ResourceOptions(depends_on=[registry]),
     )
 
-    cluster = _declare_ack(settings, network, tags) if settings.serves_on("ack") else None
+    cluster, gpu_pool = (
+        _declare_ack(settings, network, registry.instance_id, tags) if settings.serves_on("ack") else (None, None)
+    )
     access = ModelReadAccess(
         "model-access",
         ModelReadAccessArgs(
@@ -130,8 +134,14 @@ def declare_region(settings: RegionSettings) -> None:
             )
 
     releases = {}
-    if cluster is not None:
-        releases = _declare_inference(settings, slug, cluster, network, image.vpc_image, models, access)
+    if cluster is not None and settings.scaling.max_replicas > settings.scaling.min_replicas:
+        pulumi.log.warn(
+            f"{settings.stack}: models on ACK stay at minReplicasPerModel ({settings.scaling.min_replicas}); pod"
+            " autoscaling is off because vLLM's queue metric needs ack-alibaba-cloud-metrics-adapter and Managed"
+            " Prometheus, which this stack does not install (EAS and the counterparts do scale)"
+        )
+    if cluster is not None and gpu_pool is not None:
+        releases = _declare_inference(settings, slug, cluster, gpu_pool, network, image.vpc_image, models, access)
 
     counterpart = _declare_counterpart(settings, slug) if settings.counterpart is not None else None
 
@@ -163,7 +173,9 @@ def _vswitches(settings: RegionSettings, zones, role: str, cidrs) -> list[VSwitc
     ]
 
 
-def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckCluster:
+def _declare_ack(
+    settings: RegionSettings, network: RegionNetwork, acr_instance_id: pulumi.Output[str] | None, tags
+) -> tuple[AckCluster, CgpuNodePool]:
     cluster = AckCluster(
         "ack",
         AckClusterArgs(
@@ -175,11 +187,13 @@ def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckC
             system_instance_types=settings.kubernetes.system_instance_types,
             system_node_count=settings.kubernetes.system_node_count,
             deployer_cidrs=settings.kubernetes.deployer_cidrs,
+            region=settings.region,
+            acr_instance_id=acr_instance_id,
             tags=tags,
         ),
     )
     size = capacity.gpu_pool_size(settings)
-    CgpuNodePool(
+    pool = CgpuNodePool(
         "gpu-pool",
         CgpuNodePoolArgs(
             cluster_id=cluster.cluster_id,
@@ -194,13 +208,14 @@ def _declare_ack(settings: RegionSettings, network: RegionNetwork, tags) -> AckC
         ),
         opts=pulumi.ResourceOptions(depends_on=[cluster]),
     )
-    return cluster
+    return cluster, pool
 
 
 def _declare_inference(
     settings: RegionSettings,
     slug: str,
     cluster: AckCluster,
+    gpu_pool: CgpuNodePool,
     network: RegionNetwork,
     image: pulumi.Output[str],
     models: ModelBucket,
@@ -229,7 +244,8 @@ def _declare_inference(
                 tags=settings.tags,
             ),
             provider=cluster.provider,
-            opts=pulumi.ResourceOptions(depends_on=[cluster, models]),
+            # Its pods need GPU nodes: installed alongside the pool, they would wait Pending past Helm's timeout.
+            opts=pulumi.ResourceOptions(depends_on=[cluster, gpu_pool, models]),
         )
     return releases
 

@@ -103,15 +103,14 @@ def release_values() -> dict[str, Any]:
     """The values beacon-fleet computes for one release of a shipped stack (placeholder cloud inputs)."""
     config = load_stack_config("us-east")
     settings = parse_settings(load_project_schema(), "us-east", config.values, frozenset(config.secret_keys))
-    inputs = inference_chart.ReleaseInputs(
+    cloud = inference_chart.CloudValues(
         image="registry-vpc.us-east-1.cr.aliyuncs.com/beacon/inference-server@sha256:" + "0" * 64,
         bucket="beacon-models-us-east",
         load_balancer_id="lb-test",
         acl_id="",
-        role_name="beacon-us-east-serving",
-        api_key_secret="llama3-2-1b-inference-server-api-key",
     )
-    return inference_chart.chart_values(settings, settings.models[0], inputs)
+    values = inference_chart.release_values(settings, settings.models[0], role_name="beacon-us-east-serving")
+    return inference_chart.with_cloud_values(values, cloud)
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)

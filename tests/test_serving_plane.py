@@ -103,9 +103,13 @@ def test_the_kubeconfig_is_a_secret_and_feeds_one_kubernetes_provider(synth):
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)
-def test_shared_gpu_scheduling_and_pod_identity_are_installed_as_addons(synth, stack):
+def test_shared_gpu_scheduling_pod_identity_and_pull_credentials_are_installed_as_addons(synth, stack):
     result = settled_ok(synth(stack))
-    assert sorted(a.inputs["name"] for a in result.of_type(ADDON)) == ["ack-ai-installer", "ack-pod-identity-webhook"]
+    assert sorted(a.inputs["name"] for a in result.of_type(ADDON)) == [
+        "ack-ai-installer",
+        "ack-pod-identity-webhook",
+        "managed-aliyun-acr-credential-helper",
+    ]
 
 
 # --- the cGPU pool ---------------------------------------------------------------------------------
@@ -158,7 +162,8 @@ def test_the_image_is_built_from_this_repository_and_pushed_with_secret_credenti
     assert build["context"] == "images/inference-server" and build["platform"] == "linux/amd64"
     assert image.inputs["skipPush"] is False and image.inputs["buildOnPreview"] is False
     assert is_secret(image.inputs["registry"])
-    domain = result.outputs["registry"]["publicDomain"]
+    # No deployerCidrs: the registry has no internet endpoint, so `up` pushes from inside the VPC.
+    domain = result.outputs["registry"]["vpcDomain"]
     assert image.inputs["imageName"].startswith(f"{domain}/{result.outputs['registry']['repository']}:c-")
 
 
@@ -195,11 +200,8 @@ def test_one_eas_service_per_model_mounts_the_bucket_read_only_and_autoscales(sy
     region = result.outputs["region"]
     for model, document in documents.items():
         (mount,) = document["storage"]
-        assert mount["oss"] == {
-            "path": f"oss://{bucket}/models/{model}/",
-            "readOnly": True,
-            "endpoint": f"oss-{region}-internal.aliyuncs.com",
-        }
+        assert mount["oss"] == {"path": f"oss://{bucket}/models/{model}/", "readOnly": True}
+        assert document["oss_endpoint"] == f"oss-{region}-internal.aliyuncs.com"
         assert document["autoscaler"] == {
             "min": 1,
             "max": 2,
@@ -209,7 +211,8 @@ def test_one_eas_service_per_model_mounts_the_bucket_read_only_and_autoscales(sy
         image = document["containers"][0]["image"]
         assert image == result.outputs["servingImage"]["vpcImage"]
         assert image.startswith(result.outputs["registry"]["vpcDomain"] + "/") and "@sha256:" in image
-        assert document["role_arn"] == result.outputs["modelAccessRoles"]["eas"]
+        assert document["credential"] == {"role_arn": result.outputs["modelAccessRoles"]["eas"]}
+        assert document["options"] == {"enable_ram_role": True}
 
 
 def test_each_eas_token_is_generated_and_secret_end_to_end(synth):
@@ -222,7 +225,9 @@ def test_each_eas_token_is_generated_and_secret_end_to_end(synth):
         token = document["token"]
         assert len(token) == 48 and tokens[f"eas-{model}-token"].inputs["special"] is False
         assert exported.value[model] == token
-        assert {"name": "VLLM_API_KEY", "value": token} in document["containers"][0]["env"]
+        # The gateway checks the token; vLLM behind it demands none (it would accept only `Bearer`).
+        env = {e["name"]: e["value"] for e in document["containers"][0]["env"]}
+        assert "VLLM_API_KEY" not in env and env["AUTH_AT_GATEWAY"] == "eas"
         plain = json.dumps([masked(r.inputs) for r in result.resources]) + json.dumps(masked(result.outputs))
         assert token not in plain
 
@@ -234,7 +239,10 @@ def test_eas_endpoints_are_built_from_the_account_and_region(synth):
     assert llama["vpcUrl"] == (
         "http://0000000000000000.vpc.us-east-1.pai-eas.aliyuncs.com/api/predict/beacon_us_east_llama3_2_1b"
     )
-    assert llama["publicUrl"] == "http://0000000000000000.us-east-1.pai-eas.aliyuncs.com/api/predict/beacon_us_east_llama3_2_1b"
+    # The public endpoint carries the token across the internet: HTTPS only.
+    assert llama["publicUrl"] == (
+        "https://0000000000000000.us-east-1.pai-eas.aliyuncs.com/api/predict/beacon_us_east_llama3_2_1b"
+    )
 
 
 def test_mainland_eas_is_vpc_only_without_an_icp_licence_and_the_plan_says_how_to_open_it(synth):
@@ -247,7 +255,7 @@ def test_mainland_eas_is_vpc_only_without_an_icp_licence_and_the_plan_says_how_t
     licensed = settled_ok(synth("cn-beijing", overrides={"icpLicence": "京ICP备12345678号"}))
     assert all("networking" not in d for d in eas_documents(licensed).values())
     assert all(e["publicEndpoint"] for e in licensed.outputs["easEndpoints"].values())
-    assert licensed.warnings == []
+    assert not any("icpLicence" in w for w in licensed.warnings)
 
 
 def test_platforms_choose_what_is_declared(synth):

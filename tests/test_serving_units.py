@@ -59,7 +59,8 @@ def test_the_eas_document_for_a_quantized_model_passes_quantization_and_hides_no
     placement = eas.EasPlacement("reg-vpc/ns/repo@sha256:abc", "vpc-1", "vsw-1", "sg-1", "acs:ram::1:role/r")
     document = eas.service_config(plan, placement, token="t0ken")
     env = {e["name"]: e["value"] for e in document["containers"][0]["env"]}
-    assert env["QUANTIZATION"] == "awq" and env["DTYPE"] == "auto" and env["VLLM_API_KEY"] == "t0ken"
+    assert env["QUANTIZATION"] == "awq" and env["DTYPE"] == "auto" and "VLLM_API_KEY" not in env
+    assert document["token"] == "t0ken"
     assert document["containers"][0]["port"] == 8000  # EAS reserves 8080 and 9090
     assert document["metadata"]["instance"] == 1  # starts with one replica even when it may scale to zero
     assert document["autoscaler"]["min"] == 0 and document["autoscaler"]["max"] == 3
@@ -88,7 +89,11 @@ def test_the_vpc_reference_swaps_only_the_registry_domain():
 
 def test_the_entrypoint_sizes_vllm_to_its_cgpu_slice():
     serve = load_entrypoint()
-    assert serve.gpu_memory_utilization({"ALIYUN_COM_GPU_MEM_CONTAINER": "5", "ALIYUN_COM_GPU_MEM_DEV": "24"}) == 0.198
+    slice_of_an_a10 = {"ALIYUN_COM_GPU_MEM_CONTAINER": "5", "ALIYUN_COM_GPU_MEM_DEV": "22"}
+    # Isolated (the fleet's pools): the container sees 5 GiB as the whole GPU, so the fraction is of those 5.
+    assert serve.gpu_memory_utilization(slice_of_an_a10) == 0.95
+    # Shared without isolation, the pod sees all 22 GiB: only then is the slice's share the fraction.
+    assert serve.gpu_memory_utilization({**slice_of_an_a10, "CGPU_MEMORY_ISOLATION": "off"}) == 0.216
     assert serve.gpu_memory_utilization({}) == 0.90
     environ = {"MODEL_DIR": "/models/llama3.2-1b", "SERVED_MODEL_NAME": "llama3.2-1b", "VLLM_API_KEY": "k"}
     argv = serve.command({**environ, "MAX_NUM_SEQS": "4"})

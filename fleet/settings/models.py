@@ -179,24 +179,42 @@ def check_context(values: dict[str, Any], models: list[ServedModel], p: Problems
 
 
 def check_models_fit(
-    models: list[ServedModel], family: gpus.GpuFamily, gpu_key: str, context: int, sequences: int, p: Problems
+    models: list[ServedModel],
+    family: gpus.GpuFamily,
+    gpu_key: str,
+    context: int,
+    sequences: int,
+    p: Problems,
+    shared: bool = False,
 ) -> None:
+    """Every model fits one GPU: under cGPU (`shared`) the units the device plugin advertises, else the whole GPU."""
+    room = family.schedulable_gib if shared else family.memory_gib
+    if room is None:
+        p.add(
+            gpu_key,
+            f"no source gives the memory a {family.gpu} reports to cGPU's device plugin, so beacon-fleet cannot pack"
+            f" slices onto it; choose a family with a known figure (e.g. gn7i, A10: 22 GiB schedulable)",
+        )
+        return
     for index, model in enumerate(models):
         estimate = capacity.estimate_memory(model.spec, model.dtype, context, sequences)
-        if estimate.slice_gib <= family.memory_gib:
+        if estimate.slice_gib <= room:
             continue
-        fixes = [f"a larger GPU in {gpu_key} (e.g. {_larger_family(estimate.slice_gib)})"]
+        fixes = [f"a larger GPU in {gpu_key} (e.g. {_larger_family(estimate.slice_gib, shared)})"]
         if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["awq"]:
             fixes.insert(0, f"quantization: {model.id}:awq")
         fixes.append("a smaller maxContextTokens or maxConcurrentSequences")
         p.add(
             f"models[{index}]",
             f"{model.id} ({model.dtype}) needs {estimate.slice_gib} GiB of GPU memory ({estimate.explain()}),"
-            f" but a {family.gpu} has {family.memory_gib} GiB ({gpu_key}); try {', or '.join(fixes)}",
+            f" but a {family.gpu} {'advertises' if shared else 'has'} {room} GiB"
+            f"{' to cGPU' if shared else ''} ({gpu_key}); try {', or '.join(fixes)}",
         )
 
 
-def _larger_family(needed_gib: int) -> str:
-    fitting = [f for f in gpus.GPU_FAMILIES.values() if f.memory_gib >= needed_gib]
-    best = min(fitting, key=lambda f: f.memory_gib, default=None)
-    return f"{best.family}, {best.gpu} {best.memory_gib} GiB" if best else "none is large enough"
+def _larger_family(needed_gib: int, shared: bool) -> str:
+    def room(family: gpus.GpuFamily) -> int:
+        return (family.schedulable_gib or 0) if shared else family.memory_gib
+
+    best = min((f for f in gpus.GPU_FAMILIES.values() if room(f) >= needed_gib), key=room, default=None)
+    return f"{best.family}, {best.gpu} {room(best)} GiB" if best else "none is large enough"

@@ -115,7 +115,7 @@ def parse_settings(
     context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
     if isinstance(context, int) and isinstance(sequences, int):
         if gpu is not None and "ack" in platforms:
-            check_models_fit(models, gpu.family, "gpuInstanceTypes", context, sequences, p)
+            check_models_fit(models, gpu.family, "gpuInstanceTypes", context, sequences, p, shared=True)
         if eas is not None and "eas" in platforms:
             check_models_fit(models, eas.family, "easInstanceType", context, sequences, p)
 

@@ -6,10 +6,15 @@ Settings come from the environment (set by the Helm chart or the EAS service JSO
   MAX_MODEL_LEN        context length the KV cache is sized for
   MAX_NUM_SEQS         sequences served at once
   DTYPE                auto, float16, bfloat16 (quantized models: QUANTIZATION=awq|gptq|fp8)
-  VLLM_API_KEY         read by vLLM itself; requests without it are refused
+  VLLM_API_KEY         read by vLLM itself; requests without `Authorization: Bearer <key>` are refused
+  AUTH_AT_GATEWAY      "eas": the EAS gateway checks the service token, so vLLM runs without a key
   PORT                 default 8000
-Under cGPU, ACK sets ALIYUN_COM_GPU_MEM_CONTAINER (this pod's GiB) and ALIYUN_COM_GPU_MEM_DEV (the GPU's GiB);
-vLLM sizes its cache as a fraction of the whole GPU, so the fraction is computed from them.
+  GPU_MEMORY_UTILIZATION   overrides the fraction below
+  CGPU_MEMORY_ISOLATION    "off" only where cGPU shares a GPU without memory isolation
+Under cGPU, ACK sets ALIYUN_COM_GPU_MEM_CONTAINER (this pod's GiB) and ALIYUN_COM_GPU_MEM_DEV (the GPU's GiB).
+With memory isolation (the fleet's cgpu and core_mem pools) the container sees its slice as the whole GPU, so
+vLLM takes a fixed fraction of what it sees; only without isolation, where the pod sees the whole GPU, is the
+fraction the slice's share of the device (ACK: "Configure GPU sharing without GPU memory isolation").
 """
 
 from __future__ import annotations
@@ -17,21 +22,29 @@ from __future__ import annotations
 import os
 import sys
 
+ISOLATED_UTILIZATION = 0.95  # of the slice the container sees; the planner's slice already holds the runtime's GiB
+WHOLE_GPU_UTILIZATION = 0.90  # vLLM's own default, for a GPU of its own (EAS)
+
 
 def gpu_memory_utilization(environ: dict[str, str]) -> float:
-    """This pod's share of the GPU, a little under its slice so the CUDA context fits inside it."""
+    """The fraction of the GPU memory this container sees that vLLM may budget."""
+    if environ.get("GPU_MEMORY_UTILIZATION"):
+        return float(environ["GPU_MEMORY_UTILIZATION"])
     container = environ.get("ALIYUN_COM_GPU_MEM_CONTAINER")
     device = environ.get("ALIYUN_COM_GPU_MEM_DEV")
-    if container and device and float(device) > 0:
-        return round(min(float(container) / float(device), 1.0) * 0.95, 3)
-    return float(environ.get("GPU_MEMORY_UTILIZATION", "0.90"))
+    if not container:
+        return WHOLE_GPU_UTILIZATION
+    if environ.get("CGPU_MEMORY_ISOLATION") == "off" and device and float(device) > 0:
+        # The pod sees the whole GPU: budget only its slice of it.
+        return round(min(float(container) / float(device), 1.0) * ISOLATED_UTILIZATION, 3)
+    return ISOLATED_UTILIZATION
 
 
 def command(environ: dict[str, str]) -> list[str]:
     missing = [k for k in ("MODEL_DIR", "SERVED_MODEL_NAME") if not environ.get(k)]
     if missing:
         raise SystemExit(f"serve.py: set {', '.join(missing)} in the container's environment")
-    if not environ.get("VLLM_API_KEY"):
+    if not environ.get("VLLM_API_KEY") and environ.get("AUTH_AT_GATEWAY") != "eas":
         raise SystemExit("serve.py: VLLM_API_KEY is not set; the endpoint would be open to anyone who reaches it")
     args = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",

@@ -1,0 +1,413 @@
+"""What the real clouds refuse or break on, modelled so the offline plan fails where a real `pulumi up` would.
+
+The mock engine accepts any argument the SDK accepts. Where we know better (../shared/reference/
+real-cloud-behaviour.md, each rule naming its source), the recording monitor hands every registration to
+`RealCloud.admit` before the simulated cloud answers it; a rule that would fail the deployment raises
+`CloudRefusal`, which stops the synthesis with the rule's message. `finish` runs the checks that need the
+whole stack (what the GPU nodes can schedule).
+
+Figures marked *estimate* are ours, not a vendor's; they make the simulation concrete and are listed in
+docs/deploying.md as unverified.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from fleet import capacity, catalog, gpus, kubeconfig, serving
+from fleet.config_schema import PROJECT_ROOT
+
+SOURCE = "../shared/reference/real-cloud-behaviour.md"
+# terraform-provider-alicloud resource_alicloud_pai_service.go: Create: schema.DefaultTimeout(5 * time.Minute).
+EAS_PROVIDER_DEFAULT_CREATE = 5 * 60
+# *estimate*: a GPU instance started and a several-GB image pulled before the model starts loading.
+EAS_PROVISION_SECONDS = 10 * 60
+CGPU_ISOLATING_LABELS = ("cgpu", "core_mem")
+ACR_HELPER_ADDONS = ("managed-aliyun-acr-credential-helper", "aliyun-acr-credential-helper")
+METRICS_ADAPTER_ADDON = "ack-alibaba-cloud-metrics-adapter"
+# ACK's published NVIDIA driver list ("ACK supported NVIDIA driver versions", clusters 1.28 and later).
+ACK_DRIVERS = (
+    "570.195.03",
+    "570.169",
+    "570.133.20",
+    "550.163.01",
+    "550.144.03",
+    "550.90.07",
+    "535.230.02",
+    "535.161.07",
+)
+ACK_DEFAULT_DRIVER = "535.161.07"
+# The oldest driver series that runs each CUDA generation natively (NVIDIA's CUDA toolkit release notes).
+MIN_DRIVER_SERIES = {"12.8": 570, "13.0": 580}
+# EAS storage keys the "Mount storage to services" guide documents for an OSS mount.
+EAS_OSS_KEYS = {"path", "readOnly"}
+_ENTERPRISE_DOMAIN = re.compile(r"^(?P<instance>.+)-registry(?P<vpc>-vpc)?\.(?P<region>[a-z0-9-]+)\.cr\.aliyuncs\.com$")
+
+POOL_TYPE = "alicloud:cs/nodePool:NodePool"
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+EAS_TYPE = "alicloud:pai/service:Service"
+CLUSTER_TYPE = "alicloud:cs/managedKubernetes:ManagedKubernetes"
+ADDON_TYPE = "alicloud:cs/kubernetesAddon:KubernetesAddon"
+K8S_PROVIDER_TYPE = "pulumi:providers:kubernetes"
+IMAGE_TYPE = "docker:index/image:Image"
+ACR_INSTANCE_TYPE = "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance"
+ACR_INTERNET_TYPE = "alicloud:cr/internetEndpoint:InternetEndpoint"
+AUTOSCALER_TYPE = "alicloud:cs/autoscalingConfig:AutoscalingConfig"
+
+
+class CloudRefusal(pulumi.RunError):
+    """What the real cloud would do to this registration; the message names the resource, the cause and the fix."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One RegisterResource call as the engine receives it, secrets revealed (the simulation only reads them)."""
+
+    urn: str
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    dependencies: tuple[str, ...] = ()
+    parent: str = ""
+    create_timeout: str = ""  # customTimeouts.create as the SDK sends it ("30m"), empty when unset
+
+
+@dataclass
+class RealCloud:
+    region: str
+    registered: dict[str, Registration] = field(default_factory=dict)
+    sim_ids: dict[str, str] = field(default_factory=dict)  # urn -> the simulated id the cloud answered
+
+    def admit(self, reg: Registration) -> None:
+        check = _RULES.get(reg.type)
+        if check is not None:
+            check(self, reg)
+
+    def record(self, reg: Registration, resource_id: str) -> None:
+        self.registered[reg.urn] = reg
+        self.sim_ids[reg.urn] = resource_id
+
+    def finish(self) -> None:
+        """Whole-stack checks, once every resource is registered."""
+        _check_autoscaler(self)
+        _check_gpu_scheduling(self)
+
+    # What the simulated cloud knows, derived from what was registered.
+    def of_type(self, typ: str) -> list[Registration]:
+        return [r for r in self.registered.values() if r.type == typ]
+
+    def closure(self, reg: Registration) -> set[str]:
+        """Every URN a registration waits for: its dependencies, theirs, and its parents' (transitively)."""
+        seen: set[str] = set()
+        todo = [*reg.dependencies, reg.parent]
+        while todo:
+            urn = todo.pop()
+            if not urn or urn in seen:
+                continue
+            seen.add(urn)
+            found = self.registered.get(urn)
+            if found is not None:
+                todo.extend([*found.dependencies, found.parent])
+        return seen
+
+
+def seconds(duration: str) -> int | None:
+    """A Pulumi custom timeout ("1h30m", "45m", "90s") in seconds; None when unset or unreadable."""
+    parts = re.findall(r"(\d+)([hms])", duration or "")
+    if not parts or "".join(n + u for n, u in parts) != duration:
+        return None
+    return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+def _refuse(reg: Registration, what: str, fix: str) -> None:
+    raise CloudRefusal(
+        f"the real cloud would fail {reg.type.rsplit(':', 1)[-1]} '{reg.name}': {what}; {fix} ({SOURCE})"
+    )
+
+
+def _check_eas_timeout(cloud: RealCloud, reg: Registration) -> None:
+    """PAI-EAS: the provider waits for Running for 5 minutes unless told otherwise; a GPU service takes longer."""
+    config = _json(reg.inputs.get("serviceConfig"))
+    model = _env(config, "SERVED_MODEL_NAME")
+    needed = EAS_PROVISION_SECONDS + _startup_seconds(model, config)
+    timeout = seconds(reg.create_timeout) or EAS_PROVIDER_DEFAULT_CREATE
+    if timeout < needed:
+        shown = reg.create_timeout or "the provider's default of 5m"
+        _refuse(
+            reg,
+            f"create waits {shown} for status Running, but instance start, image pull and loading"
+            f" {model or 'the model'} take about {needed // 60} minutes in the simulation",
+            f"give it custom_timeouts create of at least {needed // 60}m",
+        )
+
+
+def _check_eas(cloud: RealCloud, reg: Registration) -> None:
+    _check_eas_timeout(cloud, reg)
+    config = _json(reg.inputs.get("serviceConfig"))
+    if _env(config, "VLLM_API_KEY"):
+        _refuse(
+            reg,
+            "vLLM inside it demands `Authorization: Bearer <key>` while callers send the token as EAS documents it"
+            " (`Authorization: <token>`), so every request is refused",
+            "let the EAS gateway check the token and run vLLM without a key behind it",
+        )
+    for mount in config.get("storage") or []:
+        extra = set(mount.get("oss") or {}) - EAS_OSS_KEYS
+        if extra:
+            _refuse(
+                reg,
+                f"its OSS mount sets {', '.join(sorted(extra))}, which EAS does not document",
+                "use oss.path and oss.readOnly, and the top-level oss_endpoint",
+            )
+
+
+def _check_gpu_pool(cloud: RealCloud, reg: Registration) -> None:
+    """ACK installs the driver a GPU pool's label names, if ACK lists it; otherwise its default."""
+    if not _is_gpu_pool(reg):
+        return
+    labels = {entry.get("key"): entry.get("value") for entry in reg.inputs.get("labels") or []}
+    driver = labels.get(serving.NVIDIA_DRIVER_LABEL)
+    installed = driver if driver in ACK_DRIVERS else ACK_DEFAULT_DRIVER
+    needed = MIN_DRIVER_SERIES.get(serving.SERVING_CUDA, 0)
+    if int(installed.split(".")[0]) < needed:
+        why = f"its label names {driver}, which ACK does not list" if driver else "no driver label is set"
+        _refuse(
+            reg,
+            f"{why}, so ACK installs {installed}, too old for the serving image's CUDA {serving.SERVING_CUDA}"
+            f" (needs the {needed} series)",
+            f"label the pool {serving.NVIDIA_DRIVER_LABEL} with a listed driver of that series",
+        )
+
+
+def _check_autoscaler(cloud: RealCloud) -> None:
+    """A node pool's scaling_config does nothing unless the cluster autoscaler is on (TF cs_kubernetes_node_pool)."""
+    scaling = [p for p in cloud.of_type(POOL_TYPE) if (p.inputs.get("scalingConfig") or {}).get("enable")]
+    clusters = {str(a.inputs.get("clusterId")) for a in cloud.of_type(AUTOSCALER_TYPE)}
+    for pool in scaling:
+        if str(pool.inputs.get("clusterId")) not in clusters:
+            raise CloudRefusal(
+                f"the real cloud would never scale node pool '{pool.name}': its min and max mean nothing without the"
+                f" cluster autoscaler; declare cs.AutoscalingConfig for the cluster ({SOURCE})"
+            )
+
+
+def _check_kubernetes_provider(cloud: RealCloud, reg: Registration) -> None:
+    """The kubeconfig must point at an API server endpoint the cluster has."""
+    text = reg.inputs.get("kubeconfig")
+    if not isinstance(text, str) or "server:" not in text:
+        return
+    server = kubeconfig.server_of(text)
+    for cluster in cloud.of_type(CLUSTER_TYPE):
+        cluster_id = cloud.sim_ids[cluster.urn]
+        if server == internet_endpoint(cluster_id, cloud.region) and not cluster.inputs.get("slbInternetEnabled"):
+            _refuse(
+                reg,
+                f"its kubeconfig points at the internet API endpoint of cluster {cluster.name}, which has none"
+                " (slb_internet_enabled is false), so every Kubernetes call would fail to connect",
+                "build the kubeconfig against the cluster's intranet endpoint (connections.api_server_intranet)",
+            )
+
+
+def _check_image_push(cloud: RealCloud, reg: Registration) -> None:
+    """ACR Enterprise: the public domain answers only when the instance's internet endpoint is enabled."""
+    server = str((reg.inputs.get("registry") or {}).get("server", ""))
+    match = _ENTERPRISE_DOMAIN.match(server)
+    if match is None or match["vpc"]:
+        return
+    instances = {r.inputs.get("instanceName"): cloud.sim_ids[r.urn] for r in cloud.of_type(ACR_INSTANCE_TYPE)}
+    instance_id = instances.get(match["instance"])
+    enabled = {r.inputs.get("instanceId") for r in cloud.of_type(ACR_INTERNET_TYPE)}
+    if instance_id is not None and instance_id not in enabled:
+        _refuse(
+            reg,
+            f"it pushes to {server}, the public domain of a registry whose internet endpoint is not enabled",
+            "push through the registry's VPC domain from a runner inside the VPC, or list deployerCidrs",
+        )
+
+
+def _check_release(cloud: RealCloud, reg: Registration) -> None:
+    values = reg.inputs.get("values") or {}
+    waits_for = cloud.closure(reg)
+    gpu = values.get("gpu") or {}
+    if gpu.get("memGiB"):
+        pools = [p for p in cloud.of_type(POOL_TYPE) if _is_gpu_pool(p)]
+        if not any(p.urn in waits_for for p in pools):
+            _refuse(
+                reg,
+                "it is installed in parallel with the GPU node pool it needs, so its pods wait Pending while Helm's"
+                " atomic timeout runs out",
+                "make the release depend on the GPU node pool",
+            )
+        _check_vllm_budget(reg, values, pools)
+    if (values.get("autoscaling") or {}).get("enabled"):
+        adapters = [a for a in cloud.of_type(ADDON_TYPE) if a.inputs.get("name") == METRICS_ADAPTER_ADDON]
+        if not adapters:
+            _refuse(
+                reg,
+                "its HorizontalPodAutoscaler reads a custom metric no adapter serves, so it never scales",
+                f"install {METRICS_ADAPTER_ADDON} with Managed Prometheus scraping vLLM's /metrics, or keep it off",
+            )
+    repository = str((values.get("image") or {}).get("repository", ""))
+    match = _ENTERPRISE_DOMAIN.match(repository.split("/", 1)[0])
+    if match is not None:
+        namespace = str(reg.inputs.get("namespace", ""))
+        helpers = [a for a in cloud.of_type(ADDON_TYPE) if a.inputs.get("name") in ACR_HELPER_ADDONS]
+        covering = [a for a in helpers if _helper_covers(a, match["instance"], cloud, namespace)]
+        if not covering or not any(a.urn in waits_for for a in covering):
+            _refuse(
+                reg,
+                f"its pods pull a private image from {repository.split('/', 1)[0]} with no credentials"
+                f" (ImagePullBackOff): no {ACR_HELPER_ADDONS[0]} serves namespace {namespace or '?'} for that instance",
+                f"install {ACR_HELPER_ADDONS[0]} with the Enterprise instance id and that namespace before the release",
+            )
+
+
+def _check_vllm_budget(reg: Registration, values: Mapping[str, Any], pools: Sequence[Registration]) -> None:
+    """Under cGPU memory isolation the container sees its slice as the GPU's whole memory (cGPU README), and
+    vLLM budgets total × --gpu-memory-utilization: the budget must hold the weights and KV cache planned."""
+    gpu = values["gpu"]
+    if (gpu.get("nodeSelector") or {}).get(serving.GPU_SCHEDULE_LABEL) not in CGPU_ISOLATING_LABELS:
+        return
+    family = _pool_family(pools)
+    model = values.get("model") or {}
+    spec = catalog.BUILTIN_MODELS.get(str(model.get("servedName", "")))
+    if family is None or family.schedulable_gib is None or spec is None:
+        return  # a custom model or an unknown GPU: not simulated
+    slice_gib = int(gpu["memGiB"])
+    environ = {
+        # What the gpushare device plugin sets in the container, in GiB units.
+        "ALIYUN_COM_GPU_MEM_CONTAINER": str(slice_gib),
+        "ALIYUN_COM_GPU_MEM_DEV": str(family.schedulable_gib),
+        **{e["name"]: str(e["value"]) for e in values.get("extraEnv") or [] if "value" in e},
+    }
+    budget = slice_gib * serve_module().gpu_memory_utilization(environ)
+    dtype = _catalog_dtype(str(model.get("dtype", "")), str(model.get("quantization", "")))
+    planned = capacity.estimate_memory(spec, dtype, int(model["maxModelLen"]), int(model["maxNumSeqs"]))
+    needed = planned.weights_gib + planned.kv_cache_gib
+    if budget < needed:
+        raise CloudRefusal(
+            f"the real cloud would break release '{reg.name}': under cGPU isolation its container sees {slice_gib} GiB"
+            f" as the whole GPU, and serve.py gives vLLM {budget:.1f} GiB of it, less than the {needed:.1f} GiB of"
+            " weights and KV cache planned, so vLLM fails to start; size --gpu-memory-utilization against the slice,"
+            f" not the slice/GPU ratio (which is for sharing without isolation) ({SOURCE})"
+        )
+
+
+def _check_gpu_scheduling(cloud: RealCloud) -> None:
+    """The gpushare device plugin advertises floor(MiB/1024) units per GPU; the minimum replicas must fit the
+    minimum nodes as the scheduler sees them (one GPU per node in this fleet's pools)."""
+    pools = [p for p in cloud.of_type(POOL_TYPE) if _is_gpu_pool(p)]
+    family = _pool_family(pools)
+    if not pools or family is None or family.schedulable_gib is None:
+        return
+    nodes = sum(int((p.inputs.get("scalingConfig") or {}).get("minSize", 0)) for p in pools)
+    slices = []
+    for release in cloud.of_type(RELEASE_TYPE):
+        values = release.inputs.get("values") or {}
+        gib = int((values.get("gpu") or {}).get("memGiB") or 0)
+        slices += [capacity.Slice(release.name, r + 1, gib) for r in range(int(values.get("replicas") or 0)) if gib]
+    if not slices:
+        return
+    try:
+        needed = capacity.pack(slices, family.gpu, family.schedulable_gib).gpus_needed
+    except capacity.SliceTooLargeError as error:
+        needed, detail = len(slices) + nodes + 1, str(error)
+    else:
+        detail = ""
+    if needed > nodes:
+        raise CloudRefusal(
+            f"the real cloud would leave GPU pods Pending: the minimum replicas need {needed} {family.gpu} GPUs at the"
+            f" {family.schedulable_gib} GiB each one advertises to cGPU (floor of its MiB/1024), the GPU pool starts"
+            f" {nodes}{'; ' + detail if detail else ''}; pack with what the device plugin advertises ({SOURCE})"
+        )
+
+
+def internet_endpoint(cluster_id: str, region: str) -> str:
+    return f"https://{cluster_id}.internet.{region}.invalid:6443"
+
+
+def intranet_endpoint(cluster_id: str, region: str) -> str:
+    return f"https://{cluster_id}.intranet.{region}.invalid:6443"
+
+
+def serve_module():
+    """images/inference-server/serve.py, the code that really sizes vLLM in the container."""
+    path = PROJECT_ROOT / "images" / "inference-server" / "serve.py"
+    spec = importlib.util.spec_from_file_location("beacon_serve", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _is_gpu_pool(pool: Registration) -> bool:
+    labels = pool.inputs.get("labels") or []
+    return {"key": serving.NODE_POOL_LABEL, "value": "gpu"} in labels
+
+
+def _pool_family(pools: Sequence[Registration]) -> gpus.GpuFamily | None:
+    for pool in pools:
+        for instance_type in pool.inputs.get("instanceTypes") or []:
+            family = gpus.gpu_family_of(str(instance_type))
+            if family is not None:
+                return family
+    return None
+
+
+def _helper_covers(addon: Registration, instance_name: str, cloud: RealCloud, namespace: str) -> bool:
+    config = _json(addon.inputs.get("config"))
+    instances = {r.inputs.get("instanceName"): cloud.sim_ids[r.urn] for r in cloud.of_type(ACR_INSTANCE_TYPE)}
+    wanted = instances.get(instance_name)
+    ids = {str(i.get("instanceId")) for i in config.get("AcrInstanceInfo") or [] if isinstance(i, dict)}
+    namespaces = str(config.get("watchNamespace", "")).split(",")
+    return wanted in ids and (namespace in namespaces or "all" in namespaces)
+
+
+def _startup_seconds(model: str, config: Mapping[str, Any]) -> int:
+    """The model's load time as the chart budgets it (fleet.inference_chart), for a model the catalog knows."""
+    spec = catalog.BUILTIN_MODELS.get(model)
+    if spec is None:
+        return serving.STARTUP_BASE_SECONDS
+    dtype = _catalog_dtype(_env(config, "DTYPE"), _env(config, "QUANTIZATION"))
+    weights = capacity.estimate_memory(spec, dtype, 1, 1).weights_gib
+    return serving.startup_budget_seconds(weights)
+
+
+def _catalog_dtype(dtype: str, quantization: str) -> str:
+    if quantization in ("awq", "gptq", "fp8"):
+        return quantization
+    return {"float16": "fp16", "bfloat16": "bf16"}.get(dtype, catalog.DEFAULT_DTYPE)
+
+
+def _json(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        found = json.loads(value) if isinstance(value, str) else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _env(config: Mapping[str, Any], name: str) -> str:
+    for container in config.get("containers") or []:
+        for entry in container.get("env") or []:
+            if entry.get("name") == name:
+                return str(entry.get("value", ""))
+    return ""
+
+
+_RULES = {
+    EAS_TYPE: _check_eas,
+    POOL_TYPE: _check_gpu_pool,
+    K8S_PROVIDER_TYPE: _check_kubernetes_provider,
+    IMAGE_TYPE: _check_image_push,
+    RELEASE_TYPE: _check_release,
+}
