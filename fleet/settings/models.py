@@ -53,6 +53,11 @@ def parse_catalog(values: dict[str, Any], p: Problems) -> dict[str, catalog.Mode
             p.add(f"customModels[{index}]", f"{problem}; write id=...;hfRepo=...;paramsB=...;... (see README)")
         if spec is None:
             continue
+        pin_problems = catalog.pin_problems(spec)
+        for problem in pin_problems:
+            p.add(f"customModels[{index}]", problem)
+        if pin_problems:
+            continue
         if spec.id in entries:
             p.add(f"customModels[{index}]", f"id '{spec.id}' is already in the catalog; choose another id")
             continue
