@@ -275,3 +275,33 @@ def test_oss_is_addressed_by_virtual_host_and_a_local_server_by_path():
     assert remote.meta.endpoint_url == "https://oss-cn-beijing-internal.aliyuncs.com"
     assert remote.meta.config.s3["addressing_style"] == "virtual"
     assert ws.oss_client("http://127.0.0.1:9", "x", FAKE_CREDENTIALS).meta.config.s3["addressing_style"] == "path"
+
+
+def test_the_dynamic_providers_create_syncs_and_leaves_only_verified_facts_in_state(
+    hub, client, s3_endpoint, tmp_path, monkeypatch
+):
+    from providers.weights_sync import WeightsSyncProvider
+
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("BEACON_WEIGHTS_STAGING", str(tmp_path))
+    provisional = manifest(unknown=("config.json",))
+    props = {
+        "bucket": BUCKET,
+        "region": "us-east-1",
+        "endpoint": s3_endpoint,
+        "model_id": "tiny",
+        "prefix": PREFIX,
+        "source": {"hub": "huggingface", "repo": REPO, "revision": REVISION, "endpoint": hub.url},
+        "manifest": provisional.to_json(),
+        "manifest_digest": provisional.digest,
+        "digest": provisional.digest,
+        "provisional": True,
+        "first_use": {},
+    }
+    result = WeightsSyncProvider().create(props)
+    assert result.id == f"oss://{BUCKET}/{PREFIX}"
+    assert result.outs["first_use"] == {"config.json": sha(CONTENT["config.json"])}
+    assert result.outs["digest"].startswith("sha256:") and result.outs["provisional"] is False
+    assert "test-secret" not in repr(result.outs)
+    assert stored(client, "model.safetensors") == CONTENT["model.safetensors"]

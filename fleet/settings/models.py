@@ -183,6 +183,20 @@ def check_context(values: dict[str, Any], models: list[ServedModel], p: Problems
                 )
 
 
+def check_weights_sources(models: list[ServedModel], residency: Any, p: Problems) -> None:
+    """A mainland region copies weights from ModelScope (Hugging Face may be unreachable there): each model it
+    serves needs msRepo and msRevision."""
+    if residency is None or not residency.mainland:
+        return
+    for index, model in enumerate(models):
+        if not model.spec.ms_repo:
+            p.add(
+                f"models[{index}]",
+                f"{model.id} has no ModelScope source; a mainland region fetches weights from ModelScope:"
+                " add msRepo=...;msRevision=... to its customModels entry",
+            )
+
+
 def check_models_fit(
     models: list[ServedModel], family: gpus.GpuFamily, gpu_key: str, context: int, sequences: int, p: Problems
 ) -> None:
