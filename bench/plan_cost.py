@@ -68,7 +68,7 @@ def synthetic_config(region: str, models: int) -> StackConfig:
     base = load_stack_config("us-east")
     custom = [
         f"id=bench-{i};hfRepo=bench/m{i};paramsB=1;layers=16;hiddenSize=2048;attentionHeads=32;kvHeads=8;"
-        "headDim=64;maxContext=8192;vocab=32000"
+        f"headDim=64;maxContext=8192;vocab=32000;revision={'0' * 40}"
         for i in range(models)
     ]
     values = dict(base.values)

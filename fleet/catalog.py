@@ -6,6 +6,7 @@ model names Project Beacon's hybrid router already uses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 
@@ -21,6 +22,11 @@ class ModelSpec:
     head_dim: int
     max_context: int
     vocab: int
+    # The weights' pin: the Hugging Face commit every endpoint serves, and where mainland regions fetch the
+    # same files (ModelScope). Empty ms_repo: the model cannot be synced into a mainland region.
+    revision: str = ""
+    ms_repo: str = ""
+    ms_revision: str = ""
 
 
 # Bytes per weight for each dtype or quantization a model can be served with. AWQ/GPTQ are int4 (≈0.5 byte
@@ -34,6 +40,11 @@ DTYPE_BYTES: dict[str, float] = {
     "gptq": 0.5,
 }
 DEFAULT_DTYPE = "fp16"
+
+# ModelScope's downloads take a branch or tag, not a commit (modelscope v1.30-1.37 snapshot_download: "currently
+# only branch and tag name is supported"). A branch moves; what pins the bytes served in the mainland is the
+# weights manifest (weights/manifests/), whose sha256 every synced file must match.
+MS_DEFAULT_BRANCH = "master"
 
 BUILTIN_MODELS: dict[str, ModelSpec] = {
     spec.id: spec
@@ -49,6 +60,9 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
             head_dim=64,
             max_context=131072,
             vocab=128256,
+            revision="9213176726f574b556790deb65791e0c5aa438b6",
+            ms_repo="LLM-Research/Llama-3.2-1B-Instruct",
+            ms_revision=MS_DEFAULT_BRANCH,
         ),
         ModelSpec(
             id="qwen2.5-1.5b",
@@ -61,6 +75,9 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
             head_dim=128,
             max_context=32768,
             vocab=151936,
+            revision="989aa7980e4cf806f80c7fef2b1adb7bc71aa306",
+            ms_repo="Qwen/Qwen2.5-1.5B-Instruct",
+            ms_revision=MS_DEFAULT_BRANCH,
         ),
         ModelSpec(
             id="mistral-7b",
@@ -73,6 +90,9 @@ BUILTIN_MODELS: dict[str, ModelSpec] = {
             head_dim=128,
             max_context=32768,
             vocab=32768,
+            revision="c170c708c41dac9275d15a8fff4eca08d52bab71",
+            ms_repo="LLM-Research/Mistral-7B-Instruct-v0.3",
+            ms_revision=MS_DEFAULT_BRANCH,
         ),
     )
 }
@@ -89,7 +109,12 @@ CONFIG_FIELD_NAMES: dict[str, str] = {
     "head_dim": "headDim",
     "max_context": "maxContext",
     "vocab": "vocab",
+    "revision": "revision",
+    "ms_repo": "msRepo",
+    "ms_revision": "msRevision",
 }
+# Fields a customModels entry may leave out: only mainland regions need a ModelScope source.
+OPTIONAL_CONFIG_FIELDS = frozenset({"ms_repo", "ms_revision"})
 assert set(CONFIG_FIELD_NAMES) == {f.name for f in fields(ModelSpec)}
 
 
@@ -115,7 +140,8 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
         config_name = CONFIG_FIELD_NAMES[field.name]
         raw = pairs.get(config_name)
         if raw is None or raw == "":
-            problems.append(f"missing field '{config_name}'")
+            if field.name not in OPTIONAL_CONFIG_FIELDS:
+                problems.append(f"missing field '{config_name}'")
             continue
         if field.type == "float":
             try:
@@ -141,3 +167,57 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
     if spec.attention_heads % spec.kv_heads != 0:
         problems.append(f"kvHeads ({spec.kv_heads}) must divide attentionHeads ({spec.attention_heads})")
     return (None, problems) if problems else (spec, [])
+
+
+# The files vLLM loads for each built-in model: safetensors shards, their index, config and tokenizer files (the
+# chat template lives in tokenizer_config.json, so it changes answers too). Left out: READMEs, licences, the
+# original/ checkpoints and Mistral's consolidated.safetensors (14.5 GB vLLM does not read from HF-format repos).
+# Custom models take their file list from their manifest (`python -m weights.manifest`).
+BUILTIN_WEIGHT_FILES: dict[str, tuple[str, ...]] = {
+    "llama3.2-1b": (
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    ),
+    "qwen2.5-1.5b": (
+        "config.json",
+        "generation_config.json",
+        "merges.txt",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "vocab.json",
+    ),
+    "mistral-7b": (
+        "config.json",
+        "generation_config.json",
+        "model-00001-of-00003.safetensors",
+        "model-00002-of-00003.safetensors",
+        "model-00003-of-00003.safetensors",
+        "model.safetensors.index.json",
+        "special_tokens_map.json",
+        "tokenizer.json",
+        "tokenizer.model",
+        "tokenizer_config.json",
+    ),
+}
+assert set(BUILTIN_WEIGHT_FILES) == set(BUILTIN_MODELS)
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def pin_problems(spec: ModelSpec) -> list[str]:
+    """What keeps a spec's weights from being pinned: a Hugging Face revision that is not a commit id, or half a
+    ModelScope source. A branch or tag moves, and two endpoints fetching "main" a day apart may differ."""
+    problems = []
+    if not _COMMIT.fullmatch(spec.revision):
+        problems.append(
+            f"revision must be the 40-character commit id of {spec.hf_repo} (not a branch or tag),"
+            f" got '{spec.revision}'"
+        )
+    if bool(spec.ms_repo) != bool(spec.ms_revision):
+        problems.append("msRepo and msRevision go together: give both (the ModelScope repo and its branch or tag)")
+    return problems

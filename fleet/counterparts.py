@@ -132,9 +132,13 @@ def gpu_memory_gb(provider: str, gpu: str) -> int | None:
 
 
 def runpod_env(settings: RegionSettings, model: ServedModel) -> dict[str, str]:
-    """worker-vllm's environment for one model: the same context, batch and dtype as the region serves."""
+    """worker-vllm's environment for one model: the same weights, context, batch and dtype as the region serves."""
     dtype, quantization = vllm_dtype(model.dtype)
     env = {
+        # The pinned commit, for weights and tokenizer (worker-vllm passes them as --revision and
+        # --tokenizer-revision; its default is "main", which moves).
+        "MODEL_REVISION": model.spec.revision,
+        "TOKENIZER_REVISION": model.spec.revision,
         "MAX_MODEL_LEN": str(settings.max_context_tokens),
         "MAX_NUM_SEQS": str(settings.max_concurrent_sequences),
         "DTYPE": dtype,
@@ -152,6 +156,7 @@ def modal_settings(settings: RegionSettings, model: ServedModel) -> dict[str, st
     return {
         "COUNTERPART_MODEL": model.id,
         "COUNTERPART_HF_REPO": model.spec.hf_repo,
+        "COUNTERPART_REVISION": model.spec.revision,  # the pinned commit the region's bucket holds
         "COUNTERPART_GPU": ",".join(spec.gpus),
         "COUNTERPART_REGION": ",".join(spec.locations),
         "COUNTERPART_MIN_CONTAINERS": str(spec.min_workers),

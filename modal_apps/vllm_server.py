@@ -14,6 +14,7 @@ import modal
 
 MODEL = os.environ.get("COUNTERPART_MODEL", "llama3.2-1b")
 HF_REPO = os.environ.get("COUNTERPART_HF_REPO", "meta-llama/Llama-3.2-1B-Instruct")
+REVISION = os.environ.get("COUNTERPART_REVISION", "")  # the pinned commit; serve() refuses to run without one
 GPU = os.environ.get("COUNTERPART_GPU", "L4").split(",")
 REGION = os.environ.get("COUNTERPART_REGION", "us-east").split(",")
 MIN_CONTAINERS = int(os.environ.get("COUNTERPART_MIN_CONTAINERS", "0"))
@@ -23,6 +24,9 @@ HF_SECRET = os.environ.get("COUNTERPART_HF_SECRET", "huggingface")
 SERVE_ENV = {
     "SERVED_MODEL_NAME": MODEL,
     "HF_REPO": HF_REPO,
+    "REVISION": REVISION,
+    # The shared cache volume, one directory per model and revision: a new pin never reuses another's files.
+    "HF_HUB_CACHE": f"/root/.cache/huggingface/hub/{MODEL}/{REVISION or 'unpinned'}",
     "MAX_MODEL_LEN": os.environ.get("COUNTERPART_MAX_MODEL_LEN", "4096"),
     "MAX_NUM_SEQS": os.environ.get("COUNTERPART_MAX_NUM_SEQS", "8"),
     "DTYPE": os.environ.get("COUNTERPART_DTYPE", "auto"),
@@ -59,7 +63,12 @@ def serve() -> None:
         "--max-model-len", os.environ["MAX_MODEL_LEN"],
         "--max-num-seqs", os.environ["MAX_NUM_SEQS"],
         "--dtype", os.environ["DTYPE"],
+        # The same weights and tokenizer as every other endpoint of this model.
+        "--revision", os.environ["REVISION"],
+        "--tokenizer-revision", os.environ["REVISION"],
     ]
+    if not os.environ["REVISION"]:
+        raise RuntimeError("COUNTERPART_REVISION was not set at deploy: refusing to serve an unpinned 'main'")
     if os.environ.get("QUANTIZATION"):
         command += ["--quantization", os.environ["QUANTIZATION"]]
     subprocess.Popen(command)

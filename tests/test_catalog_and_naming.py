@@ -38,10 +38,37 @@ def test_int4_quantizations_take_a_quarter_of_fp16():
 
 def test_custom_model_with_inconsistent_heads_is_rejected():
     spec, problems = catalog.parse_custom_model(
-        "id=x;hfRepo=a/b;paramsB=1;layers=2;hiddenSize=8;attentionHeads=6;kvHeads=4;headDim=2;maxContext=8;vocab=9"
+        "id=x;hfRepo=a/b;paramsB=1;layers=2;hiddenSize=8;attentionHeads=6;kvHeads=4;headDim=2;maxContext=8;vocab=9;"
+        f"revision={'a' * 40}"
     )
     assert spec is None
     assert problems == ["kvHeads (4) must divide attentionHeads (6)"]
+
+
+@pytest.mark.parametrize("model_id", sorted(catalog.BUILTIN_MODELS))
+def test_every_builtin_model_is_pinned_to_a_commit_with_a_modelscope_source(model_id):
+    spec = catalog.BUILTIN_MODELS[model_id]
+    assert catalog.pin_problems(spec) == []
+    assert spec.ms_repo and spec.ms_revision
+    files = catalog.BUILTIN_WEIGHT_FILES[model_id]
+    assert any(f.endswith(".safetensors") for f in files) and "config.json" in files
+    assert "tokenizer_config.json" in files  # the chat template changes answers too
+
+
+def test_custom_model_fields_for_the_pin_are_parsed():
+    spec, problems = catalog.parse_custom_model(
+        "id=x;hfRepo=a/b;paramsB=1;layers=2;hiddenSize=8;attentionHeads=4;kvHeads=2;headDim=2;maxContext=8;vocab=9;"
+        f"revision={'c' * 40};msRepo=ms/b;msRevision=v1.0"
+    )
+    assert problems == []
+    assert (spec.revision, spec.ms_repo, spec.ms_revision) == ("c" * 40, "ms/b", "v1.0")
+
+
+def test_custom_model_without_a_revision_is_missing_a_field():
+    _, problems = catalog.parse_custom_model(
+        "id=x;hfRepo=a/b;paramsB=1;layers=2;hiddenSize=8;attentionHeads=4;kvHeads=2;headDim=2;maxContext=8;vocab=9"
+    )
+    assert problems == ["missing field 'revision'"]
 
 
 @pytest.mark.parametrize(

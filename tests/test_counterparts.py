@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from fleet.catalog import BUILTIN_MODELS
 from fleet.config_schema import PROJECT_ROOT
 from offline.engine import Secret, is_secret, masked
 from tests.conftest import settled_ok
@@ -45,6 +46,21 @@ def test_runpod_templates_pin_the_worker_and_reference_the_hf_token_by_name(synt
         assert endpoint.inputs["gpuIds"] == "ADA_24,AMPERE_24"
         # The template id comes from template.template.id (RunPod's), never the resource's Pulumi id.
         assert endpoint.inputs["templateId"].startswith("tpl-sim-counterpart-")
+
+
+@pytest.mark.parametrize("stack", ["cn-beijing", "ap-southeast"])
+def test_runpod_workers_load_the_pinned_revision_of_weights_and_tokenizer(synth, stack):
+    for template in settled_ok(synth(stack)).of_type(TEMPLATE):
+        env = {e["key"]: e["value"] for e in template.inputs["env"]}
+        spec = BUILTIN_MODELS[env["OPENAI_SERVED_MODEL_NAME_OVERRIDE"]]
+        assert env["MODEL_NAME"] == spec.hf_repo
+        assert env["MODEL_REVISION"] == env["TOKENIZER_REVISION"] == spec.revision
+
+
+def test_modal_apps_are_told_the_pinned_revision(synth):
+    for app in settled_ok(synth("us-east")).of_type(MODAL_APP):
+        settings = app.inputs["settings"]
+        assert settings["COUNTERPART_REVISION"] == BUILTIN_MODELS[settings["COUNTERPART_MODEL"]].revision
 
 
 def test_runpod_urls_use_runpods_endpoint_id(synth):
@@ -124,3 +140,18 @@ def test_bad_counterpart_input_is_a_clean_error_before_anything_is_declared(synt
     result = synth(stack, overrides=overrides)
     assert not result.ok and result.resources == []
     assert expected in result.error and "Traceback" not in result.error
+
+
+def test_the_modal_app_serves_the_revision_it_was_deployed_with_from_a_cache_keyed_by_it(monkeypatch):
+    import runpy
+
+    revision = BUILTIN_MODELS["qwen2.5-1.5b"].revision
+    monkeypatch.setenv("COUNTERPART_MODEL", "qwen2.5-1.5b")
+    monkeypatch.setenv("COUNTERPART_REVISION", revision)
+    module = runpy.run_path(str(PROJECT_ROOT / "modal_apps" / "vllm_server.py"))
+    env = module["SERVE_ENV"]
+    assert env["REVISION"] == revision
+    assert env["HF_HUB_CACHE"].endswith(f"/qwen2.5-1.5b/{revision}")
+    source = (PROJECT_ROOT / "modal_apps" / "vllm_server.py").read_text(encoding="utf-8")
+    assert '"--revision", os.environ["REVISION"]' in source
+    assert '"--tokenizer-revision", os.environ["REVISION"]' in source

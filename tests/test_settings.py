@@ -151,12 +151,37 @@ def test_several_mistakes_are_reported_together_in_one_error():
 def test_custom_models_join_the_catalog_and_can_be_served():
     phi = (
         "id=phi-3-mini;hfRepo=microsoft/Phi-3-mini-4k-instruct;paramsB=3.82;layers=32;hiddenSize=3072;"
-        "attentionHeads=32;kvHeads=32;headDim=96;maxContext=4096;vocab=32064"
+        "attentionHeads=32;kvHeads=32;headDim=96;maxContext=4096;vocab=32064;"
+        f"revision={'b' * 40}"  # a stand-in commit id: the shape is what the settings check
     )
     settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:awq"]))
     (served,) = settings.models
     assert served.id == "phi-3-mini" and served.dtype == "awq"
     assert served.spec.params_b == 3.82 and served.spec.head_dim == 96
+    assert served.spec.revision == "b" * 40 and served.spec.ms_repo == ""
+
+
+def test_a_custom_model_pinned_to_a_branch_is_refused():
+    text = (
+        "id=phi;hfRepo=x/y;paramsB=1;layers=2;hiddenSize=8;attentionHeads=4;kvHeads=2;headDim=2;maxContext=8192;"
+        "vocab=9;revision=main;msRepo=x/y"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[text]))
+    message = str(caught.value)
+    assert "customModels[0]: revision must be the 40-character commit id of x/y" in message
+    assert "customModels[0]: msRepo and msRevision go together" in message
+
+
+def test_a_mainland_region_refuses_a_model_without_a_modelscope_source():
+    text = (
+        "id=phi;hfRepo=x/y;paramsB=1;layers=2;hiddenSize=8;attentionHeads=4;kvHeads=2;headDim=2;maxContext=8192;"
+        f"vocab=9;revision={'d' * 40}"
+    )
+    found = problems("cn-beijing", customModels=[text], models=["llama3.2-1b", "phi"])
+    assert any(p.startswith("beacon-fleet:models[1]: phi has no ModelScope source") for p in found), found
+    settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[text], models=["llama3.2-1b", "phi"]))
+    assert [m.id for m in settings.models] == ["llama3.2-1b", "phi"]  # Hugging Face is enough outside the mainland
 
 
 def test_explicit_zones_are_used_and_get_one_vswitch_cidr_each():

@@ -53,6 +53,11 @@ def parse_catalog(values: dict[str, Any], p: Problems) -> dict[str, catalog.Mode
             p.add(f"customModels[{index}]", f"{problem}; write id=...;hfRepo=...;paramsB=...;... (see README)")
         if spec is None:
             continue
+        pin_problems = catalog.pin_problems(spec)
+        for problem in pin_problems:
+            p.add(f"customModels[{index}]", problem)
+        if pin_problems:
+            continue
         if spec.id in entries:
             p.add(f"customModels[{index}]", f"id '{spec.id}' is already in the catalog; choose another id")
             continue
@@ -176,6 +181,20 @@ def check_context(values: dict[str, Any], models: list[ServedModel], p: Problems
                     f"{context} exceeds {model.id}'s maximum context of {model.spec.max_context}"
                     f" (models[{index}]); lower maxContextTokens",
                 )
+
+
+def check_weights_sources(models: list[ServedModel], residency: Any, p: Problems) -> None:
+    """A mainland region copies weights from ModelScope (Hugging Face may be unreachable there): each model it
+    serves needs msRepo and msRevision."""
+    if residency is None or not residency.mainland:
+        return
+    for index, model in enumerate(models):
+        if not model.spec.ms_repo:
+            p.add(
+                f"models[{index}]",
+                f"{model.id} has no ModelScope source; a mainland region fetches weights from ModelScope:"
+                " add msRepo=...;msRevision=... to its customModels entry",
+            )
 
 
 def check_models_fit(

@@ -19,6 +19,7 @@ from fleet.settings.models import (
     check_context,
     check_models_fit,
     check_scaling,
+    check_weights_sources,
     parse_catalog,
     parse_gpu_choice,
     parse_platforms,
@@ -111,6 +112,7 @@ def parse_settings(
     counterpart = parse_counterpart(values, raw, schema.project, models, residency_settings, p)
     failover = _failover_order(values, p)
     check_context(values, models, p)
+    check_weights_sources(models, residency_settings, p)
 
     context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
     if isinstance(context, int) and isinstance(sequences, int):

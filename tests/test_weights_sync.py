@@ -1,0 +1,307 @@
+"""The weights sync against a local hub stand-in and a real S3-compatible object server (moto's, on 127.0.0.1).
+
+OSS implements the S3 API the sync uses, so the same client code runs against both; nothing here mocks the
+object store's behaviour (multipart parts, ETags, metadata are moto's)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import moto.s3.models
+import pytest
+from moto.server import ThreadedMotoServer
+
+from tests.hub_standin import HubServer
+from weights import sync as ws
+from weights.manifest import BUCKET_MANIFEST_NAME, FileEntry, Manifest, parse
+
+REPO, REVISION = "org/tiny-model", "1" * 40
+BUCKET, PREFIX = "beacon-weights-test", "models/tiny/"
+PART = 1024  # bytes per part, so small real files still upload in several parts
+FAKE_CREDENTIALS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "test-key", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "test-secret"}
+
+CONTENT = {
+    "config.json": b'{"model_type": "tiny", "hidden_size": 8}',
+    "tokenizer_config.json": b'{"chat_template": "{{ messages }}"}',
+    "model.safetensors": bytes(range(256)) * 20,  # 5,120 bytes: five parts
+}
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest(unknown: tuple[str, ...] = ()) -> Manifest:
+    return Manifest(
+        model="tiny",
+        hf_repo=REPO,
+        revision=REVISION,
+        files=tuple(
+            FileEntry(path, None if path in unknown else len(data), None if path in unknown else sha(data))
+            for path, data in CONTENT.items()
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def client(s3_endpoint, monkeypatch):
+    # S3 (and moto) refuse parts under 5 MiB but the last; OSS's floor is 100 KB. Lowered so tests stay small.
+    monkeypatch.setattr(moto.s3.models, "S3_UPLOAD_PART_MIN_SIZE", 256)
+    s3 = ws.oss_client(s3_endpoint, "us-east-1", FAKE_CREDENTIALS)
+    s3.create_bucket(Bucket=BUCKET)
+    yield s3
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET):
+        for obj in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=BUCKET, Key=obj["Key"], VersionId=obj["VersionId"])
+    for upload in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []):
+        s3.abort_multipart_upload(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])
+    s3.delete_bucket(Bucket=BUCKET)
+
+
+@pytest.fixture
+def hub():
+    with HubServer() as hub:
+        for path, data in CONTENT.items():
+            hub.add(REPO, REVISION, path, data)
+        yield hub
+
+
+def run(hub, client, tmp_path, the_manifest=None, hub_name="huggingface", revision=REVISION, messages=None):
+    source = ws.Source(hub_name, REPO, revision, endpoint=hub.url)
+    return ws.sync(
+        the_manifest or manifest(),
+        source,
+        ws.Destination(BUCKET, PREFIX),
+        client,
+        staging_dir=tmp_path / "staging",
+        progress=(messages.append if messages is not None else lambda _m: None),
+        part_size=PART,
+        environ={},
+    )
+
+
+def stored(client, path: str) -> bytes:
+    return client.get_object(Bucket=BUCKET, Key=PREFIX + path)["Body"].read()
+
+
+def test_a_first_sync_copies_every_file_verified_and_writes_the_manifest_beside_them(hub, client, tmp_path):
+    messages: list[str] = []
+    report = run(hub, client, tmp_path, messages=messages)
+    assert report.copied == list(CONTENT) and report.skipped == []
+    for path, data in CONTENT.items():
+        assert stored(client, path) == data
+        head = client.head_object(Bucket=BUCKET, Key=PREFIX + path)
+        assert head["Metadata"] == {"sha256": sha(data), "sha256-trust": "manifest"}
+    beside = parse(stored(client, BUCKET_MANIFEST_NAME).decode())
+    assert beside.digest == manifest().digest == report.digest
+    assert any("uploaded part 5/5" in m for m in messages)  # progress, part by part
+    assert not list((tmp_path / "staging").rglob("*.partial"))  # staging cleaned up
+
+
+def test_a_second_run_copies_nothing(hub, client, tmp_path):
+    run(hub, client, tmp_path)
+    downloads = len(hub.requests)
+    report = run(hub, client, tmp_path)
+    assert report.copied == [] and report.skipped == list(CONTENT)
+    assert len(hub.requests) == downloads
+
+
+def test_a_corrupted_file_fails_the_sync_naming_the_file_and_both_hashes(hub, client, tmp_path):
+    bad = CONTENT["model.safetensors"][:-1] + b"\x00"
+    hub.add(REPO, REVISION, "model.safetensors", bad)
+    with pytest.raises(ws.WeightsMismatchError) as caught:
+        run(hub, client, tmp_path)
+    message = str(caught.value)
+    assert message.startswith("model.safetensors: sha256 mismatch")
+    assert sha(CONTENT["model.safetensors"]) in message and sha(bad) in message
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])}
+    assert PREFIX + "model.safetensors" not in keys  # never uploaded
+    assert PREFIX + BUCKET_MANIFEST_NAME not in keys  # so nothing says the model is complete
+    assert not (tmp_path / "staging" / "model.safetensors.partial").exists()  # not resumed from bad bytes
+
+
+def test_a_file_of_the_wrong_size_fails_naming_both_sizes(hub, client, tmp_path):
+    hub.add(REPO, REVISION, "config.json", CONTENT["config.json"] + b" ")
+    with pytest.raises(
+        ws.WeightsMismatchError, match=r"config.json: size mismatch: the manifest says 40 bytes.*served 41"
+    ):
+        run(hub, client, tmp_path)
+
+
+def test_a_missing_file_fails_the_sync_naming_it(hub, client, tmp_path):
+    del hub.files[(REPO, REVISION, "tokenizer_config.json")]
+    with pytest.raises(ws.SyncError, match=r"tokenizer_config.json: not found at huggingface:org/tiny-model@1+ .*404"):
+        run(hub, client, tmp_path)
+    assert stored(client, "config.json") == CONTENT["config.json"]  # what was verified stays
+
+
+def test_an_interrupted_download_resumes_where_it_stopped(hub, client, tmp_path):
+    hub.cut_after["model.safetensors"] = 3000
+    with pytest.raises(ws.SyncError, match="model.safetensors: download interrupted.*run again to resume"):
+        run(hub, client, tmp_path)
+    assert (tmp_path / "staging" / "model.safetensors.partial").stat().st_size == 3000
+    report = run(hub, client, tmp_path)
+    assert hub.downloads_of("model.safetensors") == [None, "bytes=3000-"]
+    assert report.copied == ["model.safetensors"] and report.skipped == ["config.json", "tokenizer_config.json"]
+    assert stored(client, "model.safetensors") == CONTENT["model.safetensors"]
+
+
+class FailingUploads:
+    """The real client, with the network failing once at one part number; counts the parts sent."""
+
+    def __init__(self, client, fail_at: int | None):
+        self._client, self.fail_at, self.parts_sent = client, fail_at, []
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def upload_part(self, **kwargs):
+        if kwargs["PartNumber"] == self.fail_at:
+            self.fail_at = None
+            raise ConnectionResetError("connection reset by peer")
+        self.parts_sent.append((kwargs["Key"].rsplit("/", 1)[-1], kwargs["PartNumber"]))
+        return self._client.upload_part(**kwargs)
+
+
+def test_an_interrupted_upload_resumes_without_sending_the_parts_already_stored(hub, client, tmp_path):
+    flaky = FailingUploads(client, fail_at=3)
+    with pytest.raises(ws.SyncError, match="model.safetensors: upload interrupted after 2 of 5 parts"):
+        run(hub, flaky, tmp_path)
+    again = FailingUploads(client, fail_at=None)
+    messages: list[str] = []
+    run(hub, again, tmp_path, messages=messages)
+    assert again.parts_sent == [("model.safetensors", 3), ("model.safetensors", 4), ("model.safetensors", 5)]
+    assert any("resuming the upload; 2 of 5 parts already in the bucket" in m for m in messages)
+    assert stored(client, "model.safetensors") == CONTENT["model.safetensors"]
+    assert client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_an_unknown_hash_is_recorded_on_first_use_and_a_later_change_fails(hub, client, tmp_path):
+    provisional = manifest(unknown=("tokenizer_config.json",))
+    messages: list[str] = []
+    report = run(hub, client, tmp_path, the_manifest=provisional, messages=messages)
+    first = sha(CONTENT["tokenizer_config.json"])
+    assert report.first_use == {"tokenizer_config.json": first}
+    assert any(m.startswith("trust on first use: no published sha256 for tokenizer_config.json") for m in messages)
+    beside = parse(stored(client, BUCKET_MANIFEST_NAME).decode())
+    entry = beside.entry("tokenizer_config.json")
+    assert entry.sha256 == first and entry.source.startswith("trust on first use: computed by the sync into oss://")
+    assert not beside.provisional and provisional.provisional
+    assert client.head_object(Bucket=BUCKET, Key=PREFIX + "tokenizer_config.json")["Metadata"]["sha256-trust"] == (
+        "first-use"
+    )
+
+    # Unchanged: verified against the record, nothing copied, the record kept as it was.
+    assert run(hub, client, tmp_path, the_manifest=provisional).copied == []
+
+    # The hub now serves another chat template, and the object is gone (say, deleted by hand).
+    changed = b'{"chat_template": "{{ other }}"}'
+    hub.add(REPO, REVISION, "tokenizer_config.json", changed)
+    client.delete_object(Bucket=BUCKET, Key=PREFIX + "tokenizer_config.json")
+    with pytest.raises(ws.WeightsMismatchError) as caught:
+        run(hub, client, tmp_path, the_manifest=provisional)
+    message = str(caught.value)
+    assert "tokenizer_config.json: sha256 mismatch: the bucket's first-use record says" in message
+    assert first in message and sha(changed) in message
+
+
+def test_a_manifest_hash_that_contradicts_the_buckets_first_use_record_fails(hub, client, tmp_path):
+    run(hub, client, tmp_path, the_manifest=manifest(unknown=("config.json",)))
+    other = "f" * 64
+    later = Manifest(
+        model="tiny",
+        hf_repo=REPO,
+        revision=REVISION,
+        files=tuple(
+            FileEntry(f.path, f.size, other if f.path == "config.json" else f.sha256) for f in manifest().files
+        ),
+    )
+    with pytest.raises(ws.WeightsMismatchError, match=f"config.json: sha256 mismatch: the manifest says {other}"):
+        run(hub, client, tmp_path, the_manifest=later)
+
+
+def test_a_partial_hash_from_a_source_is_checked_on_first_use(hub, client, tmp_path):
+    files = tuple(
+        FileEntry(f.path, f.size, None, sha256_prefix="00000000") if f.path == "model.safetensors" else f
+        for f in manifest().files
+    )
+    with pytest.raises(ws.WeightsMismatchError, match="model.safetensors: sha256 mismatch: the manifest's partial"):
+        run(hub, client, tmp_path, the_manifest=Manifest("tiny", REPO, REVISION, files))
+
+
+def test_mainland_regions_copy_the_same_files_from_modelscope(hub, client, tmp_path):
+    for path, data in CONTENT.items():
+        hub.add("LLM-Research/tiny-model", "master", path, data)
+    source = ws.Source("modelscope", "LLM-Research/tiny-model", "master", endpoint=hub.url)
+    assert source.url("model.safetensors").endswith(
+        "/api/v1/models/LLM-Research/tiny-model/repo?Revision=master&FilePath=model.safetensors"
+    )
+    report = ws.sync(
+        manifest(),
+        source,
+        ws.Destination(BUCKET, PREFIX),
+        client,
+        tmp_path,
+        progress=lambda _m: None,
+        part_size=PART,
+        environ={},
+    )
+    assert report.copied == list(CONTENT)
+    assert ws.report_outputs(report, source)["source"] == "modelscope:LLM-Research/tiny-model@master"
+
+
+def test_the_hub_token_comes_from_the_environment_only():
+    source = ws.Source("huggingface", REPO, REVISION)
+    assert ws._headers(source, {"HF_TOKEN": "hf_x"})["Authorization"] == "Bearer hf_x"
+    assert "Authorization" not in ws._headers(source, {})
+
+
+def test_without_oss_credentials_the_sync_says_which_variables_to_set():
+    with pytest.raises(ws.SyncError, match="ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET"):
+        ws.oss_client("oss-cn-beijing-internal.aliyuncs.com", "cn-beijing", environ={})
+
+
+def test_oss_is_addressed_by_virtual_host_and_a_local_server_by_path():
+    remote = ws.oss_client("oss-cn-beijing-internal.aliyuncs.com", "cn-beijing", FAKE_CREDENTIALS)
+    assert remote.meta.endpoint_url == "https://oss-cn-beijing-internal.aliyuncs.com"
+    assert remote.meta.config.s3["addressing_style"] == "virtual"
+    assert ws.oss_client("http://127.0.0.1:9", "x", FAKE_CREDENTIALS).meta.config.s3["addressing_style"] == "path"
+
+
+def test_the_dynamic_providers_create_syncs_and_leaves_only_verified_facts_in_state(
+    hub, client, s3_endpoint, tmp_path, monkeypatch
+):
+    from providers.weights_sync import WeightsSyncProvider
+
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("BEACON_WEIGHTS_STAGING", str(tmp_path))
+    provisional = manifest(unknown=("config.json",))
+    props = {
+        "bucket": BUCKET,
+        "region": "us-east-1",
+        "endpoint": s3_endpoint,
+        "model_id": "tiny",
+        "prefix": PREFIX,
+        "source": {"hub": "huggingface", "repo": REPO, "revision": REVISION, "endpoint": hub.url},
+        "manifest": provisional.to_json(),
+        "manifest_digest": provisional.digest,
+        "digest": provisional.digest,
+        "provisional": True,
+        "first_use": {},
+    }
+    result = WeightsSyncProvider().create(props)
+    assert result.id == f"oss://{BUCKET}/{PREFIX}"
+    assert result.outs["first_use"] == {"config.json": sha(CONTENT["config.json"])}
+    assert result.outs["digest"].startswith("sha256:") and result.outs["provisional"] is False
+    assert "test-secret" not in repr(result.outs)
+    assert stored(client, "model.safetensors") == CONTENT["model.safetensors"]
