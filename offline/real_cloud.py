@@ -60,6 +60,7 @@ IMAGE_TYPE = "docker:index/image:Image"
 ACR_INSTANCE_TYPE = "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance"
 ACR_INTERNET_TYPE = "alicloud:cr/internetEndpoint:InternetEndpoint"
 AUTOSCALER_TYPE = "alicloud:cs/autoscalingConfig:AutoscalingConfig"
+WEIGHTS_TYPE = "pulumi-python:dynamic/weights:Sync"
 
 
 class CloudRefusal(pulumi.RunError):
@@ -148,9 +149,22 @@ def _check_eas_timeout(cloud: RealCloud, reg: Registration) -> None:
         )
 
 
+def _check_weights_first(cloud: RealCloud, reg: Registration, model: str) -> None:
+    """Serving mounts oss://<bucket>/models/<id>/ read-only with HF_HUB_OFFLINE=1: an empty prefix never loads."""
+    syncs = [w.urn for w in cloud.of_type(WEIGHTS_TYPE) if w.inputs.get("model_id") == model]
+    if not set(syncs) & cloud.closure(reg):
+        _refuse(
+            reg,
+            f"it starts serving {model or 'its model'} from the bucket before the weights are synced there, so the"
+            " server finds an empty directory and never becomes ready",
+            "make it depend on the model's weights sync",
+        )
+
+
 def _check_eas(cloud: RealCloud, reg: Registration) -> None:
     _check_eas_timeout(cloud, reg)
     config = _json(reg.inputs.get("serviceConfig"))
+    _check_weights_first(cloud, reg, _env(config, "SERVED_MODEL_NAME"))
     if _env(config, "VLLM_API_KEY"):
         _refuse(
             reg,
@@ -236,6 +250,7 @@ def _check_release(cloud: RealCloud, reg: Registration) -> None:
     values = reg.inputs.get("values") or {}
     waits_for = cloud.closure(reg)
     gpu = values.get("gpu") or {}
+    _check_weights_first(cloud, reg, str((values.get("model") or {}).get("servedName", "")))
     if gpu.get("memGiB"):
         pools = [p for p in cloud.of_type(POOL_TYPE) if _is_gpu_pool(p)]
         if not any(p.urn in waits_for for p in pools):

@@ -11,15 +11,17 @@ from components.inference_release import InferenceRelease, InferenceReleaseArgs
 from components.modal_counterpart import ModalCounterpart, ModalCounterpartArgs, ModalModel
 from components.model_bucket import ModelBucket, ModelBucketArgs
 from components.model_read_access import ModelReadAccess, ModelReadAccessArgs, RrsaSubject
+from components.model_weights import ModelWeights, ModelWeightsArgs
 from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchSpec
 from components.runpod_counterpart import RunpodCounterpart, RunpodCounterpartArgs, RunpodModel
 from components.serving_image import ServingImage, ServingImageArgs
 from components.serving_registry import ServingRegistry, ServingRegistryArgs
-from fleet import capacity, counterparts, eas, inference_chart, naming, ram_policies, router_config, serving
+from fleet import capacity, counterparts, eas, inference_chart, naming, ram_policies, router_config, serving, weights
 from fleet.settings import RegionSettings
 from fleet.settings.source import secret
 from stacks import lookups, region_exports
 from stacks.region_exports import Counterpart
+from weights.manifest import manifest_text
 
 SERVING_REPOSITORY = "inference-server"
 
@@ -52,6 +54,11 @@ def declare_region(settings: RegionSettings) -> None:
             incomplete_upload_expiry_days=settings.bucket.incomplete_upload_expiry_days,
             tags=tags,
         ),
+    )
+
+    # Every served model's pinned files, copied and verified into the bucket before anything serves them.
+    synced = (
+        {m.id: _declare_weights(settings, m, models) for m in settings.models} if settings.serving_platforms else {}
     )
 
     registry = ServingRegistry(
@@ -123,7 +130,7 @@ def declare_region(settings: RegionSettings) -> None:
                         role_arn=access.eas_role_arn,
                         tags=tags,
                     ),
-                    opts=pulumi.ResourceOptions(depends_on=[models, registry]),
+                    opts=pulumi.ResourceOptions(depends_on=[models, registry, synced[plan.model_id]]),
                 )
             )
         if settings.residency.mainland and not settings.residency.icp_licence:
@@ -141,7 +148,9 @@ def declare_region(settings: RegionSettings) -> None:
             " Prometheus, which this stack does not install (EAS and the counterparts do scale)"
         )
     if cluster is not None and gpu_pool is not None:
-        releases = _declare_inference(settings, slug, cluster, gpu_pool, network, image.vpc_image, models, access)
+        releases = _declare_inference(
+            settings, slug, cluster, gpu_pool, network, image.vpc_image, models, access, synced
+        )
 
     counterpart = _declare_counterpart(settings, slug) if settings.counterpart is not None else None
 
@@ -158,6 +167,7 @@ def declare_region(settings: RegionSettings) -> None:
             eas_services=eas_services,
             releases=releases,
             counterpart=counterpart,
+            weights=synced,
         ),
     )
 
@@ -220,6 +230,7 @@ def _declare_inference(
     image: pulumi.Output[str],
     models: ModelBucket,
     access: ModelReadAccess,
+    synced: dict[str, ModelWeights],
 ) -> dict[str, InferenceRelease]:
     """One inference-server release per model on the cGPU pool, each behind its own load balancer."""
     exposure = settings.ack_serving
@@ -245,9 +256,29 @@ def _declare_inference(
             ),
             provider=cluster.provider,
             # Its pods need GPU nodes: installed alongside the pool, they would wait Pending past Helm's timeout.
-            opts=pulumi.ResourceOptions(depends_on=[cluster, gpu_pool, models]),
+            opts=pulumi.ResourceOptions(depends_on=[cluster, gpu_pool, models, synced[model.id]]),
         )
     return releases
+
+
+def _declare_weights(settings: RegionSettings, model, bucket: ModelBucket) -> ModelWeights:
+    """The sync of one model's pinned files from the hub the region can reach (ModelScope in the mainland)."""
+    source = weights.source_for(model.spec, settings.residency.mainland)
+    return ModelWeights(
+        f"weights-{model.id}",
+        ModelWeightsArgs(
+            bucket_name=bucket.bucket_name,
+            region=settings.region,
+            # Reachable from the deploying machine: the in-VPC runner (docs/deploying.md).
+            endpoint=serving.oss_internal_endpoint(settings.region),
+            model_id=model.id,
+            source_hub=source.hub,
+            source_repo=source.repo,
+            source_revision=source.revision,
+            manifest_json=manifest_text(model.id),
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[bucket]),
+    )
 
 
 def _declare_counterpart(settings: RegionSettings, slug: str) -> Counterpart:
@@ -268,9 +299,7 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> Counterpart:
                 max_workers=spec.max_workers,
                 idle_timeout_seconds=spec.idle_timeout_seconds,
                 hf_token_secret=spec.runpod_hf_token_secret,
-                models=[
-                    RunpodModel(m.id, m.spec.hf_repo, counterparts.runpod_env(settings, m)) for m in mirrored
-                ],
+                models=[RunpodModel(m.id, m.spec.hf_repo, counterparts.runpod_env(settings, m)) for m in mirrored],
             ),
         )
         key_env = router_config.env_name(settings.router_region, "RUNPOD_API_KEY")

@@ -16,6 +16,7 @@ from components.eas_model_service import EasModelService
 from components.inference_release import InferenceRelease
 from components.model_bucket import ModelBucket
 from components.model_read_access import ModelReadAccess
+from components.model_weights import ModelWeights
 from components.region_network import RegionNetwork
 from components.serving_image import ServingImage
 from components.serving_registry import ServingRegistry
@@ -43,6 +44,7 @@ class RegionResources:
     eas_services: Sequence[EasModelService]
     releases: Mapping[str, InferenceRelease]  # by model id
     counterpart: Counterpart | None
+    weights: Mapping[str, ModelWeights]  # by model id; empty when nothing is served on Alibaba Cloud
 
 
 def export_region(settings: RegionSettings, declared: RegionResources) -> None:
@@ -61,7 +63,22 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
     pulumi.export("modelBucket", declared.models.bucket_name)
     pulumi.export("modelBucketIntranetEndpoint", declared.models.intranet_endpoint)
     pulumi.export("gpuPacking", capacity.region_packing(settings).as_output())
-    pulumi.export("models", [{"id": m.id, "dtype": m.dtype, "hfRepo": m.spec.hf_repo} for m in settings.models])
+    pulumi.export(
+        "models",
+        [
+            {"id": m.id, "dtype": m.dtype, "hfRepo": m.spec.hf_repo, "revision": m.spec.revision}
+            for m in settings.models
+        ],
+    )
+    if declared.weights:
+        # Which weights each endpoint serves: where they came from, the pinned revision, the manifest's digest.
+        pulumi.export(
+            "weights",
+            {
+                model_id: {"source": w.source, "revision": w.revision, "digest": w.digest, "uri": w.uri}
+                for model_id, w in declared.weights.items()
+            },
+        )
     pulumi.export(
         "registry",
         {

@@ -95,7 +95,8 @@ def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, monk
     printed = capsys.readouterr().out
     assert summary.read_text() == "earlier step\n" + printed  # appended, as a job summary is
     assert "| cn-beijing | unchanged | 0 | 0 | 0 |" in printed
-    assert "| us-east | changed | 0 | 2 | 9 |" in printed
+    # 11 removed, every one named for the dropped model (checked above), its weights sync among them.
+    assert "| us-east | changed | 0 | 2 | 11 |" in printed
     assert f"- us-east / {DROPPED_MODEL}: removed (was `us-east-ack-{DROPPED_MODEL} → " in printed
     assert "nothing was deployed, no credentials were used" in printed
     assert not list(Path(two_commits).glob("plan")), "the diff must not leave plans in the checkout"

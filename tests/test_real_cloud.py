@@ -79,6 +79,20 @@ def test_the_old_entrypoint_sizing_vllm_by_the_slice_to_gpu_ratio_starves_it_und
     refused(synth("us-east"), "under cGPU isolation", "--gpu-memory-utilization")
 
 
+def test_serving_that_starts_before_its_weights_are_synced_finds_an_empty_directory(synth, monkeypatch):
+    original = RealCloud.closure
+    monkeypatch.setattr(RealCloud, "closure", lambda self, reg: {u for u in original(self, reg) if "weights" not in u})
+    refused(synth("ap-southeast"), "before the weights are synced", "depend on the model's weights sync")
+
+
+def test_an_eas_service_without_its_weights_sync_is_refused():
+    unsynced = Registration(
+        "", real_cloud.EAS_TYPE, "eas-x", {"serviceConfig": json.dumps(eas_config())}, create_timeout="60m"
+    )
+    with pytest.raises(CloudRefusal, match="before the weights are synced"):
+        cloud().admit(unsynced)
+
+
 def test_helm_releases_installed_alongside_the_gpu_pool_wait_pending(synth, monkeypatch):
     """Dropping the pool from the release's dependencies (the pool's own URN no longer reachable)."""
     original = RealCloud.closure
@@ -89,8 +103,25 @@ def test_helm_releases_installed_alongside_the_gpu_pool_wait_pending(synth, monk
 # --- the rules, one registration at a time ------------------------------------------------------------------
 
 
+WEIGHTS_URN = "urn:weights-llama3.2-1b"
+
+
 def eas(config: dict, timeout: str = "60m") -> Registration:
-    return Registration("", real_cloud.EAS_TYPE, "eas-x", {"serviceConfig": json.dumps(config)}, create_timeout=timeout)
+    return Registration(
+        "",
+        real_cloud.EAS_TYPE,
+        "eas-x",
+        {"serviceConfig": json.dumps(config)},
+        dependencies=(WEIGHTS_URN,),
+        create_timeout=timeout,
+    )
+
+
+def cloud() -> RealCloud:
+    """A simulated region where llama3.2-1b's weights are synced."""
+    region = RealCloud("us-east-1")
+    region.record(Registration(WEIGHTS_URN, real_cloud.WEIGHTS_TYPE, "w", {"model_id": "llama3.2-1b"}), "w-1")
+    return region
 
 
 def eas_config(**extra) -> dict:
@@ -101,22 +132,22 @@ def eas_config(**extra) -> dict:
 @pytest.mark.parametrize("timeout", ["", "5m", "10m", "15m"])
 def test_an_eas_create_shorter_than_provisioning_plus_the_model_load_is_refused(timeout):
     with pytest.raises(CloudRefusal, match="custom_timeouts create of at least 16m"):
-        RealCloud("us-east-1").admit(eas(eas_config(), timeout))
+        cloud().admit(eas(eas_config(), timeout))
 
 
 def test_an_eas_create_that_waits_long_enough_is_admitted():
-    RealCloud("us-east-1").admit(eas(eas_config(), "36m"))
+    cloud().admit(eas(eas_config(), "36m"))
 
 
 def test_vllm_demanding_a_bearer_key_behind_the_eas_gateway_refuses_every_documented_call():
     with pytest.raises(CloudRefusal, match="Authorization: Bearer"):
-        RealCloud("us-east-1").admit(eas(eas_config(env=[{"name": "VLLM_API_KEY", "value": "k"}])))
+        cloud().admit(eas(eas_config(env=[{"name": "VLLM_API_KEY", "value": "k"}])))
 
 
 def test_an_undocumented_oss_mount_key_is_refused():
     mount = {"mount_path": "/models/x", "oss": {"path": "oss://b/models/x/", "readOnly": True, "endpoint": "e"}}
     with pytest.raises(CloudRefusal, match="sets endpoint, which EAS does not document"):
-        RealCloud("us-east-1").admit(eas(eas_config(storage=[mount])))
+        cloud().admit(eas(eas_config(storage=[mount])))
 
 
 def gpu_pool(labels=GPU_POOL_LABELS, min_size=1, enable=True) -> Registration:

@@ -69,6 +69,7 @@ def test_every_resource_lives_under_a_component_of_the_project(synth, stack):
     assert {c.type for c in components} == {
         "beacon-fleet:network:RegionNetwork",
         "beacon-fleet:storage:ModelBucket",
+        "beacon-fleet:storage:ModelWeights",
         "beacon-fleet:registry:ServingRegistry",
         "beacon-fleet:registry:ServingImage",
         "beacon-fleet:kubernetes:AckCluster",
