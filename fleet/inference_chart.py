@@ -41,19 +41,19 @@ def release_name(model_id: str) -> str:
     return naming.dns_label(model_id)[:53].rstrip("-")
 
 
-def fullname(release: str) -> str:
-    """The chart's fullname helper, mirrored: <release>-inference-server, cut to 63 characters."""
-    name = release if CHART_NAME in release else f"{release}-{CHART_NAME}"
-    return name[:63].rstrip("-")
+def fullname(model_id: str) -> str:
+    """The name of the release's objects (Deployment, Service, ServiceAccount), decided here once and handed to the
+    chart as `fullnameOverride`: <release>-inference-server, a DNS label of at most 63 characters."""
+    return f"{release_name(model_id)}-{CHART_NAME}"[:63].rstrip("-")
 
 
 def api_key_secret_name(model_id: str) -> str:
-    return f"{fullname(release_name(model_id))[:53].rstrip('-')}-api-key"
+    return f"{fullname(model_id)[:53].rstrip('-')}-api-key"
 
 
 def service_accounts(settings: RegionSettings) -> list[str]:
     """namespace:name of each release's service account, which the RRSA role trusts."""
-    return [f"{serving.SERVING_NAMESPACE}:{fullname(release_name(m.id))}" for m in settings.models]
+    return [f"{serving.SERVING_NAMESPACE}:{fullname(m.id)}" for m in settings.models]
 
 
 def memory_estimate(settings: RegionSettings, model: ServedModel) -> capacity.MemoryEstimate:
@@ -75,6 +75,7 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
     scaling = settings.scaling
     exposure = settings.ack_serving
     return {
+        "fullnameOverride": fullname(model.id),
         "model": {
             "servedName": model.id,
             "dtype": dtype,

@@ -237,9 +237,14 @@ def test_fullname_override_renames_every_object_and_every_reference_to_one():
     assert lint_findings(values, kube_versions()[-1]) == []
 
 
+def chart_named(values: dict) -> dict:
+    """The values without beacon-fleet's fullnameOverride: the chart's own naming, for other users of the chart."""
+    return {k: v for k, v in values.items() if k != "fullnameOverride"}
+
+
 def test_without_a_secret_name_the_chart_names_the_secret_as_beacon_fleet_declares_it():
     model_id = "qwen2.5-1.5b"
-    values = {**scenario(SCENARIOS[0]), "apiKey": {"secretName": "", "secretKey": "api-key"}}
+    values = {**chart_named(scenario(SCENARIOS[0])), "apiKey": {"secretName": "", "secretKey": "api-key"}}
     manifests = render(values, release=inference_chart.release_name(model_id))
     pod = of_kind(manifests, "Deployment")["spec"]["template"]["spec"]
     key = {e["name"]: e for e in pod["containers"][0]["env"]}["VLLM_API_KEY"]["valueFrom"]["secretKeyRef"]
@@ -248,13 +253,13 @@ def test_without_a_secret_name_the_chart_names_the_secret_as_beacon_fleet_declar
 
 def test_a_long_release_name_is_cut_to_a_63_character_dns_label_without_a_trailing_dash():
     # 52 characters plus "-inference-server" cut at 63 ends on the dash inside "inference-server".
-    manifests = render(scenario(SCENARIOS[0]), release="r" * 52)
+    manifests = render(chart_named(scenario(SCENARIOS[0])), release="r" * 52)
     assert names(manifests)["Deployment"] == "r" * 52 + "-inference"
     assert names(manifests)["Pod"] == "r" * 52 + "-inference-test-connection"
 
 
 def test_name_override_replaces_the_chart_name_in_names_and_labels():
-    values = {**scenario(SCENARIOS[0]), "nameOverride": "vllm"}
+    values = {**chart_named(scenario(SCENARIOS[0])), "nameOverride": "vllm"}
     deployment = of_kind(render(values, release="llama3-2-1b"), "Deployment")
     assert deployment["metadata"]["name"] == "llama3-2-1b-vllm"
     assert deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "vllm"

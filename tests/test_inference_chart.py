@@ -306,10 +306,19 @@ def sample_values() -> dict:
 
 
 @pytest.mark.parametrize("release", ["llama3-2-1b", "a" * 53, "my-inference-server"])
-def test_the_python_fullname_mirrors_the_charts_helper(release):
-    deployment = kind(render(sample_values(), release), "Deployment")
-    assert deployment["metadata"]["name"] == inference_chart.fullname(release)
-    assert len(inference_chart.fullname(release)) <= 63
+def test_the_chart_names_every_object_as_python_decided_whatever_the_release_is_called(release):
+    """One naming source: Python passes fullnameOverride; the chart's helper no longer has a say."""
+    values = sample_values()
+    model = values["model"]["servedName"]
+    manifests = render(values, release)
+    name = inference_chart.fullname(model)
+    assert values["fullnameOverride"] == name and len(name) <= 63
+    assert kind(manifests, "Deployment")["metadata"]["name"] == name
+    assert kind(manifests, "ServiceAccount")["metadata"]["name"] == name
+    pod = kind(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == name
+    key_refs = [e["valueFrom"]["secretKeyRef"]["name"] for e in pod["containers"][0]["env"] if "valueFrom" in e]
+    assert key_refs == [inference_chart.api_key_secret_name(model)]
 
 
 def test_a_config_error_names_the_key_even_when_parsed_directly():
