@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PLAN_STAMP := $(VENV)/.plan-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: plan plan-diff test lint bench docs clean
+.PHONY: plan plan-diff test lint bench docs chart-docs clean
 
 $(PLAN_STAMP): requirements.txt requirements-plan.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: $(PLAN_STAMP)
 ## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS
 docs: $(PLAN_STAMP)
 	$(PY) -m offline.config_docs
+
+## chart-docs: regenerate the values table in charts/inference-server/README.md from values.yaml's @param comments
+chart-docs:
+	npm ci --prefix tools/chart-docs --silent
+	npm run --prefix tools/chart-docs --silent chart-docs
 
 clean:
 	rm -rf $(VENV) plan .pytest_cache .ruff_cache
