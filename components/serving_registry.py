@@ -83,7 +83,7 @@ class ServingRegistry(pulumi.ComponentResource):
                 name=args.namespace,
                 auto_create=False,
                 default_visibility="PRIVATE",
-                opts=child,
+                opts=protected,
             )
             self.repository = alicloud.cs.RegistryEnterpriseRepo(
                 f"{name}-repository",
@@ -94,7 +94,7 @@ class ServingRegistry(pulumi.ComponentResource):
                 summary="vLLM serving image for Project Beacon",
                 # Tags are content hashes; an immutable tag means a digest never changes under a name.
                 tag_immutability=True,
-                opts=child,
+                opts=protected,
             )
             self.vpc_link = alicloud.cr.VpcEndpointLinkedVpc(
                 f"{name}-vpc-endpoint",

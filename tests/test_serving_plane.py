@@ -147,7 +147,8 @@ def test_compute_isolation_and_spot_change_the_pool(synth):
 @pytest.mark.parametrize("stack", REGION_STACKS)
 def test_a_private_enterprise_registry_linked_to_the_vpc_holds_the_image(synth, stack):
     result = settled_ok(synth(stack))
-    assert result.one(EE_INSTANCE).protect is True
+    # Stateful: the instance, its namespace and the repository holding every image a region served.
+    assert result.one(EE_INSTANCE).protect and result.one(EE_NAMESPACE).protect and result.one(EE_REPO).protect
     assert result.one(EE_NAMESPACE).inputs["defaultVisibility"] == "PRIVATE"
     repo = result.one(EE_REPO)
     assert repo.inputs["repoType"] == "PRIVATE" and repo.inputs["tagImmutability"] is True
