@@ -20,21 +20,36 @@ from uuid import UUID
 import pulumi
 
 from components.router_kubernetes_config import RouterKubernetesConfig, RouterKubernetesConfigArgs
-from fleet import router_config
-from fleet.router_merge import merged_config, secret_values
+from fleet import router_config, router_reach
+from fleet.config_schema import load_project_schema
+from fleet.router_merge import REGION_OUTPUTS, merged_config, secret_values
 from fleet.settings import RouterSettings
-from fleet.settings.source import secret
+from fleet.settings.router_placement import parse_kubernetes_region_stack
+from fleet.settings.source import current_config, secret
 from providers.railway_variables import ROUTER_CONFIG_VARIABLE, RailwayServiceVariables
 
 NIL_UUID = str(UUID(int=0))
 
 
 def declare_router(settings: RouterSettings) -> None:
+    kubernetes_stack = parse_kubernetes_region_stack(load_project_schema(), current_config(), settings)
     references = [pulumi.StackReference(name) for name in settings.region_stacks]
-    entries = pulumi.Output.all(*[ref.get_output("routerProviders") for ref in references])
+    # Each stack's router entry, and the outputs the router checks it against (its cloud region first of all).
+    read = pulumi.Output.all(
+        *[
+            pulumi.Output.all(*[ref.get_output(key) for key in REGION_OUTPUTS]).apply(
+                lambda values: {k: v for k, v in zip(REGION_OUTPUTS, values, strict=True) if v is not None}
+            )
+            for ref in references
+        ]
+    )
     # Carried as its JSON text: an apply that returns a dict makes the SDK walk every nested value looking
     # for Outputs, which for a fleet-sized config cost more than registering the stack's resources.
-    config_json = entries.apply(lambda found: router_config.to_json(merged_config(settings.region_stacks, found)))
+    config_json = read.apply(
+        lambda found: router_config.to_json(
+            merged_config(settings.region_stacks, found, settings.publish_targets, kubernetes_stack)
+        )
+    )
     secret_maps = pulumi.Output.all(*[ref.get_output("routerSecrets") for ref in references])
     secrets = pulumi.Output.secret(
         pulumi.Output.all(config_json, secret_maps).apply(
@@ -54,8 +69,8 @@ def declare_router(settings: RouterSettings) -> None:
             RouterKubernetesConfigArgs(
                 kubeconfig=secret("routerKubeconfig"),
                 namespace=settings.namespace,
-                config_json=config_json,
-                secret_values=secrets,
+                config_json=_for_target(config_json, "kubernetes"),
+                secret_values=_secrets_for(secrets, config_json, "kubernetes"),
                 labels={"beacon-fleet/stack": settings.stack},
             ),
         )
@@ -63,6 +78,7 @@ def declare_router(settings: RouterSettings) -> None:
             "namespace": settings.namespace,
             "configMap": in_cluster.config_map_name,
             "secret": in_cluster.secret_name,
+            "regions": _served_regions(config_json, "kubernetes"),
         }
     railway = settings.railway  # set exactly when railway is a publish target
     if railway is not None:
@@ -79,12 +95,31 @@ def declare_router(settings: RouterSettings) -> None:
             environment_id=railway.environment_id,
             service_id=railway.service_id,
             token_type=railway.token_type,
-            variables=pulumi.Output.all(config_json, secrets).apply(
-                lambda both: {ROUTER_CONFIG_VARIABLE: both[0], **both[1]}
-            ),
+            variables=pulumi.Output.all(
+                _for_target(config_json, "railway"), _secrets_for(secrets, config_json, "railway")
+            ).apply(lambda both: {ROUTER_CONFIG_VARIABLE: both[0], **both[1]}),
         )
         published["railway"] = {
             "serviceId": railway.service_id,
             "configVariable": ROUTER_CONFIG_VARIABLE,
+            "regions": _served_regions(config_json, "railway"),
         }
     pulumi.export("routerPublished", published)
+
+
+def _served_regions(config_json: pulumi.Output[str], target: str) -> pulumi.Output[list[str]]:
+    return config_json.apply(lambda text: sorted(router_reach.for_target(json.loads(text), target)["regions"]))
+
+
+def _for_target(config_json: pulumi.Output[str], target: str) -> pulumi.Output[str]:
+    """The config one published router gets: only the regions it serves (router_reach.served_from)."""
+    return config_json.apply(lambda text: router_config.to_json(router_reach.for_target(json.loads(text), target)))
+
+
+def _secrets_for(secrets: pulumi.Output, config_json: pulumi.Output[str], target: str) -> pulumi.Output:
+    """Only the credentials that router's config names: a router never holds keys it has no route for."""
+    return pulumi.Output.secret(
+        pulumi.Output.all(secrets, _for_target(config_json, target)).apply(
+            lambda both: {k: v for k, v in both[0].items() if k in router_config.secret_env_names(json.loads(both[1]))}
+        )
+    )
