@@ -1,14 +1,18 @@
 """The router stack: every region stack's endpoints, merged into the router's configuration and published.
 
-It reads each region stack's `routerProviders` (plain) and `routerSecrets` (secret) through StackReference,
-merges and validates them with the same pure functions the region stacks use (fleet/router_config.py),
-checks the result against the versioned JSON Schema, and publishes it where the router runs: a ConfigMap and
-a Secret in the router's cluster, and the router's Railway service variables. Secret values travel only as
-Pulumi secrets, apart from the config, which names them by environment variable.
+It reads each region stack's `routerProviders` (plain), the `region`, `routerRegion` and `residency` outputs it
+checks them against (fleet/router_trust.py: the router derives jurisdiction and residency from the cloud region,
+never from the stack's own claims), and `routerSecrets` (secret) through StackReference. It merges and validates
+them with the same pure functions the region stacks use (fleet/router_config.py), placing each region's routes
+with the router that can reach them (fleet/router_reach.py: Railway on the internet, or the in-cluster router in
+the VPC of routerKubernetesRegionStack), checks the result against the versioned JSON Schema, and publishes to
+each target only its own regions and their credentials: a ConfigMap and a Secret in the router's cluster, and
+the router's Railway service variables. Secret values travel only as Pulumi secrets, apart from the config,
+which names them by environment variable.
 
-A problem found here (a region stack missing, a route that breaks residency, a secret the config names but no
-stack supplies) fails the stack before any publishing resource is registered: every one of them takes its
-inputs from the validated config.
+A problem found here (a region stack missing or contradicting its cloud region, a route that breaks residency or
+that its router cannot reach, a secret the config names but no stack supplies) fails the stack before any
+publishing resource is registered: every one of them takes its inputs from the validated config.
 """
 
 from __future__ import annotations
