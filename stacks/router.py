@@ -112,7 +112,14 @@ def declare_router(settings: RouterSettings) -> None:
 
 
 def _served_regions(config_json: pulumi.Output[str], target: str) -> pulumi.Output[list[str]]:
-    return config_json.apply(lambda text: sorted(router_reach.for_target(json.loads(text), target)["regions"]))
+    def regions(text: str) -> list[str]:
+        served = sorted(router_reach.for_target(json.loads(text), target)["regions"])
+        if not served:
+            # Published anyway (it replaces a stale config), but a router with no route is worth a look.
+            pulumi.log.warn(f"the {target} router serves no region: every region is served by another target")
+        return served
+
+    return config_json.apply(regions)
 
 
 def _for_target(config_json: pulumi.Output[str], target: str) -> pulumi.Output[str]:

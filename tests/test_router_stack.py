@@ -148,6 +148,16 @@ def test_a_router_in_another_regions_vpc_does_not_make_beijings_vpc_reachable(re
     assert not result.ok and "the router serving asia-east (railway, on the internet" in result.error
 
 
+def test_a_licensed_mainland_stack_is_served_from_railway_over_https_and_an_idle_target_is_warned(regions):
+    licensed = {**regions, "cn-beijing": region("cn-beijing", {"icpLicence": "京ICP备12345678号"})}
+    result = settled_ok(router(licensed, {"routerKubernetesRegionStack": ""}))
+    config = result.outputs["routerConfig"]
+    first = config["providers"][config["routes"]["asia-east"]["qwen2.5-1.5b"][0]]
+    assert first["type"] == "alibaba_eas" and first["endpoint"].startswith("https://")
+    assert result.outputs["routerPublished"]["kubernetes"]["regions"] == []
+    assert any("the kubernetes router serves no region" in w for w in result.warnings)
+
+
 def test_the_same_region_outputs_give_the_same_config_bytes(regions, routed):
     again = settled_ok(router(regions))
     assert router_config.to_json(again.outputs["routerConfig"]) == router_config.to_json(routed.outputs["routerConfig"])
