@@ -286,7 +286,7 @@ def problems(config: Mapping[str, Any]) -> list[str]:
                 f"provider '{pid}': {key} {url} is plain http over the internet, which would send its"
                 " credentials in clear text; use https"
                 for key, url in router_reach.provider_urls(provider)
-                if url.lower().startswith("http://")
+                if url.lower().startswith("http://") and not router_reach.is_loopback(url)
             ]
         limit = TIMEOUT_LIMITS[provider["type"]]
         if not 1 <= provider["timeout"] <= limit:

@@ -225,7 +225,8 @@ def test_plain_http_to_an_internet_provider_is_refused(fleet_outputs, pid, key):
     found = router_config.problems(config)
     assert len(found) == 1 and found[0].startswith(f"provider '{pid}': {key} http://"), found
     assert "plain http over the internet" in found[0]
-    assert any("'^https://'" in p for p in router_config.schema_problems(json.loads(router_config.to_json(config))))
+    schema = router_config.schema_problems(json.loads(router_config.to_json(config)))
+    assert any(p.startswith(f"'{provider[key]}' does not match") for p in schema), schema
 
 
 def test_an_ack_endpoint_exposed_to_the_internet_over_plain_http_is_refused(fleet_outputs):
@@ -251,3 +252,15 @@ def test_two_entries_with_the_same_region_label_are_refused(fleet_outputs):
     entry = fleet_outputs["us-east"]["routerProviders"]
     with pytest.raises(ValueError, match="region label 'us-east' is declared by two region entries"):
         router_config.merge([entry, entry], SERVED)
+
+
+def test_plain_http_is_allowed_only_on_loopback_where_it_crosses_no_network(fleet_outputs):
+    config = merged(fleet_outputs)
+    provider = config["providers"]["us-east-modal-mistral-7b"]
+    for key in ("endpoint", "base_url", "health_check"):
+        provider[key] = "http://127.0.0.1:8000/v1"
+    provider["health"]["url"] = "http://localhost:8000/health"
+    assert router_config.problems(config) == []
+    assert router_config.schema_problems(json.loads(router_config.to_json(config))) == []
+    provider["endpoint"] = "http://127.0.0.1.example.com/v1"
+    assert router_config.problems(config)
