@@ -46,3 +46,12 @@ def derived_jurisdiction(region: str) -> str | None:
 
 def is_valid_jurisdiction(value: str) -> bool:
     return bool(_JURISDICTION.match(value))
+
+
+# An Alibaba Cloud region id as it appears in a host name: cn-beijing, cn-hongkong, ap-southeast-1, us-east-1.
+_REGION_ID = re.compile(r"^(cn-[a-z]+|(ap|us|eu|me|na|sa|ja)-[a-z]+-[0-9]+)$")
+
+
+def regions_named_in_host(host: str) -> set[str]:
+    """The Alibaba region ids a host name carries as one of its labels (EAS: <uid>.vpc.cn-beijing.pai-eas…)."""
+    return {label for label in host.lower().split(".") if _REGION_ID.match(label)}

@@ -17,7 +17,9 @@ from typing import Any
 
 import jsonschema
 
+from fleet import router_reach
 from fleet.config_schema import PROJECT_ROOT
+from fleet.residency import is_mainland_region
 from fleet.settings import FAILOVER_STEPS
 
 SCHEMA_VERSION = 1
@@ -45,7 +47,9 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
 
     for model_id, eas in sorted((outputs.get("easEndpoints") or {}).items()):
         public = bool(eas["publicEndpoint"])
-        endpoint = eas["publicUrl"] if public else eas["vpcUrl"]
+        # EAS serves its internet endpoint over HTTPS as well as HTTP; the token never crosses the internet in
+        # clear text, so the router always takes the https form.
+        endpoint = _https(eas["publicUrl"]) if public else eas["vpcUrl"]
         providers[provider_id(label, "eas", model_id)] = _entry(
             name=f"Alibaba Cloud {cloud_region} PAI-EAS {model_id}",
             label=label,
@@ -122,6 +126,10 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
     }
 
 
+def _https(url: str) -> str:
+    return "https://" + url.removeprefix("http://") if url.startswith("http://") else url
+
+
 def _entry(
     *,
     name: str,
@@ -157,23 +165,44 @@ def _entry(
     }
 
 
-def routes(regions: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[str]]]:
-    """Per router region and model, the providers to try in order: the region's failover order, with
-    cross-border counterparts left out where residency binds the region and its stack does not allow them."""
+def refuses_cross_border(region: Mapping[str, Any]) -> bool:
+    """Residency binds a mainland region whatever its entry says; a bound region fails over abroad only when
+    its stack allows it."""
+    bound = region["residency_bound"] or is_mainland_region(region["cloud_region"])
+    return bound and not region["allow_cross_border_failover"]
+
+
+def is_cross_border(region: Mapping[str, Any], provider: Mapping[str, Any]) -> bool:
+    """Outside the region's jurisdiction, by the provider's flag or by its own jurisdictions."""
+    return bool(provider["cross_border"]) or any(
+        j != region["jurisdiction"] for j in provider["jurisdiction"].split(",")
+    )
+
+
+def routes(
+    regions: Iterable[Mapping[str, Any]], served: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, dict[str, list[str]]]:
+    """Per router region and model, the providers to try in order: the region's failover order, with the ones
+    its router can reach before the ones it cannot, and cross-border counterparts left out where residency
+    binds the region and its stack does not allow them. `served` says where each region's router runs
+    (router_reach.served_from); by default, on the internet."""
     table: dict[str, dict[str, list[str]]] = {}
     for entry in regions:
         region = entry["region"]
-        refuse_cross_border = region["residency_bound"] and not region["allow_cross_border_failover"]
-        by_model: dict[str, list[tuple[int, str]]] = {}
+        router = (served or {}).get(region["label"], {"network": router_reach.INTERNET})
+        by_model: dict[str, list[tuple[bool, int, str]]] = {}
         for pid, provider in entry["providers"].items():
-            if provider["cross_border"] and refuse_cross_border:
+            if refuses_cross_border(region) and is_cross_border(region, provider):
                 continue
             step = _step(provider["type"])
             if step not in region["failover_order"]:
                 continue
+            unreachable = not router_reach.can_reach(router, region["label"], provider)
             for model in provider["models"]:
-                by_model.setdefault(model, []).append((region["failover_order"].index(step), pid))
-        table[region["label"]] = {model: [pid for _, pid in sorted(chain)] for model, chain in sorted(by_model.items())}
+                by_model.setdefault(model, []).append((unreachable, region["failover_order"].index(step), pid))
+        table[region["label"]] = {
+            model: [pid for *_, pid in sorted(chain)] for model, chain in sorted(by_model.items())
+        }
     return dict(sorted(table.items()))
 
 
@@ -181,8 +210,20 @@ def _step(provider_type: str) -> str:
     return {"alibaba_eas": "eas", "ack": "ack"}.get(provider_type, "counterpart")
 
 
-def merge(regions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The whole router config from every region's entry; raises ValueError listing every problem."""
+def merge(
+    regions: Sequence[Mapping[str, Any]], served: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The whole router config from every region's entry; raises ValueError listing every problem.
+
+    `served` places each region's router (router_reach.served_from); by default every region is served from
+    the internet, by the router on Railway."""
+    labels = [e["region"]["label"] for e in regions]
+    served = {**router_reach.served_from(labels, ("railway",), None), **(served or {})}
+    found = [
+        f"region label '{label}' is declared by two region entries"
+        for label in sorted({*labels})
+        if labels.count(label) > 1
+    ]
     providers: dict[str, Any] = {}
     duplicates = []
     for entry in regions:
@@ -190,22 +231,46 @@ def merge(regions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             if pid in providers:
                 duplicates.append(pid)
             providers[pid] = provider
-    table = routes(regions)
+    table = routes(regions, served)
     for by_model in table.values():
         for chain in by_model.values():
             for priority, pid in enumerate(chain, start=1):
                 providers[pid] = {**providers[pid], "priority": priority}
     config = {
         "version": SCHEMA_VERSION,
-        "regions": {e["region"]["label"]: e["region"] for e in sorted(regions, key=lambda e: e["region"]["label"])},
+        "regions": {
+            e["region"]["label"]: {**e["region"], "served_from": dict(served[e["region"]["label"]])}
+            for e in sorted(regions, key=lambda e: e["region"]["label"])
+        },
         "providers": dict(sorted(providers.items())),
         "routes": table,
     }
-    found = [f"provider id '{pid}' is declared by two regions" for pid in sorted(set(duplicates))]
+    found += [f"provider id '{pid}' is declared by two regions" for pid in sorted(set(duplicates))]
+    found += _unrouted(regions, table)
     found += problems(config)
     if found:
         raise ValueError("router config is invalid:\n  - " + "\n  - ".join(found))
     return config
+
+
+def _unrouted(regions: Sequence[Mapping[str, Any]], table: Mapping[str, Mapping[str, list[str]]]) -> list[str]:
+    """A model a region serves whose every provider residency or the failover order took out: an error, never
+    an empty (or silently absent) route."""
+    found = []
+    for entry in regions:
+        region = entry["region"]
+        served = {m for p in entry["providers"].values() for m in p["models"]}
+        if not served:
+            found.append(f"region {region['label']} ({region['cloud_region']}) declares no provider at all")
+        for model in sorted(served - set(table.get(region["label"], {}))):
+            why = (
+                f"{region['label']} is residency-bound and every provider left is cross-border"
+                " (allowCrossBorderFailover is off)"
+                if refuses_cross_border(region)
+                else f"none of its providers is in {region['label']}'s failoverOrder {region['failover_order']}"
+            )
+            found.append(f"route {region['label']}/{model} has no provider left: {why}")
+    return found
 
 
 def problems(config: Mapping[str, Any]) -> list[str]:
@@ -216,6 +281,13 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         if provider["name"] in names:
             found.append(f"providers '{names[provider['name']]}' and '{pid}' share the name '{provider['name']}'")
         names[provider["name"]] = pid
+        if provider["network"] == "internet":
+            found += [
+                f"provider '{pid}': {key} {url} is plain http over the internet, which would send its"
+                " credentials in clear text; use https"
+                for key, url in router_reach.provider_urls(provider)
+                if url.lower().startswith("http://") and not router_reach.is_loopback(url)
+            ]
         limit = TIMEOUT_LIMITS[provider["type"]]
         if not 1 <= provider["timeout"] <= limit:
             found.append(
@@ -226,18 +298,41 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         if region is None:
             found.append(f"routes name region '{label}', which no region stack declares")
             continue
+        router = region.get("served_from") or {"network": router_reach.INTERNET}
+        runs = router_reach.where(router)
         for model, chain in by_model.items():
             if not chain:
                 found.append(f"route {label}/{model} has no provider")
+            reachable = [
+                pid
+                for pid in chain
+                if pid in config["providers"] and router_reach.can_reach(router, label, config["providers"][pid])
+            ]
+            if chain and not reachable:
+                found.append(
+                    f"route {label}/{model} has no provider its router can reach: the router serving {label}"
+                    f" ({runs}) cannot reach {', '.join(chain)} (network: vpc); to make one reachable,"
+                    f" {router_reach.how_to_reach(region)}"
+                )
+            elif chain and chain[0] not in reachable:
+                found.append(f"route {label}/{model} tries '{chain[0]}' first, which its router ({runs}) cannot reach")
+            elif (
+                reachable
+                and (region["residency_bound"] or is_mainland_region(region["cloud_region"]))
+                and is_cross_border(region, config["providers"][reachable[0]])
+            ):
+                # allowCrossBorderFailover permits failing over abroad, never serving from abroad.
+                found.append(
+                    f"route {label}/{model} would serve residency-bound {label} from abroad: the first provider its"
+                    f" router can reach is cross-border '{reachable[0]}'; {router_reach.how_to_reach(region)}"
+                )
             for pid in chain:
                 provider = config["providers"].get(pid)
                 if provider is None:
                     found.append(f"route {label}/{model} names unknown provider '{pid}'")
                 elif model not in provider["models"]:
                     found.append(f"route {label}/{model} goes to '{pid}', which does not serve {model}")
-                elif (
-                    provider["cross_border"] and region["residency_bound"] and not region["allow_cross_border_failover"]
-                ):
+                elif is_cross_border(region, provider) and refuses_cross_border(region):
                     found.append(
                         f"route {label}/{model} fails over to cross-border provider '{pid}', but {label} is"
                         " residency-bound; set allowCrossBorderFailover in its stack to permit it"

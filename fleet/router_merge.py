@@ -11,26 +11,72 @@ from typing import Any
 
 import pulumi
 
-from fleet import router_config
+from fleet import router_config, router_reach, router_trust
 
 
 class RouterConfigError(pulumi.RunError):
     """The region stacks' outputs do not make a config the router can use; the message says which and why."""
 
 
-def merged_config(stacks: Sequence[str], entries: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
-    """The merged, validated config; RouterConfigError names the stack or the route at fault."""
-    missing = [name for name, entry in zip(stacks, entries, strict=True) if not entry]
+# What the router stack reads from each region stack: its router entry, and the outputs it checks it against.
+REGION_OUTPUTS = ("routerProviders", "region", "routerRegion", "residency")
+
+
+def merged_config(
+    stacks: Sequence[str],
+    outputs: Sequence[Mapping[str, Any] | None],
+    targets: Sequence[str] = ("railway",),
+    kubernetes_stack: str = "",
+) -> dict[str, Any]:
+    """The merged, validated config; RouterConfigError names the stack or the route at fault.
+
+    `outputs` holds, per stack, what it exports of REGION_OUTPUTS (None when the stack exports nothing);
+    `targets` and `kubernetes_stack` say where the published routers run."""
+    read = [dict(found or {}) for found in outputs]
+    missing = [name for name, found in zip(stacks, read, strict=True) if not found.get("routerProviders")]
     if missing:
         raise RouterConfigError(
             "region stacks export no routerProviders: "
             + ", ".join(missing)
             + "; check the names in regionStacks and run `pulumi up` on those stacks first"
         )
+    read = [_whole_numbers_as_ints(found) for found in read]
+    refused = [p for name, found in zip(stacks, read, strict=True) for p in router_trust.claim_problems(name, found)]
+    labels: dict[str, list[str]] = {}
+    for name, found in zip(stacks, read, strict=True):
+        labels.setdefault(found["routerProviders"]["region"]["label"], []).append(name)
+    refused += [
+        f"stacks {' and '.join(names)} both serve routerRegion '{label}'; give each region stack its own routerRegion"
+        for label, names in sorted(labels.items())
+        if len(names) > 1
+    ]
+    if refused:
+        raise RouterConfigError(
+            "the router refuses region stack outputs that contradict where the stack runs:\n  - "
+            + "\n  - ".join(refused)
+            + "\n  run `pulumi up` on those stacks with their current program, and check nobody edited their outputs"
+        )
+    kubernetes_vpc = next(
+        (
+            found["routerProviders"]["region"]["label"]
+            for name, found in zip(stacks, read, strict=True)
+            if name == kubernetes_stack
+        ),
+        None,
+    )
+    served = router_reach.served_from(sorted(labels), targets, kubernetes_vpc)
     try:
-        config = router_config.merge([_whole_numbers_as_ints(entry) for entry in entries])
+        config = router_config.merge([found["routerProviders"] for found in read], served)
     except ValueError as error:
-        raise RouterConfigError(f"{error}\n  fix the region stacks' config (failoverOrder, timeouts, names)") from None
+        stack_of = {label: names[0] for label, names in labels.items()}
+        unreachable = sorted(label for label in labels if f"route {label}/" in str(error) and "can reach" in str(error))
+        fixes = [
+            f"for {label}, a router inside its VPC: routerPublishTargets [kubernetes, railway] and"
+            f" routerKubernetesRegionStack: {stack_of[label]} (routerKubeconfig for that stack's ACK cluster)"
+            for label in unreachable
+        ]
+        hint = "; ".join(fixes) if fixes else "fix the region stacks' config (failoverOrder, timeouts, names)"
+        raise RouterConfigError(f"{error}\n  {hint}") from None
     problems = router_config.schema_problems(json.loads(router_config.to_json(config)))
     if problems:
         raise RouterConfigError(

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from pulumi_policy import (
@@ -35,20 +36,30 @@ BUCKET_ACL = "alicloud:oss/bucketAcl:BucketAcl"
 BUCKET_PUBLIC_ACCESS_BLOCK = "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock"
 MANAGED_KUBERNETES = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 DEDICATED_KUBERNETES = "alicloud:cs/kubernetes:Kubernetes"
+SERVERLESS_KUBERNETES = "alicloud:cs/serverlessKubernetes:ServerlessKubernetes"
+EDGE_KUBERNETES = "alicloud:cs/edgeKubernetes:EdgeKubernetes"
+# Every kind of ACK cluster the provider can declare; tests/test_policy_pack.py keeps it equal to the SDK's.
+ACK_CLUSTERS = (MANAGED_KUBERNETES, DEDICATED_KUBERNETES, SERVERLESS_KUBERNETES, EDGE_KUBERNETES)
 NODE_POOL = "alicloud:cs/nodePool:NodePool"
 EAS_SERVICE = "alicloud:pai/service:Service"
 HELM_RELEASES = ("kubernetes:helm.sh/v3:Release", "kubernetes:helm.sh/v4:Chart")
 
-# Where each workload kind keeps its pod spec.
-POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+# Where each workload kind keeps its pod spec; a Patch resource of the same kind can set the same fields.
+_POD_SPECS: dict[str, tuple[str, ...]] = {
     "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:core/v1:PodTemplate": ("template", "spec"),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
     "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
     "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
     "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
     "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
     "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "kubernetes:batch/v1beta1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
 }
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {**_POD_SPECS, **{f"{t}Patch": path for t, path in _POD_SPECS.items()}}
+# Every list of containers a pod spec has; each can ask the scheduler for GPUs.
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
 # ACK's node label for GPU sharing, and its values that mean cGPU (memory, or memory and compute, isolated).
 GPU_SCHEDULE_LABEL = "ack.node.gpu.schedule"
@@ -85,6 +96,22 @@ LOAD_BALANCERS = (
     "alicloud:nlb/loadBalancer:LoadBalancer",
 )
 
+# Function Compute: HTTP triggers answer on a public URL unless disableURLInternet, custom domains always do.
+FC_HTTP_TRIGGERS = ("alicloud:fc/v3Trigger:V3Trigger", "alicloud:fc/trigger:Trigger")
+FC_CUSTOM_DOMAINS = ("alicloud:fc/v3CustomDomain:V3CustomDomain", "alicloud:fc/customDomain:CustomDomain")
+FC_FUNCTIONS = (
+    "alicloud:fc/v3Function:V3Function",
+    "alicloud:fc/function:Function",
+    "alicloud:fc/v2Function:V2Function",
+)
+K8S_SERVICE = "kubernetes:core/v1:Service"
+# Alibaba's cloud controller manager: the address type of a Service's load balancer (internet unless said
+# otherwise), the existing load balancer it reuses, and the tags it puts on the one it creates.
+CCM = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+CCM_ADDRESS_TYPE = CCM + "address-type"
+CCM_LOAD_BALANCER_ID = CCM + "id"
+CCM_TAGS = CCM + "additional-resource-tags"
+
 # ACR repositories and the namespace defaults that new repositories inherit.
 ACR_REPO_TYPES = {
     "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo": "repoType",
@@ -95,26 +122,10 @@ ACR_REPO_TYPES = {
     "alicloud:cr/chartNamespace:ChartNamespace": "defaultRepoType",
 }
 
-# The Alibaba Cloud types this fleet declares that take tags. tests/test_policy_pack.py checks the list against
-# the provider SDK, so a newly declared taggable type cannot slip past required-tags.
-TAGGABLE = frozenset(
-    {
-        BUCKET,
-        MANAGED_KUBERNETES,
-        DEDICATED_KUBERNETES,
-        NODE_POOL,
-        EAS_SERVICE,
-        "alicloud:vpc/network:Network",
-        "alicloud:vpc/switch:Switch",
-        "alicloud:ecs/securityGroup:SecurityGroup",
-        "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance",
-        "alicloud:ram/role:Role",
-        "alicloud:ram/policy:Policy",
-        "alicloud:slb/acl:Acl",
-        "alicloud:kms/key:Key",
-        *LOAD_BALANCERS,
-    }
-)
+# Every Alibaba Cloud resource type that takes tags, read from the provider SDK (pulumi_alicloud) into
+# alicloud_taggable_types.json: the pack runs without the SDK, and a list of only what the fleet declares today
+# would let a newly declared type through. tests/test_policy_pack.py keeps the file equal to the SDK.
+TAGGABLE = frozenset(json.loads((Path(__file__).parent / "alicloud_taggable_types.json").read_text(encoding="utf-8")))
 REQUIRED_TAGS = ("project", "stack", "owner")
 
 
@@ -216,15 +227,14 @@ ack_deletion_protection = ResourceValidationPolicy(
     name="ack-deletion-protection",
     description="ACK clusters have deletion protection on.",
     enforcement_level=MANDATORY,
-    validate=_resource_validation([MANAGED_KUBERNETES, DEDICATED_KUBERNETES], _check_ack_deletion_protection),
+    validate=_resource_validation(ACK_CLUSTERS, _check_ack_deletion_protection),
 )
 
 
 def _check_ack_rrsa(type_: str, props: Mapping[str, Any], report: Callable[[str], None]) -> None:
-    if type_ == DEDICATED_KUBERNETES:
-        report(
-            "ACK dedicated clusters have no RRSA; use a managed cluster (cs.ManagedKubernetes) with enableRrsa: true"
-        )
+    if type_ in (DEDICATED_KUBERNETES, EDGE_KUBERNETES):
+        kind = "dedicated" if type_ == DEDICATED_KUBERNETES else "edge"
+        report(f"ACK {kind} clusters have no RRSA; use a managed cluster (cs.ManagedKubernetes) with enableRrsa: true")
     elif props.get("enableRrsa") is not True:
         report("ACK cluster has no RRSA, so pods would need AccessKeys for OSS; set enableRrsa: true")
 
@@ -233,7 +243,7 @@ ack_rrsa = ResourceValidationPolicy(
     name="ack-rrsa",
     description="ACK clusters enable RRSA, so pods assume RAM roles instead of holding AccessKeys.",
     enforcement_level=MANDATORY,
-    validate=_resource_validation([MANAGED_KUBERNETES, DEDICATED_KUBERNETES], _check_ack_rrsa),
+    validate=_resource_validation(ACK_CLUSTERS, _check_ack_rrsa),
 )
 
 
@@ -251,19 +261,90 @@ def _labels(pool: PolicyResource) -> dict[str, Any]:
     }
 
 
-def _selects_cgpu(pod_spec: Mapping[str, Any]) -> bool:
-    if (pod_spec.get("nodeSelector") or {}).get(GPU_SCHEDULE_LABEL) in CGPU_SCHEDULES:
-        return True
-    required = _get(pod_spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
-    for term in (required or {}).get("nodeSelectorTerms") or []:
-        for expression in term.get("matchExpressions") or []:
-            if (
-                expression.get("key") == GPU_SCHEDULE_LABEL
-                and expression.get("operator") == "In"
-                and CGPU_SCHEDULES & set(expression.get("values") or [])
-            ):
-                return True
+def _admits_cgpu(expression: Mapping[str, Any]) -> bool:
+    """Whether a node selector requirement on the GPU schedule label can be met by a cGPU node."""
+    values = set(expression.get("values") or [])
+    operator = expression.get("operator")
+    if operator == "In":
+        return bool(CGPU_SCHEDULES & values)
+    if operator == "NotIn":
+        return not values >= CGPU_SCHEDULES
+    return operator == "Exists"
+
+
+def _tolerates(tolerations: Any, taint: Mapping[str, Any]) -> bool:
+    """Kubernetes' toleration matching, for one taint."""
+    for toleration in tolerations or []:
+        if not isinstance(toleration, Mapping):
+            continue
+        if toleration.get("effect") and toleration.get("effect") != taint.get("effect"):
+            continue
+        key, operator = toleration.get("key"), toleration.get("operator") or "Equal"
+        if operator == "Exists" and (not key or key == taint.get("key")):
+            return True
+        if operator == "Equal" and key == taint.get("key") and toleration.get("value", "") == taint.get("value", ""):
+            return True
     return False
+
+
+def _selects_cgpu(pod_spec: Mapping[str, Any], taints: Iterable[Mapping[str, Any]] = ()) -> bool:
+    """Whether a pod can land on cGPU nodes: it selects them (nodeSelector, or a required node affinity term
+    whose every requirement on the schedule label a cGPU node meets), or it tolerates a cGPU pool's taint and
+    selects nothing that keeps it off them."""
+    selected = (pod_spec.get("nodeSelector") or {}).get(GPU_SCHEDULE_LABEL)
+    if selected is not None:
+        return selected in CGPU_SCHEDULES
+    required = _get(pod_spec, "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
+    terms = [t for t in (required or {}).get("nodeSelectorTerms") or [] if isinstance(t, Mapping)]
+    on_label = [[e for e in t.get("matchExpressions") or [] if e.get("key") == GPU_SCHEDULE_LABEL] for t in terms]
+    if any(expressions and all(_admits_cgpu(e) for e in expressions) for expressions in on_label):
+        return True
+    if terms and all(expressions and not all(_admits_cgpu(e) for e in expressions) for expressions in on_label):
+        return False  # every term keeps the pod off cGPU nodes, whatever it tolerates
+    tolerations = [t for t in pod_spec.get("tolerations") or [] if isinstance(t, Mapping)]
+    # An empty key with Exists tolerates every taint, whichever taint the cGPU pool has.
+    if any(t.get("operator") == "Exists" and not t.get("key") for t in tolerations):
+        return True
+    return any(_tolerates(tolerations, taint) for taint in taints)
+
+
+def _gpu_requests(pod_spec: Mapping[str, Any]) -> tuple[list[Any], bool]:
+    """The GiB of GPU memory each container asks for (None for a spec that asks for none) and whether any
+    container, init and ephemeral ones included, asks for whole GPUs in its requests or limits."""
+    whole = False
+    main: list[Any] = []
+    init: list[Any] = []
+    for list_name in CONTAINER_LISTS:
+        for container in pod_spec.get(list_name) or []:
+            resources = (container or {}).get("resources") or {}
+            parts = [resources.get("limits") or {}, resources.get("requests") or {}]
+            whole = whole or any(WHOLE_GPU_RESOURCE in part for part in parts)
+            asked = next((part[GPU_MEM_RESOURCE] for part in parts if GPU_MEM_RESOURCE in part), None)
+            if asked is not None:
+                (main if list_name == "containers" else init).append(asked)
+    return (main + init) or [None], whole
+
+
+def _walk(value: Any) -> Iterator[Mapping[str, Any]]:
+    """Every mapping inside a Helm values tree."""
+    if isinstance(value, Mapping):
+        yield value
+        for child in value.values():
+            yield from _walk(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _walk(child)
+
+
+def _helm_on_cgpu(values: Mapping[str, Any], taints: Iterable[Mapping[str, Any]]) -> bool:
+    """Any scheduling block anywhere in a release's values (this chart's gpu.*, or another chart's
+    nodeSelector/affinity/tolerations at whatever depth) that puts its pods on cGPU nodes."""
+    taints = list(taints)
+    return any(
+        _selects_cgpu(block, taints)
+        for block in _walk(values)
+        if {"nodeSelector", "affinity", "tolerations"} & set(block)
+    )
 
 
 def _whole_gib(quantity: Any) -> int | None:
@@ -296,20 +377,30 @@ def _cgpu_capacity(args: StackValidationArgs, report_violation: ReportViolation)
     return int(configured) if configured else None
 
 
+def _cgpu_taints(args: StackValidationArgs) -> list[Mapping[str, Any]]:
+    return [
+        taint
+        for pool in args.resources
+        if pool.resource_type == NODE_POOL and _labels(pool).get(GPU_SCHEDULE_LABEL) in CGPU_SCHEDULES
+        for taint in pool.props.get("taints") or []
+        if isinstance(taint, Mapping)
+    ]
+
+
 def _validate_cgpu_pods(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    taints = _cgpu_taints(args)
     workloads = []  # (resource, what, [per-container GiB requests or None], asks for a whole GPU)
     for r in args.resources:
         if r.resource_type in HELM_RELEASES:
-            gpu = _get(r.props, "values", "gpu") or {}
-            if (gpu.get("nodeSelector") or {}).get(GPU_SCHEDULE_LABEL) in CGPU_SCHEDULES:
-                workloads.append((r, "values.gpu.memGiB", [gpu.get("memGiB")], False))
+            values = r.props.get("values") or {}
+            if _helm_on_cgpu(values, taints):
+                whole = any(WHOLE_GPU_RESOURCE in block for block in _walk(values))
+                workloads.append((r, "values.gpu.memGiB", [(values.get("gpu") or {}).get("memGiB")], whole))
         elif r.resource_type in POD_SPEC_PATHS:
             spec = _get(r.props, *POD_SPEC_PATHS[r.resource_type]) or {}
-            if _selects_cgpu(spec):
-                limits = [(c.get("resources") or {}).get("limits") or {} for c in spec.get("containers") or []]
-                asked = [lim.get(GPU_MEM_RESOURCE) for lim in limits if GPU_MEM_RESOURCE in lim]
-                whole = any(WHOLE_GPU_RESOURCE in lim for lim in limits)
-                workloads.append((r, f"limits of {GPU_MEM_RESOURCE}", asked or [None], whole))
+            if _selects_cgpu(spec, taints):
+                asked, whole = _gpu_requests(spec)
+                workloads.append((r, f"limits of {GPU_MEM_RESOURCE}", asked, whole))
     if not workloads:
         return
     capacity = _cgpu_capacity(args, report_violation)
@@ -396,47 +487,166 @@ eas_token_and_vpc = ResourceValidationPolicy(
 # --- Mainland public endpoints --------------------------------------------------------------------------------
 
 
-def _is_mainland(args: ResourceValidationArgs) -> bool | None:
-    """Alibaba's mainland regions are cn-* except Hong Kong; None when the resource does not say."""
-    tags = args.props.get("tags") or {}
+def _mainland_of(tags: Mapping[str, Any], region: Any) -> bool | None:
+    """Alibaba's mainland regions are cn-* except Hong Kong; None when neither tags nor region say."""
     if tags.get("jurisdiction"):
         return tags["jurisdiction"] == "cn-mainland"
-    region = tags.get("region") or (args.provider.props.get("region") if args.provider else None)
-    if not region:
+    region = tags.get("region") or region
+    if not isinstance(region, str) or not region:
         return None
     return region.startswith("cn-") and region != "cn-hongkong"
 
 
-def _public_endpoint(args: ResourceValidationArgs) -> str | None:
-    if args.resource_type in LOAD_BALANCERS and str(args.props.get("addressType", "")).lower() == "internet":
-        return "an internet-facing load balancer"
-    if args.resource_type == EAS_SERVICE:
-        document = _eas_document(args.props, lambda _message: None) or {}
-        if _get(document, "networking", "disable_internet_endpoint") not in ("true", True):
-            return "a PAI-EAS service with its internet endpoint enabled"
+def _tags(resource: PolicyResource) -> Mapping[str, Any]:
+    tags = resource.props.get("tags")
+    return tags if isinstance(tags, Mapping) else {}
+
+
+def _provider_region(resource: PolicyResource) -> Any:
+    provider = getattr(resource, "provider", None)
+    return provider.props.get("region") if provider is not None else None
+
+
+def _stack_mainland(args: StackValidationArgs) -> bool | None:
+    """Where the stack is, for what carries no tags (Kubernetes objects, Helm releases, FC triggers): the
+    policy's `region` config, else what the stack's tagged Alibaba resources say (mainland if any of them is)."""
+    configured = args.get_config().get("region")
+    if configured:
+        return _mainland_of({}, configured)
+    said = [
+        _mainland_of(_tags(r), _provider_region(r)) for r in args.resources if r.resource_type.startswith("alicloud:")
+    ]
+    if True in said:
+        return True
+    return False if False in said else None
+
+
+def _ccm_tags(annotations: Any) -> dict[str, str]:
+    """The tags the cloud controller manager puts on a load balancer it creates ("k1=v1,k2=v2")."""
+    text = (annotations or {}).get(CCM_TAGS, "") if isinstance(annotations, Mapping) else ""
+    pairs = (item.split("=", 1) for item in str(text).split(",") if "=" in item)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _k8s_service_public(spec: Mapping[str, Any], annotations: Mapping[str, Any]) -> bool:
+    """A LoadBalancer Service whose load balancer the controller creates faces the internet unless annotated
+    intranet; one that reuses a declared load balancer is that load balancer's business."""
+    if spec.get("type") != "LoadBalancer" or annotations.get(CCM_LOAD_BALANCER_ID):
+        return False
+    return str(annotations.get(CCM_ADDRESS_TYPE, "internet")).lower() == "internet"
+
+
+def _helm_public(values: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The annotations of the first internet load balancer a release's values ask the controller to create:
+    this chart's service.addressType, or any chart's LoadBalancer service or address-type annotation."""
+    for block in _walk(values):
+        annotations = block.get("annotations") if isinstance(block.get("annotations"), Mapping) else {}
+        if block.get("loadBalancerId") or annotations.get(CCM_LOAD_BALANCER_ID):
+            continue  # a load balancer Pulumi declares, checked as itself
+        if str(block.get("addressType", "")).lower() == "internet":
+            return annotations
+        if block.get("type") == "LoadBalancer" and _k8s_service_public(block, annotations):
+            return annotations
+        if str(block.get(CCM_ADDRESS_TYPE, "")).lower() == "internet":
+            return block  # an annotations map itself
     return None
 
 
-def _validate_mainland_icp(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    endpoint = _public_endpoint(args)
-    if endpoint is None:
-        return
-    mainland = _is_mainland(args)
-    if mainland is None:
-        report_violation(f"{args.name} is {endpoint} in an unknown region; tag it with region and jurisdiction")
-    elif mainland:
-        licence = (args.props.get("tags") or {}).get(ICP_TAG, "")
-        if not ICP_NUMBER.match(licence):
+def _fc_functions(args: StackValidationArgs) -> dict[Any, PolicyResource]:
+    return {
+        r.props.get("functionName") or r.props.get("name"): r for r in args.resources if r.resource_type in FC_FUNCTIONS
+    }
+
+
+def _fc_public_trigger(r: PolicyResource) -> bool:
+    if r.resource_type == "alicloud:fc/trigger:Trigger":
+        return str(r.props.get("type", "")).lower() == "http"
+    if str(r.props.get("triggerType", "")).lower() != "http":
+        return False
+    try:
+        config = json.loads(r.props.get("triggerConfig") or "{}")
+    except (TypeError, ValueError):
+        config = {}
+    return not (isinstance(config, dict) and config.get("disableURLInternet") in (True, "true"))
+
+
+def _routed_functions(r: PolicyResource) -> list[Any]:
+    routes = _get(r.props, "routeConfig", "routes") or r.props.get("routeConfigs") or []
+    return [route.get("functionName") for route in routes if isinstance(route, Mapping)]
+
+
+def _public_endpoints(args: StackValidationArgs) -> Iterator[tuple[PolicyResource, str, Mapping[str, Any], Any]]:
+    """(resource, what it is, the tags that would carry its ICP number, its region if known) for every public
+    endpoint the stack declares."""
+    functions = _fc_functions(args)
+    for r in args.resources:
+        props, type_ = r.props, r.resource_type
+        if type_ in LOAD_BALANCERS:
+            address = str(props.get("addressType") or "").lower()
+            ipv6 = str(props.get("ipv6AddressType") or "").lower()
+            # A classic load balancer without a vSwitch defaults to internet.
+            if "internet" in (address, ipv6) or (not address and not props.get("vswitchId")):
+                yield r, "an internet-facing load balancer", _tags(r), _provider_region(r)
+        elif type_ == EAS_SERVICE:
+            document = _eas_document(props, lambda _message: None) or {}
+            if _get(document, "networking", "disable_internet_endpoint") not in ("true", True):
+                yield r, "a PAI-EAS service with its internet endpoint enabled", _tags(r), _provider_region(r)
+        elif type_ == K8S_SERVICE:
+            annotations = _get(props, "metadata", "annotations") or {}
+            if _k8s_service_public(props.get("spec") or {}, annotations):
+                yield r, "a LoadBalancer Service the controller exposes to the internet", _ccm_tags(annotations), None
+        elif type_ in HELM_RELEASES:
+            annotations = _helm_public(props.get("values") or {})
+            if annotations is not None:
+                yield r, "a Helm release whose Service gets an internet load balancer", _ccm_tags(annotations), None
+        elif type_ in FC_HTTP_TRIGGERS and _fc_public_trigger(r):
+            function = functions.get(props.get("functionName") or props.get("function"))
+            tags = _tags(function) if function is not None else {}
+            yield r, "a Function Compute HTTP trigger with its internet URL on", tags, _provider_region(r)
+        elif type_ in FC_CUSTOM_DOMAINS:
+            routed = [functions[name] for name in _routed_functions(r) if name in functions]
+            tags = next((_tags(f) for f in routed if _tags(f).get(ICP_TAG)), _tags(routed[0]) if routed else {})
+            yield r, "a Function Compute custom domain", tags, _provider_region(r)
+
+
+def _validate_mainland_icp(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    stack_mainland: bool | None = None
+    for r, endpoint, tags, region in _public_endpoints(args):
+        mainland = _mainland_of(tags, region)
+        if mainland is None:
+            stack_mainland = _stack_mainland(args) if stack_mainland is None else stack_mainland
+            mainland = stack_mainland
+        if mainland is None:
             report_violation(
-                f"{args.name} is {endpoint} in mainland China without an ICP licence number"
-                f" (tag {ICP_TAG}: {licence or 'missing'}); set icpLicence, or keep it intranet"
+                f"{r.name} is {endpoint} in an unknown region; tag it with region and jurisdiction, or set"
+                " this policy's region",
+                r.urn,
             )
+        elif mainland:
+            licence = str(tags.get(ICP_TAG) or "")
+            if not ICP_NUMBER.match(licence):
+                report_violation(
+                    f"{r.name} is {endpoint} in mainland China without an ICP licence number"
+                    f" (tag {ICP_TAG}: {licence or 'missing'}); set icpLicence, or keep it intranet",
+                    r.urn,
+                )
 
 
-mainland_public_endpoint_icp = ResourceValidationPolicy(
+mainland_public_endpoint_icp = StackValidationPolicy(
     name="mainland-public-endpoint-icp",
-    description="A public endpoint in a mainland China region carries its ICP licence number.",
+    description=(
+        "A public endpoint in a mainland China region (load balancer, LoadBalancer Service or Helm release,"
+        " EAS internet endpoint, Function Compute HTTP trigger or custom domain) carries its ICP licence number."
+    ),
     enforcement_level=MANDATORY,
+    config_schema=PolicyConfigSchema(
+        properties={
+            "region": {
+                "type": "string",
+                "description": "The stack's Alibaba region, for public endpoints that carry no tags of their own.",
+            }
+        }
+    ),
     validate=_validate_mainland_icp,
 )
 

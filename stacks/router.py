@@ -1,14 +1,18 @@
 """The router stack: every region stack's endpoints, merged into the router's configuration and published.
 
-It reads each region stack's `routerProviders` (plain) and `routerSecrets` (secret) through StackReference,
-merges and validates them with the same pure functions the region stacks use (fleet/router_config.py),
-checks the result against the versioned JSON Schema, and publishes it where the router runs: a ConfigMap and
-a Secret in the router's cluster, and the router's Railway service variables. Secret values travel only as
-Pulumi secrets, apart from the config, which names them by environment variable.
+It reads each region stack's `routerProviders` (plain), the `region`, `routerRegion` and `residency` outputs it
+checks them against (fleet/router_trust.py: the router derives jurisdiction and residency from the cloud region,
+never from the stack's own claims), and `routerSecrets` (secret) through StackReference. It merges and validates
+them with the same pure functions the region stacks use (fleet/router_config.py), placing each region's routes
+with the router that can reach them (fleet/router_reach.py: Railway on the internet, or the in-cluster router in
+the VPC of routerKubernetesRegionStack), checks the result against the versioned JSON Schema, and publishes to
+each target only its own regions and their credentials: a ConfigMap and a Secret in the router's cluster, and
+the router's Railway service variables. Secret values travel only as Pulumi secrets, apart from the config,
+which names them by environment variable.
 
-A problem found here (a region stack missing, a route that breaks residency, a secret the config names but no
-stack supplies) fails the stack before any publishing resource is registered: every one of them takes its
-inputs from the validated config.
+A problem found here (a region stack missing or contradicting its cloud region, a route that breaks residency or
+that its router cannot reach, a secret the config names but no stack supplies) fails the stack before any
+publishing resource is registered: every one of them takes its inputs from the validated config.
 """
 
 from __future__ import annotations
@@ -20,21 +24,36 @@ from uuid import UUID
 import pulumi
 
 from components.router_kubernetes_config import RouterKubernetesConfig, RouterKubernetesConfigArgs
-from fleet import router_config
-from fleet.router_merge import merged_config, secret_values
+from fleet import router_config, router_reach
+from fleet.config_schema import load_project_schema
+from fleet.router_merge import REGION_OUTPUTS, merged_config, secret_values
 from fleet.settings import RouterSettings
-from fleet.settings.source import secret
+from fleet.settings.router_placement import parse_kubernetes_region_stack
+from fleet.settings.source import current_config, secret
 from providers.railway_variables import ROUTER_CONFIG_VARIABLE, RailwayServiceVariables
 
 NIL_UUID = str(UUID(int=0))
 
 
 def declare_router(settings: RouterSettings) -> None:
+    kubernetes_stack = parse_kubernetes_region_stack(load_project_schema(), current_config(), settings)
     references = [pulumi.StackReference(name) for name in settings.region_stacks]
-    entries = pulumi.Output.all(*[ref.get_output("routerProviders") for ref in references])
+    # Each stack's router entry, and the outputs the router checks it against (its cloud region first of all).
+    read = pulumi.Output.all(
+        *[
+            pulumi.Output.all(*[ref.get_output(key) for key in REGION_OUTPUTS]).apply(
+                lambda values: {k: v for k, v in zip(REGION_OUTPUTS, values, strict=True) if v is not None}
+            )
+            for ref in references
+        ]
+    )
     # Carried as its JSON text: an apply that returns a dict makes the SDK walk every nested value looking
     # for Outputs, which for a fleet-sized config cost more than registering the stack's resources.
-    config_json = entries.apply(lambda found: router_config.to_json(merged_config(settings.region_stacks, found)))
+    config_json = read.apply(
+        lambda found: router_config.to_json(
+            merged_config(settings.region_stacks, found, settings.publish_targets, kubernetes_stack)
+        )
+    )
     secret_maps = pulumi.Output.all(*[ref.get_output("routerSecrets") for ref in references])
     secrets = pulumi.Output.secret(
         pulumi.Output.all(config_json, secret_maps).apply(
@@ -54,8 +73,8 @@ def declare_router(settings: RouterSettings) -> None:
             RouterKubernetesConfigArgs(
                 kubeconfig=secret("routerKubeconfig"),
                 namespace=settings.namespace,
-                config_json=config_json,
-                secret_values=secrets,
+                config_json=_for_target(config_json, "kubernetes"),
+                secret_values=_secrets_for(secrets, config_json, "kubernetes"),
                 labels={"beacon-fleet/stack": settings.stack},
             ),
         )
@@ -63,6 +82,7 @@ def declare_router(settings: RouterSettings) -> None:
             "namespace": settings.namespace,
             "configMap": in_cluster.config_map_name,
             "secret": in_cluster.secret_name,
+            "regions": _served_regions(config_json, "kubernetes"),
         }
     railway = settings.railway  # set exactly when railway is a publish target
     if railway is not None:
@@ -79,12 +99,38 @@ def declare_router(settings: RouterSettings) -> None:
             environment_id=railway.environment_id,
             service_id=railway.service_id,
             token_type=railway.token_type,
-            variables=pulumi.Output.all(config_json, secrets).apply(
-                lambda both: {ROUTER_CONFIG_VARIABLE: both[0], **both[1]}
-            ),
+            variables=pulumi.Output.all(
+                _for_target(config_json, "railway"), _secrets_for(secrets, config_json, "railway")
+            ).apply(lambda both: {ROUTER_CONFIG_VARIABLE: both[0], **both[1]}),
         )
         published["railway"] = {
             "serviceId": railway.service_id,
             "configVariable": ROUTER_CONFIG_VARIABLE,
+            "regions": _served_regions(config_json, "railway"),
         }
     pulumi.export("routerPublished", published)
+
+
+def _served_regions(config_json: pulumi.Output[str], target: str) -> pulumi.Output[list[str]]:
+    def regions(text: str) -> list[str]:
+        served = sorted(router_reach.for_target(json.loads(text), target)["regions"])
+        if not served:
+            # Published anyway (it replaces a stale config), but a router with no route is worth a look.
+            pulumi.log.warn(f"the {target} router serves no region: every region is served by another target")
+        return served
+
+    return config_json.apply(regions)
+
+
+def _for_target(config_json: pulumi.Output[str], target: str) -> pulumi.Output[str]:
+    """The config one published router gets: only the regions it serves (router_reach.served_from)."""
+    return config_json.apply(lambda text: router_config.to_json(router_reach.for_target(json.loads(text), target)))
+
+
+def _secrets_for(secrets: pulumi.Output, config_json: pulumi.Output[str], target: str) -> pulumi.Output:
+    """Only the credentials that router's config names: a router never holds keys it has no route for."""
+    return pulumi.Output.secret(
+        pulumi.Output.all(secrets, _for_target(config_json, target)).apply(
+            lambda both: {k: v for k, v in both[0].items() if k in router_config.secret_env_names(json.loads(both[1]))}
+        )
+    )

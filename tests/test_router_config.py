@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import jsonschema
 import pytest
 
-from fleet import router_config
+from fleet import router_config, router_reach
 from offline.engine import Secret, synthesize
 from offline.stack_files import load_stack_config
 from tests.conftest import REGION_STACKS, settled_ok, with_overrides
@@ -26,8 +27,13 @@ def fleet_outputs() -> dict[str, dict]:
     return {stack: region_outputs(stack) for stack in REGION_STACKS}
 
 
-def merged(fleet_outputs: dict[str, dict]) -> dict:
-    return router_config.merge([outputs["routerProviders"] for outputs in fleet_outputs.values()])
+# Where the shipped routers run once routerKubernetesRegionStack names cn-beijing: asia-east from inside its VPC,
+# the other regions from Railway.
+SERVED = router_reach.served_from(["asia-east", "asia-southeast", "us-east"], ("kubernetes", "railway"), "asia-east")
+
+
+def merged(fleet_outputs: dict[str, dict], served: dict | None = None) -> dict:
+    return router_config.merge([outputs["routerProviders"] for outputs in fleet_outputs.values()], served or SERVED)
 
 
 def test_the_merged_config_validates_against_the_versioned_schema(fleet_outputs):
@@ -40,9 +46,13 @@ def test_every_region_and_model_has_a_route_in_the_settings_failover_order(fleet
     config = merged(fleet_outputs)
     for label in ("asia-southeast", "us-east"):
         assert set(config["routes"][label]) == MODELS
+    # us-east is served from Railway: its VPC-only ACK endpoint goes last, after what Railway can reach.
     route = config["routes"]["us-east"]["mistral-7b"]
-    assert [config["providers"][pid]["type"] for pid in route] == ["ack", "alibaba_eas", "modal"]
+    assert [config["providers"][pid]["type"] for pid in route] == ["alibaba_eas", "modal", "ack"]
     assert [config["providers"][pid]["priority"] for pid in route] == [1, 2, 3]
+    # asia-east is served from inside its own VPC: its failover order stands.
+    route = config["routes"]["asia-east"]["mistral-7b"]
+    assert [config["providers"][pid]["type"] for pid in route] == ["ack", "alibaba_eas"]
 
 
 def test_the_config_holds_eas_ack_runpod_and_modal_endpoints_and_keeps_the_routers_field_names(fleet_outputs):
@@ -117,8 +127,8 @@ def test_the_same_outputs_give_the_same_bytes(fleet_outputs):
 def test_the_mermaid_diagram_draws_every_route_in_order(fleet_outputs):
     diagram = router_config.mermaid(merged(fleet_outputs))
     assert diagram.startswith("flowchart LR\n")
-    assert 'us_east_mistral_7b -->|1| us_east_ack_mistral_7b["ack us-east-1"]' in diagram
-    assert 'us_east_mistral_7b -.->|3| us_east_modal_mistral_7b["modal us-east"]' in diagram
+    assert 'us_east_mistral_7b -->|1| us_east_eas_mistral_7b["alibaba_eas us-east-1"]' in diagram
+    assert 'us_east_mistral_7b -.->|2| us_east_modal_mistral_7b["modal us-east"]' in diagram
     assert diagram.count("-->|1|") == 9
 
 
@@ -127,3 +137,130 @@ def test_a_bad_failover_order_is_one_clean_error(synth):
     assert not result.ok and result.resources == []
     assert "beacon-fleet:failoverOrder[1]: 'gpu' is not one of ack, eas, counterpart" in result.error
     assert "beacon-fleet:failoverOrder[2]: 'ack' is listed twice" in result.error
+
+
+# --- reachability: the router can reach what it routes to -------------------------------------------------
+
+ON_RAILWAY = router_reach.served_from(["asia-east", "asia-southeast", "us-east"], ("railway",), None)
+
+
+def test_a_vpc_only_endpoint_is_never_first_for_the_router_on_the_internet(fleet_outputs):
+    config = merged(fleet_outputs)
+    for label in ("asia-southeast", "us-east"):
+        assert config["regions"][label]["served_from"] == {"target": "railway", "network": "internet"}
+        for chain in config["routes"][label].values():
+            assert config["providers"][chain[0]]["network"] == "internet"
+            networks = [config["providers"][pid]["network"] for pid in chain]
+            assert networks == sorted(networks, key=lambda n: n == "vpc"), "a VPC endpoint before a reachable one"
+
+
+def test_beijing_routed_from_railway_is_an_error_naming_the_route_and_what_would_make_it_reachable(fleet_outputs):
+    with pytest.raises(ValueError) as refused:
+        merged(fleet_outputs, ON_RAILWAY)
+    message = str(refused.value)
+    for model in MODELS:
+        assert f"route asia-east/{model} has no provider its router can reach" in message
+    assert "railway, on the internet outside every VPC" in message
+    assert "ICP licence" in message and "servingAllowedCidrs" in message and "routerKubernetesRegionStack" in message
+    assert "asia-southeast/" not in message and "us-east/" not in message
+
+
+def test_a_residency_bound_region_is_never_served_from_abroad_even_when_its_stack_allows_failover(fleet_outputs):
+    opened = {**fleet_outputs, "cn-beijing": region_outputs("cn-beijing", {"allowCrossBorderFailover": True})}
+    with pytest.raises(ValueError, match="would serve residency-bound asia-east from abroad: the first provider its"):
+        merged(opened, ON_RAILWAY)
+    # From inside Beijing's VPC the counterpart is only the last resort, which is what the stack allowed.
+    assert merged(opened)["routes"]["asia-east"]["llama3.2-1b"][-1] == "asia-east-runpod-llama3-2-1b"
+
+
+def test_a_hand_made_route_that_tries_an_unreachable_provider_first_is_refused(fleet_outputs):
+    config = merged(fleet_outputs)
+    config["routes"]["us-east"]["llama3.2-1b"].reverse()
+    assert router_config.problems(config) == [
+        "route us-east/llama3.2-1b tries 'us-east-ack-llama3-2-1b' first, which its router (railway, on the internet"
+        " outside every VPC) cannot reach"
+    ]
+
+
+def test_a_router_in_one_regions_vpc_cannot_reach_another_regions_vpc():
+    router = {"target": "kubernetes", "network": "vpc", "vpc_of": "asia-east"}
+    assert router_reach.can_reach(router, "asia-east", {"network": "vpc"})
+    assert not router_reach.can_reach(router, "us-east", {"network": "vpc"})
+    assert router_reach.can_reach(router, "us-east", {"network": "internet"})
+
+
+def test_each_published_router_gets_only_the_regions_it_serves_and_their_providers(fleet_outputs):
+    config = merged(fleet_outputs)
+    in_cluster = router_reach.for_target(config, "kubernetes")
+    on_railway = router_reach.for_target(config, "railway")
+    assert set(in_cluster["regions"]) == set(in_cluster["routes"]) == {"asia-east"}
+    assert {p["region"] for p in in_cluster["providers"].values()} == {"asia-east"}
+    assert set(on_railway["routes"]) == {"asia-southeast", "us-east"}
+    assert not router_config.problems(in_cluster) and not router_config.problems(on_railway)
+    jsonschema.Draft202012Validator(SCHEMA).validate(in_cluster)
+
+
+# --- HTTPS: no credential crosses the internet in clear text ---------------------------------------------
+
+
+def test_public_eas_endpoints_are_routed_over_https(fleet_outputs):
+    config = merged(fleet_outputs)
+    eas = config["providers"]["us-east-eas-llama3-2-1b"]
+    assert eas["network"] == "internet"
+    assert all(eas[key].startswith("https://") for key in ("endpoint", "base_url", "health_check"))
+
+
+@pytest.mark.parametrize(
+    ("pid", "key"),
+    [
+        ("us-east-eas-llama3-2-1b", "endpoint"),
+        ("us-east-modal-mistral-7b", "base_url"),
+        ("asia-southeast-runpod-qwen2-5-1-5b", "health_check"),
+    ],
+)
+def test_plain_http_to_an_internet_provider_is_refused(fleet_outputs, pid, key):
+    config = merged(fleet_outputs)
+    provider = config["providers"][pid]
+    provider[key] = provider[key].replace("https://", "http://")
+    found = router_config.problems(config)
+    assert len(found) == 1 and found[0].startswith(f"provider '{pid}': {key} http://"), found
+    assert "plain http over the internet" in found[0]
+    schema = router_config.schema_problems(json.loads(router_config.to_json(config)))
+    assert any(p.startswith(f"'{provider[key]}' does not match") for p in schema), schema
+
+
+def test_an_ack_endpoint_exposed_to_the_internet_over_plain_http_is_refused(fleet_outputs):
+    config = merged(fleet_outputs)
+    ack = config["providers"]["us-east-ack-mistral-7b"]
+    assert ack["endpoint"].startswith("http://") and ack["network"] == "vpc"  # inside the VPC: allowed
+    ack["network"] = "internet"
+    assert any(
+        p.startswith("provider 'us-east-ack-mistral-7b': endpoint http://") for p in router_config.problems(config)
+    )
+
+
+def test_a_counterpart_whose_cross_border_flag_was_cleared_is_still_kept_out_of_a_bound_regions_routes(fleet_outputs):
+    entries = [copy.deepcopy(outputs["routerProviders"]) for outputs in fleet_outputs.values()]
+    for entry in entries:
+        for provider in entry["providers"].values():
+            provider["cross_border"] = False  # its jurisdiction (jp) still says abroad
+    config = router_config.merge(entries, SERVED)
+    assert not [p for chain in config["routes"]["asia-east"].values() for p in chain if "runpod" in p]
+
+
+def test_two_entries_with_the_same_region_label_are_refused(fleet_outputs):
+    entry = fleet_outputs["us-east"]["routerProviders"]
+    with pytest.raises(ValueError, match="region label 'us-east' is declared by two region entries"):
+        router_config.merge([entry, entry], SERVED)
+
+
+def test_plain_http_is_allowed_only_on_loopback_where_it_crosses_no_network(fleet_outputs):
+    config = merged(fleet_outputs)
+    provider = config["providers"]["us-east-modal-mistral-7b"]
+    for key in ("endpoint", "base_url", "health_check"):
+        provider[key] = "http://127.0.0.1:8000/v1"
+    provider["health"]["url"] = "http://localhost:8000/health"
+    assert router_config.problems(config) == []
+    assert router_config.schema_problems(json.loads(router_config.to_json(config))) == []
+    provider["endpoint"] = "http://127.0.0.1.example.com/v1"
+    assert router_config.problems(config)

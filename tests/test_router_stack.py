@@ -7,9 +7,10 @@ import json
 import jsonschema
 import pytest
 
-from fleet import router_config
+from fleet import router_config, router_reach
 from fleet.config_schema import load_project_schema
 from fleet.settings import ConfigError, parse_router_settings
+from fleet.settings.router_placement import parse_kubernetes_region_stack
 from offline.engine import Secret, Synthesis, as_stack_outputs, is_secret, synthesize
 from offline.plan import plan_stacks
 from offline.stack_files import load_stack_config
@@ -28,8 +29,12 @@ def region(stack: str, overrides: dict | None = None) -> Synthesis:
     return settled_ok(synthesize(stack, config.values, config.secret_keys))
 
 
+# The router published into Kubernetes runs in cn-beijing's VPC: the only place its VPC-only endpoints are reachable.
+IN_BEIJING_VPC = {"routerKubernetesRegionStack": "organization/beacon-fleet/cn-beijing"}
+
+
 def router(regions: dict[str, Synthesis], overrides: dict | None = None) -> Synthesis:
-    config = with_overrides(load_stack_config("router"), overrides)
+    config = with_overrides(load_stack_config("router"), {**IN_BEIJING_VPC, **(overrides or {})})
     stacks = {name: as_stack_outputs(s) for name, s in regions.items()}
     return synthesize("router", config.values, config.secret_keys, stacks=stacks)
 
@@ -58,8 +63,14 @@ def test_the_published_config_validates_and_routes_every_region_and_model_in_eac
     for label in ("asia-east", "asia-southeast", "us-east"):
         assert set(config["routes"][label]) == MODELS
         assert config["regions"][label]["failover_order"] == ["ack", "eas", "counterpart"]
+    assert config["regions"]["asia-east"]["served_from"] == {
+        "target": "kubernetes",
+        "network": "vpc",
+        "vpc_of": "asia-east",
+    }
+    # Railway serves asia-southeast and cannot reach its VPC-only ACK endpoint: that one goes last.
     types = [config["providers"][p]["type"] for p in config["routes"]["asia-southeast"]["qwen2.5-1.5b"]]
-    assert types == ["ack", "alibaba_eas", "runpod"]
+    assert types == ["alibaba_eas", "runpod", "ack"]
     assert {p["type"] for p in config["providers"].values()} == {"alibaba_eas", "ack", "runpod", "modal"}
 
 
@@ -81,25 +92,33 @@ def test_the_config_output_is_plain_and_holds_no_secret_value_while_the_secret_m
     assert values and not [name for name, value in values.items() if value in text]
 
 
-def test_the_configmap_holds_the_exact_config_bytes_and_the_secret_only_secret_values(routed):
+def test_the_configmap_holds_exactly_the_in_cluster_routers_part_and_the_secret_only_its_credentials(routed):
+    in_cluster = router_reach.for_target(routed.outputs["routerConfig"], "kubernetes")
     config_map = routed.one(CONFIG_MAP)
-    assert config_map.inputs["data"]["router-config.json"] == router_config.to_json(routed.outputs["routerConfig"])
+    assert config_map.inputs["data"]["router-config.json"] == router_config.to_json(in_cluster)
+    assert set(in_cluster["routes"]) == {"asia-east"}
     assert config_map.inputs["metadata"]["namespace"] == "beacon-router"
     secret = routed.one(K8S_SECRET)
     assert isinstance(secret.inputs["stringData"], Secret)
-    assert sorted(secret.inputs["stringData"].value) == sorted(routed.outputs["routerSecrets"].value)
+    assert sorted(secret.inputs["stringData"].value) == router_config.secret_env_names(in_cluster)
     provider = routed.one("pulumi:providers:kubernetes")
     assert isinstance(provider.inputs["kubeconfig"], Secret)
     # Destroying the router stack leaves the namespace (and whatever runs the router in it) in place.
     assert routed.one("kubernetes:core/v1:Namespace").retain_on_delete
 
 
-def test_the_railway_variables_are_one_secret_input_with_the_config_and_every_credential(routed):
+def test_the_railway_variables_are_one_secret_input_with_railways_part_and_only_its_credentials(routed):
+    on_railway = router_reach.for_target(routed.outputs["routerConfig"], "railway")
     railway = routed.one(RAILWAY)
     variables = railway.inputs["variables"]
     assert isinstance(variables, Secret)
-    assert variables.value[ROUTER_CONFIG_VARIABLE] == router_config.to_json(routed.outputs["routerConfig"])
-    assert set(variables.value) - {ROUTER_CONFIG_VARIABLE} == set(routed.outputs["routerSecrets"].value)
+    assert variables.value[ROUTER_CONFIG_VARIABLE] == router_config.to_json(on_railway)
+    assert set(on_railway["routes"]) == {"asia-southeast", "us-east"}
+    # Railway never holds the mainland endpoints' tokens: it has no route to them.
+    assert set(variables.value) - {ROUTER_CONFIG_VARIABLE} == set(router_config.secret_env_names(on_railway))
+    assert not [name for name in variables.value if name.startswith("ASIA_EAST_")]
+    assert routed.outputs["routerPublished"]["railway"]["regions"] == ["asia-southeast", "us-east"]
+    assert routed.outputs["routerPublished"]["kubernetes"]["regions"] == ["asia-east"]
     assert railway.inputs["token_type"] == "project"
     assert not [k for k in railway.inputs if "token" in k and k != "token_type"], "the token is never an input"
 
@@ -114,6 +133,29 @@ def test_beijing_never_fails_over_across_the_border_unless_its_stack_allows_it(r
     for chain in config["routes"]["asia-east"].values():
         last = config["providers"][chain[-1]]
         assert last["type"] == "runpod" and last["cross_border"] is True
+
+
+def test_a_router_only_on_railway_refuses_the_mainland_routes_it_cannot_reach_and_says_what_to_set(regions):
+    result = router(regions, {"routerKubernetesRegionStack": ""})
+    assert not result.ok
+    assert "route asia-east/llama3.2-1b has no provider its router can reach" in result.error
+    assert "routerKubernetesRegionStack: organization/beacon-fleet/cn-beijing" in result.error
+    assert not result.of_type(RAILWAY) and not result.of_type(CONFIG_MAP)
+
+
+def test_a_router_in_another_regions_vpc_does_not_make_beijings_vpc_reachable(regions):
+    result = router(regions, {"routerKubernetesRegionStack": "organization/beacon-fleet/us-east"})
+    assert not result.ok and "the router serving asia-east (railway, on the internet" in result.error
+
+
+def test_a_licensed_mainland_stack_is_served_from_railway_over_https_and_an_idle_target_is_warned(regions):
+    licensed = {**regions, "cn-beijing": region("cn-beijing", {"icpLicence": "京ICP备12345678号"})}
+    result = settled_ok(router(licensed, {"routerKubernetesRegionStack": ""}))
+    config = result.outputs["routerConfig"]
+    first = config["providers"][config["routes"]["asia-east"]["qwen2.5-1.5b"][0]]
+    assert first["type"] == "alibaba_eas" and first["endpoint"].startswith("https://")
+    assert result.outputs["routerPublished"]["kubernetes"]["regions"] == []
+    assert any("the kubernetes router serves no region" in w for w in result.warnings)
 
 
 def test_the_same_region_outputs_give_the_same_config_bytes(regions, routed):
@@ -213,6 +255,31 @@ def test_router_config_mistakes_name_the_key_and_the_fix(changes, expected):
 
 def test_railway_keys_are_not_required_when_railway_is_not_a_target():
     assert router_problems(routerPublishTargets='["kubernetes"]', railwayToken=None, railwayServiceId=None) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"routerKubernetesRegionStack": "organization/beacon-fleet/eu-central"},
+            "beacon-fleet:routerKubernetesRegionStack: 'organization/beacon-fleet/eu-central' is not one of"
+            " regionStacks",
+        ),
+        (
+            {
+                "routerKubernetesRegionStack": "organization/beacon-fleet/cn-beijing",
+                "routerPublishTargets": '["railway"]',
+            },
+            "beacon-fleet:routerKubernetesRegionStack: says where the in-cluster router runs, but kubernetes is not",
+        ),
+    ],
+)
+def test_a_router_placement_that_names_no_published_cluster_is_refused(changes, expected):
+    raw = {**ROUTER_RAW, **{f"{PROJECT}:{k}": v for k, v in changes.items()}}
+    schema = load_project_schema()
+    with pytest.raises(ConfigError) as refused:
+        parse_kubernetes_region_stack(schema, raw, parse_router_settings(schema, "router", raw))
+    assert refused.value.problems[0].startswith(expected), refused.value.problems
 
 
 def test_an_unknown_stack_role_is_one_clear_error(synth):
