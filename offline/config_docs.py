@@ -127,6 +127,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "regionStacks",
             "routerPublishTargets",
             "routerNamespace",
+            "routerKubernetesRegionStack",
             "routerKubeconfig",
             "railwayApiUrl",
             "railwayProjectId",
