@@ -83,7 +83,7 @@ def parse_kubernetes(values: dict[str, Any], network: NetworkSettings | None, p:
         for index, instance_type in enumerate(system_types):
             if not _ECS_TYPE.match(instance_type):
                 p.add(f"systemNodeInstanceTypes[{index}]", f"'{instance_type}' is not an ECS instance type")
-            elif gpus.gpu_family_of(instance_type) is not None:
+            elif gpus.looks_like_gpu_type(instance_type):
                 p.add(
                     f"systemNodeInstanceTypes[{index}]",
                     f"{instance_type} is a GPU type; system pods belong on CPU nodes such as ecs.g7.xlarge",
