@@ -6,6 +6,7 @@ model names Project Beacon's hybrid router already uses.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 
 
@@ -93,6 +94,11 @@ CONFIG_FIELD_NAMES: dict[str, str] = {
 assert set(CONFIG_FIELD_NAMES) == {f.name for f in fields(ModelSpec)}
 
 
+_DECIMAL = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,6})?$", re.ASCII)
+_WHOLE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
+_HF_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$", re.ASCII)
+
+
 def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
     """Parse one customModels entry; return the spec, or None and every problem found in it."""
     problems: list[str] = []
@@ -104,12 +110,17 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
         if not sep:
             problems.append(f"'{part}' is not key=value")
             continue
+        if key.strip() in pairs:
+            problems.append(f"field '{key.strip()}' is given twice")
         pairs[key.strip()] = value.strip()
 
     by_config_name = {v: k for k, v in CONFIG_FIELD_NAMES.items()}
     for key in sorted(set(pairs) - set(by_config_name)):
         problems.append(f"unknown field '{key}' (fields: {', '.join(CONFIG_FIELD_NAMES.values())})")
 
+    # Upper bounds well above any published model, so a slip of the keyboard cannot size a GPU for it:
+    # the largest open models have ~2T parameters, 10M-token contexts, a few hundred layers.
+    largest = {"paramsB": 5000, "maxContext": 16_777_216, "vocab": 4_194_304}
     values: dict[str, object] = {}
     for field in fields(ModelSpec):
         config_name = CONFIG_FIELD_NAMES[field.name]
@@ -117,21 +128,23 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
         if raw is None or raw == "":
             problems.append(f"missing field '{config_name}'")
             continue
+        limit = largest.get(config_name, 65_536)
         if field.type == "float":
-            try:
-                number = float(raw)
-            except ValueError:
-                problems.append(f"{config_name} must be a number, got '{raw}'")
+            # ASCII decimals only: float() also takes 'nan', 'inf', '1e999' and non-ASCII digits.
+            if not _DECIMAL.match(raw) or not 0 < float(raw) <= limit:
+                problems.append(
+                    f"{config_name} must be a number above 0 and at most {limit}, such as 3.82, got '{raw}'"
+                )
                 continue
-            if number <= 0:
-                problems.append(f"{config_name} must be positive, got {raw}")
-                continue
-            values[field.name] = number
+            values[field.name] = float(raw)
         elif field.type == "int":
-            if not raw.isdigit() or int(raw) <= 0:
-                problems.append(f"{config_name} must be a positive whole number, got '{raw}'")
+            # ASCII digits only: str.isdigit() also takes '²' and '١٢', which int() then refuses or misreads.
+            if not _WHOLE.match(raw) or not 0 < int(raw) <= limit:
+                problems.append(f"{config_name} must be a whole number from 1 to {limit}, got '{raw}'")
                 continue
             values[field.name] = int(raw)
+        elif field.name == "hf_repo" and not _HF_REPO.match(raw):
+            problems.append(f"hfRepo must be a Hugging Face repository such as org/model, got '{raw}'")
         else:
             values[field.name] = raw
 
