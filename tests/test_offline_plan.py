@@ -42,11 +42,18 @@ def test_plan_cli_writes_identical_files_in_two_runs(tmp_path, capsys):
 def test_plan_table_shows_type_name_parent_settings_and_what_was_simulated():
     config = load_stack_config("cn-beijing")
     table = plan_table(config, synthesize("cn-beijing", config.values, config.secret_keys))
-    bucket_row = next(line for line in table.splitlines() if "alicloud:oss:Bucket " in line)
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if "alicloud:oss:Bucket " in line)
+    row = [lines[start]]
+    for line in lines[start + 1 :]:  # settings that do not fit continue on lines aligned under the column
+        if not line.startswith(" " * 40):
+            break
+        row.append(line)
+    bucket_row = " ".join(row)
     assert "models-bucket" in bucket_row and "models" in bucket_row.split("models-bucket", 1)[1]
     assert "yes" in bucket_row and "sseAlgorithm=AES256" in bucket_row and "status=Enabled" in bucket_row
     assert "Outputs (secrets masked):" in table
-    assert SIMULATION_NOTE in table and SIMULATED_ACCOUNT_ID in table
+    assert SIMULATION_NOTE in " ".join(table.split()) and SIMULATED_ACCOUNT_ID in table  # wrapped to 160
 
 
 def test_unknown_stack_is_a_clear_usage_error(capsys):
@@ -120,16 +127,32 @@ def test_a_required_secret_left_unset_is_a_visible_placeholder_never_a_made_up_v
     token = KeySpec(name="demoToken", type="string", description="a token", secret=True)
     with_secret = replace(schema, keys={**schema.keys, "demoToken": token})
     path = tmp_path / "Pulumi.tokenless.yaml"
-    path.write_text("config:\n  alicloud:region: us-east-1\n")
+    path.write_text("config:\n  alicloud:region: us-east-1\n  beacon-fleet:registryEdition: personal\n")
     config = load_stack_config("tokenless", path, schema=with_secret)
     assert (
         config.values["beacon-fleet:demoToken"]
         == "[secret placeholder: beacon-fleet:demoToken is not set in Pulumi.tokenless.yaml]"
     )
-    assert config.placeholders["beacon-fleet:demoToken"].startswith(
-        "not set; run `pulumi config set --secret demoToken`"
-    )
     assert "beacon-fleet:demoToken" in config.secret_keys
+    # Only the secrets this stack needs are listed: Personal Edition needs the registry password.
+    assert list(config.placeholders) == ["beacon-fleet:registryPassword"]
+    assert config.placeholders["beacon-fleet:registryPassword"].startswith(
+        "not set; run `pulumi config set --secret registryPassword`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stack", "needed"),
+    [
+        ("cn-beijing", ["runpodRouterApiKey"]),
+        ("ap-southeast", ["runpodRouterApiKey"]),
+        ("us-east", ["modalProxyTokenId", "modalProxyTokenSecret"]),
+        ("router", ["railwayToken", "routerKubeconfig"]),
+    ],
+)
+def test_secret_placeholders_list_only_the_secrets_the_stack_needs(stack, needed):
+    config = load_stack_config(stack)
+    assert sorted(config.placeholders) == [f"beacon-fleet:{name}" for name in needed]
 
 
 def test_plan_table_lists_each_counterpart_with_provider_location_gpu_scaling_and_url():
