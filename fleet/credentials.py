@@ -6,6 +6,8 @@ shown (the plan and the plan diff never print one). Pure; no Pulumi.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 
@@ -66,3 +68,19 @@ def value_credential_shape(value: object) -> str | None:
             if pattern.search(text):
                 return what
     return None
+
+
+def redact(text: str) -> str:
+    """The text with every credential-shaped part replaced by [redacted]; for messages that quote values."""
+    for _, pattern in VALUE_SHAPES:
+        text = pattern.sub("[redacted]", text)
+    return text
+
+
+def digest(value: object) -> str:
+    """A short fingerprint that tells whether a secret changed without revealing it.
+
+    Only ever taken of what the offline plan holds: ciphertext from a stack file, placeholders and simulated
+    values (the offline plan decrypts nothing), so it reveals nothing a reader could not already see."""
+    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(f"beacon-fleet secret\0{text}".encode()).hexdigest()[:16]

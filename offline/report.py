@@ -9,7 +9,7 @@ from typing import Any
 from fleet import cost, credentials
 from fleet.config_schema import load_project_schema
 from offline import policy_check
-from offline.engine import DeclaredResource, Synthesis, masked
+from offline.engine import DeclaredResource, Synthesis, _replacing_secrets, masked
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID, SIMULATED_ID_PREFIX
 from offline.stack_files import StackConfig
 
@@ -231,6 +231,7 @@ def plan_document(
             "read": r.read,
             "protect": r.protect,
             "inputs": masked(r.inputs),
+            **({"secretDigest": d} if (d := _secrets_digest(r.inputs)) else {}),
         }
         for _, r in ordered(synthesis)
     ]
@@ -243,10 +244,16 @@ def plan_document(
         "format": PLAN_FORMAT,
         "stack": synthesis.stack,
         "ok": synthesis.ok,
-        "error": synthesis.error,
+        "error": credentials.redact(synthesis.error) if synthesis.error else None,
         "simulated": SIMULATION_NOTE,
         "config": {k: ("[secret]" if _hidden(k, v, secret_keys) else v) for k, v in sorted(config.values.items())},
         "placeholders": dict(sorted(config.placeholders.items())),
+        # Fingerprints of secret values (ciphertext, placeholders, simulated values: nothing decrypted), so the
+        # plan diff counts a changed secret as a change without showing it.
+        "secretDigests": {
+            "config": dict(sorted(config.secret_digests.items())),
+            "outputs": {k: d for k, v in sorted(synthesis.outputs.items()) if (d := _secrets_digest(v))},
+        },
         "resources": resources,
         "outputs": masked(synthesis.outputs),
         "summary": {"resources": len(resources), "byType": dict(sorted(by_type.items()))},
@@ -258,6 +265,13 @@ def plan_document(
             "violations": [v.as_json() for v in violations],
         },
     }
+
+
+def _secrets_digest(value: Any) -> str | None:
+    """A fingerprint of the secret values inside `value`, or None when it holds none."""
+    found: list[Any] = []
+    _replacing_secrets(value, lambda secret: found.append(secret.value))
+    return credentials.digest(found) if found else None
 
 
 def _hidden(key: str, value: Any, secret_keys: set[str]) -> bool:
@@ -351,7 +365,7 @@ def plan_table(
     """A readable table of what the stack declares, its outputs with secrets masked, and what was simulated."""
     lines = [f"== stack {synthesis.stack} " + "=" * max(0, 90 - len(synthesis.stack))]
     if not synthesis.ok:
-        lines.append(f"FAILED: {synthesis.error}")
+        lines.append(f"FAILED: {credentials.redact(synthesis.error or '')}")
         return "\n".join(fit("\n".join(lines).splitlines())) + "\n"
     rows: list[tuple[str, str, str, str, str | list[str]]] = [("TYPE", "NAME", "PARENT", "PROTECT", "KEY SETTINGS")]
     # Router configs are long: shown as tables and a diagram below, whole in the JSON plan.

@@ -52,6 +52,8 @@ class StackConfig:
     values: dict[str, str]  # fully qualified key -> wire string
     secret_keys: tuple[str, ...]
     placeholders: dict[str, str] = field(default_factory=dict)  # key -> why a placeholder stands there
+    # key -> fingerprint of an encrypted value's ciphertext, so a plan diff sees a re-set secret as a change
+    secret_digests: dict[str, str] = field(default_factory=dict)
 
 
 def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
@@ -94,6 +96,7 @@ def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchem
     values = schema.defaults_as_config()
     secret_keys: list[str] = []
     placeholders: dict[str, str] = {}
+    digests: dict[str, str] = {}
     for key, value in entries.items():
         full_key = key if ":" in key else f"{schema.project}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
@@ -101,6 +104,7 @@ def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchem
             values[full_key] = f"[secret placeholder: encrypted in {path.name}, not decrypted offline]"
             placeholders[full_key] = "encrypted in the stack file; the offline plan cannot decrypt it"
             secret_keys.append(full_key)
+            digests[full_key] = credentials.digest(value["secure"])
         else:
             values[full_key] = encode_config_value(value)
     needed = needed_secret_keys(schema.project, values)
@@ -115,7 +119,11 @@ def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchem
                         f"not set; run `pulumi config set --secret {spec.name}` before `pulumi up` ({spec.description})"
                     )
     return StackConfig(
-        stack=stack, values=values, secret_keys=tuple(sorted(set(secret_keys))), placeholders=placeholders
+        stack=stack,
+        values=values,
+        secret_keys=tuple(sorted(set(secret_keys))),
+        placeholders=placeholders,
+        secret_digests=digests,
     )
 
 
