@@ -4,8 +4,6 @@ A stack file is checked before anything is planned, every problem at once, each 
 not parse (file, line and column), a key set twice (YAML would keep the last silently), a key outside
 `config:`, a namespace that is not the project's or a provider's, a value with a trailing newline or spaces,
 and a credential in plain text (its value is never repeated, here or in any plan).
-
-    python -m offline.stack_files            # the stacks as JSON: {"all": [...], "regions": [...], "routers": [...]}
 """
 
 from __future__ import annotations
@@ -13,7 +11,6 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +21,7 @@ from fleet import credentials
 from fleet.config_schema import PROJECT_ROOT, SAFE_LOADER, ProjectSchema, encode_config_value, load_project_schema
 from fleet.settings.problems import did_you_mean
 from fleet.settings.secrets import needed_secret_keys
+from offline.stack_list import stack_lists
 
 # What a Pulumi stack file may hold besides config (the CLI's own keys).
 STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
@@ -64,21 +62,9 @@ def shipped_stacks(root: Path = PROJECT_ROOT) -> list[str]:
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
 
 
-def stack_roles(root: Path = PROJECT_ROOT) -> dict[str, str]:
-    """Each stack file's role (region or router), read from its stackRole; a file that does not load is a region."""
-    schema = load_project_schema()
-    roles = {}
-    for stack in shipped_stacks(root):
-        try:
-            values = load_stack_config(stack, stack_file(stack, root)).values
-        except StackFileError:
-            values = {}
-        roles[stack] = values.get(f"{schema.project}:stackRole", "region")
-    return roles
-
-
 def region_stacks(root: Path = PROJECT_ROOT) -> list[str]:
-    return [stack for stack, role in stack_roles(root).items() if role != "router"]
+    """The region stacks (every stack file whose stackRole is not router), from the files."""
+    return stack_lists(root)["regions"]
 
 
 def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchema | None = None) -> StackConfig:
@@ -281,21 +267,3 @@ def cross_stack_problems(
                     )
                 )
     return problems
-
-
-def main() -> int:
-    roles = stack_roles()
-    print(
-        json.dumps(
-            {
-                "all": sorted(roles),
-                "regions": sorted(s for s, r in roles.items() if r != "router"),
-                "routers": sorted(s for s, r in roles.items() if r == "router"),
-            }
-        )
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
