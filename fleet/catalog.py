@@ -6,7 +6,6 @@ model names Project Beacon's hybrid router already uses.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 
 
@@ -94,11 +93,6 @@ CONFIG_FIELD_NAMES: dict[str, str] = {
 assert set(CONFIG_FIELD_NAMES) == {f.name for f in fields(ModelSpec)}
 
 
-_DECIMAL = re.compile(r"^[0-9]{1,7}(\.[0-9]{1,6})?$", re.ASCII)
-_WHOLE = re.compile(r"^[0-9]{1,9}$", re.ASCII)
-_HF_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$", re.ASCII)
-
-
 def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
     """Parse one customModels entry; return the spec, or None and every problem found in it."""
     problems: list[str] = []
@@ -131,7 +125,8 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
         limit = largest.get(config_name, 65_536)
         if field.type == "float":
             # ASCII decimals only: float() also takes 'nan', 'inf', '1e999' and non-ASCII digits.
-            if not _DECIMAL.match(raw) or not 0 < float(raw) <= limit:
+            decimal = raw.isascii() and raw.replace(".", "", 1).isdigit() and len(raw) <= 14
+            if not decimal or not 0 < float(raw) <= limit:
                 problems.append(
                     f"{config_name} must be a number above 0 and at most {limit}, such as 3.82, got '{raw}'"
                 )
@@ -139,11 +134,11 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
             values[field.name] = float(raw)
         elif field.type == "int":
             # ASCII digits only: str.isdigit() also takes '²' and '١٢', which int() then refuses or misreads.
-            if not _WHOLE.match(raw) or not 0 < int(raw) <= limit:
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 0 < int(raw) <= limit:
                 problems.append(f"{config_name} must be a whole number from 1 to {limit}, got '{raw}'")
                 continue
             values[field.name] = int(raw)
-        elif field.name == "hf_repo" and not _HF_REPO.match(raw):
+        elif field.name == "hf_repo" and not _is_hf_repo(raw):
             problems.append(f"hfRepo must be a Hugging Face repository such as org/model, got '{raw}'")
         else:
             values[field.name] = raw
@@ -154,3 +149,9 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
     if spec.attention_heads % spec.kv_heads != 0:
         problems.append(f"kvHeads ({spec.kv_heads}) must divide attentionHeads ({spec.attention_heads})")
     return (None, problems) if problems else (spec, [])
+
+
+def _is_hf_repo(text: str) -> bool:
+    """org/name, ASCII letters, digits, '.', '_' and '-' (Hugging Face's repository ids)."""
+    org, sep, name = text.partition("/")
+    return bool(sep and org and name and text.isascii() and all(c.isalnum() or c in "._-" for c in org + name))
