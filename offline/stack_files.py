@@ -128,8 +128,12 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], list[str]]:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        opened = error.context_mark
+        if mark and opened and opened.line != mark.line:
+            where += f" (in what starts at line {opened.line + 1}, column {opened.column + 1})"
         what = " ".join(str(part) for part in (error.context, error.problem) if part)
-        return {}, {}, [f"{path.name} {where}: not valid YAML: {what}"]
+        fix = "fix the YAML there, e.g. close a bracket or quote a value"
+        return {}, {}, [f"{path.name} {where}: not valid YAML ({what}); {fix}"]
     except yaml.YAMLError as error:
         return {}, {}, [f"{path.name}: not valid YAML: {error}"]
     finally:
@@ -182,9 +186,16 @@ def _check_entries(path: Path, entries: dict[str, Any], lines: dict[str, int], s
     project = schema.project
     plain_keys = {f"{project}:{name}" for name, spec in schema.keys.items() if not spec.secret}
     known_namespaces = (project, *PROVIDER_NAMESPACES)
+    seen: dict[str, str] = {}
     for key, value in entries.items():
         where = f"{path.name} line {lines.get(key, '?')}: {key}"
         full_key = key if ":" in key else f"{project}:{key}"
+        if full_key in seen:  # models: and beacon-fleet:models: are one key
+            problems.append(
+                f"{where}: the same key as {seen[full_key]} (line {lines.get(seen[full_key], '?')}); keep one"
+            )
+            continue
+        seen[full_key] = key
         namespace, _, name = full_key.partition(":")
         short = name if namespace == project else full_key
         if isinstance(value, dict) and set(value) == {"secure"}:

@@ -172,3 +172,48 @@ def test_a_stack_without_a_counterpart_has_no_counterpart_section():
     config = replace(config, values={**config.values, "beacon-fleet:counterpartProvider": "none"})
     table = plan_table(config, synthesize("us-east", config.values, config.secret_keys))
     assert "\nCounterpart (" not in table and "Outputs (secrets masked):" in table
+
+
+def test_the_plan_text_of_every_shipped_stack_keeps_to_160_characters_a_line(tmp_path, capsys):
+    assert plan.main(["--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    long_lines = [line for line in out.splitlines() if len(line) > 160]
+    assert long_lines == []
+    for stack in SHIPPED_STACKS:
+        assert f"== stack {stack} " in out and (tmp_path / f"{stack}.json").exists()
+    assert " GPU(s)" not in out
+
+
+def test_counts_read_right():
+    from offline.report import plural
+
+    assert [plural(n, "resource") for n in (0, 1, 2)] == ["0 resources", "1 resource", "2 resources"]
+    assert plural(1, "policy", "policies") == "1 policy"
+
+
+def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path):
+    stale = tmp_path / "eu-gone.json"
+    stale.write_text(json.dumps({"format": "beacon-fleet-plan/1", "stack": "eu-gone"}))
+    unrelated = tmp_path / "notes.json"
+    unrelated.write_text("{}")
+    assert plan.main(["--json-only", "--out", str(tmp_path)]) == 0
+    assert not stale.exists() and unrelated.exists()
+
+
+def test_the_cost_json_view_prints_only_json(capsys):
+    assert plan.main(["--view", "cost-json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["regions"]
+    assert "synthesized offline" in captured.err
+
+
+def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text("config:\n  alicloud:region: us-east-1\n  alicloud:region: us-east-2\n")
+    real_loader = plan.load_stack_config
+    monkeypatch.setattr(plan, "load_stack_config", lambda s, p=None: real_loader(s, broken if s == "broken" else p))
+    assert plan.main(["--stack", "broken", "--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "us-east: 61 resources" in captured.out and "broken: FAILED" in captured.out
+    document = json.loads((tmp_path / "broken.json").read_text())
+    assert document["ok"] is False and "alicloud:region is set twice (also line 2)" in document["error"]

@@ -18,7 +18,7 @@ MAX_VALUE: dict[str, tuple[int, str]] = {
     "maxReplicasPerModel": (32, "a sane bound on pods per model; split the model over regions instead"),
     "minReplicasPerModel": (32, "a sane bound on pods per model kept warm"),
     # Each zone costs two vSwitches and splits the GPU pool; Alibaba's largest regions have about a dozen.
-    "zoneCount": (8, "a sane bound; more zones only fragment the GPU pool (two vSwitches each)"),
+    "zoneCount": (8, "a sane bound: more zones only fragment the GPU pool, and each costs two vSwitches"),
     # Workers or containers per counterpart model; RunPod and Modal accounts are capped by quota well below.
     "counterpartMaxWorkers": (50, "a sane bound on serverless workers per model"),
     "counterpartMinWorkers": (50, "a sane bound on warm serverless workers per model"),
@@ -29,7 +29,7 @@ MAX_ITEMS: dict[str, tuple[int, str]] = {
     # Each model declares about ten resources per platform, and the router merges models x regions.
     "models": (16, "each model declares about ten resources per platform; serve more from another region"),
     "customModels": (32, "a sane bound on catalog entries per stack"),
-    "zones": (8, "a sane bound; more zones only fragment the GPU pool (two vSwitches each)"),
+    "zones": (8, "a sane bound: more zones only fragment the GPU pool, and each costs two vSwitches"),
     # An ACK node pool (an ESS scaling group) takes at most 10 instance types.
     "gpuInstanceTypes": (10, "a node pool takes at most 10 instance types"),
     "systemNodeInstanceTypes": (10, "a node pool takes at most 10 instance types"),

@@ -103,7 +103,8 @@ def allowlist(
         share = 100 * total / 2**32
         p.add(
             key,
-            f"{', '.join(str(c) for _, c in cidrs)} together open {total:,} addresses ({share:.3g}% of IPv4),"
+            f"{', '.join(str(c) for _, c in cidrs)} {'together open' if len(cidrs) > 1 else 'opens'} {total:,}"
+            f" addresses ({share:.3g}% of IPv4),"
             f" more than the {MAX_ALLOWLIST_ADDRESSES:,} of a /8 an allowlist may open; list only {who}",
         )
         return []

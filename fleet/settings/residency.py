@@ -10,6 +10,8 @@ from fleet import residency
 from fleet.countries import ISO_3166_ALPHA_2
 from fleet.settings.problems import Problems, did_you_mean
 
+# Codes people write that ISO 3166-1 does not assign, and the country's code.
+_NOT_ISO = {"uk": "gb", "en": "gb", "el": "gr"}
 REGION_ID = re.compile(r"^[a-z]{2,}-[a-z]+(-[0-9]+)?$")
 
 
@@ -41,8 +43,11 @@ def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residen
     mainland = residency.is_mainland_region(region)
     jurisdiction = declared or derived
     if declared and not _real_jurisdiction(declared):
-        if _real_jurisdiction(declared.strip().lower()):
-            hint = f"write it as {declared.strip().lower()}; "
+        lowered = declared.strip().lower()
+        if _real_jurisdiction(lowered):
+            hint = f"write it as {lowered}; "
+        elif lowered in _NOT_ISO:
+            hint = f"did you mean {_NOT_ISO[lowered]}? "
         else:
             hint = did_you_mean(declared.lower(), (*sorted(ISO_3166_ALPHA_2), residency.MAINLAND))
         p.add(
