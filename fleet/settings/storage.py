@@ -13,10 +13,11 @@ BUCKET_REDUNDANCY = ("LRS", "ZRS")
 REGISTRY_EDITIONS = ("enterprise", "personal")
 REGISTRY_INSTANCE_TYPES = ("Basic", "Standard", "Advanced")
 MAX_INCOMPLETE_UPLOAD_DAYS = 365
-# Alibaba Cloud KMS key ids: key-<region-tagged id> (e.g. key-hzz62f1cb66fa42qo0ybp), or a UUID for keys
-# created before key- ids.
+# Alibaba Cloud KMS key ids: key-<id> (e.g. key-hzz62f1cb66fa42qo0ybp), or a UUID for keys created before key-
+# ids. Either way only letters, digits and '-': the id is the last part of the kms:Decrypt statement's resource
+# (fleet/ram_policies.py), where '*', '/', ':' or an alias would grant more than the one key.
 _KMS_KEY_ID = re.compile(
-    r"^(key-[a-z0-9]{8,40}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.ASCII
+    r"^(key-[a-z0-9][a-z0-9-]{2,62}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.ASCII
 )
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -50,8 +51,6 @@ def parse_bucket(values: dict[str, Any], p: Problems) -> BucketSettings | None:
         p.add("incompleteUploadExpiryDays", f"must be between 1 and {MAX_INCOMPLETE_UPLOAD_DAYS} days, got {days}")
     kms_key_id = values.get("bucketKmsKeyId", "")
     if isinstance(kms_key_id, str) and kms_key_id and not _KMS_KEY_ID.match(kms_key_id):
-        # The id goes into the kms:Decrypt statement's resource (fleet/ram_policies.py); '*', '/' or an alias
-        # there would grant more than one key.
         p.add(
             "bucketKmsKeyId",
             f"'{kms_key_id}' is not a KMS key id; copy the key's id (key-… or a UUID) from the KMS console,"
