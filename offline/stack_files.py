@@ -132,10 +132,12 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], list[str]]:
         if mark and opened and opened.line != mark.line:
             where += f" (in what starts at line {opened.line + 1}, column {opened.column + 1})"
         what = " ".join(str(part) for part in (error.context, error.problem) if part)
-        fix = "fix the YAML there, e.g. close a bracket or quote a value"
+        fix = "fix the YAML there (indent with spaces, close brackets, quote a value holding ': ' or ' #')"
         return {}, {}, [f"{path.name} {where}: not valid YAML ({what}); {fix}"]
     except yaml.YAMLError as error:
         return {}, {}, [f"{path.name}: not valid YAML: {error}"]
+    except RecursionError:  # values nested thousands deep: no config value is
+        return {}, {}, [f"{path.name}: values are nested too deeply to read; write each value as a flat list"]
     finally:
         loader.dispose()
     entries = document.get("config") if isinstance(document, dict) else None
@@ -177,7 +179,28 @@ def _check_structure(path: Path, node: yaml.Node | None) -> tuple[list[str], dic
                     )
                 else:
                     lines[name] = config_line
+    repeated = _repeated_node(node, set())
+    if repeated is not None:
+        # An alias shares a node; expanded into config strings, nested aliases grow exponentially (a YAML bomb).
+        line = repeated.start_mark.line + 1
+        problems.append(f"{path.name} line {line}: uses a YAML alias (*name); write each value out in full")
     return problems, lines
+
+
+def _repeated_node(node: yaml.Node, seen: set[int]) -> yaml.Node | None:
+    """The first node reached twice, as a YAML alias makes it, or None."""
+    if id(node) in seen:
+        return node
+    seen.add(id(node))
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    for child in children:
+        if (found := _repeated_node(child, seen)) is not None:
+            return found
+    return None
 
 
 def _check_entries(path: Path, entries: dict[str, Any], lines: dict[str, int], schema: ProjectSchema) -> list[str]:

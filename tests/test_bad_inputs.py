@@ -388,7 +388,7 @@ FILE_CASES = [
         "yaml error",
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:models: [llama3.2-1b\n  beacon-fleet:owner: x\n",
         [
-            "Pulumi.eu-test.yaml line 5, column 21 (in what starts at line 4, column 24): not valid YAML (while parsing a flow sequence did not find expected ',' or ']'); fix the YAML there, e.g. close a bracket or quote a value"
+            "Pulumi.eu-test.yaml line 5, column 21 (in what starts at line 4, column 24): not valid YAML (while parsing a flow sequence did not find expected ',' or ']'); fix the YAML there (indent with spaces, close brackets, quote a value holding ': ' or ' #')"
         ],
     ),
     file_case(
@@ -460,6 +460,25 @@ FILE_CASES = [
         ["Pulumi.eu-test.yaml line 1: config: must be a mapping of keys to values"],
     ),
     file_case(
+        "yaml alias bomb",
+        "config:\n  beacon-fleet:owner: &a [x, x, x]\n  beacon-fleet:zones: [*a, *a, *a]\n",
+        ["Pulumi.eu-test.yaml line 2: uses a YAML alias (*name); write each value out in full"],
+    ),
+    file_case(
+        "values nested thousands deep",
+        "config:\n  beacon-fleet:zones: " + "[" * 3000 + "]" * 3000 + "\n",
+        ["Pulumi.eu-test.yaml: values are nested too deeply to read; write each value as a flat list"],
+    ),
+    file_case(
+        "tab indentation",
+        "config:\n\tbeacon-fleet:owner: x\n",
+        [
+            "Pulumi.eu-test.yaml line 2, column 1: not valid YAML (while scanning for the next token found character"
+            " that cannot start any token); fix the YAML there (indent with spaces, close brackets, quote a value"
+            " holding ': ' or ' #')"
+        ],
+    ),
+    file_case(
         "bare and qualified key",
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  owner: a\n  beacon-fleet:owner: b\n",
         ["Pulumi.eu-test.yaml line 5: beacon-fleet:owner: the same key as owner (line 4); keep one"],
@@ -475,7 +494,7 @@ def assert_named_and_fixable(messages: list[str]) -> None:
     """Each message starts with its key (or its stack file and line) and says what to do, or what is accepted."""
     for message in messages:
         assert "Traceback" not in message
-        assert message.startswith(("beacon-fleet:", "alicloud:", "Pulumi.eu-test.yaml line ")), f"no key: {message}"
+        assert message.startswith(("beacon-fleet:", "alicloud:", "Pulumi.eu-test.yaml")), f"no key: {message}"
         fixes = ("; ", " must ", "keep one", "did you mean", " at most ")
         assert any(fix in message for fix in fixes), f"no fix: {message}"
 
@@ -635,3 +654,33 @@ def test_no_secret_value_reaches_the_plan_json_text_or_diff(stack, tmp_path, mon
     for value in [*ciphertexts.values(), *PLAIN_CREDENTIALS.values()]:
         assert value not in everything, f"{value} leaked"
     assert "set it encrypted with `pulumi config set --secret railwayToken`" in " ".join(everything.split())
+
+
+# --- any value of any key ----------------------------------------------------------------------------------------
+
+ODD_VALUES = [
+    "", " ", "\n", "x" * 5000, "١٢", "-1", "0", "99999999999999999999", "nan", "inf", "1e999", "1.5", " 5",
+    "[]", "{}", "null", "true", '["a"]', "[1,2]", "[null]", '[{"a":1}]', '["' + "x" * 3000 + '"]',
+    '["0.0.0.0/0"]', '["::/0"]', '["ecs.gn7i"]', "*", "key-*", "https://a:b@c", "モデル", '["id=a;id=b"]',
+    '["id=;hfRepo=/;paramsB=0"]', "[" + ",".join(['"x"'] * 500) + "]",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("stack", ["ap-southeast", "us-east", "router"])
+def test_no_value_of_any_key_raises_anything_but_a_config_error(stack, record_property):
+    parse = parse_router_settings if stack == "router" else parse_settings
+    base = dict(load_stack_config(stack).values)
+    slowest = 0.0
+    for name, spec in SCHEMA.keys.items():
+        if spec.secret:
+            continue  # read only as secrets, never decoded here
+        for value in ODD_VALUES:
+            raw = {**base, f"{SCHEMA.project}:{name}": value}
+            started = time.perf_counter()
+            try:
+                parse(SCHEMA, stack, raw)
+            except ConfigError as error:
+                assert all(p.startswith(("beacon-fleet:", "alicloud:")) for p in error.problems)
+            slowest = max(slowest, time.perf_counter() - started)
+    record_property("slowest_seconds", round(slowest, 4))
+    assert slowest < SECONDS
