@@ -194,9 +194,15 @@ def _settings(resource: dict) -> dict:
 
 
 def _defaults(config: dict) -> dict:
-    """Pulumi.yaml's defaults in the plan's wire form, for the project keys this config has."""
+    """Pulumi.yaml's defaults in the plan's wire form, for the project keys this config has, and the secret
+    placeholders every stack carries (a secret the file does not set)."""
     defaults = load_project_schema().defaults_as_config()
-    return {k: v for k, v in defaults.items() if k in config}
+    unset_secrets = {k: v for k, v in config.items() if v == "[secret]" and k.startswith(f"{_project()}:")}
+    return {k: v for k, v in defaults.items() if k in config} | unset_secrets
+
+
+def _project() -> str:
+    return load_project_schema().project
 
 
 def _config_for_diff(config: dict, document: dict) -> dict:

@@ -207,7 +207,14 @@ def test_an_added_stack_lists_only_what_its_file_sets():
     from fleet.config_schema import load_project_schema
 
     defaults = load_project_schema().defaults_as_config()
-    head = plan(config={**defaults, "alicloud:region": "eu-central-1", "beacon-fleet:vpcCidr": "10.40.0.0/16"})
+    head = plan(
+        config={
+            **defaults,
+            "alicloud:region": "eu-central-1",
+            "beacon-fleet:vpcCidr": "10.40.0.0/16",
+            "beacon-fleet:railwayToken": "[secret]",  # a secret the file does not set: a placeholder, not news
+        }
+    )
     diff = diff_stack("eu-central", None, head)
     assert diff.status == "added"
     assert [key for key, _, _ in diff.config] == ["alicloud:region", "beacon-fleet:vpcCidr"]
