@@ -217,3 +217,13 @@ def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path
     assert "us-east: 61 resources" in captured.out and "broken: FAILED" in captured.out
     document = json.loads((tmp_path / "broken.json").read_text())
     assert document["ok"] is False and "alicloud:region is set twice (also line 2)" in document["error"]
+
+
+def test_a_region_that_allows_cross_border_failover_is_warned_about_loudly():
+    config = load_stack_config("ap-southeast")
+    config = replace(config, values={**config.values, "beacon-fleet:allowCrossBorderFailover": "true"})
+    synthesis = synthesize("ap-southeast", config.values, config.secret_keys)
+    table = " ".join(plan_table(config, synthesis).split())
+    warning = "warning: ap-southeast: allowCrossBorderFailover is true, so the router may send this region's traffic"
+    assert warning in table
+    assert any("allowCrossBorderFailover" in w for w in plan_document(config, synthesis)["warnings"])
