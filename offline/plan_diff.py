@@ -144,8 +144,10 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
     after = {_key(r): r for r in head.get("resources", [])}
     diff.added = [k for k in after if k not in before]
     diff.removed = [k for k in before if k not in after]
+    # Plans written before secret fingerprints existed have none: compare fingerprints only when both sides do.
+    fingerprints = bool(base) and "secretDigests" in base and "secretDigests" in head
     for key in after.keys() & before.keys():
-        changes = list(_changed_leaves(_settings(before[key]), _settings(after[key])))
+        changes = list(_changed_leaves(_settings(before[key], fingerprints), _settings(after[key], fingerprints)))
         if changes:
             diff.changed.append((key, changes))
     diff.changed.sort()
@@ -185,10 +187,10 @@ def _key(resource: dict) -> ResourceKey:
     return (resource["type"], resource["name"], resource.get("parent", ""))
 
 
-def _settings(resource: dict) -> dict:
+def _settings(resource: dict, fingerprints: bool = True) -> dict:
     """What a change to a resource can touch: its inputs, its secret inputs (by fingerprint) and its protection."""
     settings = {"inputs": resource.get("inputs", {}), "protect": resource.get("protect", False)}
-    if resource.get("secretDigest"):
+    if fingerprints and resource.get("secretDigest"):
         settings["secret inputs"] = resource["secretDigest"]
     return settings
 

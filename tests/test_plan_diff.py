@@ -166,6 +166,10 @@ def test_folders_of_plans_are_diffed_and_anything_else_is_a_usage_error(tmp_path
 
 
 def test_a_changed_secret_counts_as_a_change_without_showing_either_value():
+    older = plan(resources=[res("role", password="[secret]")])  # planned before fingerprints existed
+    fingerprinted = plan(resources=[{**res("role", password="[secret]"), "secretDigest": "sha256:aaaa"}])
+    fingerprinted["secretDigests"] = {"config": {}, "outputs": {}}
+    assert diff_stack("s", older, fingerprinted).status == "unchanged"
     before = plan(resources=[{**res("role", password="[secret]"), "secretDigest": "sha256:aaaa"}])
     after = plan(resources=[{**res("role", password="[secret]"), "secretDigest": "sha256:bbbb"}])
     before["secretDigests"] = {"config": {"beacon-fleet:railwayToken": "sha256:1111"}, "outputs": {}}
