@@ -129,12 +129,17 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
         if not sep:
             problems.append(f"'{part}' is not key=value")
             continue
+        if key.strip() in pairs:
+            problems.append(f"field '{key.strip()}' is given twice")
         pairs[key.strip()] = value.strip()
 
     by_config_name = {v: k for k, v in CONFIG_FIELD_NAMES.items()}
     for key in sorted(set(pairs) - set(by_config_name)):
         problems.append(f"unknown field '{key}' (fields: {', '.join(CONFIG_FIELD_NAMES.values())})")
 
+    # Upper bounds well above any published model, so a slip of the keyboard cannot size a GPU for it:
+    # the largest open models have ~2T parameters, 10M-token contexts, a few hundred layers.
+    largest = {"paramsB": 5000, "maxContext": 16_777_216, "vocab": 4_194_304}
     values: dict[str, object] = {}
     for field in fields(ModelSpec):
         config_name = CONFIG_FIELD_NAMES[field.name]
@@ -143,21 +148,24 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
             if field.name not in OPTIONAL_CONFIG_FIELDS:
                 problems.append(f"missing field '{config_name}'")
             continue
+        limit = largest.get(config_name, 65_536)
         if field.type == "float":
-            try:
-                number = float(raw)
-            except ValueError:
-                problems.append(f"{config_name} must be a number, got '{raw}'")
+            # ASCII decimals only: float() also takes 'nan', 'inf', '1e999' and non-ASCII digits.
+            decimal = raw.isascii() and raw.replace(".", "", 1).isdigit() and len(raw) <= 14
+            if not decimal or not 0 < float(raw) <= limit:
+                problems.append(
+                    f"{config_name} must be a number above 0 and at most {limit}, such as 3.82, got '{raw}'"
+                )
                 continue
-            if number <= 0:
-                problems.append(f"{config_name} must be positive, got {raw}")
-                continue
-            values[field.name] = number
+            values[field.name] = float(raw)
         elif field.type == "int":
-            if not raw.isdigit() or int(raw) <= 0:
-                problems.append(f"{config_name} must be a positive whole number, got '{raw}'")
+            # ASCII digits only: str.isdigit() also takes '²' and '١٢', which int() then refuses or misreads.
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 0 < int(raw) <= limit:
+                problems.append(f"{config_name} must be a whole number from 1 to {limit}, got '{raw}'")
                 continue
             values[field.name] = int(raw)
+        elif field.name == "hf_repo" and not _is_hf_repo(raw):
+            problems.append(f"hfRepo must be a Hugging Face repository such as org/model, got '{raw}'")
         else:
             values[field.name] = raw
 
@@ -221,3 +229,9 @@ def pin_problems(spec: ModelSpec) -> list[str]:
     if bool(spec.ms_repo) != bool(spec.ms_revision):
         problems.append("msRepo and msRevision go together: give both (the ModelScope repo and its branch or tag)")
     return problems
+
+
+def _is_hf_repo(text: str) -> bool:
+    """org/name, ASCII letters, digits, '.', '_' and '-' (Hugging Face's repository ids)."""
+    org, sep, name = text.partition("/")
+    return bool(sep and org and name and text.isascii() and all(c.isalnum() or c in "._-" for c in org + name))

@@ -75,6 +75,11 @@ def claim_problems(stack: str, outputs: Mapping[str, Any]) -> list[str]:
             "routerProviders.region.residency_bound",
             f"is off, but {cloud_region} is in mainland China, where residency binds whatever the stack says",
         )
+    if (region.get("residency_bound") is True or mainland) and region.get("allow_cross_border_failover") is True:
+        bad(
+            "routerProviders.region.allow_cross_border_failover",
+            "is on for a residency-bound region, which its own settings refuse; the output is stale or was edited",
+        )
     label = region.get("label")
     if outputs.get("routerRegion") is not None and outputs["routerRegion"] != label:
         bad(

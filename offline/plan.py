@@ -30,8 +30,25 @@ from fleet import cost
 from fleet.config_schema import load_project_schema
 from offline import policy_check
 from offline.engine import Synthesis, as_stack_outputs, synthesize
-from offline.report import cost_lines, plan_document, plan_json, plan_table, region_cost, study_lines
-from offline.stack_files import StackConfig, StackFileError, load_stack_config, shipped_stacks
+from offline.report import (
+    PLAN_FORMAT,
+    cost_lines,
+    fit,
+    plan_document,
+    plan_json,
+    plan_table,
+    plural,
+    region_cost,
+    study_lines,
+)
+from offline.stack_files import (
+    InvalidStackFileError,
+    StackConfig,
+    StackFileError,
+    cross_stack_problems,
+    load_stack_config,
+    shipped_stacks,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,17 +75,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    stacks = args.stack or shipped_stacks()
-    try:
-        configs = [load_stack_config(stack) for stack in stacks]
-    except StackFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    stacks = list(dict.fromkeys(args.stack or shipped_stacks()))
+    configs, broken = [], []
+    for stack in stacks:
+        try:
+            configs.append(load_stack_config(stack))
+        except InvalidStackFileError as error:  # the file exists but is not a valid stack file: that stack fails
+            broken.append((StackConfig(stack, {}, ()), Synthesis(stack, error=str(error))))
+        except StackFileError as error:  # no such stack: a usage error
+            print(f"error: {error}", file=sys.stderr)
+            return 2
 
     args.out.mkdir(parents=True, exist_ok=True)
+    if not args.stack:
+        _remove_stale_plans(args.out, set(stacks))
     failed = []
     region_costs = []
-    for config, synthesis in plan_stacks(configs):
+    for config, synthesis in broken + plan_stacks(configs):
         path = args.out / f"{config.stack}.json"
         violations = policy_check.check_synthesis(synthesis)
         path.write_text(plan_json(plan_document(config, synthesis, prices, violations=violations)), encoding="utf-8")
@@ -82,13 +105,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"== stack {config.stack}" + ("\n".join(cost_lines(region)) if region else ": no cost (not a region)")
             )
         elif args.view == "full" and args.json_only:
-            status = f"{len(synthesis.resources)} resources" if synthesis.ok else "FAILED"
+            status = plural(len(synthesis.resources), "resource") if synthesis.ok else "FAILED"
             if config.stack in failed and synthesis.ok:
                 status += ", mandatory policy violations"
             print(f"{config.stack}: {status} -> {path}")
         elif args.view == "full":
             print(plan_table(config, synthesis, prices, violations))
             print(f"plan written to {path}\n")
+
+    across = [message for involved, message in _cross_stack(stacks) if involved & set(stacks)]
 
     fleet = {
         "regions": [cost.as_json(r) for r in region_costs],
@@ -101,20 +126,51 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.json_only:
         low = cost.total(r.month_min for r in region_costs)
         high = cost.total(r.month_max for r in region_costs)
-        print(f"Fleet, {len(region_costs)} regions: {low.text()} a month at minimum replicas, {high.text()} at maximum")
-        print("\n".join(study_lines(prices)).lstrip("\n"))
+        fleet_lines = [
+            f"Fleet, {plural(len(region_costs), 'region')}: {low.text()} a month at minimum replicas,"
+            f" {high.text()} at maximum",
+            *study_lines(prices)[1:],
+        ]
+        print("\n".join(fit(fleet_lines)))
         print()
+    if across:
+        print(f"the stacks disagree ({plural(len(across), 'problem')}):", file=sys.stderr)
+        print("\n".join(fit([f"  - {message}" for message in across])), file=sys.stderr)
     if failed:
         print(
-            f"{len(failed)} of {len(configs)} stacks failed to synthesize or broke a mandatory policy:"
+            f"{len(failed)} of {plural(len(stacks), 'stack')} failed to synthesize or broke a mandatory policy:"
             f" {', '.join(failed)}",
             file=sys.stderr,
         )
+    if failed or across:
         return 1
     # With --view cost-json, stdout is JSON only; the status goes to stderr.
     status = sys.stderr if args.view == "cost-json" else sys.stdout
-    print(f"all {len(configs)} stacks synthesized offline (simulated, nothing deployed)", file=status)
+    every = "the 1 stack" if len(stacks) == 1 else f"all {len(stacks)} stacks"
+    print(f"{every} synthesized offline (simulated, nothing deployed)", file=status)
     return 0
+
+
+def _cross_stack(asked: list[str]) -> list[tuple[frozenset[str], str]]:
+    """Cross-stack problems among every stack file that loads (not only the ones asked for)."""
+    configs = []
+    for stack in shipped_stacks():
+        try:
+            configs.append(load_stack_config(stack))
+        except StackFileError:
+            continue  # reported as that stack's own failure when it is planned
+    return cross_stack_problems(configs)
+
+
+def _remove_stale_plans(out: Path, stacks: set[str]) -> None:
+    """Delete the plans of stacks whose file is gone, so a deleted stack does not linger in plan/ or a diff."""
+    for path in out.glob("*.json"):
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(document, dict) and document.get("format") == PLAN_FORMAT and document.get("stack") not in stacks:
+            path.unlink()
 
 
 def plan_stacks(configs: Iterable[StackConfig]) -> list[tuple[StackConfig, Synthesis]]:

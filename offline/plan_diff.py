@@ -7,7 +7,10 @@
 
 Per stack: resources added, removed and changed (with the inputs that changed), outputs that changed, the
 router's routes and providers, config keys, policy violations and warnings. Secrets stay masked: both plans
-hold only `[secret]`, so a changed secret value cannot show, and is never read.
+hold only `[secret]` and a fingerprint (`secretDigests`, a resource's `secretDigest`), so a changed secret
+counts as a change without showing; a config value that is named or shaped like a credential is never
+printed, even from a base planned by older code. An added stack lists only the keys that differ from
+Pulumi.yaml's defaults, and a long value's change shows the part that changed.
 
 A ref is planned in a temporary `git worktree` with this interpreter, so both sides run with the head's
 installed dependencies. Exit code: 0 when the head plans cleanly, 1 when a head stack fails to synthesize or
@@ -26,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleet import credentials
+from fleet.config_schema import load_project_schema
 from offline.report import PLAN_FORMAT
 
 MAX_LINES_PER_ITEM = 12
@@ -125,14 +130,24 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
         return StackDiff(stack, "failed", error=head.get("error"))
     diff = StackDiff(stack, "added" if base is None else ("fixed" if not base.get("ok") else "changed"))
     base = base if base is not None and base.get("ok") else {}
-    diff.config = list(_changed_leaves(base.get("config", {}), head.get("config", {}), flatten=False))
+    # A new (or until now failing) stack is compared with Pulumi.yaml's defaults, not with nothing, so it lists
+    # what its file sets rather than every default key.
+    base_config = base.get("config") if base else _defaults(head.get("config", {}))
+    diff.config = [
+        (key, *_shown_config(key, old, new, base, head))
+        for key, old, new in _changed_leaves(
+            _config_for_diff(base_config, base), _config_for_diff(head.get("config", {}), head), flatten=False
+        )
+    ]
 
     before = {_key(r): r for r in base.get("resources", [])}
     after = {_key(r): r for r in head.get("resources", [])}
     diff.added = [k for k in after if k not in before]
     diff.removed = [k for k in before if k not in after]
+    # Plans written before secret fingerprints existed have none: compare fingerprints only when both sides do.
+    fingerprints = bool(base) and "secretDigests" in base and "secretDigests" in head
     for key in after.keys() & before.keys():
-        changes = list(_changed_leaves(_settings(before[key]), _settings(after[key])))
+        changes = list(_changed_leaves(_settings(before[key], fingerprints), _settings(after[key], fingerprints)))
         if changes:
             diff.changed.append((key, changes))
     diff.changed.sort()
@@ -144,6 +159,11 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
         outputs_before = {k: v for k, v in outputs_before.items() if k != "routerConfig"}
         outputs_after = {k: v for k, v in outputs_after.items() if k != "routerConfig"}
     diff.outputs = list(_changed_leaves(outputs_before, outputs_after))
+    secrets_before = (base.get("secretDigests") or {}).get("outputs", {}) if base else {}
+    secrets_after = (head.get("secretDigests") or {}).get("outputs", {})
+    for key in sorted(secrets_before.keys() & secrets_after.keys()):
+        if secrets_before[key] != secrets_after[key]:
+            diff.outputs.append((f"{key} (secret)", "[secret]", "[secret, changed]"))
 
     violations_before = set(_violations(base)) if base else set()
     violations_after = set(_violations(head))
@@ -167,9 +187,62 @@ def _key(resource: dict) -> ResourceKey:
     return (resource["type"], resource["name"], resource.get("parent", ""))
 
 
-def _settings(resource: dict) -> dict:
-    """What a change to a resource can touch: its inputs and its protection."""
-    return {"inputs": resource.get("inputs", {}), "protect": resource.get("protect", False)}
+def _settings(resource: dict, fingerprints: bool = True) -> dict:
+    """What a change to a resource can touch: its inputs, its secret inputs (by fingerprint) and its protection."""
+    settings = {"inputs": resource.get("inputs", {}), "protect": resource.get("protect", False)}
+    if fingerprints and resource.get("secretDigest"):
+        settings["secret inputs"] = resource["secretDigest"]
+    return settings
+
+
+def _defaults(config: dict) -> dict:
+    """Pulumi.yaml's defaults in the plan's wire form, for the project keys this config has, and the secret
+    placeholders every stack carries (a secret the file does not set)."""
+    defaults = load_project_schema().defaults_as_config()
+    unset_secrets = {k: v for k, v in config.items() if v == "[secret]" and k.startswith(f"{_project()}:")}
+    return {k: v for k, v in defaults.items() if k in config} | unset_secrets
+
+
+def _project() -> str:
+    return load_project_schema().project
+
+
+def _config_for_diff(config: dict, document: dict) -> dict:
+    """Config values to compare: credential-like ones by fingerprint, secrets by their ciphertext's fingerprint."""
+    digests = ((document or {}).get("secretDigests") or {}).get("config", {})
+    compared = {}
+    for key, value in config.items():
+        if key in digests:
+            compared[key] = f"[secret {digests[key]}]"
+        elif _credential_like(key, value):
+            compared[key] = f"[secret {credentials.digest(value)}]"
+        else:
+            compared[key] = value
+    return compared
+
+
+def _credential_like(key: str, value: Any) -> bool:
+    if value == "[secret]":
+        return False
+    project = load_project_schema().project
+    plain = {f"{project}:{name}" for name in _plain_keys()}
+    return credentials.key_is_credential(key, plain) or bool(credentials.value_credential_shape(value))
+
+
+def _plain_keys() -> list[str]:
+    return [name for name, spec in load_project_schema().keys.items() if not spec.secret]
+
+
+def _shown_config(key: str, old: Any, new: Any, base: dict, head: dict) -> tuple[Any, Any]:
+    """What the diff prints for a config change: a secret's fingerprint is never printed, only that it changed."""
+
+    def shown(value: Any) -> Any:
+        return "[secret]" if isinstance(value, str) and value.startswith("[secret") else value
+
+    old_shown, new_shown = shown(old), shown(new)
+    if old_shown == new_shown == "[secret]":
+        return "[secret]", "[secret, changed]"
+    return old_shown, new_shown
 
 
 def _violations(document: dict) -> list[str]:
@@ -306,6 +379,8 @@ def _capped(changes: list[tuple[str, Any, Any]]) -> list[tuple[str, Any, Any]]:
 
 
 def _leaf(path: str, old: Any, new: Any) -> str:
+    if path == "secret inputs":
+        return "secret inputs changed (compared by fingerprint; values not shown)"
     return path if path.startswith("…") else f"`{path}`: {_change(old, new)}"
 
 
@@ -314,11 +389,37 @@ def _change(old: Any, new: Any) -> str:
         return f"added {_value(new)}"
     if new is None:
         return f"removed (was {_value(old)})"
-    return f"{_value(old)} → {_value(new)}"
+    old_text, new_text = _text(old), _text(new)
+    if len(old_text) > MAX_VALUE_CHARS or len(new_text) > MAX_VALUE_CHARS:
+        old_text, new_text = _changed_part(old_text, new_text)
+    return f"{_value(old_text)} → {_value(new_text)}"
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _changed_part(old: str, new: str, context: int = 20) -> tuple[str, str]:
+    """The part of two long strings that differs, with a little context and … where text was left out."""
+    prefix = 0
+    while prefix < min(len(old), len(new)) and old[prefix] == new[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < min(len(old), len(new)) - prefix and old[-1 - suffix] == new[-1 - suffix]:
+        suffix += 1
+    start = max(prefix - context, 0)
+
+    def part(text: str) -> str:
+        end = min(len(text) - suffix + context, len(text))
+        return ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
+
+    return part(old), part(new)
 
 
 def _value(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = _text(value)
+    if credentials.value_credential_shape(text):
+        return "`[looks like a credential; not shown]`"
     text = text.replace("\n", "⏎").replace("`", "'")
     text = text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
     return f"`{text}`"
@@ -368,7 +469,9 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    report = markdown(diffs, base_label, head_label)
+    report = credentials.redact(
+        markdown(diffs, base_label, head_label)
+    )  # nothing credential-shaped, whatever its source
     print(report, end="")
     if args.out:
         with args.out.open("a", encoding="utf-8") as out:  # a job summary may already hold other steps' text

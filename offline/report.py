@@ -3,15 +3,45 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from typing import Any
 
-from fleet import cost
+from fleet import cost, credentials
+from fleet.config_schema import load_project_schema
 from offline import policy_check
-from offline.engine import DeclaredResource, Synthesis, masked
+from offline.engine import DeclaredResource, Synthesis, _replacing_secrets, masked
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID, SIMULATED_ID_PREFIX
 from offline.stack_files import StackConfig
 
 PLAN_FORMAT = "beacon-fleet-plan/1"
+# The widest line of the plan text; longer values are cut (tables, outputs) or wrapped (prose). Full values stay
+# in plan/<stack>.json.
+MAX_LINE = 160
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """'1 resource', '2 resources'."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def cut(line: str, width: int = MAX_LINE) -> str:
+    """The line, cut to `width` with an ellipsis when longer."""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def fit(lines: list[str], width: int = MAX_LINE) -> list[str]:
+    """Prose lines wrapped to `width`, continuation lines indented two more than the first."""
+    fitted = []
+    for line in lines:
+        if len(line) <= width or line.startswith("```"):
+            fitted.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        fitted += textwrap.wrap(
+            line, width, initial_indent="", subsequent_indent=indent + "  ", break_on_hyphens=False
+        ) or [line]
+    return fitted
+
 
 # The inputs worth a glance in the table, per resource type (paths into the wire inputs).
 KEY_SETTINGS: dict[str, tuple[str, ...]] = {
@@ -147,6 +177,10 @@ def _lookup(inputs: Any, path: str) -> Any:
 
 
 def key_settings(resource: DeclaredResource) -> str:
+    return " ".join(key_setting_parts(resource))
+
+
+def key_setting_parts(resource: DeclaredResource) -> list[str]:
     inputs = masked(resource.inputs)
     paths = KEY_SETTINGS.get(resource.type)
     if paths is None:
@@ -156,7 +190,7 @@ def key_settings(resource: DeclaredResource) -> str:
         value = _lookup(inputs, path)
         if value is not None:
             parts.append(f"{path.split('.')[-1] if not path.split('.')[-1].isdigit() else path}={_scalar(value)}")
-    return " ".join(parts)
+    return parts
 
 
 def _scalar(value: Any) -> str:
@@ -197,6 +231,7 @@ def plan_document(
             "read": r.read,
             "protect": r.protect,
             "inputs": masked(r.inputs),
+            **({"secretDigest": d} if (d := _secrets_digest(r.inputs)) else {}),
         }
         for _, r in ordered(synthesis)
     ]
@@ -204,25 +239,70 @@ def plan_document(
     for r in synthesis.resources:
         by_type[r.type] = by_type.get(r.type, 0) + 1
     secret_keys = set(config.secret_keys)
+    warnings = sorted(set(synthesis.warnings) | set(config_warnings(config)))
     return {
         "format": PLAN_FORMAT,
         "stack": synthesis.stack,
         "ok": synthesis.ok,
-        "error": synthesis.error,
+        "error": credentials.redact(synthesis.error) if synthesis.error else None,
         "simulated": SIMULATION_NOTE,
-        "config": {k: ("[secret]" if k in secret_keys else v) for k, v in sorted(config.values.items())},
+        "config": {k: ("[secret]" if _hidden(k, v, secret_keys) else v) for k, v in sorted(config.values.items())},
         "placeholders": dict(sorted(config.placeholders.items())),
+        # Fingerprints of secret values (ciphertext, placeholders, simulated values: nothing decrypted), so the
+        # plan diff counts a changed secret as a change without showing it.
+        "secretDigests": {
+            "config": dict(sorted(config.secret_digests.items())),
+            "outputs": {k: d for k, v in sorted(synthesis.outputs.items()) if (d := _secrets_digest(v))},
+        },
         "resources": resources,
         "outputs": masked(synthesis.outputs),
         "summary": {"resources": len(resources), "byType": dict(sorted(by_type.items()))},
         "cost": cost.as_json(region_costs) if region_costs else None,
-        "warnings": sorted(set(synthesis.warnings)),
+        "warnings": warnings,
         "policies": {
             "pack": policy_check.PACK_NAME,
             "checked": [p.name for p in policy_check.ALL_POLICIES],
             "violations": [v.as_json() for v in violations],
         },
     }
+
+
+def _secrets_digest(value: Any) -> str | None:
+    """A fingerprint of the secret values inside `value`, or None when it holds none."""
+    found: list[Any] = []
+    _replacing_secrets(value, lambda secret: found.append(secret.value))
+    return credentials.digest(found) if found else None
+
+
+def _hidden(key: str, value: Any, secret_keys: set[str]) -> bool:
+    """A config value the plan never shows: a secret, or anything that looks like a credential."""
+    plain_keys = {f"{p}:{n}" for p, n in _plain_project_keys()}
+    return (
+        key in secret_keys
+        or credentials.key_is_credential(key, plain_keys)
+        or bool(credentials.value_credential_shape(value))
+    )
+
+
+def _plain_project_keys() -> list[tuple[str, str]]:
+    schema = load_project_schema()
+    return [(schema.project, name) for name, spec in schema.keys.items() if not spec.secret]
+
+
+def config_warnings(config: StackConfig) -> list[str]:
+    """What the plan says loudly about a stack's config that is allowed but risky."""
+    project = load_project_schema().project
+    values = config.values
+    if values.get(f"{project}:stackRole", "region") == "router":
+        return []
+    bound = values.get(f"{project}:residencyBound") == "true"
+    if values.get(f"{project}:allowCrossBorderFailover") == "true" and not bound:
+        return [
+            f"{config.stack}: allowCrossBorderFailover is true, so the router may send this region's traffic to"
+            " providers outside its jurisdiction (the stack is not residencyBound); make sure no personal data"
+            " that must stay in the jurisdiction reaches it"
+        ]
+    return []
 
 
 def plan_json(document: dict[str, Any]) -> str:
@@ -249,7 +329,8 @@ def cost_lines(region: cost.RegionCost) -> list[str]:
         "",
         f"Cost, {region.region} (USD; a month is {cost.HOURS_PER_MONTH} h):",
         *_columns(rows),
-        f"  cGPU packing: {region.gpus_packed} GPU(s) instead of {region.gpus_whole} whole GPUs, {saved} saved,"
+        f"  cGPU packing: {plural(region.gpus_packed, 'GPU')} instead of {plural(region.gpus_whole, 'whole GPU')},"
+        f" {saved} saved,"
         f" {region.packing_saving_month.text()} a month",
     ]
     if region.missing():
@@ -284,9 +365,9 @@ def plan_table(
     """A readable table of what the stack declares, its outputs with secrets masked, and what was simulated."""
     lines = [f"== stack {synthesis.stack} " + "=" * max(0, 90 - len(synthesis.stack))]
     if not synthesis.ok:
-        lines.append(f"FAILED: {synthesis.error}")
-        return "\n".join(lines) + "\n"
-    rows = [("TYPE", "NAME", "PARENT", "PROTECT", "KEY SETTINGS")]
+        lines.append(f"FAILED: {credentials.redact(synthesis.error or '')}")
+        return "\n".join(fit("\n".join(lines).splitlines())) + "\n"
+    rows: list[tuple[str, str, str, str, str | list[str]]] = [("TYPE", "NAME", "PARENT", "PROTECT", "KEY SETTINGS")]
     # Router configs are long: shown as tables and a diagram below, whole in the JSON plan.
     shown_outputs = {k: v for k, v in synthesis.outputs.items() if k not in ROUTER_OUTPUTS_SHOWN_BELOW}
     names = {r.urn: r.name for r in synthesis.resources}
@@ -297,17 +378,20 @@ def plan_table(
                 r.name,
                 names.get(r.parent_urn, "(stack)"),
                 "yes" if r.protect else ("read" if r.read else ""),
-                key_settings(r),
+                key_setting_parts(r),
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
-    lines.append(f"{len(synthesis.resources)} resources")
+        head = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  "
+        lines += _packed(head, [row[4]] if isinstance(row[4], str) else row[4])
+    lines.append(
+        plural(len(synthesis.resources), "resource") + f" (long settings cut; whole in plan/{synthesis.stack}.json)"
+    )
     lines.append("")
     lines.append("Outputs (secrets masked):")
     for key, value in sorted(masked(shown_outputs).items()):
-        lines.append(f"  {key}: {_scalar(value)}")
+        lines.append(cut(f"  {key}: {_scalar(value)}"))
     if config.placeholders:
         lines.append("")
         lines.append("Secret placeholders (visible stand-ins, never values):")
@@ -321,13 +405,30 @@ def plan_table(
     if region_costs:
         lines.extend(cost_lines(region_costs))
     lines.extend(policy_lines(policy_check.check_synthesis(synthesis) if violations is None else violations))
-    if synthesis.warnings:
+    warnings = sorted(set(synthesis.warnings) | set(config_warnings(config)))
+    if warnings:
         lines.append("")
-    for warning in sorted(set(synthesis.warnings)):
+    for warning in warnings:
         lines.append(f"warning: {warning}")
     lines.append("")
     lines.append(SIMULATION_NOTE)
-    return "\n".join(lines) + "\n"
+    return "\n".join(fit(lines)) + "\n"
+
+
+def _packed(head: str, parts: list[str]) -> list[str]:
+    """`head` then the parts, as many per line as fit MAX_LINE, continuation lines aligned under the first part;
+    a part too long for a line of its own is cut."""
+    room = max(MAX_LINE - len(head), 40)
+    lines: list[str] = []
+    current = ""
+    for part in (cut(p, room) for p in parts):
+        if current and len(current) + 1 + len(part) > room:
+            lines.append(current)
+            current = part
+        else:
+            current = f"{current} {part}" if current else part
+    lines.append(current)
+    return [cut((head if i == 0 else " " * len(head)) + line).rstrip() for i, line in enumerate(lines)]
 
 
 ROUTER_OUTPUTS_SHOWN_BELOW = ("routerConfig", "routerMermaid")
@@ -338,7 +439,7 @@ def policy_lines(found: list[policy_check.Violation]) -> list[str]:
     count = len(policy_check.ALL_POLICIES)
     if not found:
         return ["", f"Policy pack {policy_check.PACK_NAME}: all {count} policies pass"]
-    lines = ["", f"Policy pack {policy_check.PACK_NAME}: {len(found)} violations"]
+    lines = ["", f"Policy pack {policy_check.PACK_NAME}: {plural(len(found), 'violation')}"]
     lines += [f"  [{v.enforcement}] {v.policy}: {v.resource or '(stack)'}: {v.message}" for v in found]
     return lines
 
@@ -375,8 +476,8 @@ def router_lines(outputs: dict[str, Any]) -> list[str]:
     )
     lines = [
         "",
-        f"Router config (version {config['version']}): {len(providers)} providers,"
-        f" {sum(len(m) for m in config['routes'].values())} routes; credentials by variable name only",
+        f"Router config (version {config['version']}): {plural(len(providers), 'provider')},"
+        f" {plural(sum(len(m) for m in config['routes'].values()), 'route')}; credentials by variable name only",
         *_columns(routes),
         "",
         *_columns(table),
@@ -398,8 +499,8 @@ def _packing_lines(outputs: dict[str, Any]) -> list[str]:
         return []
     lines = [
         "",
-        f"GPU packing ({packing['gpu']}, minimum replicas): {packing['gpusNeeded']} GPU(s) instead of"
-        f" {packing['wholeGpuPerReplica']} whole GPUs, {packing['gpusSaved']} saved",
+        f"GPU packing ({packing['gpu']}, minimum replicas): {plural(packing['gpusNeeded'], 'GPU')} instead of"
+        f" {plural(packing['wholeGpuPerReplica'], 'whole GPU')}, {packing['gpusSaved']} saved",
     ]
     for gpu in packing["gpus"]:
         lines.append(
@@ -409,9 +510,16 @@ def _packing_lines(outputs: dict[str, Any]) -> list[str]:
 
 
 def _columns(rows: list[tuple[str, ...]]) -> list[str]:
-    """Rows as aligned columns, the last one left ragged."""
+    """Rows as aligned columns, the last one left ragged and wrapped under itself to fit MAX_LINE."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return ["  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  " + row[-1] for row in rows]
+    lines = []
+    for row in rows:
+        head = "  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])) + "  "
+        room = max(MAX_LINE - len(head), 30)
+        last = textwrap.wrap(row[-1], room, break_on_hyphens=False) or [""]
+        lines.append(cut(head + last[0]))
+        lines += [cut(" " * len(head) + more) for more in last[1:]]
+    return lines
 
 
 def _release_lines(outputs: dict[str, Any]) -> list[str]:

@@ -42,11 +42,18 @@ def test_plan_cli_writes_identical_files_in_two_runs(tmp_path, capsys):
 def test_plan_table_shows_type_name_parent_settings_and_what_was_simulated():
     config = load_stack_config("cn-beijing")
     table = plan_table(config, synthesize("cn-beijing", config.values, config.secret_keys))
-    bucket_row = next(line for line in table.splitlines() if "alicloud:oss:Bucket " in line)
+    lines = table.splitlines()
+    start = next(i for i, line in enumerate(lines) if "alicloud:oss:Bucket " in line)
+    row = [lines[start]]
+    for line in lines[start + 1 :]:  # settings that do not fit continue on lines aligned under the column
+        if not line.startswith(" " * 40):
+            break
+        row.append(line)
+    bucket_row = " ".join(row)
     assert "models-bucket" in bucket_row and "models" in bucket_row.split("models-bucket", 1)[1]
     assert "yes" in bucket_row and "sseAlgorithm=AES256" in bucket_row and "status=Enabled" in bucket_row
     assert "Outputs (secrets masked):" in table
-    assert SIMULATION_NOTE in table and SIMULATED_ACCOUNT_ID in table
+    assert SIMULATION_NOTE in " ".join(table.split()) and SIMULATED_ACCOUNT_ID in table  # wrapped to 160
 
 
 def test_unknown_stack_is_a_clear_usage_error(capsys):
@@ -120,16 +127,32 @@ def test_a_required_secret_left_unset_is_a_visible_placeholder_never_a_made_up_v
     token = KeySpec(name="demoToken", type="string", description="a token", secret=True)
     with_secret = replace(schema, keys={**schema.keys, "demoToken": token})
     path = tmp_path / "Pulumi.tokenless.yaml"
-    path.write_text("config:\n  alicloud:region: us-east-1\n")
+    path.write_text("config:\n  alicloud:region: us-east-1\n  beacon-fleet:registryEdition: personal\n")
     config = load_stack_config("tokenless", path, schema=with_secret)
     assert (
         config.values["beacon-fleet:demoToken"]
         == "[secret placeholder: beacon-fleet:demoToken is not set in Pulumi.tokenless.yaml]"
     )
-    assert config.placeholders["beacon-fleet:demoToken"].startswith(
-        "not set; run `pulumi config set --secret demoToken`"
-    )
     assert "beacon-fleet:demoToken" in config.secret_keys
+    # Only the secrets this stack needs are listed: Personal Edition needs the registry password.
+    assert list(config.placeholders) == ["beacon-fleet:registryPassword"]
+    assert config.placeholders["beacon-fleet:registryPassword"].startswith(
+        "not set; run `pulumi config set --secret registryPassword`"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stack", "needed"),
+    [
+        ("cn-beijing", ["runpodRouterApiKey"]),
+        ("ap-southeast", ["runpodRouterApiKey"]),
+        ("us-east", ["modalProxyTokenId", "modalProxyTokenSecret"]),
+        ("router", ["railwayToken", "routerKubeconfig"]),
+    ],
+)
+def test_secret_placeholders_list_only_the_secrets_the_stack_needs(stack, needed):
+    config = load_stack_config(stack)
+    assert sorted(config.placeholders) == [f"beacon-fleet:{name}" for name in needed]
 
 
 def test_plan_table_lists_each_counterpart_with_provider_location_gpu_scaling_and_url():
@@ -149,3 +172,58 @@ def test_a_stack_without_a_counterpart_has_no_counterpart_section():
     config = replace(config, values={**config.values, "beacon-fleet:counterpartProvider": "none"})
     table = plan_table(config, synthesize("us-east", config.values, config.secret_keys))
     assert "\nCounterpart (" not in table and "Outputs (secrets masked):" in table
+
+
+def test_the_plan_text_of_every_shipped_stack_keeps_to_160_characters_a_line(tmp_path, capsys):
+    assert plan.main(["--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    long_lines = [line for line in out.splitlines() if len(line) > 160]
+    assert long_lines == []
+    for stack in SHIPPED_STACKS:
+        assert f"== stack {stack} " in out and (tmp_path / f"{stack}.json").exists()
+    assert " GPU(s)" not in out
+
+
+def test_counts_read_right():
+    from offline.report import plural
+
+    assert [plural(n, "resource") for n in (0, 1, 2)] == ["0 resources", "1 resource", "2 resources"]
+    assert plural(1, "policy", "policies") == "1 policy"
+
+
+def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path):
+    stale = tmp_path / "eu-gone.json"
+    stale.write_text(json.dumps({"format": "beacon-fleet-plan/1", "stack": "eu-gone"}))
+    unrelated = tmp_path / "notes.json"
+    unrelated.write_text("{}")
+    assert plan.main(["--json-only", "--out", str(tmp_path)]) == 0
+    assert not stale.exists() and unrelated.exists()
+
+
+def test_the_cost_json_view_prints_only_json(capsys):
+    assert plan.main(["--view", "cost-json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["regions"]
+    assert "synthesized offline" in captured.err
+
+
+def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text("config:\n  alicloud:region: us-east-1\n  alicloud:region: us-east-2\n")
+    real_loader = plan.load_stack_config
+    monkeypatch.setattr(plan, "load_stack_config", lambda s, p=None: real_loader(s, broken if s == "broken" else p))
+    assert plan.main(["--stack", "broken", "--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "us-east: 69 resources" in captured.out and "broken: FAILED" in captured.out
+    document = json.loads((tmp_path / "broken.json").read_text())
+    assert document["ok"] is False and "alicloud:region is set twice (also line 2)" in document["error"]
+
+
+def test_a_region_that_allows_cross_border_failover_is_warned_about_loudly():
+    config = load_stack_config("ap-southeast")
+    config = replace(config, values={**config.values, "beacon-fleet:allowCrossBorderFailover": "true"})
+    synthesis = synthesize("ap-southeast", config.values, config.secret_keys)
+    table = " ".join(plan_table(config, synthesis).split())
+    warning = "warning: ap-southeast: allowCrossBorderFailover is true, so the router may send this region's traffic"
+    assert warning in table
+    assert any("allowCrossBorderFailover" in w for w in plan_document(config, synthesis)["warnings"])

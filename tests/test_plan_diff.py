@@ -75,9 +75,11 @@ def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
     assert [(name, new) for name, _, new in router.providers] == [
         (f"us-east-{kind}-{DROPPED_MODEL}", None) for kind in ("ack", "eas", "modal")
     ]
-    # The ConfigMap in cn-beijing's cluster holds only the region it serves (asia-east); us-east is published to
-    # Railway, whose variables are one secret input.
-    assert [name for (_, name, _), _ in router.changed] == []
+    changed = {name: [path for path, _, _ in leaves] for (_, name, _), leaves in router.changed}
+    # The ConfigMap and Secret in cn-beijing's cluster hold only the region they serve (asia-east); us-east is
+    # published to Railway, whose variables are secret inputs: counted, compared by fingerprint, never shown.
+    assert changed.keys() == {"router-railway"}
+    assert "secret inputs" in changed["router-railway"]
 
 
 def test_the_reverse_change_adds_the_same_model_back(plans):
@@ -163,3 +165,62 @@ def test_folders_of_plans_are_diffed_and_anything_else_is_a_usage_error(tmp_path
     (tmp_path / "head" / "other.json").write_text("{}")
     assert plan_diff.main([str(tmp_path / "base"), str(tmp_path / "head")]) == 2
     assert "is not a beacon-fleet-plan/1 plan" in capsys.readouterr().err
+
+
+def test_a_changed_secret_counts_as_a_change_without_showing_either_value():
+    older = plan(resources=[res("role", password="[secret]")])  # planned before fingerprints existed
+    fingerprinted = plan(resources=[{**res("role", password="[secret]"), "secretDigest": "sha256:aaaa"}])
+    fingerprinted["secretDigests"] = {"config": {}, "outputs": {}}
+    assert diff_stack("s", older, fingerprinted).status == "unchanged"
+    before = plan(resources=[{**res("role", password="[secret]"), "secretDigest": "sha256:aaaa"}])
+    after = plan(resources=[{**res("role", password="[secret]"), "secretDigest": "sha256:bbbb"}])
+    before["secretDigests"] = {"config": {"beacon-fleet:railwayToken": "sha256:1111"}, "outputs": {}}
+    after["secretDigests"] = {"config": {"beacon-fleet:railwayToken": "sha256:2222"}, "outputs": {}}
+    before["config"]["beacon-fleet:railwayToken"] = after["config"]["beacon-fleet:railwayToken"] = "[secret]"
+    diff = diff_stack("s", before, after)
+    assert diff.status == "changed"
+    assert diff.config == [("beacon-fleet:railwayToken", "[secret]", "[secret, changed]")]
+    assert [leaves for _, leaves in diff.changed] == [[("secret inputs", "sha256:aaaa", "sha256:bbbb")]]
+    text = markdown([diff], "base", "head")
+    assert "| s | changed | 0 | 1 | 0 |" in text
+    assert "secret inputs changed (compared by fingerprint; values not shown)" in text
+    assert "sha256:" not in text
+
+
+def test_a_credential_in_an_old_base_plan_is_never_printed(capsys, tmp_path):
+    leaked = "LTAI5tQx8mLrT2vN9pZkW3aB"
+    base = plan()
+    base["config"] |= {"alicloud:accessKey": "abc-plain-key-value", "beacon-fleet:owner": leaked}
+    head = plan()
+    for side, document in (("base", base), ("head", head)):
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "s.json").write_text(json.dumps(document))
+    assert plan_diff.main([str(tmp_path / "base"), str(tmp_path / "head")]) == 0
+    out = capsys.readouterr().out
+    assert leaked not in out and "abc-plain-key-value" not in out
+    assert "`alicloud:accessKey`: removed (was `[secret]`)" in out
+
+
+def test_a_long_value_shows_the_part_that_changed():
+    policy = "x" * 150
+    before = plan(resources=[res("role", note=policy + "-old-tail")])
+    after = plan(resources=[res("role", note=policy + "-new-tail")])
+    text = markdown([diff_stack("s", before, after)], "base", "head")
+    assert "-old-tail" in text and "-new-tail" in text and "…" in text
+
+
+def test_an_added_stack_lists_only_what_its_file_sets():
+    from fleet.config_schema import load_project_schema
+
+    defaults = load_project_schema().defaults_as_config()
+    head = plan(
+        config={
+            **defaults,
+            "alicloud:region": "eu-central-1",
+            "beacon-fleet:vpcCidr": "10.40.0.0/16",
+            "beacon-fleet:railwayToken": "[secret]",  # a secret the file does not set: a placeholder, not news
+        }
+    )
+    diff = diff_stack("eu-central", None, head)
+    assert diff.status == "added"
+    assert [key for key, _, _ in diff.config] == ["alicloud:region", "beacon-fleet:vpcCidr"]

@@ -8,7 +8,7 @@ import json
 import jsonschema
 import pytest
 
-from fleet import router_config, router_reach
+from fleet import router_config, router_reach, router_trust
 from offline.engine import Secret, synthesize
 from offline.stack_files import load_stack_config
 from tests.conftest import REGION_STACKS, settled_ok, with_overrides
@@ -93,11 +93,11 @@ def test_a_residency_bound_beijing_never_fails_over_across_the_border_by_default
     assert config["providers"]["asia-east-runpod-qwen2-5-1-5b"]["cross_border"] is True
 
 
-def test_beijing_fails_over_to_its_counterpart_last_when_its_stack_allows_it(fleet_outputs):
-    allowed = {**fleet_outputs, "cn-beijing": region_outputs("cn-beijing", {"allowCrossBorderFailover": True})}
-    config = merged(allowed)
-    chain = config["routes"]["asia-east"]["qwen2.5-1.5b"]
-    assert chain == ["asia-east-ack-qwen2-5-1-5b", "asia-east-eas-qwen2-5-1-5b", "asia-east-runpod-qwen2-5-1-5b"]
+def test_beijing_cannot_be_configured_to_fail_over_across_the_border():
+    """Residency-bound and cross-border failover together are a config error, so no route can carry it."""
+    config = with_overrides(load_stack_config("cn-beijing"), {"allowCrossBorderFailover": True})
+    result = synthesize("cn-beijing", config.values, config.secret_keys)
+    assert not result.ok and "beacon-fleet:allowCrossBorderFailover" in result.error
 
 
 def test_a_hand_made_cross_border_hop_or_broken_route_is_refused_with_the_fix(fleet_outputs):
@@ -165,12 +165,16 @@ def test_beijing_routed_from_railway_is_an_error_naming_the_route_and_what_would
     assert "asia-southeast/" not in message and "us-east/" not in message
 
 
-def test_a_residency_bound_region_is_never_served_from_abroad_even_when_its_stack_allows_failover(fleet_outputs):
-    opened = {**fleet_outputs, "cn-beijing": region_outputs("cn-beijing", {"allowCrossBorderFailover": True})}
-    with pytest.raises(ValueError, match="would serve residency-bound asia-east from abroad: the first provider its"):
-        merged(opened, ON_RAILWAY)
-    # From inside Beijing's VPC the counterpart is only the last resort, which is what the stack allowed.
-    assert merged(opened)["routes"]["asia-east"]["llama3.2-1b"][-1] == "asia-east-runpod-llama3-2-1b"
+def test_a_residency_bound_region_whose_output_claims_cross_border_failover_is_refused_as_tampered(fleet_outputs):
+    """Its settings refuse the combination, so an output carrying it is stale or edited: the router will not use it."""
+    beijing = copy.deepcopy(fleet_outputs["cn-beijing"])
+    beijing["residency"]["allowCrossBorderFailover"] = True
+    beijing["routerProviders"]["region"]["allow_cross_border_failover"] = True
+    problems = router_trust.claim_problems("cn-beijing", beijing)
+    assert problems == [
+        "stack cn-beijing: routerProviders.region.allow_cross_border_failover: is on for a residency-bound region,"
+        " which its own settings refuse; the output is stale or was edited"
+    ]
 
 
 def test_a_hand_made_route_that_tries_an_unreachable_provider_first_is_refused(fleet_outputs):
@@ -195,7 +199,7 @@ def test_each_published_router_gets_only_the_regions_it_serves_and_their_provide
     on_railway = router_reach.for_target(config, "railway")
     assert set(in_cluster["regions"]) == set(in_cluster["routes"]) == {"asia-east"}
     assert {p["region"] for p in in_cluster["providers"].values()} == {"asia-east"}
-    assert set(on_railway["routes"]) == {"asia-southeast", "us-east"}
+    assert set(on_railway["routes"]) == set(config["routes"]) - {"asia-east"}
     assert not router_config.problems(in_cluster) and not router_config.problems(on_railway)
     jsonschema.Draft202012Validator(SCHEMA).validate(in_cluster)
 

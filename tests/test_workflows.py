@@ -63,10 +63,42 @@ def test_the_test_job_runs_the_readmes_test_command_like_ci_does():
     assert "make test" in (ROOT / ".ci" / "run").read_text() and "make test" in (ROOT / "README.md").read_text()
 
 
+def listed_stacks() -> dict[str, list[str]]:
+    """What the workflow's `stacks` job computes: its own command, run here on this checkout."""
+    (step,) = [s for s in job("stacks")["steps"] if s.get("id") == "list"]
+    assert "python -m offline.stack_list --github-output" in step["run"]
+    completed = subprocess.run(
+        [sys.executable, "-m", "offline.stack_list", "--github-output"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {
+        name: json.loads(value)
+        for name, _, value in (line.partition("=") for line in completed.stdout.split("\n") if line)
+    }
+
+
+def test_the_stack_matrices_are_generated_from_the_stack_files():
+    """Adding Pulumi.<stack>.yaml adds the stack to preview and up with no edit to the workflow. If this fails, the
+    preview and up-regions matrices must read `fromJSON(needs.stacks.outputs.all)` and `...regions`."""
+    lists = listed_stacks()
+    assert lists["all"] == sorted(shipped_stacks()), "offline/stack_list.py must list every Pulumi.<stack>.yaml"
+    assert lists["regions"] == sorted(REGION_STACKS)
+    assert job("stacks")["outputs"] == {
+        "all": "${{ steps.list.outputs.all }}",
+        "regions": "${{ steps.list.outputs.regions }}",
+    }
+    assert job("preview")["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.all) }}"
+    assert job("up-regions")["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.regions) }}"
+    assert lists["routers"] == ["router"], "up-router deploys the stack named router; rename it there too"
+
+
 def test_preview_covers_every_stack_with_the_policy_pack_a_diff_and_a_pr_comment():
     preview = job("preview")
-    assert preview["needs"] == "test"
-    assert sorted(preview["strategy"]["matrix"]["stack"]) == sorted(shipped_stacks())
+    assert preview["needs"] == ["test", "stacks"]
+    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.all) }}"
     step = pulumi_step(preview)
     assert step["uses"] == "pulumi/actions@v7"
     options = step["with"]
@@ -94,7 +126,8 @@ def test_up_runs_on_main_behind_each_stacks_environment_regions_before_the_route
         assert pulumi_step(up)["with"]["command"] == "up"
         assert pulumi_step(up)["with"]["policyPacks"] == "policy"
         assert up["concurrency"]["cancel-in-progress"] is False
-    assert sorted(regions["strategy"]["matrix"]["stack"]) == sorted(REGION_STACKS)
+    assert regions["needs"] == ["test", "stacks"]
+    assert regions["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.regions) }}"
     assert regions["environment"] == "${{ matrix.stack }}"  # required reviewers are set on each environment
     assert regions["concurrency"]["group"] == "pulumi-up-${{ matrix.stack }}"
     assert router["environment"] == "router" and router["needs"] == "up-regions"

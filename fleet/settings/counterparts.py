@@ -125,7 +125,7 @@ def parse_counterpart(
         jurisdictions=where,
         cross_border=any(j != residency_settings.jurisdiction for j in where),
         runpod_worker_image=image,
-        runpod_hf_token_secret=values["runpodHfTokenSecret"],
-        modal_environment=values["modalEnvironment"],
-        modal_hf_secret=values["modalHfSecret"],
+        runpod_hf_token_secret=values.get("runpodHfTokenSecret", ""),
+        modal_environment=values.get("modalEnvironment", ""),
+        modal_hf_secret=values.get("modalHfSecret", ""),
     )

@@ -69,7 +69,7 @@ def parse_kubernetes(values: dict[str, Any], network: NetworkSettings | None, p:
 
     deployers = values.get("deployerCidrs") or []
     opens = "opens the API server to the internet; list your egress CIDRs"
-    for index, cidr in allowlist(deployers, "deployerCidrs", opens, p):
+    for index, cidr in allowlist(deployers, "deployerCidrs", opens, p, who="the deployer's public egress CIDRs"):
         if any(cidr.overlaps(private) for private in _RFC1918):
             p.add(
                 f"deployerCidrs[{index}]",
@@ -83,7 +83,7 @@ def parse_kubernetes(values: dict[str, Any], network: NetworkSettings | None, p:
         for index, instance_type in enumerate(system_types):
             if not _ECS_TYPE.match(instance_type):
                 p.add(f"systemNodeInstanceTypes[{index}]", f"'{instance_type}' is not an ECS instance type")
-            elif gpus.gpu_family_of(instance_type) is not None:
+            elif gpus.looks_like_gpu_type(instance_type):
                 p.add(
                     f"systemNodeInstanceTypes[{index}]",
                     f"{instance_type} is a GPU type; system pods belong on CPU nodes such as ecs.g7.xlarge",
@@ -108,7 +108,13 @@ def parse_ack_serving(values: dict[str, Any], residency: Residency | None, p: Pr
     if exposure not in ACK_EXPOSURES:
         p.add("ackExposure", f"'{exposure}' must be intranet or internet")
     cidrs = values.get("servingAllowedCidrs") or []
-    allowlist(cidrs, "servingAllowedCidrs", "allows everyone; list the router's egress CIDRs", p)
+    allowlist(
+        cidrs,
+        "servingAllowedCidrs",
+        "allows everyone; list the router's egress CIDRs",
+        p,
+        who="the router's egress CIDRs",
+    )
     cert = values.get("servingTlsCertId", "")
     if cert and not _CERT_ID.match(str(cert)):
         p.add("servingTlsCertId", f"'{cert}' is not a certificate id; copy it from the Certificate Management Service")

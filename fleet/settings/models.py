@@ -3,10 +3,11 @@ isolation, replica counts, and whether every model fits the GPUs it is given."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from fleet import capacity, catalog, gpus
+from fleet import capacity, catalog, gpus, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
 
 PLATFORMS = ("eas", "ack")
@@ -14,6 +15,13 @@ PLATFORMS = ("eas", "ack")
 GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
 MIN_GPU_SYSTEM_DISK_GIB = 120
 MAX_ESSD_GIB = 2048
+# The chart's model.servedName (charts/inference-server/values.schema.json); the id is also the name clients send.
+SERVED_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+# The chart's model.maxModelLen and model.maxNumSeqs bounds (values.schema.json), which vLLM's
+# --max-model-len and --max-num-seqs accept; a value outside them renders a release Helm refuses.
+MIN_CONTEXT_TOKENS, MAX_CONTEXT_TOKENS = 256, 1_048_576
+MAX_CONCURRENT_SEQUENCES = 1024
+_NOT_EAS_NAME = re.compile(r"[^a-z0-9_]+")
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,29 @@ def parse_catalog(values: dict[str, Any], p: Problems) -> dict[str, catalog.Mode
         if spec.id in entries:
             p.add(f"customModels[{index}]", f"id '{spec.id}' is already in the catalog; choose another id")
             continue
+        if not SERVED_NAME.match(spec.id):
+            p.add(
+                f"customModels[{index}]",
+                f"id '{spec.id}' must be 1-63 of lowercase letters, digits, '.', '_' and '-', starting with a letter"
+                " or digit (the name clients send, and the chart's servedName); choose another id",
+            )
+            continue
+        clash = next((other for other in entries if _normalised(other) & _normalised(spec.id)), None)
+        if clash is not None:
+            p.add(
+                f"customModels[{index}]",
+                f"id '{spec.id}' names the same cloud resources as '{clash}' once normalised (Kubernetes and EAS"
+                " names replace '.' and '_'); choose an id that differs in a letter or digit",
+            )
+            continue
         entries[spec.id] = spec
     return entries
+
+
+def _normalised(model_id: str) -> set[str]:
+    """The forms a model id takes in cloud names: a Helm release (DNS label) and a PAI-EAS service name part."""
+    eas = re.sub(r"_{2,}", "_", _NOT_EAS_NAME.sub("_", model_id.lower())).strip("_")
+    return {f"k8s:{naming.dns_label(model_id)[:53].rstrip('-')}", f"eas:{eas}"}
 
 
 def parse_served_models(
@@ -122,11 +151,9 @@ def parse_gpu_choice(values: dict[str, Any], p: Problems) -> GpuChoice | None:
     for index, instance_type in enumerate(types):
         family = gpus.gpu_family_of(instance_type)
         if family is None:
-            known = ", ".join(f"{f.family} ({f.gpu} {f.memory_gib} GB)" for f in gpus.GPU_FAMILIES.values())
-            p.add(
-                f"gpuInstanceTypes[{index}]",
-                f"'{instance_type}' is not an ECS GPU instance type of a known family: {known}",
-            )
+            p.add(f"gpuInstanceTypes[{index}]", f"'{instance_type}' is {gpus.unknown_type_hint(instance_type)}")
+        elif instance_type in types[:index]:
+            p.add(f"gpuInstanceTypes[{index}]", f"{instance_type} is listed twice; keep one entry")
         else:
             families.append(family)
     if len({f.gpu for f in families}) > 1:
@@ -145,7 +172,7 @@ def parse_gpu_choice(values: dict[str, Any], p: Problems) -> GpuChoice | None:
             f"{disk} GiB; CUDA serving images need at least {MIN_GPU_SYSTEM_DISK_GIB} GiB"
             f" (ESSD maximum {MAX_ESSD_GIB})",
         )
-    if not families or len(families) != len(types) or isolation not in GPU_ISOLATION_LABELS:
+    if not families or len(families) != len(set(types)) or isolation not in GPU_ISOLATION_LABELS:
         return None
     return GpuChoice(
         instance_types=tuple(types),
@@ -169,9 +196,21 @@ def check_scaling(values: dict[str, Any], p: Problems) -> None:
 
 def check_context(values: dict[str, Any], models: list[ServedModel], p: Problems) -> None:
     """maxContextTokens and maxConcurrentSequences are positive, and no model is asked for more context than it has."""
-    for key in ("maxContextTokens", "maxConcurrentSequences"):
-        if isinstance(values.get(key), int) and values[key] < 1:
-            p.add(key, f"must be at least 1, got {values[key]}")
+    context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
+    if isinstance(context, int) and not MIN_CONTEXT_TOKENS <= context <= MAX_CONTEXT_TOKENS:
+        p.add(
+            "maxContextTokens",
+            f"must be between {MIN_CONTEXT_TOKENS} and {MAX_CONTEXT_TOKENS} tokens (the chart's maxModelLen and"
+            f" vLLM's --max-model-len), got {context}",
+        )
+        values.pop("maxContextTokens")  # nothing is sized for it
+    if isinstance(sequences, int) and not 1 <= sequences <= MAX_CONCURRENT_SEQUENCES:
+        p.add(
+            "maxConcurrentSequences",
+            f"must be between 1 and {MAX_CONCURRENT_SEQUENCES} (the chart's maxNumSeqs and vLLM's --max-num-seqs),"
+            f" got {sequences}",
+        )
+        values.pop("maxConcurrentSequences")
     context = values.get("maxContextTokens")
     if isinstance(context, int):
         for index, model in enumerate(models):

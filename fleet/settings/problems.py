@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -42,6 +43,15 @@ class Problems:
             raise ConfigError(stack, self.items)
 
 
+def has_url_credentials(url: str) -> bool:
+    """A URL with a user or password before its host (https://user:pass@host/...)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return False
+    return bool(parts.netloc and "@" in parts.netloc)
+
+
 def did_you_mean(value: str, known: Iterable[str], prefix: str = "") -> str:
     """'did you mean <prefix><closest>? ' for a near miss, else ''."""
     close = difflib.get_close_matches(value, list(known), n=1)
@@ -67,17 +77,35 @@ def check_min_max(low_key: str, low: Any, high_key: str, high: Any, p: Problems,
         p.add(low_key, f"{low} is more than {high_key} ({high}){fix}")
 
 
-def allowlist(texts: list[str], key: str, open_why: str, p: Problems) -> list[tuple[int, ipaddress.IPv4Network]]:
-    """The CIDRs of an allowlist that parse and are not 0.0.0.0/0, by index; the others are reported."""
+# The most addresses an allowlist may open, summed over its CIDRs after merging overlaps: 2**24, a /8. An
+# allowlist names egress ranges (CI runners, operators, the router), which are /32s to a few /16s; anything
+# near a /8 is a large part of the internet, whether written as 0.0.0.0/0, two /1s or a /4.
+MAX_ALLOWLIST_ADDRESSES = 2**24
+
+
+def allowlist(
+    texts: list[str], key: str, open_why: str, p: Problems, who: str = "your egress CIDRs"
+) -> list[tuple[int, ipaddress.IPv4Network]]:
+    """The CIDRs of an allowlist that parse, by index, when together they open at most a /8; the rest is reported."""
     cidrs = []
     for index, text in enumerate(texts):
         try:
             cidr = ipaddress.IPv4Network(text)
         except ValueError:
-            p.add(f"{key}[{index}]", f"'{text}' is not an IPv4 CIDR such as 203.0.113.0/24")
+            p.add(f"{key}[{index}]", f"'{text}' is not an IPv4 CIDR such as 203.0.113.0/24 (host bits zero)")
             continue
         if cidr.prefixlen == 0:
             p.add(f"{key}[{index}]", f"0.0.0.0/0 {open_why}")
         else:
             cidrs.append((index, cidr))
+    total = sum(n.num_addresses for n in ipaddress.collapse_addresses(c for _, c in cidrs))
+    if total > MAX_ALLOWLIST_ADDRESSES:
+        share = 100 * total / 2**32
+        p.add(
+            key,
+            f"{', '.join(str(c) for _, c in cidrs)} {'together open' if len(cidrs) > 1 else 'opens'} {total:,}"
+            f" addresses ({share:.3g}% of IPv4),"
+            f" more than the {MAX_ALLOWLIST_ADDRESSES:,} of a /8 an allowlist may open; list only {who}",
+        )
+        return []
     return cidrs

@@ -100,6 +100,7 @@ def parse_settings(
     network = parse_network(values, region, p)
     model_catalog = parse_catalog(values, p)
     models = parse_served_models(values, model_catalog, p)
+    check_context(values, models, p)  # first: out-of-range context or sequences are dropped before any sizing
     platforms = parse_platforms(values, p)
     gpu = parse_gpu_choice(values, p)
     check_scaling(values, p)
@@ -111,7 +112,6 @@ def parse_settings(
     eas = parse_eas(values, p)
     counterpart = parse_counterpart(values, raw, schema.project, models, residency_settings, p)
     failover = _failover_order(values, p)
-    check_context(values, models, p)
     check_weights_sources(models, residency_settings, p)
 
     context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")

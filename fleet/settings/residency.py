@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet import residency
-from fleet.settings.problems import Problems
+from fleet.countries import ISO_3166_ALPHA_2
+from fleet.settings.problems import Problems, did_you_mean
 
+# Codes people write that ISO 3166-1 does not assign, and the country's code.
+_NOT_ISO = {"uk": "gb", "en": "gb", "el": "gr"}
 REGION_ID = re.compile(r"^[a-z]{2,}-[a-z]+(-[0-9]+)?$")
 
 
@@ -30,13 +33,28 @@ def check_region(region: str, p: Problems) -> None:
         )
 
 
+def _real_jurisdiction(value: str) -> bool:
+    return value == residency.MAINLAND or value in ISO_3166_ALPHA_2
+
+
 def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residency | None:
     declared = values.get("jurisdiction", "")
     derived = residency.derived_jurisdiction(region) if region else None
     mainland = residency.is_mainland_region(region)
     jurisdiction = declared or derived
-    if declared and not residency.is_valid_jurisdiction(declared):
-        p.add("jurisdiction", f"'{declared}' must be cn-mainland or a two-letter country code such as sg")
+    if declared and not _real_jurisdiction(declared):
+        lowered = declared.strip().lower()
+        if _real_jurisdiction(lowered):
+            hint = f"write it as {lowered}; "
+        elif lowered in _NOT_ISO:
+            hint = f"did you mean {_NOT_ISO[lowered]}? "
+        else:
+            hint = did_you_mean(declared.lower(), (*sorted(ISO_3166_ALPHA_2), residency.MAINLAND))
+        p.add(
+            "jurisdiction",
+            f"'{declared}' is not cn-mainland or an ISO 3166-1 alpha-2 country code (lowercase, such as sg, de"
+            f" or gb); {hint}set the region's country code, or remove the key where beacon-fleet knows the region",
+        )
     elif mainland and declared and declared != residency.MAINLAND:
         p.add("jurisdiction", f"{region} is in mainland China; the jurisdiction must be {residency.MAINLAND}")
     elif derived and declared and declared != derived:
@@ -51,6 +69,12 @@ def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residen
     if mainland and bound is False:
         p.add("residencyBound", f"personal data must stay in mainland China; set residencyBound: true for {region}")
     cross_border = values.get("allowCrossBorderFailover", False)
+    if bound and cross_border:
+        p.add(
+            "allowCrossBorderFailover",
+            "residencyBound is true, so this region's traffic may not fail over outside its jurisdiction;"
+            " set allowCrossBorderFailover: false (or residencyBound: false, where the data may leave)",
+        )
     icp = values.get("icpLicence", "")
     if isinstance(icp, str) and icp and not mainland:
         p.add("icpLicence", f"an ICP licence only applies in mainland China, not {region}; remove it")

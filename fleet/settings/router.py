@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fleet.config_schema import ProjectSchema
-from fleet.settings.problems import ConfigError, Problems
+from fleet.settings.problems import ConfigError, Problems, has_url_credentials
 from fleet.settings.typed import typed_values
 
 ROLES = ("region", "router")
@@ -119,7 +119,13 @@ def _railway(schema: ProjectSchema, values: Mapping, raw: Mapping[str, str], p: 
     api_url = values.get("railwayApiUrl", "")
     parts = urlsplit(api_url)
     plain_http_ok = parts.scheme == "http" and parts.hostname in _LOOPBACK  # a local fake server, in tests
-    if not (parts.scheme == "https" or plain_http_ok) or not parts.hostname:
+    if has_url_credentials(api_url):
+        p.add(
+            "railwayApiUrl",
+            "embeds credentials in the URL (user:password@); the token goes in the secret railwayToken"
+            " (`pulumi config set --secret railwayToken`), never in the URL",
+        )
+    elif not (parts.scheme == "https" or plain_http_ok) or not parts.hostname:
         p.add("railwayApiUrl", f"'{api_url}' must be an https URL (plain http only on loopback, for a local server)")
     ids = {}
     for key in ("railwayProjectId", "railwayEnvironmentId", "railwayServiceId"):

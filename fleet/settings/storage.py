@@ -7,12 +7,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.settings.problems import Problems
+from fleet.settings.problems import Problems, has_url_credentials
 
 BUCKET_REDUNDANCY = ("LRS", "ZRS")
 REGISTRY_EDITIONS = ("enterprise", "personal")
 REGISTRY_INSTANCE_TYPES = ("Basic", "Standard", "Advanced")
 MAX_INCOMPLETE_UPLOAD_DAYS = 365
+# Alibaba Cloud KMS key ids: key-<id> (e.g. key-hzz62f1cb66fa42qo0ybp), or a UUID for keys created before key-
+# ids. Either way only letters, digits and '-': the id is the last part of the kms:Decrypt statement's resource
+# (fleet/ram_policies.py), where '*', '/', ':' or an alias would grant more than the one key.
+_KMS_KEY_ID = re.compile(
+    r"^(key-[a-z0-9][a-z0-9-]{2,62}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.ASCII
+)
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -42,11 +49,16 @@ def parse_bucket(values: dict[str, Any], p: Problems) -> BucketSettings | None:
     days = values.get("incompleteUploadExpiryDays")
     if isinstance(days, int) and not 1 <= days <= MAX_INCOMPLETE_UPLOAD_DAYS:
         p.add("incompleteUploadExpiryDays", f"must be between 1 and {MAX_INCOMPLETE_UPLOAD_DAYS} days, got {days}")
-    if not isinstance(redundancy, str) or not isinstance(days, int):
+    kms_key_id = values.get("bucketKmsKeyId", "")
+    if isinstance(kms_key_id, str) and kms_key_id and not _KMS_KEY_ID.match(kms_key_id):
+        p.add(
+            "bucketKmsKeyId",
+            f"'{kms_key_id}' is not a KMS key id; copy the key's id (key-… or a UUID) from the KMS console,"
+            " not an alias or ARN, or leave it empty for OSS-managed AES256",
+        )
+    if not isinstance(redundancy, str) or not isinstance(days, int) or not isinstance(kms_key_id, str):
         return None
-    return BucketSettings(
-        redundancy=redundancy, kms_key_id=values.get("bucketKmsKeyId", ""), incomplete_upload_expiry_days=days
-    )
+    return BucketSettings(redundancy=redundancy, kms_key_id=kms_key_id, incomplete_upload_expiry_days=days)
 
 
 def parse_registry(
@@ -77,7 +89,19 @@ def parse_image(values: dict[str, Any], p: Problems) -> ImageSettings | None:
     index = values.get("pythonPackageIndex")
     if isinstance(base, str) and (not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base):
         p.add("servingImageBase", f"'{base}' must be an image reference pinned by tag or digest, e.g. python:3.12-slim")
-    if isinstance(index, str) and not re.match(r"^https://[^\s/]+(/\S*)?$", index):
+    if isinstance(base, str) and "@" in base and not _DIGEST.match(base.rsplit("@", 1)[1]):
+        p.add(
+            "servingImageBase",
+            "an image reference's '@' introduces a sha256 digest; a registry login never goes in the reference"
+            " (remove it; the build logs in with the registry's own credentials)",
+        )
+    if isinstance(index, str) and has_url_credentials(index):
+        p.add(
+            "pythonPackageIndex",
+            "embeds credentials in the URL (user:password@); they would be baked into the image and the plan;"
+            " remove them and use an index that needs no login, or a mirror inside the VPC",
+        )
+    elif isinstance(index, str) and not re.match(r"^https://[^\s/@]+(/\S*)?$", index):
         p.add("pythonPackageIndex", f"'{index}' must be an https URL such as https://pypi.org/simple")
     if not isinstance(base, str) or not isinstance(index, str):
         return None

@@ -7,11 +7,15 @@ declared one, a plain key stored as a secret is refused (reading it would reveal
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fleet.config_schema import KeySpec, ProjectSchema
+from fleet.settings.limits import check_limits
 from fleet.settings.problems import Problems, did_you_mean
+
+_INTEGER = re.compile(r"^-?[0-9]+$", re.ASCII)
 
 
 def typed_values(
@@ -44,6 +48,7 @@ def typed_values(
             continue
         if value is not None:
             values[name] = value
+    check_limits(values, p)
     return values
 
 
@@ -53,11 +58,11 @@ def _decode(spec: KeySpec, text: str, p: Problems) -> Any:
     if spec.type == "string":
         return text if isinstance(text, str) else str(text)
     if spec.type == "integer":
-        try:
+        # ASCII digits only: int() would also take '١٢' or '1_000', which no YAML integer is.
+        if isinstance(text, str) and _INTEGER.match(text) and len(text) <= 18:
             return int(text)
-        except (TypeError, ValueError):
-            p.add(spec.name, f"expected {want}, got '{text}'; set a whole number such as {spec.default}")
-            return None
+        p.add(spec.name, f"expected {want}, got '{text}'; set a whole number such as {spec.default}")
+        return None
     if spec.type == "boolean":
         if text in ("true", "false"):
             return text == "true"

@@ -1,0 +1,86 @@
+"""What a credential looks like, by its key's name or by the shape of its value.
+
+Used where config is read from a file (a credential in plain text fails the plan) and where config values are
+shown (the plan and the plan diff never print one). Pure; no Pulumi.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+
+# Provider keys that are credentials (each provider's own config; read from the environment in CI).
+PROVIDER_CREDENTIAL_KEYS = frozenset(
+    {
+        "alicloud:accessKey",
+        "alicloud:secretKey",
+        "alicloud:securityToken",
+        "runpod:token",
+        "kubernetes:kubeconfig",
+        "docker:registryAuth",
+    }
+)
+
+# A key named like a credential, in any namespace: ...Token, ...Secret, password, apiKey, accessKey, ...
+_SECRET_NAME = re.compile(
+    r"(token|secret|passw(or)?d|passphrase|api[-_]?key|access[-_]?key|private[-_]?key|credential|kubeconfig)",
+    re.IGNORECASE,
+)
+
+# Values shaped like a credential, whatever key holds them: (what it looks like, pattern).
+VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (what, re.compile(pattern))
+    for what, pattern in (
+        ("an Alibaba Cloud AccessKey id (LTAI…)", r"\bLTAI[0-9A-Za-z]{12,30}"),
+        ("a RunPod API key (rpa_…)", r"\brpa_[0-9A-Za-z]{16,}"),
+        ("an API secret key (sk-…)", r"\bsk-[0-9A-Za-z_-]{16,}"),
+        ("a Hugging Face token (hf_…)", r"\bhf_[0-9A-Za-z]{30,}"),
+        ("a GitHub token (ghp_…)", r"\bgh[pousr]_[0-9A-Za-z]{30,}"),
+        ("an AWS access key id (AKIA…)", r"\bAKIA[0-9A-Z]{16}\b"),
+        ("a Modal token (ak-/as-/wk-/ws-…)", r"\b(ak|as|wk|ws)-[0-9A-Za-z]{16,}"),
+        ("a private key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+        ("a URL with a password (user:password@)", r"://[^/\s:@]+:[^/\s@]+@"),
+    )
+)
+
+
+def key_is_credential(full_key: str, plain_keys: Iterable[str] = ()) -> bool:
+    """A key that holds a credential: a provider credential, or named like one and not a declared plain key.
+
+    `plain_keys` are fully qualified keys the project declares as plain configuration (runpodHfTokenSecret
+    names a RunPod secret; it does not hold one)."""
+    if full_key in PROVIDER_CREDENTIAL_KEYS:
+        return True
+    if full_key in set(plain_keys):
+        return False
+    return bool(_SECRET_NAME.search(full_key.rpartition(":")[2]))
+
+
+def value_credential_shape(value: object) -> str | None:
+    """What the value looks like if it is shaped like a credential (any string in it), else None."""
+    texts = value if isinstance(value, (list, tuple)) else [value]
+    for text in texts:
+        if not isinstance(text, str):
+            continue
+        for what, pattern in VALUE_SHAPES:
+            if pattern.search(text):
+                return what
+    return None
+
+
+def redact(text: str) -> str:
+    """The text with every credential-shaped part replaced by [redacted]; for messages that quote values."""
+    for _, pattern in VALUE_SHAPES:
+        text = pattern.sub("[redacted]", text)
+    return text
+
+
+def digest(value: object) -> str:
+    """A short fingerprint that tells whether a secret changed without revealing it.
+
+    Only ever taken of what the offline plan holds: ciphertext from a stack file, placeholders and simulated
+    values (the offline plan decrypts nothing), so it reveals nothing a reader could not already see."""
+    text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(f"beacon-fleet secret\0{text}".encode()).hexdigest()[:16]
