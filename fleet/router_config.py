@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from fleet import router_reach
+from fleet import router_reach, router_weights
 from fleet.config_schema import PROJECT_ROOT
 from fleet.residency import is_mainland_region
 from fleet.settings import FAILOVER_STEPS
@@ -43,6 +43,7 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
     """A region stack's part of the router config, from its (plain) stack outputs."""
     label, cloud_region = outputs["routerRegion"], outputs["region"]
     residency = outputs["residency"]
+    served = outputs.get("weights") or {}  # model -> {revision, digest}: the weights every provider serves
     providers: dict[str, dict[str, Any]] = {}
 
     for model_id, eas in sorted((outputs.get("easEndpoints") or {}).items()):
@@ -65,6 +66,7 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
             timeout=ALIBABA_TIMEOUT_SECONDS,
             network="internet" if public else "vpc",
             cross_border=False,
+            weights=served.get(model_id),
         )
     for model_id, ack in sorted((outputs.get("ackEndpoints") or {}).items()):
         base = ack["url"]
@@ -82,6 +84,7 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
             timeout=ALIBABA_TIMEOUT_SECONDS,
             network="internet" if ack["exposure"] == "internet" else "vpc",
             cross_border=False,
+            weights=served.get(model_id),
         )
     counterpart = outputs.get("counterpart")
     if counterpart:
@@ -112,6 +115,7 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
                 timeout=int(counterpart["requestTimeoutSeconds"]),
                 network="internet",
                 cross_border=bool(counterpart["crossBorder"]),
+                weights=served.get(model_id),
             )
     return {
         "region": {
@@ -145,6 +149,7 @@ def _entry(
     timeout: int,
     network: str,
     cross_border: bool,
+    weights: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -162,7 +167,7 @@ def _entry(
         "health": health,
         "network": network,
         "cross_border": cross_border,
-    }
+    } | ({"weights": {"revision": weights["revision"], "digest": weights["digest"]}} if weights else {})
 
 
 def refuses_cross_border(region: Mapping[str, Any]) -> bool:
@@ -337,7 +342,7 @@ def problems(config: Mapping[str, Any]) -> list[str]:
                         f"route {label}/{model} fails over to cross-border provider '{pid}', but {label} is"
                         " residency-bound; set allowCrossBorderFailover in its stack to permit it"
                     )
-    return found
+    return found + router_weights.weights_problems(config)
 
 
 def schema_problems(document: Any) -> list[str]:

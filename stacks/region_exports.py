@@ -22,6 +22,7 @@ from components.serving_image import ServingImage
 from components.serving_registry import ServingRegistry
 from fleet import capacity, inference_chart, router_config, serving
 from fleet.settings import RegionSettings
+from weights import manifest as weights_manifest
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         for model_id, r in declared.releases.items()
     }
     view = {
+        "weights": weights_served(settings),
         "region": settings.region,
         "routerRegion": settings.router_region,
         "residency": residency,
@@ -136,6 +138,12 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         _export_kubernetes(settings, declared.cluster)
         pulumi.export("ackEndpoints", ack_endpoints)
         pulumi.export("ackApiKeys", pulumi.Output.secret({m: r.api_key for m, r in declared.releases.items()}))
+
+
+def weights_served(settings: RegionSettings) -> dict[str, dict[str, str]]:
+    """Per model, the pinned revision and the committed manifest's digest: the same on every provider."""
+    manifests = {m.id: weights_manifest.load(m.id) for m in settings.models}
+    return {model_id: {"revision": m.revision, "digest": m.digest} for model_id, m in manifests.items()}
 
 
 def residency_view(settings: RegionSettings) -> dict[str, Any]:

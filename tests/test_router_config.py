@@ -268,3 +268,33 @@ def test_plain_http_is_allowed_only_on_loopback_where_it_crosses_no_network(flee
     assert router_config.schema_problems(json.loads(router_config.to_json(config))) == []
     provider["endpoint"] = "http://127.0.0.1.example.com/v1"
     assert router_config.problems(config)
+
+
+# --- which weights answered ------------------------------------------------------------------------------
+
+
+def test_every_provider_names_its_models_pinned_revision_and_the_same_manifest_digest_everywhere(fleet_outputs):
+    config = merged(fleet_outputs)
+    by_model: dict[str, set[tuple[str, str]]] = {}
+    for provider in config["providers"].values():
+        (model,) = provider["models"]
+        by_model.setdefault(model, set()).add((provider["weights"]["revision"], provider["weights"]["digest"]))
+    assert set(by_model) == {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+    assert all(len(pins) == 1 for pins in by_model.values()), by_model
+
+
+def test_a_route_whose_providers_serve_different_weights_is_refused_naming_the_model_and_digests(fleet_outputs):
+    config = merged(fleet_outputs)
+    odd = config["providers"]["us-east-modal-llama3-2-1b"]
+    odd["weights"] = {**odd["weights"], "digest": "sha256:" + "f" * 64}
+    (problem,) = [p for p in router_config.problems(config) if "different weights" in p]
+    assert problem.startswith("model llama3.2-1b is served with different weights (")
+    assert "sha256:" + "f" * 64 + ": us-east-modal-llama3-2-1b" in problem
+
+
+def test_a_provider_that_does_not_say_which_weights_it_serves_is_refused(fleet_outputs):
+    config = merged(fleet_outputs)
+    del config["providers"]["asia-southeast-runpod-qwen2-5-1-5b"]["weights"]
+    assert "provider 'asia-southeast-runpod-qwen2-5-1-5b' does not say which weights of qwen2.5-1.5b it serves" in (
+        "\n".join(router_config.problems(config))
+    )
