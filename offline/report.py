@@ -399,6 +399,7 @@ def plan_table(
             lines.append(f"  {key}: {why}")
     lines.extend(_packing_lines(synthesis.outputs))
     lines.extend(_release_lines(synthesis.outputs))
+    lines.extend(_weights_lines(synthesis.outputs))
     lines.extend(_counterpart_lines(synthesis.outputs))
     lines.extend(router_lines(synthesis.outputs))
     region_costs = region_cost(synthesis, prices, cost.DEFAULT_LATENCY_SECONDS)
@@ -540,6 +541,23 @@ def _release_lines(outputs: dict[str, Any]) -> list[str]:
             )
         )
     return ["", "Inference releases on ACK (charts/inference-server):", *_columns(rows)]
+
+
+def _weights_lines(outputs: dict[str, Any]) -> list[str]:
+    """Which weights each model serves here: the hub the region copies from, the pinned revision, the digest."""
+    synced = outputs.get("weights")
+    if not isinstance(synced, dict) or not synced:
+        return []
+    rows = [("MODEL", "SOURCE", "REVISION", "MANIFEST DIGEST (in full in plan/<stack>.json)")]
+    for model_id, pinned in sorted(synced.items()):
+        source = str(pinned["source"]).rsplit("@", 1)[0]
+        kind, _, digest = str(pinned["digest"]).rpartition(":")
+        rows.append((model_id, source, str(pinned["revision"])[:12], f"{kind}:{digest[:16]}…"))
+    return [
+        "",
+        "Model weights, synced into the bucket and verified before serving (weights/manifests):",
+        *_columns(rows),
+    ]
 
 
 def _counterpart_lines(outputs: dict[str, Any]) -> list[str]:

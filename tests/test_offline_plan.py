@@ -227,3 +227,14 @@ def test_a_region_that_allows_cross_border_failover_is_warned_about_loudly():
     warning = "warning: ap-southeast: allowCrossBorderFailover is true, so the router may send this region's traffic"
     assert warning in table
     assert any("allowCrossBorderFailover" in w for w in plan_document(config, synthesis)["warnings"])
+
+
+@pytest.mark.parametrize("stack,hub", [("cn-beijing", "modelscope"), ("ap-southeast", "huggingface")])
+def test_the_plan_shows_each_models_weights_source_revision_and_digest(stack, hub):
+    config = load_stack_config(stack)
+    synthesis = synthesize(stack, config.values, config.secret_keys)
+    table = plan_table(config, synthesis)
+    assert "Model weights, synced into the bucket and verified before serving" in table
+    for model_id, pinned in synthesis.outputs["weights"].items():
+        row = next(line for line in table.splitlines() if line.strip().startswith(model_id + " ") and hub in line)
+        assert pinned["revision"][:12] in row and pinned["digest"].rpartition(":")[2][:16] in row
