@@ -55,10 +55,39 @@ class StackDiff:
     violations_resolved: list[str] = field(default_factory=list)
     warnings_added: list[str] = field(default_factory=list)
     warnings_removed: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)  # what the change would do to protected (stateful) resources
 
     @property
     def head_failed(self) -> bool:
-        return self.status == "failed" or any(v.startswith("[mandatory]") for v in self.violations_added)
+        return (
+            self.status == "failed"
+            or bool(self.protected)
+            or any(v.startswith("[mandatory]") for v in self.violations_added)
+        )
+
+
+# Inputs whose change makes the provider replace a resource (ForceNew in its schema), for the protected types.
+# oss Bucket `bucket`: terraform-provider-alicloud resource_alicloud_oss_bucket.go.
+REPLACED_WHEN_CHANGED = {"alicloud:oss/bucket:Bucket": ("inputs.bucket",)}
+
+
+def protected_risks(before: Mapping, after: Mapping, changed: list) -> list[str]:
+    """Every protected resource the change would remove, replace or unprotect: `pulumi up` refuses to delete a
+    protected resource, so such a change fails the deployment (or, once unprotected, loses state)."""
+    found = []
+    for key, resource in before.items():
+        if resource.get("protect") and key not in after:
+            found.append(f"`{key[1]}` ({key[0]}) is protected and would be removed (renamed, re-parented or dropped)")
+    for key, leaves in changed:
+        if not before[key].get("protect"):
+            continue
+        paths = {path for path, _, _ in leaves}
+        if "protect" in paths and not after[key].get("protect"):
+            found.append(f"`{key[1]}` ({key[0]}) would lose its protection")
+        forced = sorted(paths & set(REPLACED_WHEN_CHANGED.get(key[0], ())))
+        if forced:
+            found.append(f"`{key[1]}` ({key[0]}) is protected and would be replaced: {', '.join(forced)} changes")
+    return found
 
 
 # --- reading plans --------------------------------------------------------------------------------------------
@@ -151,6 +180,7 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
         if changes:
             diff.changed.append((key, changes))
     diff.changed.sort()
+    diff.protected = protected_risks(before, after, diff.changed)
 
     outputs_before, outputs_after = base.get("outputs", {}), head.get("outputs", {})
     router_before, router_after = outputs_before.get("routerConfig"), outputs_after.get("routerConfig")
@@ -342,6 +372,9 @@ def markdown(diffs: list[StackDiff], base_label: str, head_label: str) -> str:
         if d.status == "removed":
             lines += ["", "The head has no plan for this stack (its `Pulumi.<stack>.yaml` is gone)."]
             continue
+        if d.protected:
+            lines += ["", "**This change would destroy or replace protected (stateful) resources; the diff fails.**"]
+            lines += [f"- {risk}" for risk in d.protected]
         lines += _section("Config", [f"`{k}`: {_change(old, new)}" for k, old, new in d.config])
         lines += _section("Added", [_resource(key) for key in d.added])
         lines += _section("Removed", [_resource(key) for key in d.removed])

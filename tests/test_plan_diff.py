@@ -224,3 +224,44 @@ def test_an_added_stack_lists_only_what_its_file_sets():
     diff = diff_stack("eu-central", None, head)
     assert diff.status == "added"
     assert [key for key, _, _ in diff.config] == ["alicloud:region", "beacon-fleet:vpcCidr"]
+
+
+# --- protected (stateful) resources ---------------------------------------------------------------------------
+
+BUCKET_TYPE = "alicloud:oss/bucket:Bucket"
+
+
+def plan_with(*resources: dict) -> dict:
+    return {"ok": True, "config": {}, "resources": list(resources), "outputs": {}}
+
+
+def bucket(name: str = "models-bucket", bucket_name: str = "beacon-models", protect: bool = True) -> dict:
+    return {"type": BUCKET_TYPE, "name": name, "parent": "", "protect": protect, "inputs": {"bucket": bucket_name}}
+
+
+@pytest.mark.parametrize(
+    "head,says",
+    [
+        (plan_with(), "`models-bucket` (alicloud:oss/bucket:Bucket) is protected and would be removed"),
+        (
+            plan_with(bucket(name="bucket")),
+            "`models-bucket` (alicloud:oss/bucket:Bucket) is protected and would be removed",
+        ),
+        (plan_with(bucket(bucket_name="beacon-models-2")), "is protected and would be replaced: inputs.bucket changes"),
+        (plan_with(bucket(protect=False)), "`models-bucket` (alicloud:oss/bucket:Bucket) would lose its protection"),
+    ],
+    ids=["dropped", "renamed", "replaced", "unprotected"],
+)
+def test_a_change_that_would_destroy_or_replace_a_protected_resource_says_so_and_fails(head, says):
+    diff = plan_diff.diff_stack("us-east", plan_with(bucket()), head)
+    assert diff.head_failed
+    assert any(says in risk for risk in diff.protected), diff.protected
+    shown = plan_diff.markdown([diff], "base", "head")
+    assert "would destroy or replace protected (stateful) resources; the diff fails" in shown
+
+
+def test_a_harmless_change_to_a_protected_resource_passes():
+    changed = bucket()
+    changed["inputs"] = {**changed["inputs"], "versioning": {"status": "Enabled"}}
+    diff = plan_diff.diff_stack("us-east", plan_with(bucket()), plan_with(changed))
+    assert diff.protected == [] and not diff.head_failed and diff.changed
