@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from fleet import countries
+
 MAINLAND = "cn-mainland"
 
 # Regions outside the mainland that beacon-fleet knows; any other region states its jurisdiction in config.
@@ -24,8 +26,6 @@ REGION_JURISDICTIONS: dict[str, str] = {
     "me-central-1": "sa",
 }
 
-_JURISDICTION = re.compile(r"^(cn-mainland|[a-z]{2})$")
-
 # An ICP filing number (京ICP备12345678号, or with a site suffix -1) or an ICP operating licence (京ICP证123456号).
 ICP_NUMBER = re.compile(r"^\w{1,2}ICP[备证]\d{6,}号(-\d+)?$")
 # The tag that carries it on every resource of a licensed mainland stack; the policy pack looks for it on
@@ -45,7 +45,8 @@ def derived_jurisdiction(region: str) -> str | None:
 
 
 def is_valid_jurisdiction(value: str) -> bool:
-    return bool(_JURISDICTION.match(value))
+    """cn-mainland, or a real ISO 3166-1 alpha-2 country code (fleet/countries.py), in lower case."""
+    return value == MAINLAND or value in countries.ISO_3166_ALPHA_2
 
 
 # An Alibaba Cloud region id as it appears in a host name: cn-beijing, cn-hongkong, ap-southeast-1, us-east-1.
