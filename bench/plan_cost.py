@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -25,6 +27,7 @@ from pathlib import Path
 from offline.engine import Synthesis, as_stack_outputs, synthesize
 from offline.plan import plan_stacks
 from offline.stack_files import StackConfig, load_stack_config, shipped_stacks
+from weights import manifest
 
 SCALE_REGIONS = ("us-east-1", "ap-southeast-1", "eu-central-1", "ap-northeast-1")
 
@@ -44,9 +47,13 @@ def timed(run: Callable[[], list[Synthesis]], repeat: int) -> tuple[float, int]:
 def time_router(router: StackConfig, regions: list[StackConfig], repeat: int) -> tuple[float, int]:
     """Median seconds to synthesize the router stack over these region stacks' outputs, and its providers."""
     outputs = {c.stack: as_stack_outputs(synthesize(c.stack, c.values, c.secret_keys)) for c in regions}
+    names = [f"organization/beacon-fleet/{c.stack}" for c in regions]
+    # The in-cluster router runs where the shipped router stack puts it, or in the first region's VPC.
+    in_vpc = router.values.get("beacon-fleet:routerKubernetesRegionStack", "")
     values = {
         **router.values,
-        "beacon-fleet:regionStacks": json.dumps([f"organization/beacon-fleet/{c.stack}" for c in regions]),
+        "beacon-fleet:regionStacks": json.dumps(names),
+        "beacon-fleet:routerKubernetesRegionStack": in_vpc if in_vpc in names else names[0],
     }
     run = lambda: [synthesize(router.stack, values, router.secret_keys, stacks=outputs)]  # noqa: E731
     seconds, _ = timed(run, repeat)
@@ -83,6 +90,18 @@ def synthetic_config(region: str, models: int) -> StackConfig:
     return StackConfig(f"bench-{region}", values, base.secret_keys)
 
 
+def synthetic_manifests(most: int) -> None:
+    """Manifests for the synthetic models (one weight file each, hash unknown) beside the committed ones, in a
+    folder of their own that weights.manifest reads through its environment variable."""
+    folder = Path(tempfile.mkdtemp(prefix="beacon-bench-manifests-"))
+    for path in manifest.MANIFEST_DIR.glob("*.json"):
+        shutil.copy(path, folder / path.name)
+    for i in range(most):
+        built = manifest.build(f"bench-{i}", f"bench/m{i}", "0" * 40, ["model.safetensors"], {})
+        manifest.manifest_path(built.model, folder).write_text(built.to_json(), encoding="utf-8")
+    os.environ[manifest.MANIFEST_DIR_ENV] = str(folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.plan_cost")
     parser.add_argument("--repeat", type=int, default=3)
@@ -112,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"make plan   {len(configs):5d} stacks     {1000 * whole_s:8.1f} ms")
     print()
     print("scale: regions x models -> resources, ms, ms/resource | router: providers, ms, ms/provider")
+    synthetic_manifests(6)
     for count in (1, 2, 4):
         for models in (1, 3, 6):
             scaled = [synthetic_config(r, models) for r in SCALE_REGIONS[:count]]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from fleet.config_schema import encode_config_value, load_project_schema
 from fleet.settings import ConfigError, parse_settings
 from offline.stack_files import load_stack_config
+from weights import manifest
 
 SCHEMA = load_project_schema()
 
@@ -148,12 +151,42 @@ def test_several_mistakes_are_reported_together_in_one_error():
         assert key in message
 
 
-def test_custom_models_join_the_catalog_and_can_be_served():
+@pytest.fixture
+def manifests(tmp_path, monkeypatch):
+    """A manifests folder holding the committed ones; `add(id, repo, revision)` commits one for a custom model."""
+    for path in manifest.MANIFEST_DIR.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    monkeypatch.setenv(manifest.MANIFEST_DIR_ENV, str(tmp_path))
+
+    def add(model_id: str, repo: str, revision: str) -> None:
+        assert manifest.main([model_id, "--hf-repo", repo, "--revision", revision, "--file", "model.safetensors"]) == 0
+
+    return add
+
+
+def test_a_served_custom_model_without_a_weights_manifest_is_refused_with_the_command_to_write_it(manifests):
+    phi = (
+        "id=phi-3-mini;hfRepo=microsoft/Phi-3-mini-4k-instruct;paramsB=3.82;layers=32;hiddenSize=3072;"
+        f"attentionHeads=32;kvHeads=32;headDim=96;maxContext=4096;vocab=32064;revision={'b' * 40}"
+    )
+    found = problems("us-east", customModels=[phi], models=["phi-3-mini:awq"])
+    assert found == [
+        "beacon-fleet:models[0]: phi-3-mini has no weights manifest (phi-3-mini.json in weights/manifests); write one"
+        " with `python -m weights.manifest phi-3-mini --hf-repo microsoft/Phi-3-mini-4k-instruct"
+        f" --revision {'b' * 40} --file <each weight file>` and commit it"
+    ]
+    manifests("phi-3-mini", "microsoft/Phi-3-mini-4k-instruct", "b" * 40)
+    served = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:awq"]))
+    assert [m.id for m in served.models] == ["phi-3-mini"]
+
+
+def test_custom_models_join_the_catalog_and_can_be_served(manifests):
     phi = (
         "id=phi-3-mini;hfRepo=microsoft/Phi-3-mini-4k-instruct;paramsB=3.82;layers=32;hiddenSize=3072;"
         "attentionHeads=32;kvHeads=32;headDim=96;maxContext=4096;vocab=32064;"
         f"revision={'b' * 40}"  # a stand-in commit id: the shape is what the settings check
     )
+    manifests("phi-3-mini", "microsoft/Phi-3-mini-4k-instruct", "b" * 40)
     settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:awq"]))
     (served,) = settings.models
     assert served.id == "phi-3-mini" and served.dtype == "awq"
@@ -173,11 +206,12 @@ def test_a_custom_model_pinned_to_a_branch_is_refused():
     assert "customModels[0]: msRepo and msRevision go together" in message
 
 
-def test_a_mainland_region_refuses_a_model_without_a_modelscope_source():
+def test_a_mainland_region_refuses_a_model_without_a_modelscope_source(manifests):
     text = (
         "id=phi;hfRepo=x/y;paramsB=1;layers=2;hiddenSize=8;attentionHeads=4;kvHeads=2;headDim=2;maxContext=8192;"
         f"vocab=9;revision={'d' * 40}"
     )
+    manifests("phi", "x/y", "d" * 40)
     found = problems("cn-beijing", customModels=[text], models=["llama3.2-1b", "phi"])
     assert any(p.startswith("beacon-fleet:models[1]: phi has no ModelScope source") for p in found), found
     settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[text], models=["llama3.2-1b", "phi"]))

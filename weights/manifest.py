@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,12 @@ from pathlib import Path
 
 SCHEMA = "beacon-weights-manifest/v1"
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
+# Another folder of manifests, for tools that plan synthetic models (bench/plan_cost.py); unset in real use.
+MANIFEST_DIR_ENV = "BEACON_WEIGHTS_MANIFESTS"
+
+
+def manifest_dir() -> Path:
+    return Path(os.environ.get(MANIFEST_DIR_ENV) or MANIFEST_DIR)
 BUCKET_MANIFEST_NAME = "beacon-weights-manifest.json"  # written beside the weights in the bucket, last
 PROVISIONAL = "provisional-sha256:"
 FINAL = "sha256:"
@@ -177,11 +184,11 @@ def parse(text: str) -> Manifest:
     return manifest
 
 
-def manifest_path(model_id: str, directory: Path = MANIFEST_DIR) -> Path:
-    return directory / f"{model_id}.json"
+def manifest_path(model_id: str, directory: Path | None = None) -> Path:
+    return (directory or manifest_dir()) / f"{model_id}.json"
 
 
-def manifest_text(model_id: str, directory: Path = MANIFEST_DIR) -> str:
+def manifest_text(model_id: str, directory: Path | None = None) -> str:
     """The committed manifest of a model, as text: what a region stack passes to ModelWeights."""
     path = manifest_path(model_id, directory)
     if not path.is_file():
@@ -191,7 +198,7 @@ def manifest_text(model_id: str, directory: Path = MANIFEST_DIR) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def load(model_id: str, directory: Path = MANIFEST_DIR) -> Manifest:
+def load(model_id: str, directory: Path | None = None) -> Manifest:
     return parse(manifest_text(model_id, directory))
 
 
@@ -230,19 +237,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m weights.manifest",
         description="Write weights/manifests/<model>.json: each pinned file's size and sha256, and their digest.",
     )
-    parser.add_argument("model", help="a built-in catalog id (llama3.2-1b, qwen2.5-1.5b, mistral-7b)")
+    parser.add_argument("model", help="a catalog id: built in (llama3.2-1b, qwen2.5-1.5b, mistral-7b) or custom")
+    parser.add_argument("--hf-repo", help="a custom model's Hugging Face repo (org/name)")
+    parser.add_argument("--revision", help="a custom model's pinned commit (40 hex characters)")
+    parser.add_argument("--file", action="append", default=[], help="a custom model's weight file (repeatable)")
     parser.add_argument(
         "--offline",
         action="store_true",
         help="do not ask a hub: use the recorded reference figures only (unknown hashes stay null)",
     )
     parser.add_argument("--hf-endpoint", default=hub_figures.HF_ENDPOINT, help="Hugging Face API base URL")
-    parser.add_argument("--directory", type=Path, default=MANIFEST_DIR)
+    parser.add_argument("--directory", type=Path, default=None)
     args = parser.parse_args(argv)
     try:
-        manifest = hub_figures.manifest_for(
-            args.model, offline=args.offline, hf_endpoint=args.hf_endpoint, directory=args.directory
-        )
+        if args.hf_repo:
+            # A custom model: its files with unknown hashes, recorded by the first sync and checked after it.
+            if not args.revision or not args.file:
+                raise ManifestError("a custom model needs --revision and at least one --file")
+            manifest = build(args.model, args.hf_repo, args.revision, args.file, {})
+        else:
+            manifest = hub_figures.manifest_for(
+                args.model, offline=args.offline, hf_endpoint=args.hf_endpoint, directory=args.directory
+            )
     except (ManifestError, hub_figures.HubError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

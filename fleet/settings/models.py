@@ -9,6 +9,7 @@ from typing import Any
 
 from fleet import capacity, catalog, gpus, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
+from weights.manifest import manifest_path
 
 PLATFORMS = ("eas", "ack")
 # The node label value cGPU reads for each isolation mode (ack.node.gpu.schedule).
@@ -233,6 +234,18 @@ def check_weights_sources(models: list[ServedModel], residency: Any, p: Problems
                 f"models[{index}]",
                 f"{model.id} has no ModelScope source; a mainland region fetches weights from ModelScope:"
                 " add msRepo=...;msRevision=... to its customModels entry",
+            )
+
+
+def check_weights_manifests(models: list[ServedModel], p: Problems) -> None:
+    """Every served model has a committed weights manifest: the files to sync and the hashes to check them by."""
+    for index, model in enumerate(models):
+        if not manifest_path(model.id).is_file():
+            p.add(
+                f"models[{index}]",
+                f"{model.id} has no weights manifest ({manifest_path(model.id).name} in weights/manifests); write one"
+                f" with `python -m weights.manifest {model.id} --hf-repo {model.spec.hf_repo}"
+                f" --revision {model.spec.revision or '<commit>'} --file <each weight file>` and commit it",
             )
 
 

@@ -19,6 +19,7 @@ from fleet.settings.models import (
     check_context,
     check_models_fit,
     check_scaling,
+    check_weights_manifests,
     check_weights_sources,
     parse_catalog,
     parse_gpu_choice,
@@ -113,6 +114,8 @@ def parse_settings(
     counterpart = parse_counterpart(values, raw, schema.project, models, residency_settings, p)
     failover = _failover_order(values, p)
     check_weights_sources(models, residency_settings, p)
+    if platforms or counterpart is not None:
+        check_weights_manifests(models, p)
 
     context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
     if isinstance(context, int) and isinstance(sequences, int):
