@@ -24,7 +24,7 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = PROJECT_ROOT / "schemas" / "router-config.v1.json"
 # Request timeouts the router may use per provider type: Modal cuts web requests at 150 s, RunPod's default
 # job execution limit is 600 s; the Alibaba endpoints sit behind load balancers and gateways we size to 600 s.
-TIMEOUT_LIMITS = {"modal": 149, "runpod": 600, "alibaba_eas": 600, "ack": 600}
+TIMEOUT_LIMITS = {"modal": 149, "runpod": 600, "alibaba_eas": 600, "ack": 600, "alibaba_fc": 600}
 ALIBABA_TIMEOUT_SECONDS = 120
 
 
@@ -77,6 +77,25 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
             health={"mode": "active", "url": base.removesuffix("/v1") + "/health", "wakes_backend": False},
             timeout=ALIBABA_TIMEOUT_SECONDS,
             network="internet" if ack["exposure"] == "internet" else "vpc",
+            cross_border=False,
+        )
+    for model_id, function in sorted((outputs.get("fcEndpoints") or {}).items()):
+        base = function["url"].rstrip("/")  # the trigger's public URL, HTTPS (fleet/fc.py)
+        providers[provider_id(label, "fc", model_id)] = _entry(
+            name=f"Alibaba Cloud {cloud_region} Function Compute {model_id}",
+            label=label,
+            cloud_region=cloud_region,
+            jurisdiction=residency["jurisdiction"],
+            kind="alibaba_fc",
+            endpoint=base,
+            base_url=f"{base}/v1",
+            model_id=model_id,
+            # The trigger is anonymous; vLLM in the function checks the key as a Bearer token.
+            auth={"type": "bearer", "env": env_name(label, "FC", model_id, "KEY")},
+            # Scale to zero: an active probe would start, and bill, a GPU instance; watch real traffic instead.
+            health={"mode": "passive", "url": f"{base}/health", "wakes_backend": True},
+            timeout=ALIBABA_TIMEOUT_SECONDS,
+            network="internet",
             cross_border=False,
         )
     counterpart = outputs.get("counterpart")
@@ -178,7 +197,7 @@ def routes(regions: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, list[str
 
 
 def _step(provider_type: str) -> str:
-    return {"alibaba_eas": "eas", "ack": "ack"}.get(provider_type, "counterpart")
+    return {"alibaba_eas": "eas", "ack": "ack", "alibaba_fc": "fc"}.get(provider_type, "counterpart")
 
 
 def merge(regions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

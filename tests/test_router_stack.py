@@ -57,7 +57,7 @@ def test_the_published_config_validates_and_routes_every_region_and_model_in_eac
     jsonschema.Draft202012Validator(SCHEMA).validate(config)
     for label in ("asia-east", "asia-southeast", "us-east"):
         assert set(config["routes"][label]) == MODELS
-        assert config["regions"][label]["failover_order"] == ["ack", "eas", "counterpart"]
+        assert config["regions"][label]["failover_order"] == ["ack", "eas", "fc", "counterpart"]
     types = [config["providers"][p]["type"] for p in config["routes"]["asia-southeast"]["qwen2.5-1.5b"]]
     assert types == ["ack", "alibaba_eas", "runpod"]
     assert {p["type"] for p in config["providers"].values()} == {"alibaba_eas", "ack", "runpod", "modal"}

@@ -9,7 +9,7 @@ from typing import Any
 from fleet import capacity, catalog, gpus
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
 
-PLATFORMS = ("eas", "ack")
+PLATFORMS = ("eas", "ack", "fc")
 # The node label value cGPU reads for each isolation mode (ack.node.gpu.schedule).
 GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
 MIN_GPU_SYSTEM_DISK_GIB = 120
@@ -105,7 +105,7 @@ def parse_platforms(values: dict[str, Any], p: Problems) -> tuple[str, ...]:
     platforms = values.get("servingPlatforms") or []
     for index, platform in enumerate(platforms):
         if platform not in PLATFORMS:
-            p.add(f"servingPlatforms[{index}]", f"unknown platform '{platform}'; use {' or '.join(PLATFORMS)}")
+            p.add(f"servingPlatforms[{index}]", f"unknown platform '{platform}'; use {', '.join(PLATFORMS)}")
     if len(set(platforms)) != len(platforms):
         p.add("servingPlatforms", f"platforms repeat: {platforms}")
     return tuple(dict.fromkeys(pl for pl in platforms if pl in PLATFORMS))
