@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from fleet import cost
+from fleet import cost, platform_cost
 from fleet.config_schema import load_project_schema
 from offline import policy_check
 from offline.engine import Synthesis, as_stack_outputs, synthesize
@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         low = cost.total(r.month_min for r in region_costs)
         high = cost.total(r.month_max for r in region_costs)
         print(f"Fleet, {len(region_costs)} regions: {low.text()} a month at minimum replicas, {high.text()} at maximum")
+        print("\n".join(platform_cost.fleet_lines(region_costs)))
         print("\n".join(study_lines(prices)).lstrip("\n"))
         print()
     if failed:
