@@ -22,10 +22,10 @@ SHARED = "alibaba"  # lines every Alibaba platform needs (registry, bucket)
 # What a user waits for on the first request after scale to zero, by platform, and where the figure comes from.
 COLD_START = {
     "fc": "10-30 s to a GPU instance (FC 3.0 GPU docs, '10到30秒'), plus the model's load from the OSS mount",
-    "ack": "unknown: a GPU node from zero (cluster autoscaler) and a pod start; no source gives a figure",
-    "eas": "none at its floor of 1 instance (EAS keeps at least one; see docs/cost.md)",
-    "runpod": "unknown with 0 active workers: RunPod publishes no figure for a vLLM worker's cold start",
-    "modal": "unknown with 0 warm containers: no sourced figure for a vLLM container's cold start",
+    "ack": "none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod)",
+    "eas": "none: EAS keeps at least 1 instance per model (UpdateServiceAutoScaler API: min > 0)",
+    "runpod": "none with active workers; with 0, unknown (RunPod publishes no figure for a vLLM worker)",
+    "modal": "none with warm containers; with 0, unknown (no sourced figure for a vLLM container)",
 }
 
 

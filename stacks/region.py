@@ -178,7 +178,13 @@ def declare_region(settings: RegionSettings) -> None:
             )
 
     releases = {}
-    if cluster is not None and settings.scaling.max_replicas > settings.scaling.min_replicas:
+    if cluster is not None and settings.scaling.min_replicas == 0:
+        pulumi.log.warn(
+            f"{settings.stack}: minReplicasPerModel is 0, so the GPU pool may scale to zero nodes, but without pod"
+            " autoscaling nothing starts a model on ACK again: its router entries fail over until replicas are raised"
+            f" (EAS keeps {eas.MIN_INSTANCES} instance per model; FC and the counterparts scale from zero themselves)"
+        )
+    elif cluster is not None and settings.scaling.max_replicas > settings.scaling.min_replicas:
         pulumi.log.warn(
             f"{settings.stack}: models on ACK stay at minReplicasPerModel ({settings.scaling.min_replicas}); pod"
             " autoscaling is off because vLLM's queue metric needs ack-alibaba-cloud-metrics-adapter and Managed"

@@ -174,3 +174,15 @@ def _revealed(resources):
         inputs = {**r.inputs, "environmentVariables": env.value if isinstance(env, Secret) else env}
         out.append(type("R", (), {"inputs": inputs, "name": r.name})())
     return out
+
+
+# --- scale to zero, as far as each platform allows -----------------------------------------------------------
+
+
+def test_at_zero_replicas_the_gpu_pool_may_reach_zero_nodes_and_eas_keeps_the_one_instance_it_must(synth):
+    result = settled_ok(synth("us-east", overrides={"minReplicasPerModel": 0}))
+    pool = next(p for p in result.of_type("alicloud:cs/nodePool:NodePool") if p.inputs.get("scalingConfig"))
+    assert pool.inputs["scalingConfig"]["minSize"] == 0
+    assert result.one("alicloud:cs/autoscalingConfig:AutoscalingConfig").inputs["scaleUpFromZero"] is True
+    assert {e["autoscaler"]["min"] for e in result.outputs["easEndpoints"].values()} == {1}
+    assert any("may scale to zero nodes" in w for w in result.warnings)
