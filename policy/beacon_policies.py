@@ -112,6 +112,7 @@ TAGGABLE = frozenset(
         "alicloud:ram/policy:Policy",
         "alicloud:slb/acl:Acl",
         "alicloud:kms/key:Key",
+        "alicloud:fc/v3Function:V3Function",
         *LOAD_BALANCERS,
     }
 )
@@ -414,6 +415,8 @@ def _public_endpoint(args: ResourceValidationArgs) -> str | None:
         document = _eas_document(args.props, lambda _message: None) or {}
         if _get(document, "networking", "disable_internet_endpoint") not in ("true", True):
             return "a PAI-EAS service with its internet endpoint enabled"
+    if args.resource_type == "alicloud:fc/v3Function:V3Function":  # its HTTP trigger has a public URL
+        return "a Function Compute function with a public HTTP trigger"
     return None
 
 

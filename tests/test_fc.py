@@ -186,3 +186,23 @@ def test_at_zero_replicas_the_gpu_pool_may_reach_zero_nodes_and_eas_keeps_the_on
     assert result.one("alicloud:cs/autoscalingConfig:AutoscalingConfig").inputs["scaleUpFromZero"] is True
     assert {e["autoscaler"]["min"] for e in result.outputs["easEndpoints"].values()} == {1}
     assert any("may scale to zero nodes" in w for w in result.warnings)
+
+
+def test_the_policy_pack_refuses_a_mainland_fc_function_without_an_icp_licence():
+    from policy import beacon_policies as bp
+    from tests.test_policy_pack import MAINLAND_TAGS, messages, violations
+
+    found = violations(bp.mainland_public_endpoint_icp, (FUNCTION, "fc-x-function", {"tags": MAINLAND_TAGS}))
+    assert messages(found) == [
+        f"{FUNCTION} fc-x-function: fc-x-function is a Function Compute function with a public HTTP trigger"
+        " in mainland China without an ICP licence number (tag icp-licence: missing);"
+        " set icpLicence, or keep it intranet"
+    ]
+
+
+def test_a_licensed_mainland_region_may_serve_on_fc_and_passes_the_policy_pack(synth):
+    from offline import policy_check
+
+    result = settled_ok(synth("cn-beijing", overrides={"servingPlatforms": ["fc"], "icpLicence": "京ICP备12345678号"}))
+    assert len(result.of_type(FUNCTION)) == 3
+    assert not policy_check.mandatory(policy_check.check_synthesis(result))
