@@ -305,3 +305,39 @@ def fleet_lines(costs: Sequence[Any]) -> list[str]:
         f" placement of every region {total(cheapest).text()}"
         + ("" if all(v["cheapest"] for v in views) else " (a region has no priced placement)")
     ]
+
+
+def cost_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
+    """What a change does to a region's monthly cost, from two plans' `cost` (as_json): for the plan diff."""
+    before, after = before or {}, after or {}
+
+    def figure(document: Mapping[str, Any], *path: str) -> float | None | str:
+        for key in path:
+            document = document.get(key) if isinstance(document, Mapping) else None
+        if not isinstance(document, Mapping):
+            return "absent"
+        return document.get("usd")
+
+    def text(value: float | None | str) -> str:
+        return value if isinstance(value, str) else ("unknown" if value is None else f"${value:,.2f}")
+
+    changes = []
+    for label, path in (
+        ("month at minimum", ("monthMin",)),
+        ("month at maximum", ("monthMax",)),
+        ("month at the expected volume (declared)", ("workload", "declared")),
+    ):
+        old, new = figure(before, *path), figure(after, *path)
+        if old == new:
+            continue
+        delta = f" ({new - old:+,.2f})" if isinstance(old, float) and isinstance(new, float) else ""
+        changes.append(f"{label}: {text(old)} → {text(new)}{delta}")
+    lines_before = {(x["provider"], x["what"]): x for x in before.get("lines") or []}
+    lines_after = {(x["provider"], x["what"]): x for x in after.get("lines") or []}
+    for key in sorted(lines_before.keys() | lines_after.keys()):
+        old_line, new_line = lines_before.get(key, {}), lines_after.get(key, {})
+        old = (figure(old_line, "monthMin"), figure(old_line, "monthMax"))
+        new = (figure(new_line, "monthMin"), figure(new_line, "monthMax"))
+        if old != new:
+            changes.append(f"{key[0]} {key[1]}: {text(old[0])}..{text(old[1])} → {text(new[0])}..{text(new[1])}")
+    return changes

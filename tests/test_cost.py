@@ -218,3 +218,17 @@ def test_a_cross_border_counterpart_is_not_a_placement_for_a_residency_bound_reg
     view = cost.region_cost(settled_ok(synth("cn-beijing")).outputs, SHIPPED).workload
     assert view["platforms"]["runpod"]["respectsResidency"] is False
     assert view["cheapest"] != "runpod"
+
+
+def test_the_plan_diff_says_what_a_change_does_to_each_regions_monthly_cost(synth):
+    from fleet import platform_cost
+
+    before = cost.as_json(cost.region_cost(settled_ok(synth("us-east")).outputs, SHIPPED))
+    after = cost.as_json(
+        cost.region_cost(settled_ok(synth("us-east", overrides={"models": ["llama3.2-1b"]})).outputs, SHIPPED)
+    )
+    changes = platform_cost.cost_changes(before, after)
+    # One model instead of three packs onto one GPU: the pool's floor drops from 2 nodes to 1 ($2.0976/h x 730).
+    assert "ack GPU node pool, ecs.gn7i-c8g1.2xlarge: $3,062.50..$4,593.74 → $1,531.25..$1,531.25" in changes
+    assert not [c for c in changes if c.startswith("month at minimum")]  # unknown before and after: no change shown
+    assert platform_cost.cost_changes(before, before) == []
