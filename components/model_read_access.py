@@ -12,6 +12,10 @@ from fleet import ram_policies
 
 # PAI-EAS assumes a custom role through this service principal (Alibaba's "configure the EAS RAM role" guide).
 EAS_SERVICE_PRINCIPAL = "pai.aliyuncs.com"
+# Function Compute assumes a function's role to pull its image and to mount OSS (FC 3.0 docs).
+FC_SERVICE_PRINCIPAL = "fc.aliyuncs.com"
+# The system policy that lets it pull from ACR (GetAuthorizationToken, pull), read-only.
+ACR_READ_POLICY = "AliyunContainerRegistryReadOnlyAccess"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class ModelReadAccessArgs:
     bucket_name: pulumi.Input[str]
     kms_key_arn: str = ""
     eas: bool = True  # a role for PAI-EAS services
+    fc: bool = False  # a role for Function Compute functions (also allowed to pull images)
     rrsa: RrsaSubject | None = None  # a role for ACK pods, through RRSA
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -38,6 +43,7 @@ class ModelReadAccess(pulumi.ComponentResource):
     eas_role_name: str | None
     serving_role_arn: pulumi.Output[str] | None
     serving_role_name: str | None
+    fc_role_arn: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ModelReadAccessArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("beacon-fleet:iam:ModelReadAccess", name, None, opts)
@@ -67,6 +73,24 @@ class ModelReadAccess(pulumi.ComponentResource):
             )
             self.eas_role_arn = eas_role.arn
 
+        self.fc_role_arn = None
+        if args.fc:
+            fc_role = self._role(
+                f"{name}-fc-role",
+                f"{stem}-fc"[:64],
+                ram_policies.to_json(ram_policies.service_trust_policy(FC_SERVICE_PRINCIPAL)),
+                "Function Compute GPU functions of this region",
+                args.tags,
+            )
+            alicloud.ram.RolePolicyAttachment(
+                f"{name}-fc-role-pull-images",
+                role_name=fc_role.role_name,
+                policy_name=ACR_READ_POLICY,
+                policy_type="System",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.fc_role_arn = fc_role.arn
+
         self.serving_role_arn = self.serving_role_name = None
         if args.rrsa is not None:
             subject = args.rrsa
@@ -85,7 +109,13 @@ class ModelReadAccess(pulumi.ComponentResource):
             )
             self.serving_role_arn = serving_role.arn
 
-        self.register_outputs({"eas_role_arn": self.eas_role_arn, "serving_role_arn": self.serving_role_arn})
+        self.register_outputs(
+            {
+                "eas_role_arn": self.eas_role_arn,
+                "serving_role_arn": self.serving_role_arn,
+                "fc_role_arn": self.fc_role_arn,
+            }
+        )
 
     def _role(
         self, resource_name: str, role_name: str, trust: pulumi.Input[str], description: str, tags: Mapping[str, str]

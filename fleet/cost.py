@@ -6,9 +6,10 @@ whole, never a partial sum that looks complete.
 
 Conventions, stated in every view:
 - a month is 730 hours;
-- ACK counts the GPU node pool only (not the system pool or the cluster fee); EAS counts its instances;
-  RunPod counts active workers at the active rate and the rest at the flex rate; Modal counts containers at
-  the GPU rate times the region-pinning multiplier;
+- ACK counts the GPU node pool, and fleet/platform_cost.py adds its system pool, the cluster fee and the load
+  balancers, the registry and the bucket every Alibaba platform shares, and FC's functions in compute units;
+  EAS counts its instances; RunPod counts active workers at the active rate and the rest at the flex rate;
+  Modal counts containers at the GPU rate times the region-pinning multiplier;
 - per million inferences assumes one request at a time per replica or worker for the given average latency
   (the Beacon study's assumption); batching lowers it.
 """
@@ -28,7 +29,10 @@ from fleet.config_schema import PROJECT_ROOT
 PRICES_PATH = PROJECT_ROOT / "prices" / "prices.yaml"
 HOURS_PER_MONTH = 730
 DEFAULT_LATENCY_SECONDS = 2.0  # the Beacon study's average
-UNITS = {"hour": 3600.0, "second": 1.0, "multiplier": None}
+# Seconds per unit for rates; None for what is not a rate in time (a compute unit, a multiplier). A gb-month is
+# per GB stored, so its per-second figure is per GB.
+UNITS = {"hour": 3600.0, "second": 1.0, "month": HOURS_PER_MONTH * 3600.0, "gb-month": HOURS_PER_MONTH * 3600.0}
+UNITS |= {"cu": None, "multiplier": None}
 _REQUIRED = ("id", "what", "amount", "currency", "unit", "source", "date")
 
 
@@ -45,6 +49,7 @@ class Price:
     unit: str
     source: str
     date: str
+    trust: str = ""  # how far to rely on it (third-party catalogs say so)
 
     @property
     def per_second(self) -> float:
@@ -87,7 +92,10 @@ def load_prices(paths: Sequence[Path] = (PRICES_PATH,)) -> PriceTable:
             if entry["unit"] != "multiplier" and entry["currency"] != "USD":
                 problems.append(f"{where} ({entry['id']}): only USD prices are summed; convert and cite the rate")
                 continue
-            prices[entry["id"]] = Price(**{k: entry[k] if k == "amount" else str(entry[k]) for k in _REQUIRED})
+            prices[entry["id"]] = Price(
+                **{k: entry[k] if k == "amount" else str(entry[k]) for k in _REQUIRED},
+                trust=str(entry.get("trust") or ""),
+            )
     if problems:
         raise PriceTableError("the price table is invalid:\n  - " + "\n  - ".join(problems))
     return PriceTable(prices)
@@ -140,6 +148,11 @@ class CostLine:
     month_max: Amount
     per_million: Amount  # per million inferences at the given latency
     basis: str  # the arithmetic, in words
+    # For the cost at a volume (fleet/platform_cost.py): USD per busy second beyond what the floor serves, the
+    # busy seconds a month the floor (month at minimum) already serves, and USD per request.
+    usage_rate: Amount = Amount(0.0)
+    floor_seconds: float = 0.0
+    per_request: Amount = Amount(0.0)
 
 
 @dataclass(frozen=True)
@@ -151,6 +164,7 @@ class RegionCost:
     gpus_whole: int
     packing_saving_month: Amount
     notes: tuple[str, ...] = field(default=())
+    workload: dict[str, Any] | None = None  # fleet/platform_cost.workload_view
 
     @property
     def month_min(self) -> Amount:
@@ -195,6 +209,7 @@ def region_cost(
         instance = pool["instanceTypes"][0]
         node = _rate(prices, f"alibaba.ecs.{instance}.{region}")
         gpu_gib = int(re.search(r"(\d+) GiB", packing.get("gpu", "0 GiB")).group(1)) or 1
+        slices = [ack["gpuMemGiB"] for ack in outputs["ackEndpoints"].values()]
         lines.append(
             CostLine(
                 "ack",
@@ -207,6 +222,8 @@ def region_cost(
                 ).times(1 / max(len(outputs["ackEndpoints"]), 1)),
                 f"{pool['minNodes']}..{pool['maxNodes']} nodes x 730 h; per million: the node's price x each"
                 f" model's slice of {gpu_gib} GiB x {latency_seconds:g} s x 1M, averaged over models",
+                usage_rate=node.times(sum(slices) / max(len(slices), 1) / gpu_gib),
+                floor_seconds=(packing.get("wholeGpuPerReplica", 0) if pool["minNodes"] else 0) * month,
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)
@@ -225,6 +242,8 @@ def region_cost(
                 rate.times(high * month),
                 rate.times(per_million),
                 f"{low}..{high} instances (all models) x 730 h; per million: one instance x {latency_seconds:g} s x 1M",
+                usage_rate=rate,
+                floor_seconds=low * month,
             )
         )
 
@@ -232,13 +251,19 @@ def region_cost(
     if counterpart:
         lines.append(_counterpart_line(counterpart, prices, month, per_million, latency_seconds))
 
+    from fleet import platform_cost  # it builds on this module's types
+
+    lines += platform_cost.extra_lines(outputs, prices, latency_seconds)
+    workload = platform_cost.workload_view(outputs, lines)
     return RegionCost(
-        region=region,
+        region=region or outputs.get("routerRegion", ""),
         latency_seconds=latency_seconds,
         lines=tuple(lines),
         gpus_packed=int(packing.get("gpusNeeded", 0)),
         gpus_whole=int(packing.get("wholeGpuPerReplica", 0)),
         packing_saving_month=saving,
+        notes=tuple(platform_cost.workload_lines(workload)),
+        workload=workload,
     )
 
 
@@ -260,6 +285,8 @@ def _counterpart_line(
             flex.times(per_million),
             f"{models} endpoints x ({low} active + {high - low} flex workers) x 730 h, at the dearest listed"
             f" GPU pool; per million: a flex worker x {latency:g} s x 1M",
+            usage_rate=flex,
+            floor_seconds=low * models * month,
         )
     # Modal's narrow regions are named like us-east; broad ones like us.
     narrow = any("-" in location for location in counterpart["locations"])
@@ -275,6 +302,8 @@ def _counterpart_line(
         pinned.times(per_million),
         f"{models} apps x {low}..{high} containers x 730 h x region multiplier"
         f" ({'narrow' if narrow else 'broad'} region); per million: a container x {latency:g} s x 1M",
+        usage_rate=pinned,
+        floor_seconds=low * models * month,
     )
 
 
@@ -299,18 +328,24 @@ def study_scenario(prices: PriceTable) -> dict[str, Any]:
                 "source": f"{price.source}, {price.date}",
             }
         )
+    from fleet import platform_cost  # it builds on this module's types
+
+    today = platform_cost.study_today(prices, endpoints * inferences * seconds, endpoints)
     return {
         "endpoints": endpoints,
         "inferencesPerEndpointPerYear": inferences,
         "secondsEach": seconds,
-        "rows": rows,
+        "rows": rows + today,
         "note": "The study states about $3,500/year for Alibaba; its own rate ($0.0003/s) gives $5,400/year by"
         " the same arithmetic. A row's per-endpoint figure is the same quantity as a provider's 'per 1M @ 2s'"
-        " figure in the region tables, so the two compare directly.",
+        " figure in the region tables, so the two compare directly. Rows marked 'today' use the same arithmetic"
+        " at today's sourced T4-class rates; an ECS node's rate assumes it is busy every second it is paid for.",
     }
 
 
 def as_json(cost: RegionCost) -> dict[str, Any]:
+    from fleet import platform_cost  # it builds on this module's types
+
     return {
         "region": cost.region,
         "latencySeconds": cost.latency_seconds,
@@ -335,4 +370,5 @@ def as_json(cost: RegionCost) -> dict[str, Any]:
             "savingPerMonth": cost.packing_saving_month.as_json(),
         },
         "missingPrices": cost.missing(),
+        "workload": platform_cost.as_json(cost.workload),
     }

@@ -17,6 +17,11 @@ if TYPE_CHECKING:
     from fleet.settings import RegionSettings
 
 MODEL_MOUNT_ROOT = "/models"
+# The fewest instances an EAS service keeps. The sources contradict each other: the console guide says the
+# autoscaler's minimum may be 0 ("最小值为0", not on a dedicated gateway), the UpdateServiceAutoScaler API says
+# `min` must be greater than 0 (while documenting onZero.scaleDownGracePeriodSeconds). We rely on the API doc:
+# it is what a deployment goes through, and a floor of 1 is accepted under either reading.
+MIN_INSTANCES = 1
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
 
 
@@ -63,8 +68,8 @@ def plans(settings: RegionSettings, bucket: str) -> list[EasServicePlan]:
             model_id=model.id,
             dtype=model.dtype,
             instance_type=settings.eas.instance_type,
-            min_replicas=settings.scaling.min_replicas,
-            max_replicas=settings.scaling.max_replicas,
+            min_replicas=max(settings.scaling.min_replicas, MIN_INSTANCES),
+            max_replicas=max(settings.scaling.max_replicas, MIN_INSTANCES),
             qps_target=settings.eas.qps_target,
             max_model_len=settings.max_context_tokens,
             max_num_seqs=settings.max_concurrent_sequences,

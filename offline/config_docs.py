@@ -95,6 +95,16 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("easInstanceType", "easQpsTarget"),
     ),
     (
+        "Function Compute GPU",
+        "One FC 3.0 GPU function per model, scaling to zero ([region.md](region.md)).",
+        ("fcGpuType", "fcMaxInstances"),
+    ),
+    (
+        "Expected workload and cost",
+        "The volume the cost view prices each platform at ([cost.md](cost.md)).",
+        ("expectedRequestsPerMonth", "averageSecondsPerRequest", "costWarningMultiple"),
+    ),
+    (
         "Counterparts: RunPod and Modal",
         "The region's models outside Alibaba Cloud ([counterparts.md](counterparts.md)).",
         (

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from fleet import cost
+from fleet import cost, platform_cost
 from fleet.config_schema import load_project_schema
 from offline import policy_check
 from offline.engine import Synthesis, as_stack_outputs, synthesize
@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         fleet_lines = [
             f"Fleet, {plural(len(region_costs), 'region')}: {low.text()} a month at minimum replicas,"
             f" {high.text()} at maximum",
+            *platform_cost.fleet_lines(region_costs),
             *study_lines(prices)[1:],
         ]
         print("\n".join(fit(fleet_lines)))

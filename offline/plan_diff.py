@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fleet import credentials
+from fleet import credentials, platform_cost
 from fleet.config_schema import load_project_schema
 from offline.report import PLAN_FORMAT
 
@@ -56,6 +56,7 @@ class StackDiff:
     warnings_added: list[str] = field(default_factory=list)
     warnings_removed: list[str] = field(default_factory=list)
     protected: list[str] = field(default_factory=list)  # what the change would do to protected (stateful) resources
+    cost: list[str] = field(default_factory=list)  # what the change does to the monthly cost
 
     @property
     def head_failed(self) -> bool:
@@ -201,6 +202,7 @@ def diff_stack(stack: str, base: dict | None, head: dict | None) -> StackDiff:
     diff.violations_resolved = sorted(violations_before - violations_after)
     diff.warnings_added = sorted(set(head.get("warnings", [])) - set(base.get("warnings", [])))
     diff.warnings_removed = sorted(set(base.get("warnings", [])) - set(head.get("warnings", [])))
+    diff.cost = platform_cost.cost_changes(base.get("cost"), head.get("cost"))
     if diff.status == "changed" and not any(
         (diff.config, diff.added, diff.removed, diff.changed, diff.outputs, diff.routes, diff.providers)
         + (diff.violations_added, diff.violations_resolved, diff.warnings_added, diff.warnings_removed)
@@ -392,6 +394,7 @@ def markdown(diffs: list[StackDiff], base_label: str, head_label: str) -> str:
         lines += _section("Policy violations resolved", d.violations_resolved)
         lines += _section("New warnings", d.warnings_added)
         lines += _section("Warnings gone", d.warnings_removed)
+        lines += _section("Monthly cost", d.cost)
     return "\n".join(lines) + "\n"
 
 

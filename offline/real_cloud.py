@@ -21,7 +21,7 @@ from typing import Any
 
 import pulumi
 
-from fleet import capacity, catalog, gpus, kubeconfig, serving
+from fleet import capacity, catalog, fc, gpus, kubeconfig, serving
 from fleet.config_schema import PROJECT_ROOT
 
 SOURCE = "../shared/reference/real-cloud-behaviour.md"
@@ -61,6 +61,9 @@ ACR_INSTANCE_TYPE = "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseIn
 ACR_INTERNET_TYPE = "alicloud:cr/internetEndpoint:InternetEndpoint"
 AUTOSCALER_TYPE = "alicloud:cs/autoscalingConfig:AutoscalingConfig"
 WEIGHTS_TYPE = "pulumi-python:dynamic/weights:Sync"
+FC_FUNCTION_TYPE = "alicloud:fc/v3Function:V3Function"
+ACR_LINKED_VPC_TYPE = "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc"
+FC_DEFAULT_PORT = 9000  # FC's customContainerConfig.port when unset ("must listen on 0.0.0.0:CAPort")
 
 
 class CloudRefusal(pulumi.RunError):
@@ -419,8 +422,52 @@ def _env(config: Mapping[str, Any], name: str) -> str:
     return ""
 
 
+def _check_fc_function(cloud: RealCloud, reg: Registration) -> None:
+    """Function Compute 3.0 GPU functions (weights-fc-eas.md): where FC offers GPUs, the sizes it takes, the
+    port it sends requests to, the image it can pull and the bucket it can mount."""
+    gpu = reg.inputs.get("gpuConfig") or {}
+    env = reg.inputs.get("environmentVariables") or {}
+    if gpu and cloud.region not in fc.FC_GPU_REGIONS:
+        _refuse(reg, f"no source says FC offers GPU functions in {cloud.region}", "serve on eas or ack there")
+    if gpu:
+        problem = fc.memory_problem(str(gpu.get("gpuType", "")), int(gpu.get("gpuMemorySize") or 0))
+        if problem:
+            _refuse(reg, f"its gpuConfig {problem}", "size gpuMemorySize from the model's slice, in whole GiB")
+    container = reg.inputs.get("customContainerConfig") or {}
+    port = int(container.get("port") or FC_DEFAULT_PORT)
+    listens = int(env.get("PORT") or serving.SERVING_PORT)
+    if container and port != listens:
+        _refuse(
+            reg,
+            f"FC sends requests to port {port} but the serving image listens on {listens}, so the instance never"
+            " becomes healthy",
+            f"set customContainerConfig.port to {listens}",
+        )
+    if container and not reg.inputs.get("role"):
+        _refuse(
+            reg, "FC assumes the function's role to pull a private image and to mount OSS, and it has none", "set role"
+        )
+    linked = {str(r.inputs.get("vswitchId")) for r in cloud.of_type(ACR_LINKED_VPC_TYPE)}
+    chosen = {str(v) for v in (reg.inputs.get("vpcConfig") or {}).get("vswitchIds") or []}
+    if linked and ".cr.aliyuncs.com" in str(container.get("image", "")) and not chosen & linked:
+        _refuse(
+            reg,
+            "it pulls from an ACR Enterprise instance through a vSwitch not linked to that instance",
+            "put the function on the vSwitch the registry's VPC endpoint is linked to",
+        )
+    for point in (reg.inputs.get("ossMountConfig") or {}).get("mountPoints") or []:
+        endpoint = str(point.get("endpoint", ""))
+        if "-internal." in endpoint and f"oss-{cloud.region}-internal." not in endpoint:
+            _refuse(
+                reg, f"it mounts OSS through {endpoint}, another region's internal endpoint", "use its own region's"
+            )
+    if env.get("MODEL_DIR"):
+        _check_weights_first(cloud, reg, str(env.get("SERVED_MODEL_NAME", "")))
+
+
 _RULES = {
     EAS_TYPE: _check_eas,
+    FC_FUNCTION_TYPE: _check_fc_function,
     POOL_TYPE: _check_gpu_pool,
     K8S_PROVIDER_TYPE: _check_kubernetes_provider,
     IMAGE_TYPE: _check_image_push,

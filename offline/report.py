@@ -203,7 +203,7 @@ def _scalar(value: Any) -> str:
 
 def region_cost(synthesis: Synthesis, prices: cost.PriceTable | None, latency: float) -> cost.RegionCost | None:
     """The cost of a region stack that synthesized; None for the router stack or a failed one."""
-    if not synthesis.ok or "gpuPacking" not in synthesis.outputs:
+    if not synthesis.ok or "routerProviders" not in synthesis.outputs:  # region stacks, counterpart-only too
         return None
     return cost.region_cost(synthesis.outputs, prices or cost.load_prices(), latency)
 
@@ -338,6 +338,7 @@ def cost_lines(region: cost.RegionCost) -> list[str]:
             "  unknown until these prices are added to prices/prices.yaml (or a file given with --prices),"
             f" each with its unit, currency, source and date: {', '.join(region.missing())}"
         )
+    lines.extend(region.notes)  # the cost at the expected volume (fleet/platform_cost.py)
     return lines
 
 

@@ -124,6 +124,10 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if typ == "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":
             # A name, not an address: under .invalid, so nothing can mistake it for a live endpoint.
             return {"address": f"{resource_id}.slb.{self.region}.invalid"}
+        if typ == "alicloud:fc/v3Trigger:V3Trigger":
+            # FC answers a trigger's URLs over HTTP and HTTPS; the host is a name under .invalid.
+            host = f"{re.sub(r'[^a-z0-9-]+', '-', resource_id.lower())}.{self.region}.fcapp.run.invalid"
+            return {"httpTrigger": {"urlInternet": f"https://{host}", "urlIntranet": f"https://vpc-{host}"}}
         if typ == "alicloud:cs/nodePool:NodePool":
             return {"nodePoolId": f"np-{resource_id}"}
         if typ == "alicloud:ram/role:Role":

@@ -111,6 +111,8 @@ def legitimate_auth(provider: Mapping[str, Any]) -> list[dict[str, str]]:
         return [{"type": "eas_token", "env": env_name(region, "EAS", m, "TOKEN")} for m in models]
     if kind == "ack":
         return [{"type": "bearer", "env": env_name(region, "ACK", m, "KEY")} for m in models]
+    if kind == "alibaba_fc":
+        return [{"type": "bearer", "env": env_name(region, "FC", m, "KEY")} for m in models]
     if kind == "runpod":
         return [{"type": "bearer", "env": env_name(region, "RUNPOD_API_KEY")}]
     if kind == "modal":

@@ -7,6 +7,7 @@ import pulumi
 from components.ack_cluster import AckCluster, AckClusterArgs
 from components.cgpu_node_pool import CgpuNodePool, CgpuNodePoolArgs
 from components.eas_model_service import EasModelService, EasModelServiceArgs
+from components.fc_model_function import FcModelFunction, FcModelFunctionArgs
 from components.inference_release import InferenceRelease, InferenceReleaseArgs
 from components.modal_counterpart import ModalCounterpart, ModalCounterpartArgs, ModalModel
 from components.model_bucket import ModelBucket, ModelBucketArgs
@@ -16,7 +17,18 @@ from components.region_network import RegionNetwork, RegionNetworkArgs, VSwitchS
 from components.runpod_counterpart import RunpodCounterpart, RunpodCounterpartArgs, RunpodModel
 from components.serving_image import ServingImage, ServingImageArgs
 from components.serving_registry import ServingRegistry, ServingRegistryArgs
-from fleet import capacity, counterparts, eas, inference_chart, naming, ram_policies, router_config, serving, weights
+from fleet import (
+    capacity,
+    counterparts,
+    eas,
+    fc,
+    inference_chart,
+    naming,
+    ram_policies,
+    router_config,
+    serving,
+    weights,
+)
 from fleet.settings import RegionSettings
 from fleet.settings.source import secret
 from stacks import lookups, region_exports
@@ -27,6 +39,12 @@ SERVING_REPOSITORY = "inference-server"
 
 
 def declare_region(settings: RegionSettings) -> None:
+    if not settings.serving_platforms:
+        # Counterpart-only: nothing on Alibaba Cloud (no look-up either, so no alicloud provider), and the router
+        # entry still exported. Settings have checked that a counterpart exists.
+        slug = naming.stack_slug(settings.name_prefix, settings.stack)
+        region_exports.export_counterpart_only(settings, _declare_counterpart(settings, slug))
+        return
     account = lookups.account_id()
     if settings.serves_on("ack"):
         lookups.require_service_roles(lookups.ACK_SERVICE_ROLES, settings.region)
@@ -102,6 +120,7 @@ def declare_region(settings: RegionSettings) -> None:
             bucket_name=models.bucket_name,
             kms_key_arn=ram_policies.kms_key_arn(settings.region, account, settings.bucket.kms_key_id),
             eas=settings.serves_on("eas"),
+            fc=settings.serves_on("fc"),
             rrsa=RrsaSubject(
                 oidc_provider_arn=cluster.rrsa_oidc_provider_arn,
                 issuer_url=cluster.rrsa_oidc_issuer_url,
@@ -140,8 +159,32 @@ def declare_region(settings: RegionSettings) -> None:
                 f" `pulumi config set {settings.project}:icpLicence <licence number>`"
             )
 
+    fc_functions = {}
+    if settings.serves_on("fc"):
+        for plan in fc.plans(settings, bucket):
+            fc_functions[plan.model_id] = FcModelFunction(
+                f"fc-{plan.model_id}",
+                FcModelFunctionArgs(
+                    plan=plan,
+                    image=image.vpc_image,
+                    vpc_id=network.vpc_id,
+                    # The vSwitch linked to the ACR Enterprise instance: FC pulls the image through it.
+                    vswitch_ids=[network.node_vswitches[0].id],
+                    security_group_id=network.serving_security_group_id,
+                    role_arn=access.fc_role_arn,
+                    tags=tags,
+                ),
+                opts=pulumi.ResourceOptions(depends_on=[models, registry, image, synced[plan.model_id]]),
+            )
+
     releases = {}
-    if cluster is not None and settings.scaling.max_replicas > settings.scaling.min_replicas:
+    if cluster is not None and settings.scaling.min_replicas == 0:
+        pulumi.log.warn(
+            f"{settings.stack}: minReplicasPerModel is 0, so the GPU pool may scale to zero nodes, but without pod"
+            " autoscaling nothing starts a model on ACK again: its router entries fail over until replicas are raised"
+            f" (EAS keeps {eas.MIN_INSTANCES} instance per model; FC and the counterparts scale from zero themselves)"
+        )
+    elif cluster is not None and settings.scaling.max_replicas > settings.scaling.min_replicas:
         pulumi.log.warn(
             f"{settings.stack}: models on ACK stay at minReplicasPerModel ({settings.scaling.min_replicas}); pod"
             " autoscaling is off because vLLM's queue metric needs ack-alibaba-cloud-metrics-adapter and Managed"
@@ -165,6 +208,7 @@ def declare_region(settings: RegionSettings) -> None:
             access=access,
             cluster=cluster,
             eas_services=eas_services,
+            fc_functions=fc_functions,
             releases=releases,
             counterpart=counterpart,
             weights=synced,

@@ -1,10 +1,11 @@
 """A region stack's outputs: what operators read, and this region's entry for the router stack.
 
-The router entry is built from the same values the stack exports, by the pure fleet.router_config.region_entry.
+The router entry is built from the same values the stack exports, by the pure fleet.router_entry.region_entry.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ import pulumi
 
 from components.ack_cluster import AckCluster
 from components.eas_model_service import EasModelService
+from components.fc_model_function import FcModelFunction
 from components.inference_release import InferenceRelease
 from components.model_bucket import ModelBucket
 from components.model_read_access import ModelReadAccess
@@ -20,7 +22,7 @@ from components.model_weights import ModelWeights
 from components.region_network import RegionNetwork
 from components.serving_image import ServingImage
 from components.serving_registry import ServingRegistry
-from fleet import capacity, inference_chart, router_config, serving
+from fleet import capacity, fc, inference_chart, router_config, router_entry, serving
 from fleet.settings import RegionSettings
 from weights import manifest as weights_manifest
 
@@ -46,6 +48,7 @@ class RegionResources:
     releases: Mapping[str, InferenceRelease]  # by model id
     counterpart: Counterpart | None
     weights: Mapping[str, ModelWeights]  # by model id; empty when nothing is served on Alibaba Cloud
+    fc_functions: Mapping[str, FcModelFunction] = dataclasses.field(default_factory=dict)  # by model id
 
 
 def export_region(settings: RegionSettings, declared: RegionResources) -> None:
@@ -64,13 +67,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
     pulumi.export("modelBucket", declared.models.bucket_name)
     pulumi.export("modelBucketIntranetEndpoint", declared.models.intranet_endpoint)
     pulumi.export("gpuPacking", capacity.region_packing(settings).as_output())
-    pulumi.export(
-        "models",
-        [
-            {"id": m.id, "dtype": m.dtype, "hfRepo": m.spec.hf_repo, "revision": m.spec.revision}
-            for m in settings.models
-        ],
-    )
+    _export_models_and_workload(settings)
     if declared.weights:
         # Which weights each endpoint serves: where they came from, the pinned revision, the manifest's digest.
         pulumi.export(
@@ -87,6 +84,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "publicDomain": declared.registry.domains.public,
             "vpcDomain": declared.registry.domains.vpc,
             "repository": declared.registry.repository_path,
+            "instanceType": settings.registry.instance_type if settings.registry.edition == "enterprise" else "",
         },
     )
     pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
@@ -106,6 +104,22 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         }
         for s in declared.eas_services
     }
+    fc_endpoints = {
+        f.model_id: {
+            "function": f.function_name,
+            "url": f.url,
+            "gpuType": f.plan.gpu_type,
+            "gpuMemoryMB": f.plan.gpu_memory_mb,
+            "vcpu": fc.VCPU,
+            "memoryMB": fc.MEMORY_MB,
+            "diskMB": fc.DISK_MB,
+            "instances": {"min": 0, "max": f.plan.max_instances},
+            "auth": "Authorization: Bearer <key>, checked by vLLM in the function (the trigger is anonymous)",
+            "modelMount": f"oss://{f.plan.bucket}/{serving.model_prefix(f.model_id)} (read-only)",
+            "image": image.vpc_image,
+        }
+        for f in declared.fc_functions.values()
+    }
     served = {m.id: m for m in settings.models}
     ack_endpoints = {
         model_id: {
@@ -124,13 +138,19 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         "residency": residency,
         "easEndpoints": eas_endpoints,
         "ackEndpoints": ack_endpoints,
+        "fcEndpoints": fc_endpoints,
         "counterpart": counterpart.view if counterpart else None,
     }
+    _export_router_entry(settings, view, router_secrets(settings, declared))
+    if declared.fc_functions:
+        pulumi.export("fcEndpoints", fc_endpoints)
+        pulumi.export("fcApiKeys", pulumi.Output.secret({m: f.api_key for m, f in declared.fc_functions.items()}))
+    # What the cost view prices beyond the serving platforms (fleet/cost.py): one load balancer per ACK model,
+    # plus the ACK API server's (ACK Pro bills its CLB to the account).
     pulumi.export(
-        "routerProviders",
-        pulumi.Output.from_input(view).apply(lambda v: router_config.region_entry(v, settings.failover_order)),
+        "loadBalancers",
+        {"clb": len(declared.releases) + (1 if declared.cluster is not None else 0)},
     )
-    pulumi.export("routerSecrets", pulumi.Output.secret(router_secrets(settings, declared)))
     if declared.eas_services:
         pulumi.export("easEndpoints", eas_endpoints)
         pulumi.export("easTokens", pulumi.Output.secret({s.model_id: s.token for s in declared.eas_services}))
@@ -167,8 +187,72 @@ def router_secrets(settings: RegionSettings, declared: RegionResources) -> dict[
             router_config.env_name(settings.router_region, "ACK", model_id, "KEY"): r.api_key
             for model_id, r in declared.releases.items()
         },
+        **{
+            router_config.env_name(settings.router_region, "FC", model_id, "KEY"): f.api_key
+            for model_id, f in declared.fc_functions.items()
+        },
         **(declared.counterpart.secrets if declared.counterpart else {}),
     }
+
+
+def export_counterpart_only(settings: RegionSettings, counterpart: Counterpart) -> None:
+    """A region served only by its counterpart: its residency, models, cost inputs and router entry, nothing on
+    Alibaba Cloud."""
+    pulumi.export("region", settings.region)
+    pulumi.export("routerRegion", settings.router_region)
+    residency = residency_view(settings)
+    pulumi.export("residency", residency)
+    pulumi.export("counterpart", counterpart.view)
+    pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
+    _export_models_and_workload(settings)
+    view = {
+        "region": settings.region,
+        "routerRegion": settings.router_region,
+        "residency": residency,
+        "counterpart": counterpart.view,
+    }
+    _export_router_entry(settings, view, counterpart.secrets)
+
+
+def _export_router_entry(settings: RegionSettings, view: dict[str, Any], secrets: Mapping[str, Any]) -> None:
+    pulumi.export(
+        "routerProviders",
+        pulumi.Output.from_input(view).apply(lambda v: router_entry.region_entry(v, settings.failover_order)),
+    )
+    pulumi.export("routerSecrets", pulumi.Output.secret(dict(secrets)))
+
+
+def _export_models_and_workload(settings: RegionSettings) -> None:
+    pulumi.export(
+        "models",
+        [
+            {
+                "id": m.id,
+                "dtype": m.dtype,
+                "hfRepo": m.spec.hf_repo,
+                "revision": m.spec.revision,
+                # The planner's estimate of the weights' size (parameters x bytes): what the bucket stores.
+                "weightsGiB": round(
+                    capacity.estimate_memory(
+                        m.spec, m.dtype, settings.max_context_tokens, settings.max_concurrent_sequences
+                    ).weights_gib,
+                    2,
+                ),
+            }
+            for m in settings.models
+        ],
+    )
+    if settings.workload is not None:
+        pulumi.export(
+            "workload",
+            {
+                "requestsPerMonth": settings.workload.requests_per_month,
+                "secondsPerRequest": settings.workload.seconds_per_request,
+                "costWarningMultiple": settings.workload.cost_warning_multiple,
+                "servingPlatforms": list(settings.serving_platforms),
+                "failoverOrder": list(settings.failover_order),
+            },
+        )
 
 
 def _export_kubernetes(settings: RegionSettings, cluster: AckCluster) -> None:
@@ -181,6 +265,11 @@ def _export_kubernetes(settings: RegionSettings, cluster: AckCluster) -> None:
             "apiServerPublic": bool(settings.kubernetes.deployer_cidrs),
             # Instance types in the order the pool tries them; the cost view prices the first.
             "gpuPool": {**capacity.gpu_pool_size(settings), "instanceTypes": list(settings.gpu.instance_types)},
+            "systemPool": {
+                "nodes": settings.kubernetes.system_node_count,
+                "instanceTypes": list(settings.kubernetes.system_instance_types),
+            },
+            "clusterSpec": "ack.pro.small",
         },
     )
     if cluster.api_server_acl_id is not None:

@@ -62,7 +62,7 @@ def test_the_published_config_validates_and_routes_every_region_and_model_in_eac
     jsonschema.Draft202012Validator(SCHEMA).validate(config)
     for label in ("asia-east", "asia-southeast", "us-east"):
         assert set(config["routes"][label]) == MODELS
-        assert config["regions"][label]["failover_order"] == ["ack", "eas", "counterpart"]
+        assert config["regions"][label]["failover_order"] == ["ack", "eas", "fc", "counterpart"]
     assert config["regions"]["asia-east"]["served_from"] == {
         "target": "kubernetes",
         "network": "vpc",

@@ -84,7 +84,7 @@ def test_defaults_come_from_pulumi_yaml_when_the_stack_is_silent():
         ),
         ({"minReplicasPerModel": 3}, "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)"),
         ({"maxReplicasPerModel": 0}, "beacon-fleet:maxReplicasPerModel: must be at least 1"),
-        ({"servingPlatforms": ["eas", "fc"]}, "beacon-fleet:servingPlatforms[1]: unknown platform 'fc'"),
+        ({"servingPlatforms": ["eas", "gke"]}, "beacon-fleet:servingPlatforms[1]: unknown platform 'gke'"),
         ({"maxContextTokens": 65536}, "beacon-fleet:maxContextTokens: 65536 exceeds qwen2.5-1.5b's maximum context"),
         ({"bucketRedundancy": "GRS"}, "beacon-fleet:bucketRedundancy: 'GRS' must be LRS or ZRS"),
         ({"incompleteUploadExpiryDays": 0}, "beacon-fleet:incompleteUploadExpiryDays: must be between 1 and 365"),

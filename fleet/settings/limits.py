@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleet.settings.models import FAILOVER_STEPS, PLATFORMS
 from fleet.settings.problems import Problems
 
 # key -> (largest value, why)
@@ -39,8 +40,8 @@ MAX_ITEMS: dict[str, tuple[int, str]] = {
     "counterpartLocations": (10, "a sane bound on counterpart locations"),
     "counterpartGpus": (10, "a sane bound on counterpart GPU types"),
     "counterpartModels": (16, "a counterpart mirrors at most the region's own models"),
-    "failoverOrder": (3, "there are three steps: ack, eas, counterpart"),
-    "servingPlatforms": (2, "there are two platforms: eas, ack"),
+    "failoverOrder": (len(FAILOVER_STEPS), f"there are {len(FAILOVER_STEPS)} steps: {', '.join(FAILOVER_STEPS)}"),
+    "servingPlatforms": (len(PLATFORMS), f"there are {len(PLATFORMS)} platforms: {', '.join(PLATFORMS)}"),
     "regionStacks": (32, "a sane bound on region stacks one router merges"),
     "routerPublishTargets": (2, "there are two targets: kubernetes, railway"),
 }

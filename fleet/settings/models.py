@@ -11,7 +11,9 @@ from fleet import capacity, catalog, gpus, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
 from weights.manifest import manifest_path
 
-PLATFORMS = ("eas", "ack")
+PLATFORMS = ("eas", "ack", "fc")
+# The order the router may try a region's endpoints in: a step per platform, then the counterpart.
+FAILOVER_STEPS = ("ack", "eas", "fc", "counterpart")
 # The node label value cGPU reads for each isolation mode (ack.node.gpu.schedule).
 GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
 MIN_GPU_SYSTEM_DISK_GIB = 120
@@ -135,7 +137,7 @@ def parse_platforms(values: dict[str, Any], p: Problems) -> tuple[str, ...]:
     platforms = values.get("servingPlatforms") or []
     for index, platform in enumerate(platforms):
         if platform not in PLATFORMS:
-            p.add(f"servingPlatforms[{index}]", f"unknown platform '{platform}'; use {' or '.join(PLATFORMS)}")
+            p.add(f"servingPlatforms[{index}]", f"unknown platform '{platform}'; use {', '.join(PLATFORMS)}")
     if len(set(platforms)) != len(platforms):
         p.add("servingPlatforms", f"platforms repeat: {platforms}")
     return tuple(dict.fromkeys(pl for pl in platforms if pl in PLATFORMS))

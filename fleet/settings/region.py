@@ -11,8 +11,10 @@ from fleet import catalog, residency
 from fleet.config_schema import ProjectSchema
 from fleet.settings.counterparts import CounterpartSettings, parse_counterpart
 from fleet.settings.eas import EasSettings, parse_eas
+from fleet.settings.fc import FcSettings, Workload, check_fc_fit, parse_fc, parse_workload
 from fleet.settings.kubernetes import AckServingSettings, KubernetesSettings, parse_ack_serving, parse_kubernetes
 from fleet.settings.models import (
+    FAILOVER_STEPS,
     GpuChoice,
     Scaling,
     ServedModel,
@@ -39,7 +41,6 @@ from fleet.settings.storage import (
 )
 from fleet.settings.typed import typed_values
 
-FAILOVER_STEPS = ("ack", "eas", "counterpart")
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _ROUTER_REGION = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 
@@ -69,6 +70,8 @@ class RegionSettings:
     eas: EasSettings
     counterpart: CounterpartSettings | None
     failover_order: tuple[str, ...] = FAILOVER_STEPS
+    fc: FcSettings | None = None
+    workload: Workload | None = None
 
     def serves_on(self, platform: str) -> bool:
         return platform in self.serving_platforms
@@ -94,7 +97,8 @@ def parse_settings(
     values = typed_values(schema, raw, secret_keys, p)
 
     region = str(raw.get("alicloud:region") or "")
-    check_region(region, p)
+    platforms = parse_platforms(values, p)
+    _check_region_or_counterpart_only(region, platforms, values, p)
     _check_names(values, p)
 
     residency_settings = parse_residency(values, region, p)
@@ -102,7 +106,6 @@ def parse_settings(
     model_catalog = parse_catalog(values, p)
     models = parse_served_models(values, model_catalog, p)
     check_context(values, models, p)  # first: out-of-range context or sequences are dropped before any sizing
-    platforms = parse_platforms(values, p)
     gpu = parse_gpu_choice(values, p)
     check_scaling(values, p)
     bucket = parse_bucket(values, p)
@@ -113,6 +116,8 @@ def parse_settings(
     eas = parse_eas(values, p)
     counterpart = parse_counterpart(values, raw, schema.project, models, residency_settings, p)
     failover = _failover_order(values, p)
+    fc_settings = parse_fc(values, region, platforms, residency_settings, p)
+    workload = parse_workload(values, p)
     check_weights_sources(models, residency_settings, p)
     if platforms or counterpart is not None:
         check_weights_manifests(models, p)
@@ -123,6 +128,8 @@ def parse_settings(
             check_models_fit(models, gpu.family, "gpuInstanceTypes", context, sequences, p, shared=True)
         if eas is not None and "eas" in platforms:
             check_models_fit(models, eas.family, "easInstanceType", context, sequences, p)
+        if "fc" in platforms:
+            check_fc_fit(fc_settings, models, context, sequences, p)
 
     p.raise_if_any(stack)
     assert gpu is not None and residency_settings is not None and network is not None and bucket is not None
@@ -152,7 +159,19 @@ def parse_settings(
         eas=eas,
         counterpart=counterpart,
         failover_order=failover,
+        fc=fc_settings,
+        workload=workload,
     )
+
+
+def _check_region_or_counterpart_only(region: str, platforms: tuple[str, ...], values: dict, p: Problems) -> None:
+    """A stack serving nothing on Alibaba Cloud needs no Alibaba region, but then serves through a counterpart."""
+    if not platforms and values.get("counterpartProvider") in (None, "none"):
+        p.add("servingPlatforms", "is empty and there is no counterpart, so the region serves nothing; list a platform")
+    if region or platforms:
+        check_region(region, p)
+    elif not values.get("jurisdiction"):
+        p.add("jurisdiction", "required when alicloud:region is unset (a counterpart-only region), e.g. de")
 
 
 def _check_names(values: dict, p: Problems) -> None:
@@ -172,7 +191,7 @@ def _check_names(values: dict, p: Problems) -> None:
 def _failover_order(values: dict, p: Problems) -> tuple[str, ...]:
     failover = tuple(values.get("failoverOrder") or ())
     if not failover:
-        p.add("failoverOrder", "list at least one of ack, eas, counterpart")
+        p.add("failoverOrder", f"list at least one of {', '.join(FAILOVER_STEPS)}")
     for index, step in enumerate(failover):
         if step not in FAILOVER_STEPS:
             p.add(f"failoverOrder[{index}]", f"'{step}' is not one of {', '.join(FAILOVER_STEPS)}")

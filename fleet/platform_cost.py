@@ -1,0 +1,343 @@
+"""What fleet/cost.py's serving lines leave out, and the cost of each platform at the region's expected volume.
+
+Pure functions over a region stack's outputs and the price table.
+- Infrastructure: the ACK system pool and cluster fee, the load balancers (instance fee; the LCU traffic fee has
+  no source and stays unknown), the registry instance, the bucket's storage; Function Compute's GPU functions.
+- Workload: at `expectedRequestsPerMonth` x `averageSecondsPerRequest` busy seconds, each platform costs its
+  always-on floor (month at minimum) plus usage beyond what the floor already serves, one request at a time
+  per replica (the study's assumption); the cheapest placement that respects residency is named, and a warning
+  is raised when the declared platforms cost more than `costWarningMultiple` times it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fleet.cost import Amount, CostLine, PriceTable, total
+
+GB_PER_GIB = 2**30 / 1e9
+ALIBABA_PLATFORMS = ("ack", "eas", "fc")
+SHARED = "alibaba"  # lines every Alibaba platform needs (registry, bucket)
+# What a user waits for on the first request after scale to zero, by platform, and where the figure comes from.
+COLD_START = {
+    "fc": "10-30 s to a GPU instance (FC 3.0 GPU docs, '10到30秒'), plus the model's load from the OSS mount",
+    "ack": "none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod)",
+    "eas": "none: EAS keeps at least 1 instance per model (UpdateServiceAutoScaler API: min > 0)",
+    "runpod": "none with active workers; with 0, unknown (RunPod publishes no figure for a vLLM worker)",
+    "modal": "none with warm containers; with 0, unknown (no sourced figure for a vLLM container)",
+}
+
+
+def _price(prices: PriceTable, price_id: str, per: str = "second") -> Amount:
+    """A rate per second (per="second"), a compute unit's price or a factor (per="amount"), or unknown."""
+    found = prices.get(price_id)
+    if found is None:
+        return Amount(None, (price_id,))
+    return Amount(found.per_second if per == "second" else found.amount)
+
+
+def _product(*parts: Amount) -> Amount:
+    result = Amount(1.0)
+    for part in parts:
+        result = result.times(part.usd) if part.known else Amount(None, tuple(sorted({*result.missing, *part.missing})))
+    return result
+
+
+def fc_rates(function: Mapping[str, Any], prices: PriceTable) -> tuple[Amount, Amount]:
+    """(USD per active second of one instance, USD per request) for one FC function, in FC's compute units."""
+    cu = _price(prices, "fc.cu", per="amount")
+    gpu_gb = function["gpuMemoryMB"] / 1024
+    parts = [
+        _product(Amount(gpu_gb), _price(prices, f"fc.factor.gpu.{function['gpuType']}.active", per="amount")),
+        _product(Amount(function["vcpu"]), _price(prices, "fc.factor.vcpu.active", per="amount")),
+        _product(Amount(function["memoryMB"] / 1024), _price(prices, "fc.factor.memory", per="amount")),
+        _product(Amount(function["diskMB"] / 1024), _price(prices, "fc.factor.disk", per="amount")),
+    ]
+    return _product(total(parts), cu), _product(_price(prices, "fc.factor.request", per="amount"), cu)
+
+
+def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) -> list[CostLine]:
+    region, month = outputs["region"], 730 * 3600.0
+    lines = []
+    functions = outputs.get("fcEndpoints") or {}
+    if functions:
+        rates = [fc_rates(f, prices) for f in functions.values()]
+        active = total(r[0] for r in rates).times(1 / len(rates))
+        request = total(r[1] for r in rates).times(1 / len(rates))
+        high = sum(f["instances"]["max"] for f in functions.values())
+        gpu_type = next(iter(functions.values()))["gpuType"]
+        lines.append(
+            CostLine(
+                "fc",
+                f"Function Compute GPU functions, {gpu_type}",
+                Amount.zero(),
+                active.times(high * month),
+                active.times(1_000_000 * latency) + request.times(1_000_000),
+                f"0..{high} instances (scale to zero) x 730 h in CU; per million: an active instance"
+                f" x {latency:g} s x 1M + 1M requests, averaged over models",
+                usage_rate=active,
+                per_request=request,
+            )
+        )
+    kubernetes = outputs.get("kubernetes") or {}
+    if kubernetes.get("systemPool"):
+        system = kubernetes["systemPool"]
+        node = _price(prices, f"alibaba.ecs.{system['instanceTypes'][0]}.{region}")
+        lines.append(
+            CostLine(
+                "ack",
+                f"ACK system pool, {system['instanceTypes'][0]}",
+                *[node.times(system["nodes"] * month)] * 2,
+                Amount.zero(),
+                f"{system['nodes']} nodes x 730 h, always on",
+            )
+        )
+        fee = _price(prices, f"alibaba.{kubernetes.get('clusterSpec', 'ack.pro.small')}")
+        lines.append(
+            CostLine("ack", "ACK Pro cluster fee", *[fee.times(month)] * 2, Amount.zero(), "1 cluster x 730 h")
+        )
+    balancers = (outputs.get("loadBalancers") or {}).get("clb", 0)
+    if balancers:
+        fee = _price(prices, "alibaba.clb.instance")
+        lines.append(
+            CostLine(
+                "ack",
+                f"CLB load balancers x {balancers} (API server, one per model)",
+                *[fee.times(balancers * month)] * 2,
+                _price(prices, "alibaba.clb.lcu"),
+                f"{balancers} x instance fee x 730 h; per million: the LCU (traffic) fee",
+            )
+        )
+    registry = outputs.get("registry") or {}
+    if registry.get("edition") == "enterprise":
+        instance = _price(prices, f"alibaba.acr.enterprise.{registry.get('instanceType')}.{region}")
+        lines.append(
+            CostLine(
+                SHARED,
+                f"ACR Enterprise {registry.get('instanceType')}",
+                *[instance.times(month)] * 2,
+                Amount.zero(),
+                "1 instance, subscription, per month",
+            )
+        )
+    if "modelBucket" in outputs:
+        stored_gb = sum(m.get("weightsGiB", 0) for m in outputs.get("models") or []) * GB_PER_GIB
+        storage = _price(prices, "alibaba.oss.standard.LRS")
+        lines.append(
+            CostLine(
+                SHARED,
+                "OSS weights (Standard LRS)",
+                *[storage.times(stored_gb * month)] * 2,
+                Amount.zero(),
+                f"{stored_gb:.1f} GB of weights (planner's estimate) x per GB-month",
+            )
+        )
+    return lines
+
+
+def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict[str, Any] | None:
+    """Each declared platform's month at the expected volume, the cheapest residency-respecting one, and the
+    declared region's month (every floor, usage on the first platform of the failover order)."""
+    workload = outputs.get("workload")
+    if not workload:
+        return None
+    requests, seconds = workload["requestsPerMonth"], workload["secondsPerRequest"]
+    busy = requests * seconds
+    residency = outputs.get("residency") or {}
+    counterpart = outputs.get("counterpart") or {}
+    refuse_abroad = residency.get("residencyBound") and not residency.get("allowCrossBorderFailover")
+    shared = [line for line in lines if line.provider == SHARED]
+    platforms: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(line.provider for line in lines if line.provider != SHARED):
+        own = [line for line in lines if line.provider == name]
+        group = own + (shared if name in ALIBABA_PLATFORMS else [])
+        floor = total(line.month_min for line in group)
+        usage = total(_usage(line, busy, requests) for line in own)
+        cross_border = name not in ALIBABA_PLATFORMS and bool(counterpart.get("crossBorder"))
+        platforms[name] = {
+            "floor": floor,
+            "usage": usage,
+            "month": floor + usage,
+            "respectsResidency": not (cross_border and refuse_abroad),
+            "coldStart": COLD_START.get(name, "unknown"),
+        }
+    candidates = {k: v for k, v in platforms.items() if v["respectsResidency"]}
+    known = {k: v["month"].usd for k, v in candidates.items() if v["month"].known}
+    cheapest = min(known, key=known.get) if known else None
+    order = [step for step in workload.get("failoverOrder") or [] if step in platforms or step == "counterpart"]
+    primary = next((p for p in _steps(order, platforms)), None)
+    declared = total(line.month_min for line in lines)
+    if primary:
+        declared = declared + platforms[primary]["usage"]
+    warning = ""
+    multiple = workload["costWarningMultiple"]
+    if cheapest and declared.known and declared.usd > multiple * known[cheapest]:
+        warning = (
+            f"the declared platforms cost {declared.text()} a month at {requests:,} requests, more than {multiple:g}x"
+            f" the cheapest residency-respecting placement ({cheapest}, ${known[cheapest]:,.2f})"
+        )
+    return {
+        "requestsPerMonth": requests,
+        "secondsPerRequest": seconds,
+        "busySeconds": busy,
+        "platforms": platforms,
+        "cheapest": cheapest,
+        "unpriced": sorted(k for k, v in candidates.items() if not v["month"].known),
+        "primary": primary,
+        "declared": declared,
+        "warning": warning,
+    }
+
+
+def _usage(line: CostLine, busy: float, requests: int) -> Amount:
+    beyond = max(0.0, busy - line.floor_seconds)
+    return line.usage_rate.times(beyond) + line.per_request.times(requests)
+
+
+def _steps(order: Sequence[str], platforms: Mapping[str, Any]):
+    for step in order:
+        if step == "counterpart":
+            yield from (p for p in platforms if p not in ALIBABA_PLATFORMS)
+        elif step in platforms:
+            yield step
+
+
+def workload_lines(view: Mapping[str, Any] | None) -> list[str]:
+    if not view:
+        return []
+    lines = [
+        f"  At the expected volume ({view['requestsPerMonth']:,} requests x {view['secondsPerRequest']:g} s a month;"
+        " floor = month at minimum, usage = busy seconds beyond what the floor serves):"
+    ]
+    for name, p in view["platforms"].items():
+        note = "" if p["respectsResidency"] else "  (cross-border: not allowed for this region's traffic)"
+        lines.append(
+            f"    {name:8} {p['month'].text():>12} = floor {p['floor'].text()} + usage {p['usage'].text()};"
+            f" cold start: {p['coldStart']}{note}"
+        )
+    cheapest = view["cheapest"] or "none priced"
+    unpriced = f"; not priced: {', '.join(view['unpriced'])}" if view["unpriced"] else ""
+    lines.append(f"    cheapest residency-respecting placement: {cheapest}{unpriced}")
+    lines.append(f"    declared (every floor, usage on {view['primary']}): {view['declared'].text()}")
+    if view["warning"]:
+        lines.append(f"  warning: {view['warning']}")
+    return lines
+
+
+def as_json(view: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not view:
+        return None
+    return {
+        **{k: v for k, v in view.items() if k not in ("platforms", "declared")},
+        "declared": view["declared"].as_json(),
+        "platforms": {
+            name: {
+                **{k: v.as_json() for k, v in p.items() if isinstance(v, Amount)},
+                "respectsResidency": p["respectsResidency"],
+                "coldStart": p["coldStart"],
+            }
+            for name, p in view["platforms"].items()
+        },
+    }
+
+
+# The study's T4-equivalent, today: each a T4-class rate from the price table, with what it includes.
+STUDY_TODAY = (
+    ("today fc", "FC fc.gpu.tesla.1, 16 GB T4 GPU memory alone, active", ("fc-t4", 16)),
+    (
+        "today ecs",
+        "ECS gn6i-c4g1.xlarge (T4) in cn-beijing, per second of a node",
+        "alibaba.ecs.ecs.gn6i-c4g1.xlarge.cn-beijing",
+    ),
+    (
+        "today runpod",
+        "RunPod's cheapest tier (AMPERE_16, 16 GB; RunPod has no T4), flex",
+        "runpod.serverless.AMPERE_16.flex",
+    ),
+    ("today modal", "Modal T4, unpinned", "modal.gpu.T4"),
+)
+
+
+def study_today(prices: PriceTable, busy_seconds: float, endpoints: int) -> list[dict[str, Any]]:
+    """The study's scenario at today's sourced rates, arithmetic shown; a rate the table lacks is left out."""
+    rows = []
+    for provider, what, source in STUDY_TODAY:
+        if isinstance(source, tuple):
+            rate = _product(
+                Amount(source[1]),
+                _price(prices, "fc.factor.gpu.fc.gpu.tesla.1.active", per="amount"),
+                _price(prices, "fc.cu", per="amount"),
+            )
+            cited = prices.get("fc.cu")
+            rate_text = f"16 GB x 2.1 CU/GB-s x ${cited.amount if cited else 0:.6f}/CU = ${rate.usd or 0:.6f}/s"
+        else:
+            rate, cited = _price(prices, source), prices.get(source)
+            rate_text = f"${rate.usd or 0:.6f}/s"
+        if not rate.known or cited is None:
+            continue
+        annual = busy_seconds * rate.usd
+        rows.append(
+            {
+                "provider": provider,
+                "rate": round(rate.usd, 8),
+                "annualUsd": round(annual, 2),
+                "perEndpointUsd": round(annual / endpoints, 2),
+                "arithmetic": f"{busy_seconds:,.0f} s x {rate_text} = ${annual:,.0f}/year ({what})",
+                "source": f"{cited.source}, {cited.date}",
+            }
+        )
+    return rows
+
+
+def fleet_lines(costs: Sequence[Any]) -> list[str]:
+    """The fleet at the expected volume: every region's declared month, and its cheapest placements' sum."""
+    views = [c.workload for c in costs if c.workload]
+    if not views:
+        return []
+    declared = total(v["declared"] for v in views)
+    cheapest = [
+        v["platforms"][v["cheapest"]]["month"] if v["cheapest"] else Amount(None, ("a priced placement",))
+        for v in views
+    ]
+    return [
+        f"Fleet at the expected volume: declared {declared.text()} a month; the cheapest residency-respecting"
+        f" placement of every region {total(cheapest).text()}"
+        + ("" if all(v["cheapest"] for v in views) else " (a region has no priced placement)")
+    ]
+
+
+def cost_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
+    """What a change does to a region's monthly cost, from two plans' `cost` (as_json): for the plan diff."""
+    before, after = before or {}, after or {}
+
+    def figure(document: Mapping[str, Any], *path: str) -> float | None | str:
+        for key in path:
+            document = document.get(key) if isinstance(document, Mapping) else None
+        if not isinstance(document, Mapping):
+            return "absent"
+        return document.get("usd")
+
+    def text(value: float | None | str) -> str:
+        return value if isinstance(value, str) else ("unknown" if value is None else f"${value:,.2f}")
+
+    changes = []
+    for label, path in (
+        ("month at minimum", ("monthMin",)),
+        ("month at maximum", ("monthMax",)),
+        ("month at the expected volume (declared)", ("workload", "declared")),
+    ):
+        old, new = figure(before, *path), figure(after, *path)
+        if old == new:
+            continue
+        delta = f" ({new - old:+,.2f})" if isinstance(old, float) and isinstance(new, float) else ""
+        changes.append(f"{label}: {text(old)} → {text(new)}{delta}")
+    lines_before = {(x["provider"], x["what"]): x for x in before.get("lines") or []}
+    lines_after = {(x["provider"], x["what"]): x for x in after.get("lines") or []}
+    for key in sorted(lines_before.keys() | lines_after.keys()):
+        old_line, new_line = lines_before.get(key, {}), lines_after.get(key, {})
+        old = (figure(old_line, "monthMin"), figure(old_line, "monthMax"))
+        new = (figure(new_line, "monthMin"), figure(new_line, "monthMax"))
+        if old != new:
+            changes.append(f"{key[0]} {key[1]}: {text(old[0])}..{text(old[1])} → {text(new[0])}..{text(new[1])}")
+    return changes

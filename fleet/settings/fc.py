@@ -1,0 +1,103 @@
+"""Function Compute 3.0 GPU settings (the GPU type and how far each model's function scales out), and the
+expected workload the cost view prices each platform at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fleet import capacity, fc
+from fleet.settings.models import ServedModel
+from fleet.settings.problems import Problems, did_you_mean
+from fleet.settings.residency import Residency
+
+FC_ACCOUNT_INSTANCE_QUOTA = 100  # FC's default per region and account (weights-fc-eas.md)
+
+
+@dataclass(frozen=True)
+class FcSettings:
+    gpu_type: str
+    max_instances: int  # per model; the minimum is always 0 (scale to zero)
+
+
+@dataclass(frozen=True)
+class Workload:
+    requests_per_month: int  # the region's expected requests, all models together
+    seconds_per_request: float
+    cost_warning_multiple: float  # warn when the declared platforms cost more than this times the cheapest
+
+
+def parse_fc(
+    values: dict[str, Any], region: str, platforms: tuple[str, ...], residency: Residency | None, p: Problems
+) -> FcSettings | None:
+    gpu_type = values.get("fcGpuType")
+    if isinstance(gpu_type, str) and gpu_type not in fc.FC_GPU_TYPES:
+        p.add(
+            "fcGpuType",
+            f"'{gpu_type}' is not an FC GPU type; {did_you_mean(gpu_type, fc.FC_GPU_TYPES)}"
+            f"use one of {', '.join(fc.FC_GPU_TYPES)}",
+        )
+    high = values.get("fcMaxInstances")
+    if isinstance(high, int) and not 1 <= high <= FC_ACCOUNT_INSTANCE_QUOTA:
+        p.add("fcMaxInstances", f"must be 1 to {FC_ACCOUNT_INSTANCE_QUOTA} (FC's default quota per region), got {high}")
+    if "fc" in platforms:
+        where = platforms.index("fc")
+        if region and region not in fc.FC_GPU_REGIONS:
+            p.add(
+                f"servingPlatforms[{where}]",
+                f"Function Compute GPU functions are not offered in {region} as far as any source says (offered in"
+                f" {', '.join(fc.FC_GPU_REGIONS)}; FC's region table is cut off after them); serve on eas or ack here",
+            )
+        if residency is not None and residency.mainland and not residency.icp_licence:
+            p.add(
+                f"servingPlatforms[{where}]",
+                f"an FC function's HTTP trigger is a public endpoint, and a public endpoint in {region} needs an ICP"
+                " licence; set icpLicence, or serve on eas or ack (VPC-only) here",
+            )
+    if not isinstance(gpu_type, str) or gpu_type not in fc.FC_GPU_TYPES or not isinstance(high, int):
+        return None
+    return FcSettings(gpu_type=gpu_type, max_instances=high)
+
+
+def check_fc_fit(
+    fc_settings: FcSettings | None, models: list[ServedModel], context: int, sequences: int, p: Problems
+) -> None:
+    """Each model's slice, as gpuMemorySize, is a size FC accepts on the configured GPU type."""
+    if fc_settings is None:
+        return
+    for index, model in enumerate(models):
+        estimate = capacity.estimate_memory(model.spec, model.dtype, context, sequences)
+        problem = fc.memory_problem(fc_settings.gpu_type, fc.gpu_memory_mb(estimate.slice_gib))
+        if problem:
+            p.add(
+                f"models[{index}]",
+                f"{model.id} ({model.dtype}) on FC {problem}; try fcGpuType with more memory, {model.id}:awq,"
+                " or a smaller maxContextTokens or maxConcurrentSequences",
+            )
+    total = fc_settings.max_instances * len(models)
+    if total > FC_ACCOUNT_INSTANCE_QUOTA:
+        p.add(
+            "fcMaxInstances",
+            f"{fc_settings.max_instances} per model x {len(models)} models = {total}, above FC's default quota of"
+            f" {FC_ACCOUNT_INSTANCE_QUOTA} instances per region; lower it or raise the quota first",
+        )
+
+
+def parse_workload(values: dict[str, Any], p: Problems) -> Workload | None:
+    requests = values.get("expectedRequestsPerMonth")
+    seconds = values.get("averageSecondsPerRequest")
+    multiple = values.get("costWarningMultiple")
+    if isinstance(requests, int) and requests < 0:
+        p.add("expectedRequestsPerMonth", f"must be 0 or more, got {requests}")
+    parsed = {}
+    for key, text in (("averageSecondsPerRequest", seconds), ("costWarningMultiple", multiple)):
+        try:
+            parsed[key] = float(text)
+        except (TypeError, ValueError):
+            p.add(key, f"'{text}' is not a number; write it as a string such as \"2.0\"")
+            continue
+        if parsed[key] <= 0 or (key == "costWarningMultiple" and parsed[key] < 1):
+            p.add(key, f"must be {'at least 1' if key == 'costWarningMultiple' else 'more than 0'}, got {text}")
+    if not isinstance(requests, int) or len(parsed) != 2:
+        return None
+    return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"])

@@ -1,0 +1,196 @@
+"""Function Compute 3.0 GPU as a serving platform, and regions served only by their counterpart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fleet import fc, router_config
+from offline.real_cloud import CloudRefusal, RealCloud, Registration
+from tests.conftest import settled_ok
+
+FUNCTION = "alicloud:fc/v3Function:V3Function"
+TRIGGER = "alicloud:fc/v3Trigger:V3Trigger"
+CAP = "alicloud:fc/v3ConcurrencyConfig:V3ConcurrencyConfig"
+FC_ONLY = {"servingPlatforms": ["fc"]}
+
+
+@pytest.fixture(scope="module")
+def fc_region():
+    """ap-southeast served on FC only (FC GPU is offered in ap-southeast-1), planned once for the module."""
+    from offline.engine import synthesize
+    from offline.stack_files import load_stack_config
+    from tests.conftest import with_overrides
+
+    config = with_overrides(load_stack_config("ap-southeast"), FC_ONLY)
+    return settled_ok(synthesize("ap-southeast", config.values, config.secret_keys))
+
+
+def test_an_fc_region_declares_one_gpu_function_per_model_and_no_node_pool_cluster_or_eas(fc_region):
+    functions = fc_region.of_type(FUNCTION)
+    assert sorted(f.inputs["environmentVariables"]["SERVED_MODEL_NAME"] for f in _revealed(functions)) == [
+        "llama3.2-1b",
+        "mistral-7b",
+        "qwen2.5-1.5b",
+    ]
+    assert len(fc_region.of_type(TRIGGER)) == len(fc_region.of_type(CAP)) == 3
+    types = {r.type for r in fc_region.resources}
+    assert not types & {
+        "alicloud:cs/managedKubernetes:ManagedKubernetes",
+        "alicloud:cs/nodePool:NodePool",
+        "alicloud:pai/service:Service",
+    }
+    assert not [t for t in types if t.startswith("kubernetes:")]
+
+
+def test_each_function_is_sized_by_the_planner_and_runs_the_vpc_image_on_port_8000(fc_region):
+    by_model = {
+        f.inputs["environmentVariables"]["SERVED_MODEL_NAME"]: f for f in _revealed(fc_region.of_type(FUNCTION))
+    }
+    mistral = by_model["mistral-7b"].inputs
+    # mistral-7b fp16 at 4096 tokens x 8 sequences: 19 GiB slice (test_capacity pins the estimate) = 19 x 1024 MB.
+    assert mistral["gpuConfig"] == {"gpuType": "fc.gpu.ampere.1", "gpuMemorySize": 19 * 1024}
+    assert mistral["customContainerConfig"]["port"] == 8000
+    assert (
+        "-registry-vpc." in mistral["customContainerConfig"]["image"]
+        and "@sha256:" in mistral["customContainerConfig"]["image"]
+    )
+    mount = mistral["ossMountConfig"]["mountPoints"][0]
+    assert mount["readOnly"] is True and mount["bucketPath"] == "/models/mistral-7b/"
+    assert mistral["vpcConfig"]["vpcId"] and mistral["role"]
+
+
+def test_each_function_scales_from_zero_to_the_configured_maximum(fc_region):
+    assert {c.inputs["reservedConcurrency"] for c in fc_region.of_type(CAP)} == {2}
+    assert not [r for r in fc_region.resources if r.type == "alicloud:fc/v3ProvisionConfig:V3ProvisionConfig"]
+    assert all(e["instances"] == {"min": 0, "max": 2} for e in fc_region.outputs["fcEndpoints"].values())
+
+
+def test_the_router_reaches_fc_over_https_with_a_bearer_key_the_function_itself_checks(fc_region):
+    entry = fc_region.outputs["routerProviders"]
+    fc_providers = {pid: p for pid, p in entry["providers"].items() if p["type"] == "alibaba_fc"}
+    assert len(fc_providers) == 3
+    for provider in fc_providers.values():
+        assert provider["endpoint"].startswith("https://") and provider["network"] == "internet"
+        assert provider["auth"]["type"] == "bearer"
+        assert provider["auth"]["env"].startswith("ASIA_SOUTHEAST_FC_")
+    assert "fc" in entry["region"]["failover_order"]
+    # The key the router sends is the one vLLM checks (VLLM_API_KEY), and both stay secret.
+    assert all("VLLM_API_KEY" in f.inputs["environmentVariables"] for f in _revealed(fc_region.of_type(FUNCTION)))
+    triggers = [json.loads(t.inputs["triggerConfig"]) for t in fc_region.of_type(TRIGGER)]
+    assert {t["authType"] for t in triggers} == {"anonymous"}
+    routes = router_config.routes([entry])["asia-southeast"]
+    assert all(chain[0].startswith("asia-southeast-fc-") for chain in routes.values())
+
+
+def test_a_function_that_does_not_wait_for_its_weights_is_refused():
+    cloud = RealCloud("ap-southeast-1")
+    env = {"MODEL_DIR": "/models/m", "SERVED_MODEL_NAME": "m", "PORT": "8000"}
+    registration = Registration(urn="", type=FUNCTION, name="f", inputs={"environmentVariables": env})
+    with pytest.raises(CloudRefusal, match="before the weights are synced"):
+        cloud.admit(registration)
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides", "message"),
+    [
+        ("us-east", FC_ONLY, "Function Compute GPU functions are not offered in us-east-1"),
+        ("cn-beijing", FC_ONLY, "needs an ICP licence"),
+        (
+            "ap-southeast",
+            {**FC_ONLY, "fcGpuType": "fc.gpu.tesla.1"},
+            "mistral-7b (fp16) on FC needs 19456 MB of GPU memory, but fc.gpu.tesla.1 (T4) takes 1024-16384 MB",
+        ),
+        ("ap-southeast", {**FC_ONLY, "fcGpuType": "fc.gpu.volta.1"}, "'fc.gpu.volta.1' is not an FC GPU type"),
+        ("ap-southeast", {**FC_ONLY, "fcMaxInstances": 40}, "above FC's default quota of 100"),
+    ],
+)
+def test_what_fc_does_not_accept_is_a_config_error(synth, stack, overrides, message):
+    result = synth(stack, overrides=overrides)
+    assert not result.ok and message in result.error, result.error
+
+
+def test_a_function_listening_elsewhere_than_fc_sends_requests_is_refused():
+    cloud = RealCloud("ap-southeast-1")
+    registration = Registration(
+        urn="",
+        type=FUNCTION,
+        name="fc-x-function",
+        inputs={"customContainerConfig": {"image": "x"}, "environmentVariables": {"PORT": "8000"}, "role": "r"},
+    )
+    with pytest.raises(CloudRefusal, match="port 9000 but the serving image listens on 8000"):
+        cloud.admit(registration)
+
+
+def test_a_gpu_size_fc_does_not_take_is_refused_by_the_simulated_cloud():
+    assert fc.memory_problem("fc.gpu.tesla.1", 16384) is None
+    assert "steps of 1024" in fc.memory_problem("fc.gpu.tesla.1", 1500)
+    cloud = RealCloud("ap-southeast-1")
+    registration = Registration(
+        urn="", type=FUNCTION, name="f", inputs={"gpuConfig": {"gpuType": "fc.gpu.tesla.1", "gpuMemorySize": 20480}}
+    )
+    with pytest.raises(CloudRefusal, match="takes 1024-16384 MB"):
+        cloud.admit(registration)
+
+
+# --- counterpart-only regions ---------------------------------------------------------------------------------
+
+EU_RUNPOD = {
+    "beacon-fleet:routerRegion": "eu-central",
+    "beacon-fleet:jurisdiction": "de",
+    "beacon-fleet:servingPlatforms": [],
+    "beacon-fleet:counterpartProvider": "runpod",
+    "beacon-fleet:counterpartLocations": ["EU-RO-1"],
+    "beacon-fleet:counterpartGpus": ["AMPERE_24"],
+}
+
+
+def test_a_counterpart_only_region_declares_nothing_on_alibaba_cloud_and_still_exports_its_router_entry(stack_file):
+    from offline.engine import synthesize
+
+    config = stack_file("eu-central", EU_RUNPOD)
+    result = settled_ok(synthesize("eu-central", config.values, config.secret_keys))
+    assert not [r for r in result.resources if r.type.startswith(("alicloud:", "pulumi:providers:alicloud"))]
+    assert not [i for i in result.invokes if i.startswith("alicloud:")]
+    providers = result.outputs["routerProviders"]["providers"]
+    assert providers and {p["type"] for p in providers.values()} == {"runpod"}
+    assert result.outputs["region"] == ""
+    assert result.outputs["residency"]["jurisdiction"] == "de"
+
+
+def test_a_region_with_no_platform_and_no_counterpart_is_refused(synth):
+    result = synth("us-east", overrides={"servingPlatforms": [], "counterpartProvider": "none"})
+    assert not result.ok and "serves nothing" in result.error
+
+
+def _revealed(resources):
+    """Function inputs with the secret environment opened (the plan only ever shows it masked)."""
+    from offline.engine import Secret
+
+    out = []
+    for r in resources:
+        env = r.inputs["environmentVariables"]
+        inputs = {**r.inputs, "environmentVariables": env.value if isinstance(env, Secret) else env}
+        out.append(type("R", (), {"inputs": inputs, "name": r.name})())
+    return out
+
+
+# --- scale to zero, as far as each platform allows -----------------------------------------------------------
+
+
+def test_at_zero_replicas_the_gpu_pool_may_reach_zero_nodes_and_eas_keeps_the_one_instance_it_must(synth):
+    result = settled_ok(synth("us-east", overrides={"minReplicasPerModel": 0}))
+    pool = next(p for p in result.of_type("alicloud:cs/nodePool:NodePool") if p.inputs.get("scalingConfig"))
+    assert pool.inputs["scalingConfig"]["minSize"] == 0
+    assert result.one("alicloud:cs/autoscalingConfig:AutoscalingConfig").inputs["scaleUpFromZero"] is True
+    assert {e["autoscaler"]["min"] for e in result.outputs["easEndpoints"].values()} == {1}
+    assert any("may scale to zero nodes" in w for w in result.warnings)
+
+
+def test_a_licensed_mainland_region_may_serve_on_fc_and_passes_the_policy_pack(synth):
+    from offline import policy_check
+
+    result = settled_ok(synth("cn-beijing", overrides={"servingPlatforms": ["fc"], "icpLicence": "京ICP备12345678号"}))
+    assert len(result.of_type(FUNCTION)) == 3
+    assert not policy_check.mandatory(policy_check.check_synthesis(result))
