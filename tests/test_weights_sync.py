@@ -6,6 +6,9 @@ object store's behaviour (multipart parts, ETags, metadata are moto's)."""
 from __future__ import annotations
 
 import hashlib
+import http.server
+import threading
+import urllib.request
 
 import moto.s3.models
 import pytest
@@ -13,7 +16,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.hub_standin import HubServer
 from weights import sync as ws
-from weights.manifest import BUCKET_MANIFEST_NAME, FileEntry, Manifest, parse
+from weights.manifest import BUCKET_MANIFEST_NAME, FileEntry, InsecureTokenError, Manifest, hub_request, parse
 
 REPO, REVISION = "org/tiny-model", "1" * 40
 BUCKET, PREFIX = "beacon-weights-test", "models/tiny/"
@@ -261,8 +264,54 @@ def test_mainland_regions_copy_the_same_files_from_modelscope(hub, client, tmp_p
 
 def test_the_hub_token_comes_from_the_environment_only():
     source = ws.Source("huggingface", REPO, REVISION)
-    assert ws._headers(source, {"HF_TOKEN": "hf_x"})["Authorization"] == "Bearer hf_x"
-    assert "Authorization" not in ws._headers(source, {})
+    assert ws._request(source, "config.json", {"HF_TOKEN": "hf_x"}).unredirected_hdrs["Authorization"] == "Bearer hf_x"
+    assert not ws._request(source, "config.json", {}).has_header("Authorization")
+
+
+def test_a_hub_token_never_follows_a_redirect_to_another_host():
+    """Hugging Face sends large files to CDN hosts: the token must stay with the hub."""
+    seen: list[str | None] = []
+
+    class Cdn(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the handler's protocol
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    cdn = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cdn)
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{cdn.server_port}/blob")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hub = http.server.ThreadingHTTPServer(("localhost", 0), Hub)
+    for server in (cdn, hub):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        request = hub_request(f"http://localhost:{hub.server_port}/file", "hf_secret", "test")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.read() == b"ok"
+    finally:
+        for server in (cdn, hub):
+            server.shutdown()
+            server.server_close()
+    assert seen == [None]
+
+
+def test_a_hub_token_is_never_sent_over_plain_http_to_a_real_host():
+    with pytest.raises(InsecureTokenError, match="refusing to send a hub token over http to hub.example"):
+        hub_request("http://hub.example/file", "hf_secret", "test")
+    assert not hub_request("http://hub.example/file", None, "test").has_header("Authorization")
 
 
 def test_without_oss_credentials_the_sync_says_which_variables_to_set():

@@ -21,7 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from fleet import catalog
-from weights.manifest import MANIFEST_DIR, FileEntry, Manifest, ManifestError, build, load
+from weights.manifest import MANIFEST_DIR, FileEntry, Manifest, ManifestError, build, hub_request, load
 
 HF_ENDPOINT = "https://huggingface.co"
 TIMEOUT_SECONDS = 60
@@ -106,11 +106,8 @@ def manifest_for(model_id: str, offline: bool, hf_endpoint: str = HF_ENDPOINT, d
 
 
 def _request(url: str, data: bytes | None = None) -> urllib.request.Request:
-    headers = {"User-Agent": "beacon-fleet-weights"}
-    token = os.environ.get("HF_TOKEN")
-    if token:  # Llama 3.2 is gated: the API answers 401/403 without an accepted licence's token
-        headers["Authorization"] = f"Bearer {token}"
-    return urllib.request.Request(url, data=data, headers=headers)
+    # Llama 3.2 is gated: the API answers 401/403 without an accepted licence's token.
+    return hub_request(url, os.environ.get("HF_TOKEN"), "beacon-fleet-weights", data)
 
 
 def hf_figures(repo: str, revision: str, paths: tuple[str, ...], endpoint: str = HF_ENDPOINT) -> dict[str, FileEntry]:

@@ -16,6 +16,8 @@ import hashlib
 import json
 import os
 import sys
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +30,8 @@ MANIFEST_DIR_ENV = "BEACON_WEIGHTS_MANIFESTS"
 
 def manifest_dir() -> Path:
     return Path(os.environ.get(MANIFEST_DIR_ENV) or MANIFEST_DIR)
+
+
 BUCKET_MANIFEST_NAME = "beacon-weights-manifest.json"  # written beside the weights in the bucket, last
 PROVISIONAL = "provisional-sha256:"
 FINAL = "sha256:"
@@ -272,3 +276,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# --- requests that carry a hub token ------------------------------------------------------------------------
+
+
+class InsecureTokenError(ValueError):
+    """A hub token would travel in clear text: refused before any request is sent."""
+
+
+def hub_request(url: str, token: str | None, user_agent: str, data: bytes | None = None) -> urllib.request.Request:
+    """A request whose token goes to `url`'s host only: urllib copies ordinary headers onto every redirect
+    (Hugging Face redirects large files to CDN hosts), but never an unredirected one. Plain http is refused
+    with a token, except on loopback (the tests' hub stand-in)."""
+    request = urllib.request.Request(url, data=data, headers={"User-Agent": user_agent})
+    if token:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "https" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+            raise InsecureTokenError(f"refusing to send a hub token over {parts.scheme} to {parts.hostname}")
+        request.add_unredirected_header("Authorization", f"Bearer {token}")
+    return request

@@ -28,7 +28,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from weights.manifest import BUCKET_MANIFEST_NAME, FileEntry, Manifest, ManifestError, parse
+from weights.manifest import (
+    BUCKET_MANIFEST_NAME,
+    FileEntry,
+    InsecureTokenError,
+    Manifest,
+    ManifestError,
+    hub_request,
+    parse,
+)
 
 HUBS = ("huggingface", "modelscope")
 HUB_ENDPOINTS = {"huggingface": "https://huggingface.co", "modelscope": "https://www.modelscope.cn"}
@@ -103,13 +111,13 @@ def _human(n: int) -> str:
     return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
 
 
-def _headers(source: Source, environ: Mapping[str, str]) -> dict[str, str]:
-    headers = {"User-Agent": "beacon-fleet-weights-sync"}
-    # Tokens come from the deployer's environment, never from inputs or state.
+def _request(source: Source, path: str, environ: Mapping[str, str]) -> urllib.request.Request:
+    # Tokens come from the deployer's environment, never from inputs or state, and go to the hub's host only.
     token = environ.get("HF_TOKEN") if source.hub == "huggingface" else environ.get("MODELSCOPE_API_TOKEN")
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
+    try:
+        return hub_request(source.url(path), token, "beacon-fleet-weights-sync")
+    except InsecureTokenError as error:
+        raise SyncError(f"{path}: {error}") from None
 
 
 def download(
@@ -123,7 +131,7 @@ def download(
     if expected_size is not None and have > expected_size:
         staging.unlink()
         have = 0
-    request = urllib.request.Request(source.url(path), headers=_headers(source, environ))
+    request = _request(source, path, environ)
     if have:
         request.add_header("Range", f"bytes={have}-")
         progress(f"{path}: resuming the download at {_human(have)}")
