@@ -43,6 +43,11 @@ def oss_internal_endpoint(region: str) -> str:
     return f"oss-{region}-internal.aliyuncs.com"
 
 
+def oss_public_endpoint(region: str) -> str:
+    """The OSS endpoint for a deployer outside the region's VPC (the internal one does not resolve there)."""
+    return f"oss-{region}.aliyuncs.com"
+
+
 # Startup budget: a fixed part (CUDA context, CUDA graph capture, the server) plus 30 s per GiB of weights
 # read through the OSS mount; generous, because ossfs throughput varies by node and time of day.
 STARTUP_BASE_SECONDS = 300

@@ -77,7 +77,7 @@ class Registration:
     urn: str
     type: str
     name: str
-    inputs: Mapping[str, Any]
+    inputs: Mapping[str, Any] = field(repr=False)  # revealed secrets: never in a repr, a log or an error
     dependencies: tuple[str, ...] = ()
     parent: str = ""
     create_timeout: str = ""  # customTimeouts.create as the SDK sends it ("30m"), empty when unset
@@ -192,7 +192,13 @@ def _check_gpu_pool(cloud: RealCloud, reg: Registration) -> None:
     labels = {entry.get("key"): entry.get("value") for entry in reg.inputs.get("labels") or []}
     driver = labels.get(serving.NVIDIA_DRIVER_LABEL)
     installed = driver if driver in ACK_DRIVERS else ACK_DEFAULT_DRIVER
-    needed = MIN_DRIVER_SERIES.get(serving.SERVING_CUDA, 0)
+    if serving.SERVING_CUDA not in MIN_DRIVER_SERIES:
+        _refuse(
+            reg,
+            f"the serving image's CUDA {serving.SERVING_CUDA} has no known minimum driver here",
+            "add it to MIN_DRIVER_SERIES with its source before changing the pin",
+        )
+    needed = MIN_DRIVER_SERIES[serving.SERVING_CUDA]
     if int(installed.split(".")[0]) < needed:
         why = f"its label names {driver}, which ACK does not list" if driver else "no driver label is set"
         _refuse(
@@ -220,7 +226,10 @@ def _check_kubernetes_provider(cloud: RealCloud, reg: Registration) -> None:
     text = reg.inputs.get("kubeconfig")
     if not isinstance(text, str) or "server:" not in text:
         return
-    server = kubeconfig.server_of(text)
+    try:
+        server = kubeconfig.server_of(text)
+    except Exception:  # noqa: BLE001 - a parser's message would quote the (secret) kubeconfig
+        _refuse(reg, "its kubeconfig is not one a Kubernetes client can read", "check where the kubeconfig comes from")
     for cluster in cloud.of_type(CLUSTER_TYPE):
         cluster_id = cloud.sim_ids[cluster.urn]
         if server == internet_endpoint(cluster_id, cloud.region) and not cluster.inputs.get("slbInternetEnabled"):

@@ -37,6 +37,15 @@ ACK_SERVICE_ROLES = {
 }
 
 
+def ack_service_roles(registry_edition: str) -> dict[str, str]:
+    """The roles this region's ACK needs: the credential helper's only where it is installed (Enterprise)."""
+    return {
+        name: why
+        for name, why in ACK_SERVICE_ROLES.items()
+        if name != "AliyunCSManagedAcrRole" or registry_edition == "enterprise"
+    }
+
+
 def require_service_roles(roles: dict[str, str], region: str) -> None:
     """Fail before declaring anything when the account lacks a service role ACK needs, naming each and why."""
     found = {role.name for role in alicloud.ram.get_roles(name_regex="^AliyunCSManaged").roles}

@@ -47,7 +47,7 @@ def declare_region(settings: RegionSettings) -> None:
         return
     account = lookups.account_id()
     if settings.serves_on("ack"):
-        lookups.require_service_roles(lookups.ACK_SERVICE_ROLES, settings.region)
+        lookups.require_service_roles(lookups.ack_service_roles(settings.registry.edition), settings.region)
     zones = lookups.zone_ids(settings)
     tags = settings.tags
     slug = naming.stack_slug(settings.name_prefix, settings.stack)
@@ -313,8 +313,13 @@ def _declare_weights(settings: RegionSettings, model, bucket: ModelBucket) -> Mo
         ModelWeightsArgs(
             bucket_name=bucket.bucket_name,
             region=settings.region,
-            # Reachable from the deploying machine: the in-VPC runner (docs/deploying.md).
-            endpoint=serving.oss_internal_endpoint(settings.region),
+            # From the deploying machine: the in-VPC runner uses the internal endpoint; with deployerCidrs the
+            # deployer runs outside the VPC, where only the public one resolves (docs/deploying.md).
+            endpoint=(
+                serving.oss_public_endpoint(settings.region)
+                if settings.kubernetes.deployer_cidrs
+                else serving.oss_internal_endpoint(settings.region)
+            ),
             model_id=model.id,
             source_hub=source.hub,
             source_repo=source.repo,

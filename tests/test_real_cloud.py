@@ -239,3 +239,17 @@ def test_an_account_without_acks_service_roles_is_told_which_to_authorize(synth,
     assert not result.ok and result.resources == []
     assert "AliyunCSManagedAutoScalerRole (the cluster autoscaler scales node pools" in result.error
     assert "AliyunCSManagedAcrRole" not in result.error.split("needed in")[1]
+
+
+def test_an_unreadable_kubeconfig_is_refused_without_quoting_it():
+    secret = "token: super-secret-value\nserver: [unclosed"
+    reg = Registration("", real_cloud.K8S_PROVIDER_TYPE, "k8s", {"kubeconfig": secret})
+    with pytest.raises(CloudRefusal) as caught:
+        RealCloud("us-east-1").admit(reg)
+    assert "super-secret-value" not in str(caught.value) and "super-secret-value" not in repr(reg)
+
+
+def test_a_serving_image_cuda_with_no_known_minimum_driver_is_refused_not_waved_through(monkeypatch):
+    monkeypatch.setattr(serving, "SERVING_CUDA", "14.0")
+    with pytest.raises(CloudRefusal, match="CUDA 14.0 has no known minimum driver"):
+        RealCloud("us-east-1").admit(gpu_pool())

@@ -179,9 +179,9 @@ def test_mainland_builds_use_the_configured_mirrors(synth):
 
 
 def test_personal_edition_uses_the_deprecated_resources_and_the_secret_password(synth):
-    result = settled_ok(
-        synth("us-east", overrides={"registryEdition": "personal", "registryUsername": "beacon-ops"})
-    )
+    # On EAS only: ACK could not pull from a Personal Edition instance (no credential helper for it).
+    personal = {"registryEdition": "personal", "registryUsername": "beacon-ops", "servingPlatforms": ["eas"]}
+    result = settled_ok(synth("us-east", overrides=personal))
     assert result.of_type(EE_INSTANCE) == []
     assert result.one(PERSONAL_REPO).inputs["repoType"] == "PRIVATE"
     assert result.one(PERSONAL_REPO).protect is True
@@ -332,13 +332,14 @@ def test_bad_serving_input_is_one_error_naming_every_key_and_nothing_is_declared
         },
     )
     assert not result.ok and result.resources == []
-    assert result.error.startswith("stack 'us-east' has 6 configuration problems; nothing was declared.")
+    assert result.error.startswith("stack 'us-east' has 7 configuration problems; nothing was declared.")
     for expected in (
         "beacon-fleet:gpuInstanceTypes[0]: 'ecs.g7.xlarge' is not an ECS GPU instance type",
         "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)",
         "beacon-fleet:models[2]: mistral-7b (fp16) needs 19 GiB of GPU memory",
         "but a T4 has 16 GiB (easInstanceType); try quantization: mistral-7b:awq",
         "beacon-fleet:registryUsername: Personal Edition needs the account name",
+        "beacon-fleet:registryEdition: personal cannot serve ACK",
         "beacon-fleet:serviceCidr: 10.30.0.0/16 overlaps vpcCidr 10.30.0.0/16",
         "beacon-fleet:deployerCidrs[0]: 0.0.0.0/0 opens the API server to the internet",
     ):
@@ -352,9 +353,21 @@ def test_a_missing_registry_password_is_a_config_error_where_the_cli_runs_the_pr
     raw = {k: v for k, v in config.values.items() if k != "beacon-fleet:registryPassword"}
     raw["beacon-fleet:registryEdition"] = "personal"
     raw["beacon-fleet:registryUsername"] = "beacon-ops"
+    raw["beacon-fleet:servingPlatforms"] = '["eas"]'
     with pytest.raises(ConfigError) as caught:
         parse_settings(load_project_schema(), "us-east", raw)
     assert caught.value.problems == [
         "beacon-fleet:registryPassword: Personal Edition needs the registry password;"
         " run `pulumi config set --secret registryPassword`"
     ]
+
+
+def test_the_deployer_reaches_the_bucket_and_registry_where_it_runs(synth):
+    """In the VPC (no deployerCidrs): internal OSS endpoint, VPC registry domain. Outside: the public ones."""
+    inside = settled_ok(synth("us-east"))
+    outside = settled_ok(synth("us-east", overrides={"deployerCidrs": ["203.0.113.0/24"]}))
+    sync = "pulumi-python:dynamic/weights:Sync"
+    assert {r.inputs["endpoint"] for r in inside.of_type(sync)} == {"oss-us-east-1-internal.aliyuncs.com"}
+    assert {r.inputs["endpoint"] for r in outside.of_type(sync)} == {"oss-us-east-1.aliyuncs.com"}
+    assert inside.one(IMAGE).inputs["imageName"].startswith(inside.outputs["registry"]["vpcDomain"])
+    assert outside.one(IMAGE).inputs["imageName"].startswith(outside.outputs["registry"]["publicDomain"])

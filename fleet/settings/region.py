@@ -116,6 +116,13 @@ def parse_settings(
     eas = parse_eas(values, p)
     counterpart = parse_counterpart(values, raw, schema.project, models, residency_settings, p)
     failover = _failover_order(values, p)
+    if registry is not None and registry.edition == "personal" and "ack" in platforms:
+        p.add(
+            "registryEdition",
+            "personal cannot serve ACK: pods pull the private image through the managed ACR credential helper,"
+            " which serves Enterprise instances (and only Personal ones created before 2024-09-08), and"
+            " beacon-fleet manages no imagePullSecrets; use enterprise, or serve on eas or fc",
+        )
     fc_settings = parse_fc(values, region, platforms, residency_settings, p)
     workload = parse_workload(values, p)
     check_weights_sources(models, residency_settings, p)
