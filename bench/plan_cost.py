@@ -73,22 +73,6 @@ def floor_program(count: int) -> Path:
     return folder
 
 
-def lend_manifests() -> None:
-    """Synthetic models have no committed weights manifest; lend them a shipped one (the plan only carries it)."""
-    import stacks.region
-    from weights.manifest import build
-
-    real = stacks.region.manifest_text
-
-    def manifest(model_id: str) -> str:
-        if not model_id.startswith("bench-"):
-            return real(model_id)
-        index = model_id.removeprefix("bench-")
-        return build(model_id, f"bench/m{index}", "0" * 40, ["model.safetensors"], {}).to_json()
-
-    stacks.region.manifest_text = manifest
-
-
 def synthetic_config(region: str, models: int) -> StackConfig:
     base = load_stack_config("us-east")
     custom = [
@@ -125,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--floor-resources", type=int, default=200)
     args = parser.parse_args(argv)
-    lend_manifests()
+    synthetic_manifests(10)
 
     program = str(floor_program(args.floor_resources))
     floor_config = {"alicloud:region": "us-east-1"}
@@ -164,7 +148,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  10 models / 3 models per resource: {per_model[10] / per_model[3]:.2f} (target at most 1.00)")
     print()
     print("scale: regions x models -> resources, ms, ms/resource | router: providers, ms, ms/provider")
-    synthetic_manifests(6)
     for count in (1, 2, 4):
         for models in (1, 3, 6):
             scaled = [synthetic_config(r, models) for r in SCALE_REGIONS[:count]]
