@@ -80,3 +80,20 @@ def settled_ok(result: Synthesis) -> Synthesis:
 
 def inputs_json(resource) -> str:
     return json.dumps(resource.inputs, sort_keys=True, default=str)
+
+
+def us_east_release_values() -> dict[str, Any]:
+    """The chart values beacon-fleet computes for us-east's first model, with placeholder cloud inputs."""
+    from fleet import inference_chart
+    from fleet.settings import parse_settings
+
+    config = load_stack_config("us-east")
+    settings = parse_settings(load_project_schema(), "us-east", config.values, frozenset(config.secret_keys))
+    cloud = inference_chart.CloudValues(
+        image="registry-vpc.us-east-1.cr.aliyuncs.com/beacon/inference-server@sha256:" + "0" * 64,
+        bucket="beacon-models-us-east",
+        load_balancer_id="lb-test",
+        acl_id="",
+    )
+    values = inference_chart.release_values(settings, settings.models[0], role_name="beacon-us-east-serving")
+    return inference_chart.with_cloud_values(values, cloud)

@@ -24,7 +24,7 @@ from fleet import inference_chart, serving
 from fleet.config_schema import PROJECT_ROOT, load_project_schema
 from fleet.settings import parse_settings
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS
+from tests.conftest import REGION_STACKS, us_east_release_values
 
 CHART = inference_chart.CHART_PATH
 # Bitnami's readme-generator-for-helm, pinned by tools/chart-docs/package-lock.json.
@@ -101,16 +101,7 @@ def test_each_scenario_renders_objects_that_match_the_clusters_kubernetes_schema
 @cache
 def release_values() -> dict[str, Any]:
     """The values beacon-fleet computes for one release of a shipped stack (placeholder cloud inputs)."""
-    config = load_stack_config("us-east")
-    settings = parse_settings(load_project_schema(), "us-east", config.values, frozenset(config.secret_keys))
-    cloud = inference_chart.CloudValues(
-        image="registry-vpc.us-east-1.cr.aliyuncs.com/beacon/inference-server@sha256:" + "0" * 64,
-        bucket="beacon-models-us-east",
-        load_balancer_id="lb-test",
-        acl_id="",
-    )
-    values = inference_chart.release_values(settings, settings.models[0], role_name="beacon-us-east-serving")
-    return inference_chart.with_cloud_values(values, cloud)
+    return us_east_release_values()
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)

@@ -15,7 +15,7 @@ from fleet.config_schema import load_project_schema
 from fleet.settings import ConfigError, RegionSettings, parse_settings
 from offline.engine import synthesize
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, settled_ok
+from tests.conftest import REGION_STACKS, settled_ok, us_east_release_values
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
@@ -294,15 +294,7 @@ def test_notes_tell_how_to_call_the_model(registered):
 
 
 def sample_values() -> dict:
-    settings = stack_settings("us-east")
-    cloud = inference_chart.CloudValues(
-        image="registry-vpc.us-east-1.cr.aliyuncs.com/beacon/inference-server@sha256:" + "0" * 64,
-        bucket="beacon-models-test",
-        load_balancer_id="lb-test",
-        acl_id="",
-    )
-    values = inference_chart.release_values(settings, settings.models[0], role_name="beacon-us-east-serving")
-    return inference_chart.with_cloud_values(values, cloud)
+    return us_east_release_values()
 
 
 @pytest.mark.parametrize("release", ["llama3-2-1b", "a" * 53, "my-inference-server"])
