@@ -65,7 +65,7 @@ def test_components_take_plain_data_not_settings_and_never_reach_up(path):
     )
 
 
-@pytest.mark.parametrize("package", ["providers", "probe", "policy"])
+@pytest.mark.parametrize("package", ["providers", "probe", "policy", "weights"])
 def test_the_side_packages_do_not_reach_into_the_composition(package):
     for path in modules(package):
         assert not roots(imported(path)) & {"stacks", "components"}, relative(path)
