@@ -25,18 +25,15 @@ import pulumi
 
 from components.router_kubernetes_config import RouterKubernetesConfig, RouterKubernetesConfigArgs
 from fleet import router_config, router_reach
-from fleet.config_schema import load_project_schema
 from fleet.router_merge import REGION_OUTPUTS, merged_config, secret_values
 from fleet.settings import RouterSettings
-from fleet.settings.router_placement import parse_kubernetes_region_stack
-from fleet.settings.source import current_config, secret
+from fleet.settings.source import secret
 from providers.railway_variables import ROUTER_CONFIG_VARIABLE, RailwayServiceVariables
 
 NIL_UUID = str(UUID(int=0))
 
 
 def declare_router(settings: RouterSettings) -> None:
-    kubernetes_stack = parse_kubernetes_region_stack(load_project_schema(), current_config(), settings)
     references = [pulumi.StackReference(name) for name in settings.region_stacks]
     # Each stack's router entry, and the outputs the router checks it against (its cloud region first of all).
     read = pulumi.Output.all(
@@ -51,7 +48,7 @@ def declare_router(settings: RouterSettings) -> None:
     # for Outputs, which for a fleet-sized config cost more than registering the stack's resources.
     config_json = read.apply(
         lambda found: router_config.to_json(
-            merged_config(settings.region_stacks, found, settings.publish_targets, kubernetes_stack)
+            merged_config(settings.region_stacks, found, settings.publish_targets, settings.kubernetes_region_stack)
         )
     )
     secret_maps = pulumi.Output.all(*[ref.get_output("routerSecrets") for ref in references])

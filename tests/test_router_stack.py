@@ -10,7 +10,6 @@ import pytest
 from fleet import router_config, router_reach
 from fleet.config_schema import load_project_schema
 from fleet.settings import ConfigError, parse_router_settings
-from fleet.settings.router_placement import parse_kubernetes_region_stack
 from offline.engine import Secret, Synthesis, as_stack_outputs, is_secret, synthesize
 from offline.plan import plan_stacks
 from offline.stack_files import load_stack_config
@@ -272,9 +271,8 @@ def test_railway_keys_are_not_required_when_railway_is_not_a_target():
 )
 def test_a_router_placement_that_names_no_published_cluster_is_refused(changes, expected):
     raw = {**ROUTER_RAW, **{f"{PROJECT}:{k}": v for k, v in changes.items()}}
-    schema = load_project_schema()
     with pytest.raises(ConfigError) as refused:
-        parse_kubernetes_region_stack(schema, raw, parse_router_settings(schema, "router", raw))
+        parse_router_settings(load_project_schema(), "router", raw)
     assert refused.value.problems[0].startswith(expected), refused.value.problems
 
 

@@ -52,6 +52,9 @@ class RouterSettings:
     publish_targets: tuple[str, ...]
     namespace: str
     railway: RailwayTarget | None
+    # The region stack (one of region_stacks) whose VPC the kubernetes target's router runs in; '' = unknown,
+    # then the in-cluster router is trusted with internet endpoints only (fleet/router_reach.py).
+    kubernetes_region_stack: str = ""
 
     def publishes_to(self, target: str) -> bool:
         return target in self.publish_targets
@@ -103,6 +106,18 @@ def parse_router_settings(
     if "kubernetes" in targets:
         _require_secret(schema, raw, p, "routerKubeconfig", "the kubernetes publish target needs it")
 
+    in_vpc_of = values.get("routerKubernetesRegionStack", "")
+    if in_vpc_of and in_vpc_of not in region_stacks:
+        p.add(
+            "routerKubernetesRegionStack",
+            f"'{in_vpc_of}' is not one of regionStacks ({', '.join(region_stacks)}); name one of them",
+        )
+    elif in_vpc_of and "kubernetes" not in targets:
+        p.add(
+            "routerKubernetesRegionStack",
+            "says where the in-cluster router runs, but kubernetes is not in routerPublishTargets; remove it",
+        )
+
     railway = _railway(schema, values, raw, p) if "railway" in targets else None
     p.raise_if_any(stack)
     return RouterSettings(
@@ -112,6 +127,7 @@ def parse_router_settings(
         publish_targets=targets,
         namespace=namespace,
         railway=railway,
+        kubernetes_region_stack=in_vpc_of,
     )
 
 
