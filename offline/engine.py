@@ -150,18 +150,17 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-class _DropUnretrievedRefusals(logging.Filter):
-    """A refusal raised in several registrations at once leaves futures asyncio reports as never retrieved; the
-    plan already reports the first refusal, so the rest would only be tracebacks on stderr."""
+class _DropUnretrievedRunErrors(logging.Filter):
+    """A readable error (a config or router error, a cloud refusal) raised in several Outputs at once leaves
+    futures asyncio reports as never retrieved; the synthesis already reports the error once, so the rest
+    would only be tracebacks on stderr. Bugs (any other exception) are still logged."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        future = getattr(record, "msg", "")
-        context = record.args if isinstance(record.args, dict) else {}
-        error = context.get("exception") if context else None
-        return not (isinstance(error, CloudRefusal) or "CloudRefusal" in str(future))
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, pulumi.RunError)
 
 
-logging.getLogger("asyncio").addFilter(_DropUnretrievedRefusals())
+logging.getLogger("asyncio").addFilter(_DropUnretrievedRunErrors())
 
 
 class _WarningCollector(logging.Handler):
