@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from fleet import serving
+from fleet import serving, weights
 from fleet.weights import HUGGING_FACE, MODELSCOPE
 from providers.weights_sync import WeightsSync
 from weights.manifest import Manifest, ManifestError, parse
@@ -97,7 +97,7 @@ class ModelWeights(pulumi.ComponentResource):
         # The Hugging Face commit is the revision every endpoint serves, whichever hub the bytes came from.
         self.revision = pulumi.Output.from_input(manifest.revision)
         self.source = pulumi.Output.from_input(f"{args.source_hub}:{args.source_repo}@{args.source_revision}")
-        self.uri = pulumi.Output.from_input(args.bucket_name).apply(lambda b: f"oss://{b}/{prefix}")
+        self.uri = pulumi.Output.from_input(args.bucket_name).apply(lambda b: weights.weights_uri(b, args.model_id))
         self.register_outputs(
             {
                 "digest": self.digest,

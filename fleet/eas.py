@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from fleet import capacity, serving
+from fleet import capacity, serving, weights
 
 if TYPE_CHECKING:
     from fleet.settings import RegionSettings
@@ -147,7 +147,7 @@ def service_config(plan: EasServicePlan, placement: EasPlacement, token: str) ->
         "storage": [
             {
                 "mount_path": model_dir,
-                "oss": {"path": f"oss://{plan.bucket}/{serving.model_prefix(plan.model_id)}", "readOnly": True},
+                "oss": {"path": weights.weights_uri(plan.bucket, plan.model_id), "readOnly": True},
             }
         ],
         "oss_endpoint": plan.oss_endpoint,

@@ -107,6 +107,10 @@ class RealCloud:
     def of_type(self, typ: str) -> list[Registration]:
         return [r for r in self.registered.values() if r.type == typ]
 
+    def acr_instance_ids(self) -> dict[str, str]:
+        """ACR Enterprise instance name -> the id the simulated cloud gave it."""
+        return {r.inputs.get("instanceName"): self.sim_ids[r.urn] for r in self.of_type(ACR_INSTANCE_TYPE)}
+
     def closure(self, reg: Registration) -> set[str]:
         """Every URN a registration waits for: its dependencies, theirs, and its parents' (transitively)."""
         seen: set[str] = set()
@@ -247,7 +251,7 @@ def _check_image_push(cloud: RealCloud, reg: Registration) -> None:
     match = _ENTERPRISE_DOMAIN.match(server)
     if match is None or match["vpc"]:
         return
-    instances = {r.inputs.get("instanceName"): cloud.sim_ids[r.urn] for r in cloud.of_type(ACR_INSTANCE_TYPE)}
+    instances = cloud.acr_instance_ids()
     instance_id = instances.get(match["instance"])
     enabled = {r.inputs.get("instanceId") for r in cloud.of_type(ACR_INTERNET_TYPE)}
     if instance_id is not None and instance_id not in enabled:
@@ -390,7 +394,7 @@ def _pool_family(pools: Sequence[Registration]) -> gpus.GpuFamily | None:
 
 def _helper_covers(addon: Registration, instance_name: str, cloud: RealCloud, namespace: str) -> bool:
     config = _json(addon.inputs.get("config"))
-    instances = {r.inputs.get("instanceName"): cloud.sim_ids[r.urn] for r in cloud.of_type(ACR_INSTANCE_TYPE)}
+    instances = cloud.acr_instance_ids()
     wanted = instances.get(instance_name)
     ids = {str(i.get("instanceId")) for i in config.get("AcrInstanceInfo") or [] if isinstance(i, dict)}
     namespaces = str(config.get("watchNamespace", "")).split(",")

@@ -22,7 +22,7 @@ from components.model_weights import ModelWeights
 from components.region_network import RegionNetwork
 from components.serving_image import ServingImage
 from components.serving_registry import ServingRegistry
-from fleet import capacity, fc, inference_chart, router_config, router_entry, serving
+from fleet import capacity, fc, inference_chart, router_config, router_entry, serving, weights
 from fleet.settings import RegionSettings
 from weights import manifest as weights_manifest
 
@@ -99,7 +99,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "publicEndpoint": s.public_url is not None,
             "instanceType": s.plan.instance_type,
             "autoscaler": {"min": s.plan.min_replicas, "max": s.plan.max_replicas, "qps": s.plan.qps_target},
-            "modelMount": f"oss://{s.plan.bucket}/{serving.model_prefix(s.model_id)} (read-only)",
+            "modelMount": f"{weights.weights_uri(s.plan.bucket, s.model_id)} (read-only)",
             "image": image.vpc_image,
         }
         for s in declared.eas_services
@@ -115,7 +115,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "diskMB": fc.DISK_MB,
             "instances": {"min": 0, "max": f.plan.max_instances},
             "auth": "Authorization: Bearer <key>, checked by vLLM in the function (the trigger is anonymous)",
-            "modelMount": f"oss://{f.plan.bucket}/{serving.model_prefix(f.model_id)} (read-only)",
+            "modelMount": f"{weights.weights_uri(f.plan.bucket, f.model_id)} (read-only)",
             "image": image.vpc_image,
         }
         for f in declared.fc_functions.values()
