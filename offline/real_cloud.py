@@ -21,7 +21,7 @@ from typing import Any
 
 import pulumi
 
-from fleet import capacity, catalog, fc, gpus, kubeconfig, serving
+from fleet import capacity, catalog, eas, fc, gpus, kubeconfig, serving
 from fleet.config_schema import PROJECT_ROOT
 
 SOURCE = "../shared/reference/real-cloud-behaviour.md"
@@ -412,9 +412,9 @@ def _startup_seconds(model: str, config: Mapping[str, Any]) -> int:
 
 
 def _catalog_dtype(dtype: str, quantization: str) -> str:
-    if quantization in ("awq", "gptq", "fp8"):
-        return quantization
-    return {"float16": "fp16", "bfloat16": "bf16"}.get(dtype, catalog.DEFAULT_DTYPE)
+    """The catalog dtype the program turned into these vLLM flags (fleet.eas.vllm_dtype, read backwards)."""
+    found = (d for d in catalog.DTYPE_BYTES if eas.vllm_dtype(d) == (dtype, quantization))
+    return next(found, catalog.DEFAULT_DTYPE)
 
 
 def _json(value: Any) -> dict[str, Any]:
