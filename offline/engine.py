@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import pickle
 import runpy
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -192,7 +193,7 @@ def synthesize(
     logger.handlers = [collector]
     result = Synthesis(stack=stack)
 
-    with _isolated_runtime(config, secret_keys), _without_cyclic_gc():
+    with _isolated_runtime(config, secret_keys), _without_cyclic_gc(), _pickler_restored():
         mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor, logger=logger)
         runtime_settings.ROOT.set(None)  # a fresh root Stack, as the language host starts with
         # __main__.py runs afresh; the modules it imports are reused across runs, which is safe because
@@ -227,6 +228,21 @@ def _without_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def _pickler_restored() -> Iterator[None]:
+    """pulumi.dynamic's serialize_provider wraps pickle._Pickler's `_batch_setitems` in a sorting wrapper on every
+    dynamic resource and never unwraps it (pulumi 3.272.0, pulumi/dynamic/dynamic.py), so each one serialized
+    in a process adds a call frame to every later dict it pickles; about a thousand in one process end in a
+    RecursionError (pulumi/pulumi#17803 reports the symptom). A deployment runs one stack per process; the
+    offline engine runs many, so it puts the pickler back after each."""
+    saved = {name: pickle._Pickler.__dict__[name] for name in ("_batch_setitems", "save_dict")}
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(pickle._Pickler, name, method)
 
 
 @contextmanager
