@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 # Provider keys that are credentials (each provider's own config; read from the environment in CI).
 PROVIDER_CREDENTIAL_KEYS = frozenset(
@@ -84,3 +85,32 @@ def digest(value: object) -> str:
     values (the offline plan decrypts nothing), so it reveals nothing a reader could not already see."""
     text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
     return "sha256:" + hashlib.sha256(f"beacon-fleet secret\0{text}".encode()).hexdigest()[:16]
+
+
+# The deployer's Alibaba Cloud keys, as the Alibaba Cloud CLI and SDKs name them, or as the alicloud Pulumi provider
+# does. Code that calls Alibaba Cloud itself during `pulumi up` (the weights sync, the EAS token read) reads them
+# from the environment, so they are never Pulumi inputs and never reach the state.
+ALIBABA_KEY_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALICLOUD_ACCESS_KEY")
+ALIBABA_SECRET_ENV = ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALICLOUD_SECRET_KEY")
+ALIBABA_STS_ENV = ("ALIBABA_CLOUD_SECURITY_TOKEN", "ALICLOUD_SECURITY_TOKEN")
+MISSING_ALIBABA_KEYS = (
+    f"set {ALIBABA_KEY_ENV[0]} and {ALIBABA_SECRET_ENV[0]} (or {ALIBABA_KEY_ENV[1]} / {ALIBABA_SECRET_ENV[1]})"
+    " for `pulumi up`; they are deliberately not Pulumi inputs"
+)
+
+
+@dataclass(frozen=True)
+class AlibabaKeys:
+    access_key_id: str
+    access_key_secret: str = field(repr=False)
+    security_token: str = field(default="", repr=False)  # set for STS credentials
+
+
+def alibaba_keys(environ: Mapping[str, str]) -> AlibabaKeys | None:
+    """The deployer's keys from this environment, or None when the pair is incomplete."""
+
+    def first(names: tuple[str, ...]) -> str:
+        return next((environ[n] for n in names if environ.get(n)), "")
+
+    key, secret = first(ALIBABA_KEY_ENV), first(ALIBABA_SECRET_ENV)
+    return AlibabaKeys(key, secret, first(ALIBABA_STS_ENV)) if key and secret else None

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fleet import credentials
 from weights.manifest import (
     BUCKET_MANIFEST_NAME,
     FileEntry,
@@ -372,15 +373,9 @@ def oss_client(endpoint: str, region: str, environ: Mapping[str, str] | None = N
     import boto3
     from botocore.config import Config
 
-    environ = os.environ if environ is None else environ
-    key = environ.get("ALIBABA_CLOUD_ACCESS_KEY_ID") or environ.get("ALICLOUD_ACCESS_KEY")
-    secret = environ.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET") or environ.get("ALICLOUD_SECRET_KEY")
-    token = environ.get("ALIBABA_CLOUD_SECURITY_TOKEN") or environ.get("ALICLOUD_SECURITY_TOKEN")
-    if not (key and secret):
-        raise SyncError(
-            "no OSS credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (or"
-            " ALICLOUD_ACCESS_KEY / ALICLOUD_SECRET_KEY) for `pulumi up`; they are deliberately not Pulumi inputs"
-        )
+    keys = credentials.alibaba_keys(os.environ if environ is None else environ)
+    if keys is None:
+        raise SyncError(f"no OSS credentials: {credentials.MISSING_ALIBABA_KEYS}")
     url = endpoint if "://" in endpoint else f"https://{endpoint}"
     host = urllib.parse.urlparse(url).hostname or ""
     local = host in ("127.0.0.1", "localhost", "::1")
@@ -397,9 +392,9 @@ def oss_client(endpoint: str, region: str, environ: Mapping[str, str] | None = N
         "s3",
         endpoint_url=url,
         region_name=region,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=token or None,
+        aws_access_key_id=keys.access_key_id,
+        aws_secret_access_key=keys.access_key_secret,
+        aws_session_token=keys.security_token or None,
         config=config,
     )
 
