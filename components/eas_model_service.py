@@ -1,4 +1,4 @@
-"""EasModelService: one model served on PAI-EAS from the region's image and bucket, behind a token we generate."""
+"""EasModelService: one model served on PAI-EAS from the region's image and bucket, behind the token EAS generates."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_alicloud as alicloud
-import pulumi_random as random
 
 from fleet import eas
+from providers.eas_token import EasServiceToken
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class EasModelServiceArgs:
 
 
 class EasModelService(pulumi.ComponentResource):
-    """An autoscaled EAS service; its token is generated here so the router can be given it as a secret."""
+    """An autoscaled EAS service; the token EAS generates for it is read back as a secret for the router."""
 
     model_id: str
     service_name: str
@@ -38,15 +38,10 @@ class EasModelService(pulumi.ComponentResource):
         super().__init__("beacon-fleet:serving:EasModelService", name, None, opts)
         plan = args.plan
 
-        # EAS would generate a token itself, but only its API could read it back; generating it here makes it a
-        # Pulumi secret from the start. Alphanumeric so it travels unquoted in headers.
-        self.token_source = random.RandomPassword(
-            f"{name}-token", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
-        )
-        self.token = pulumi.Output.secret(self.token_source.result)
-
+        # No token in the document: EAS hides it when it exports the config, so a written token would show as a
+        # change on every preview. EAS generates one instead, and EasServiceToken reads it back.
         document = pulumi.Output.all(
-            args.image, args.vpc_id, args.vswitch_id, args.security_group_id, args.role_arn, self.token
+            args.image, args.vpc_id, args.vswitch_id, args.security_group_id, args.role_arn
         ).apply(
             lambda parts: json.dumps(
                 eas.service_config(
@@ -58,7 +53,6 @@ class EasModelService(pulumi.ComponentResource):
                         security_group_id=parts[3],
                         role_arn=parts[4],
                     ),
-                    token=parts[5],
                 ),
                 sort_keys=True,
                 separators=(",", ":"),
@@ -66,7 +60,7 @@ class EasModelService(pulumi.ComponentResource):
         )
         self.service = alicloud.pai.Service(
             f"{name}-service",
-            service_config=pulumi.Output.secret(document),
+            service_config=document,
             status="Running",
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(
@@ -78,6 +72,17 @@ class EasModelService(pulumi.ComponentResource):
                 ),
             ),
         )
+
+        # The service's id is its name (the provider sets it from CreateService's answer); its creation time
+        # changes when it is re-created, and so does its token.
+        self.token_reader = EasServiceToken(
+            f"{name}-token",
+            region=args.region,
+            service_name=self.service.id,
+            service_created=self.service.create_time,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.token = pulumi.Output.secret(self.token_reader.token)
 
         self.plan = plan
         self.model_id = plan.model_id

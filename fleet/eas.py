@@ -106,8 +106,10 @@ def vllm_dtype(dtype: str) -> tuple[str, str]:
     return VLLM_DTYPES.get(dtype, ("auto", ""))
 
 
-def service_config(plan: EasServicePlan, placement: EasPlacement, token: str) -> dict:
-    """The EAS service document. It holds the token, so it is only ever handled as a Pulumi secret."""
+def service_config(plan: EasServicePlan, placement: EasPlacement) -> dict:
+    """The EAS service document, written in the form EAS exports it, so a refresh reads back what was written.
+
+    No `token`: EAS hides it on export; left out, EAS generates one (providers/eas_token.py reads it back)."""
     dtype, quantization = vllm_dtype(plan.dtype)
     model_dir = f"{MODEL_MOUNT_ROOT}/{plan.model_id}"
     env = [
@@ -160,8 +162,6 @@ def service_config(plan: EasServicePlan, placement: EasPlacement, token: str) ->
         # (EAS exports the alias `role_arn` under that name; writing the canonical form keeps refreshes quiet).
         "options": {"enable_ram_role": True},
         "credential": {"role_arn": placement.role_arn},
-        # EAS hides the token when it exports the config, so a refreshed state lacks it: see docs/deploying.md.
-        "token": token,
     }
     if not plan.public_endpoint:
         document["networking"] = {"disable_internet_endpoint": "true"}

@@ -48,11 +48,17 @@ ACK_DEFAULT_DRIVER = "535.161.07"
 MIN_DRIVER_SERIES = {"12.8": 570, "13.0": 580}
 # EAS storage keys the "Mount storage to services" guide documents for an OSS mount.
 EAS_OSS_KEYS = {"path", "readOnly"}
+# How DescribeService exports a service's config (an EAS service-key constants file: `ServiceKeyToken =
+# "credential.token,token,?h"`, "h: Hide the key when config exported"; `role_arn` exported as
+# `credential.role_arn`). Dotted names address nested keys.
+EAS_HIDDEN_ON_EXPORT = ("token", "credential.token")
+EAS_EXPORTED_AS = {"role_arn": "credential.role_arn"}
 _ENTERPRISE_DOMAIN = re.compile(r"^(?P<instance>.+)-registry(?P<vpc>-vpc)?\.(?P<region>[a-z0-9-]+)\.cr\.aliyuncs\.com$")
 
 POOL_TYPE = "alicloud:cs/nodePool:NodePool"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 EAS_TYPE = "alicloud:pai/service:Service"
+EAS_TOKEN_TYPE = "pulumi-python:dynamic/eas:ServiceToken"
 CLUSTER_TYPE = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 ADDON_TYPE = "alicloud:cs/kubernetesAddon:KubernetesAddon"
 K8S_PROVIDER_TYPE = "pulumi:providers:kubernetes"
@@ -142,7 +148,7 @@ def _refuse(reg: Registration, what: str, fix: str) -> None:
 
 def _check_eas_timeout(cloud: RealCloud, reg: Registration) -> None:
     """PAI-EAS: the provider waits for Running for 5 minutes unless told otherwise; a GPU service takes longer."""
-    config = _json(reg.inputs.get("serviceConfig"))
+    config = json_object(reg.inputs.get("serviceConfig"))
     model = _env(config, "SERVED_MODEL_NAME")
     needed = EAS_PROVISION_SECONDS + _startup_seconds(model, config)
     timeout = seconds(reg.create_timeout) or EAS_PROVIDER_DEFAULT_CREATE
@@ -168,9 +174,41 @@ def _check_weights_first(cloud: RealCloud, reg: Registration, model: str) -> Non
         )
 
 
+def eas_export(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A service config as DescribeService returns it: hidden keys dropped, aliases under their exported name."""
+    exported = json.loads(json.dumps(config))
+    for dotted in EAS_HIDDEN_ON_EXPORT:
+        _pop(exported, dotted)
+    for alias, canonical in EAS_EXPORTED_AS.items():
+        found = _pop(exported, alias)
+        if found is not None:
+            _put(exported, canonical, found)
+    return exported
+
+
+def _check_eas_round_trip(reg: Registration, config: Mapping[str, Any]) -> None:
+    """The provider stores DescribeService's export and compares it with the program's JSON (canonical JSON,
+    `compareJsonTemplateAreEquivalent`): a config that does not survive the export never stops changing."""
+    exported = eas_export(config)
+    if json.dumps(exported, sort_keys=True) == json.dumps(config, sort_keys=True):
+        return
+    hidden = [k for k in EAS_HIDDEN_ON_EXPORT if _get(config, k) is not None]
+    renamed = [f"{a} as {c}" for a, c in EAS_EXPORTED_AS.items() if _get(config, a) is not None]
+    what = "; ".join(
+        [*([f"hides {', '.join(hidden)}"] if hidden else []), *([f"exports {', '.join(renamed)}"] if renamed else [])]
+    )
+    _refuse(
+        reg,
+        f"EAS {what} when it exports the config, and the provider compares that export with the program's JSON,"
+        " so every preview shows serviceConfig changed and every `up` rolls the service",
+        "leave the token to EAS (EasServiceToken reads it back) and write each key under its exported name",
+    )
+
+
 def _check_eas(cloud: RealCloud, reg: Registration) -> None:
     _check_eas_timeout(cloud, reg)
-    config = _json(reg.inputs.get("serviceConfig"))
+    config = json_object(reg.inputs.get("serviceConfig"))
+    _check_eas_round_trip(reg, config)
     _check_weights_first(cloud, reg, _env(config, "SERVED_MODEL_NAME"))
     if _env(config, "VLLM_API_KEY"):
         _refuse(
@@ -393,7 +431,7 @@ def _pool_family(pools: Sequence[Registration]) -> gpus.GpuFamily | None:
 
 
 def _helper_covers(addon: Registration, instance_name: str, cloud: RealCloud, namespace: str) -> bool:
-    config = _json(addon.inputs.get("config"))
+    config = json_object(addon.inputs.get("config"))
     instances = cloud.acr_instance_ids()
     wanted = instances.get(instance_name)
     ids = {str(i.get("instanceId")) for i in config.get("AcrInstanceInfo") or [] if isinstance(i, dict)}
@@ -417,7 +455,8 @@ def _catalog_dtype(dtype: str, quantization: str) -> str:
     return next(found, catalog.DEFAULT_DTYPE)
 
 
-def _json(value: Any) -> dict[str, Any]:
+def json_object(value: Any) -> dict[str, Any]:
+    """A JSON object given as text or already parsed; {} for anything else."""
     if isinstance(value, dict):
         return value
     try:
@@ -425,6 +464,28 @@ def _json(value: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return found if isinstance(found, dict) else {}
+
+
+def _get(document: Mapping[str, Any], dotted: str) -> Any:
+    found: Any = document
+    for part in dotted.split("."):
+        if not isinstance(found, Mapping):
+            return None
+        found = found.get(part)
+    return found
+
+
+def _pop(document: dict[str, Any], dotted: str) -> Any:
+    *path, last = dotted.split(".")
+    parent = _get(document, ".".join(path)) if path else document
+    return parent.pop(last, None) if isinstance(parent, dict) else None
+
+
+def _put(document: dict[str, Any], dotted: str, value: Any) -> None:
+    *path, last = dotted.split(".")
+    for part in path:
+        document = document.setdefault(part, {})
+    document[last] = value
 
 
 def _env(config: Mapping[str, Any], name: str) -> str:

@@ -91,6 +91,7 @@ KEY_SETTINGS: dict[str, tuple[str, ...]] = {
     "docker:index/image:Image": ("imageName", "build.platform", "registry.password"),
     "random:index/randomPassword:RandomPassword": ("length", "special"),
     "alicloud:pai/service:Service": ("status", "serviceConfig"),
+    "pulumi-python:dynamic/eas:ServiceToken": ("region", "service_name"),
     "alicloud:ram/policy:Policy": ("policyName", "policyDocument"),
     "alicloud:ram/role:Role": ("roleName", "assumeRolePolicyDocument"),
     "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment": ("roleName", "policyName"),
@@ -130,7 +131,8 @@ SIMULATION_NOTE = (
     f"({SIMULATED_ACCOUNT_ID}), zone ids looked up from the cloud (<region>-sim-*), "
     f"resource ids ({SIMULATED_ID_PREFIX}*), "
     "endpoints the cloud computes (OSS endpoints), the ACK cluster's RRSA OIDC provider and kubeconfig, registry "
-    "push tokens, generated tokens, image digests (no image was built or pushed: the digest hashes the build "
+    "push tokens, generated tokens, the tokens EAS generates for its services (`pulumi up` reads them back from EAS), "
+    "image digests (no image was built or pushed: the digest hashes the build "
     "request), and counterpart endpoints (RunPod endpoint ids, Modal URLs under .invalid; nothing was deployed "
     "to RunPod or Modal). Names derived from the account id (bucket, registry) differ in a real deployment."
 )

@@ -15,12 +15,20 @@ from typing import Any
 
 import pulumi
 
-from offline.real_cloud import internet_endpoint, intranet_endpoint
+from offline.real_cloud import (
+    EAS_TOKEN_TYPE,
+    EAS_TYPE,
+    eas_export,
+    internet_endpoint,
+    intranet_endpoint,
+    json_object,
+)
 
 # A 16-digit Alibaba account UID shape, plainly not a real account.
 SIMULATED_ACCOUNT_ID = "0000000000000000"
 SIMULATED_ID_PREFIX = "sim-"
 SIMULATED_CREDENTIAL = "simulated-offline-credential"
+SIMULATED_TIME = "1970-01-01T00:00:00Z"
 
 
 def simulated_zone_ids(region: str) -> list[str]:
@@ -83,6 +91,9 @@ class SimulatedCloud(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         resource_id = f"{SIMULATED_ID_PREFIX}{args.name}"
+        if args.typ == EAS_TYPE:
+            # The provider's id for a service is its name, from CreateService's answer.
+            resource_id = str(json_object(args.inputs.get("serviceConfig")).get("metadata", {}).get("name", ""))
         if args.typ in ID_SHAPES:
             # Ids that other inputs validate by shape (the chart's schema checks lb-* and acl-*).
             resource_id = ID_SHAPES[args.typ] + re.sub(r"[^a-z0-9-]+", "-", resource_id.lower())
@@ -124,6 +135,16 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if typ == "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer":
             # A name, not an address: under .invalid, so nothing can mistake it for a live endpoint.
             return {"address": f"{resource_id}.slb.{self.region}.invalid"}
+        if typ == EAS_TYPE:
+            # Read after create: the config as DescribeService exports it, and when the service was created.
+            exported = eas_export(json_object(inputs.get("serviceConfig")))
+            return {
+                "serviceConfig": json.dumps(exported, sort_keys=True, separators=(",", ":")),
+                "createTime": SIMULATED_TIME,
+            }
+        if typ == EAS_TOKEN_TYPE:
+            # Deterministic, so plans are byte-stable; a secret, so it only ever appears masked.
+            return {"token": "simulated-eas-token-" + hashlib.sha256(resource_id.encode()).hexdigest()[:16]}
         if typ == "alicloud:fc/v3Trigger:V3Trigger":
             # FC answers a trigger's URLs over HTTP and HTTPS; the host is a name under .invalid.
             host = f"{re.sub(r'[^a-z0-9-]+', '-', resource_id.lower())}.{self.region}.fcapp.run.invalid"
@@ -184,7 +205,7 @@ class SimulatedCloud(pulumi.runtime.Mocks):
                 "clusterId": cluster_id,
                 "clusterName": cluster_id,
                 "kubeConfig": simulated_kubeconfig(cluster_id, self.region),
-                "expiration": "1970-01-01T00:00:00Z",
+                "expiration": SIMULATED_TIME,
                 "certificateAuthorities": [],
             }
         if args.token == "alicloud:cs/getRegistryEnterpriseInstances:getRegistryEnterpriseInstances":

@@ -468,8 +468,13 @@ def _check_eas_token_and_vpc(_type: str, props: Mapping[str, Any], report: Calla
     document = _eas_document(props, report)
     if document is None:
         return
-    if not document.get("token"):
-        report("EAS service has no token, so anyone who reaches it can call it; set `token` in serviceConfig")
+    written = [key for key in ("token", "credential.token") if _get(document, *key.split(".")) is not None]
+    if written:
+        report(
+            f"EAS serviceConfig writes {' and '.join(written)}: it sits in the config in the clear, and EAS hides it"
+            " on export, so every preview shows a change; leave it out, EAS generates the token and"
+            " providers/eas_token.py reads it back as a secret"
+        )
     networking = _get(document, "cloud", "networking") or {}
     missing = [key for key in ("vpc_id", "vswitch_id", "security_group_id") if not networking.get(key)]
     if missing:
@@ -478,7 +483,7 @@ def _check_eas_token_and_vpc(_type: str, props: Mapping[str, Any], report: Calla
 
 eas_token_and_vpc = ResourceValidationPolicy(
     name="eas-token-and-vpc",
-    description="PAI-EAS services require a token and are attached to the region's VPC.",
+    description="PAI-EAS services leave their token to EAS (never written in the config) and sit in the region's VPC.",
     enforcement_level=MANDATORY,
     validate=_resource_validation([EAS_SERVICE], _check_eas_token_and_vpc),
 )

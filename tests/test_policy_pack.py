@@ -83,12 +83,10 @@ def cluster(type_: str = bp.MANAGED_KUBERNETES, **overrides) -> tuple[str, str, 
 
 def eas(tags: dict = MAINLAND_TAGS, **document) -> tuple[str, str, dict]:
     config = {
-        "token": "t0ken",
         "cloud": {"networking": {"vpc_id": "vpc-1", "vswitch_id": "vsw-1", "security_group_id": "sg-1"}},
         "networking": {"disable_internet_endpoint": "true"},
     } | document
-    # The document holds the token, so the program hands it over as a secret; the analyzer sees it in the clear.
-    return (bp.EAS_SERVICE, "eas-service", {"serviceConfig": Secret(json.dumps(config)), "tags": tags})
+    return (bp.EAS_SERVICE, "eas-service", {"serviceConfig": json.dumps(config), "tags": tags})
 
 
 def deployment(limits: dict, node_selector: dict | None = None) -> tuple[str, str, dict]:
@@ -154,7 +152,8 @@ CASES = [
         "add its family to GPU_MEMORY_GIB",
         [GPU_POOL, release(19)],
     ),
-    (bp.eas_token_and_vpc, [eas(token="")], "has no token", [eas()]),
+    (bp.eas_token_and_vpc, [eas(token="t0ken")], "writes token: it sits in the config in the clear", [eas()]),
+    (bp.eas_token_and_vpc, [eas(credential={"token": "t0ken"})], "writes credential.token", [eas()]),
     (bp.eas_token_and_vpc, [eas(cloud={})], "cloud.networking.vpc_id, vswitch_id, security_group_id", [eas()]),
     (
         bp.mainland_public_endpoint_icp,
@@ -312,7 +311,7 @@ def _eas_with(**document):
         (bp.MANAGED_KUBERNETES, _set("deletionProtection", False), "ack-deletion-protection"),
         (bp.MANAGED_KUBERNETES, _set("enableRrsa", False), "ack-rrsa"),
         ("kubernetes:helm.sh/v3:Release", _set("values.gpu.memGiB", 25), "cgpu-pods-request-gpu-memory"),
-        (bp.EAS_SERVICE, _eas_with(token=""), "eas-token-and-vpc"),
+        (bp.EAS_SERVICE, _eas_with(token="t0ken"), "eas-token-and-vpc"),
         (bp.EAS_SERVICE, _eas_with(networking={}), "mainland-public-endpoint-icp"),
         (bp.LOAD_BALANCERS[0], _set("addressType", "internet"), "mainland-public-endpoint-icp"),
         (
@@ -358,7 +357,7 @@ def test_a_licensed_mainland_stack_opens_eas_and_tags_it_with_the_icp_number(syn
     result = settled_ok(synth("cn-beijing", overrides={"icpLicence": "京ICP备12345678号"}))
     services = result.of_type(bp.EAS_SERVICE)
     assert services and all(s.inputs["tags"]["icp-licence"] == "京ICP备12345678号" for s in services)
-    assert all("networking" not in json.loads(s.inputs["serviceConfig"].value) for s in services)  # public
+    assert all("networking" not in json.loads(s.inputs["serviceConfig"]) for s in services)  # public
     assert mandatory(check(result.resources)) == []
 
 

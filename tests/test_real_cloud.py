@@ -93,6 +93,14 @@ def test_an_eas_service_without_its_weights_sync_is_refused():
         cloud().admit(unsynced)
 
 
+def test_an_eas_config_that_writes_the_token_changes_on_every_preview(synth, monkeypatch):
+    """EAS hides the token when it exports the config the provider compares with the program's JSON."""
+    written = fleet.eas.service_config
+    monkeypatch.setattr(fleet.eas, "service_config", lambda *args: written(*args) | {"token": "t0ken"})
+    error = refused(synth("us-east"), "hides token", "every preview shows serviceConfig changed", "EasServiceToken")
+    assert "t0ken" not in error
+
+
 def test_helm_releases_installed_alongside_the_gpu_pool_wait_pending(synth, monkeypatch):
     """Dropping the pool from the release's dependencies (the pool's own URN no longer reachable)."""
     original = RealCloud.closure
@@ -253,3 +261,22 @@ def test_a_serving_image_cuda_with_no_known_minimum_driver_is_refused_not_waved_
     monkeypatch.setattr(serving, "SERVING_CUDA", "14.0")
     with pytest.raises(CloudRefusal, match="CUDA 14.0 has no known minimum driver"):
         RealCloud("us-east-1").admit(gpu_pool())
+
+
+@pytest.mark.parametrize(
+    ("written", "phrase"),
+    [
+        ({"token": "t0ken"}, "hides token"),
+        ({"credential": {"role_arn": "acs:ram::1:role/r", "token": "t0ken"}}, "hides credential.token"),
+        ({"role_arn": "acs:ram::1:role/r"}, "exports role_arn as credential.role_arn"),
+    ],
+)
+def test_a_config_eas_would_export_differently_is_refused(written, phrase):
+    with pytest.raises(CloudRefusal, match=phrase):
+        cloud().admit(eas(eas_config(**written)))
+
+
+def test_a_config_written_as_eas_exports_it_round_trips():
+    written = eas_config(credential={"role_arn": "acs:ram::1:role/r"}, options={"enable_ram_role": True})
+    assert real_cloud.eas_export(written) == written
+    cloud().admit(eas(written))

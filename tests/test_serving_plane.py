@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
 from fleet.config_schema import load_project_schema
 from fleet.settings import ConfigError, parse_settings
 from offline.engine import Secret, is_secret, masked
 from offline.stack_files import load_stack_config
+from providers.eas_token import EasServiceToken
 from tests.conftest import REGION_STACKS, settled_ok
 
 CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
@@ -26,7 +28,7 @@ INTERNET_ENDPOINT = "alicloud:cr/internetEndpoint:InternetEndpoint"
 PERSONAL_REPO = "alicloud:cr/repo:Repo"
 IMAGE = "docker:index/image:Image"
 EAS = "alicloud:pai/service:Service"
-TOKEN = "random:index/randomPassword:RandomPassword"
+TOKEN_READER = "pulumi-python:dynamic/eas:ServiceToken"
 POLICY = "alicloud:ram/policy:Policy"
 ROLE = "alicloud:ram/role:Role"
 ATTACHMENT = "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment"
@@ -44,12 +46,10 @@ def labels(pool) -> dict[str, str]:
 
 
 def eas_documents(result) -> dict[str, dict]:
-    """Each EAS service's JSON, unwrapped from the secret it travels in (tests may look; plans may not)."""
+    """Each EAS service's JSON: plain data, since it holds no credential (EAS generates the token)."""
     documents = {}
     for service in result.of_type(EAS):
-        config = service.inputs["serviceConfig"]
-        assert is_secret(config), f"{service.name}'s service config is not a secret"
-        document = json.loads(config.value)
+        document = json.loads(service.inputs["serviceConfig"])
         documents[document["containers"][0]["env"][1]["value"]] = document
     assert documents, "no EAS service declared"
     return documents
@@ -216,21 +216,37 @@ def test_one_eas_service_per_model_mounts_the_bucket_read_only_and_autoscales(sy
         assert document["options"] == {"enable_ram_role": True}
 
 
-def test_each_eas_token_is_generated_and_secret_end_to_end(synth):
+def test_each_eas_token_is_the_one_eas_generates_read_back_from_the_service_and_secret_end_to_end(synth):
     result = settled_ok(synth("ap-southeast"))
-    tokens = {r.name: r for r in result.of_type(TOKEN)}
-    documents = eas_documents(result)
+    services = {json.loads(s.inputs["serviceConfig"])["metadata"]["name"]: s for s in result.of_type(EAS)}
+    readers = {r.name: r for r in result.of_type(TOKEN_READER)}
     exported = result.outputs["easTokens"]
     assert isinstance(exported, Secret)
-    for model, document in documents.items():
-        token = document["token"]
-        assert len(token) == 48 and tokens[f"eas-{model}-token"].inputs["special"] is False
-        assert exported.value[model] == token
+    for model, document in eas_documents(result).items():
+        # Nothing in the config a refresh would lose: EAS generates the token and hides it on export.
+        assert "token" not in json.dumps(document)
+        reader = readers[f"eas-{model}-token"]
+        assert reader.parent_urn.endswith(f"EasModelService::eas-{model}")
+        # The reader asks EAS for this service (the service's id is its name), in this region.
+        assert reader.inputs["service_name"] in services and reader.inputs["region"] == "ap-southeast-1"
+        token = exported.value[model]
+        assert token.startswith("simulated-eas-token-")  # the simulated cloud's answer, nothing generated here
         # The gateway checks the token; vLLM behind it demands none (it would accept only `Bearer`).
         env = {e["name"]: e["value"] for e in document["containers"][0]["env"]}
         assert "VLLM_API_KEY" not in env and env["AUTH_AT_GATEWAY"] == "eas"
         plain = json.dumps([masked(r.inputs) for r in result.resources]) + json.dumps(masked(result.outputs))
         assert token not in plain
+    generated = result.of_type("random:index/randomPassword:RandomPassword")
+    assert not [r for r in generated if "EasModelService" in r.parent_urn]
+
+
+def test_the_token_reader_has_pulumi_store_the_token_encrypted(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(
+        pulumi.dynamic.Resource, "__init__", lambda self, provider, name, props, opts=None: seen.update(opts=opts)
+    )
+    EasServiceToken("t", region="us-east-1", service_name="svc", service_created="now")
+    assert seen["opts"].additional_secret_outputs == ["token"]
 
 
 def test_eas_endpoints_are_built_from_the_account_and_region(synth):

@@ -57,10 +57,10 @@ def test_the_eas_document_for_a_quantized_model_passes_quantization_and_hides_no
         public_endpoint=True,
     )
     placement = eas.EasPlacement("reg-vpc/ns/repo@sha256:abc", "vpc-1", "vsw-1", "sg-1", "acs:ram::1:role/r")
-    document = eas.service_config(plan, placement, token="t0ken")
+    document = eas.service_config(plan, placement)
     env = {e["name"]: e["value"] for e in document["containers"][0]["env"]}
     assert env["QUANTIZATION"] == "awq" and env["DTYPE"] == "auto" and "VLLM_API_KEY" not in env
-    assert document["token"] == "t0ken"
+    assert "token" not in document and "token" not in document["credential"]  # EAS generates it
     assert document["containers"][0]["port"] == 8000  # EAS reserves 8080 and 9090
     assert document["metadata"]["instance"] == 1  # starts with one replica even when it may scale to zero
     assert document["autoscaler"]["min"] == 0 and document["autoscaler"]["max"] == 3
