@@ -54,6 +54,14 @@ class DeclaredResource:
     inputs: dict[str, Any]
     read: bool = False  # read from elsewhere (a StackReference), not managed by this stack
     retain_on_delete: bool = False
+    # The URNs the registration waited for: its depends_on, and the resources its inputs came from.
+    dependencies: tuple[str, ...] = ()
+    # Every other resource option that crossed the wire, by its wire name and as plain data (provider, version,
+    # additionalSecretOutputs, customTimeouts, aliases, ...); the SDK's own bookkeeping is left out.
+    options: dict[str, Any] = field(default_factory=dict)
+    # Wire inputs kept out of `inputs` because they are machinery, not settings: a dynamic resource's pickled
+    # provider (`__provider`).
+    machinery: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -65,6 +73,8 @@ class Synthesis:
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     invokes: list[str] = field(default_factory=list)
+    # What each component registered as its outputs (RegisterResourceOutputs), by URN, secrets still marked.
+    resource_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -92,11 +102,13 @@ class RecordingMonitor(mocks.MockMonitor):
         self.refusal: CloudRefusal | None = None
         self.declared: list[DeclaredResource] = []
         self.stack_outputs: dict[str, Any] = {}
+        self.resource_outputs: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         if request.type == STACK_TYPE:
             return super().RegisterResource(request)
-        inputs = _without_provider_blob(_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)))
+        wire = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
+        inputs = _without_provider_blob(wire)
         registration = Registration(
             urn="",
             type=request.type,
@@ -124,6 +136,9 @@ class RecordingMonitor(mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 inputs=inputs,
+                dependencies=tuple(request.dependencies),
+                options=_options(request),
+                machinery={k: v for k, v in wire.items() if k not in inputs},
             )
         )
         return response
@@ -145,8 +160,11 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        outputs = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
         if "::" + STACK_TYPE + "::" in request.urn:
-            self.stack_outputs = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+            self.stack_outputs = outputs
+        else:
+            self.resource_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
 
 
@@ -209,6 +227,7 @@ def synthesize(
 
     result.resources = list(monitor.declared)
     result.outputs = monitor.stack_outputs if result.ok else {}
+    result.resource_outputs = monitor.resource_outputs
     result.warnings = collector.messages
     result.invokes = cloud.invoked
     return result
@@ -272,6 +291,37 @@ def _plain(value: Any) -> Any:
     if value == UNKNOWN:
         return UNKNOWN_SHOWN
     return value
+
+
+# RegisterResourceRequest fields that are not resource options: what DeclaredResource holds in fields of its own,
+# which inputs came from which resource (propertyDependencies; their union is in `dependencies`), and what the SDK
+# sets on every request for its own bookkeeping (capabilities, where the call came from).
+_NOT_OPTIONS = frozenset(
+    {
+        "type", "name", "object", "parent", "custom", "protect", "retainOnDelete", "dependencies",
+        "propertyDependencies", "acceptSecrets", "acceptResources", "supportsPartialValues",
+        "supportsResultReporting", "sourcePosition", "stackTrace",
+    }
+)  # fmt: skip
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The registration's other options as plain data, by wire name; only those set (the SDK sends an empty
+    `hooks` message on every request: empty is not set)."""
+    found = {d.name: _field(d, v) for d, v in request.ListFields() if d.name not in _NOT_OPTIONS}
+    return {name: value for name, value in found.items() if value not in ({}, [])}
+
+
+def _field(descriptor: Any, value: Any) -> Any:
+    """One protobuf field as plain data; a message as its set fields (ListFields leaves out defaults)."""
+    if descriptor.message_type is None:
+        return list(value) if descriptor.label == descriptor.LABEL_REPEATED else value
+    if descriptor.message_type.GetOptions().map_entry:
+        entry = descriptor.message_type.fields_by_name["value"]
+        return {k: _field(entry, v) for k, v in value.items()}
+    if descriptor.label == descriptor.LABEL_REPEATED:
+        return [{d.name: _field(d, v) for d, v in item.ListFields()} for item in value]
+    return {d.name: _field(d, v) for d, v in value.ListFields()}
 
 
 def _without_provider_blob(inputs: dict[str, Any]) -> dict[str, Any]:
