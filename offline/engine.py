@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import pickle
 import runpy
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -210,7 +211,7 @@ def synthesize(
     logger.handlers = [collector]
     result = Synthesis(stack=stack)
 
-    with _isolated_runtime(config, secret_keys), _without_cyclic_gc():
+    with _isolated_runtime(config, secret_keys), _without_cyclic_gc(), _pickle_as_found():
         mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor, logger=logger)
         runtime_settings.ROOT.set(None)  # a fresh root Stack, as the language host starts with
         # __main__.py runs afresh; the modules it imports are reused across runs, which is safe because
@@ -246,6 +247,29 @@ def _without_cyclic_gc() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextmanager
+def _pickle_as_found() -> Iterator[None]:
+    """Leave Python's pickler as the synthesis found it.
+
+    To make dill's bytes deterministic, the SDK's pulumi.dynamic.serialize_provider replaces
+    pickle._Pickler._batch_setitems with a wrapper that sorts the items and then calls the method it found, and
+    never puts it back: every dynamic resource a process declares adds one wrapper around the last (save_dict is
+    replaced too). The language host runs one program per process, so there the chain is as long as the program
+    has dynamic resources. This engine runs many programs in one process (`make plan`, the bench, the tests):
+    the chain grew with every synthesis, each dict pickled went down all of it (each level of nesting costing
+    one frame per wrapper), and after about a thousand dynamic resources dill hit a RecursionError serializing
+    the next provider (the bench's 4 regions x 6 models router run, serializing the Railway provider). Sorting
+    once or a thousand times gives the same bytes. tests/test_dynamic_provider_pickling.py pins it."""
+    saved_class = pickle.Pickler
+    saved = {name: pickle._Pickler.__dict__[name] for name in ("_batch_setitems", "save_dict")}  # noqa: SLF001
+    try:
+        yield
+    finally:
+        pickle.Pickler = saved_class
+        for name, method in saved.items():
+            setattr(pickle._Pickler, name, method)  # noqa: SLF001
 
 
 @contextmanager
