@@ -45,6 +45,7 @@ import pulumi
 import pulumi.resource
 from pulumi import _types
 
+from fleet.config_schema import PROJECT_ROOT
 from offline.engine import STACK_TYPE, UNKNOWN_SHOWN, DeclaredResource, Secret, Synthesis, synthesize
 from offline.simulated_cloud import StackOutputs
 from offline.stack_files import StackConfig
@@ -69,12 +70,14 @@ class Recording:
     stacks: Mapping[str, StackOutputs] | None = None
 
 
-def record(config: StackConfig, stacks: Mapping[str, StackOutputs] | None = None) -> Recording:
+def record(
+    config: StackConfig, stacks: Mapping[str, StackOutputs] | None = None, program_dir: str = str(PROJECT_ROOT)
+) -> Recording:
     """Synthesize the stack once, noting what the replay needs beyond the engine's own record."""
     properties: dict[str, tuple[str, ...]] = {}
     reads: dict[str, list[str]] = {}
     with _noting_properties(properties), _noting_reads(reads):
-        synthesis = synthesize(config.stack, config.values, config.secret_keys, stacks=stacks)
+        synthesis = synthesize(config.stack, config.values, config.secret_keys, program_dir, stacks)
     if not synthesis.ok:
         raise ReplayError(f"{config.stack} does not synthesize: {synthesis.error}")
     return Recording(config, synthesis, properties, {k: tuple(v) for k, v in reads.items()}, stacks)
