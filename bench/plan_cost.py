@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from bench import replay
 from fleet.config_schema import PROJECT_ROOT
@@ -48,13 +49,13 @@ SCALE_REGIONS = ("us-east-1", "ap-southeast-1", "eu-central-1", "ap-northeast-1"
 TARGET_RATIO = 1.25
 
 
-def timed(runs: Mapping[str, Callable[[], list[Synthesis]]], repeat: int) -> dict[str, float]:
+def timed(runs: Mapping[Any, Callable[[], list[Synthesis]]], repeat: int) -> dict[Any, float]:
     """Median seconds of each run over `repeat` rounds, the runs alternating within a round, after one warm-up
     each (imports and caches, which a long `make plan` pays once)."""
     for label, run in runs.items():
         results = run()
         assert all(r.ok for r in results), (label, [r.error for r in results if not r.ok])
-    samples: dict[str, list[float]] = {label: [] for label in runs}
+    samples: dict[Any, list[float]] = {label: [] for label in runs}
     for _ in range(repeat):
         for label, run in runs.items():
             start = time.perf_counter()
@@ -214,19 +215,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print("one region       resources  program ms  ms/resource  replay floor ms  ratio")
-    per_model = {}
-    for models in (3, 10):
+    runs, counts = {}, {}
+    for models in (3, 10):  # timed together, so the load of the moment falls on both sizes alike
         recording = replay.record(synthetic_config("us-east-1", models))
-        config = recording.config
-        seconds = timed({"program": run_stack(config), "floor": replay_floor(recording)}, args.repeat)
-        count = len(recording.synthesis.resources)
-        per_model[models] = 1000 * seconds["program"] / count
+        runs[("program", models)] = run_stack(recording.config)
+        runs[("floor", models)] = replay_floor(recording)
+        counts[models] = len(recording.synthesis.resources)
+    seconds = timed(runs, args.repeat)
+    per_model, floor_per_model = {}, {}
+    for models, count in counts.items():
+        program_s, floor_s = seconds[("program", models)], seconds[("floor", models)]
+        per_model[models], floor_per_model[models] = 1000 * program_s / count, 1000 * floor_s / count
         print(
-            f"  {models:2d} models      {count:9d}  {1000 * seconds['program']:10.1f}  {per_model[models]:11.2f}"
-            f"  {1000 * seconds['floor']:15.1f}  {seconds['program'] / seconds['floor']:5.2f}"
+            f"  {models:2d} models      {count:9d}  {1000 * program_s:10.1f}  {per_model[models]:11.2f}"
+            f"  {1000 * floor_s:15.1f}  {program_s / floor_s:5.2f}"
         )
     ratio = per_model[10] / per_model[3]
-    print(f"  10 models / 3 models, program ms per resource: {ratio:.2f} ({verdict(ratio, 1.0)})")
+    print(
+        f"  10 models / 3 models, program ms per resource: {ratio:.2f} ({verdict(ratio, 1.0)});"
+        f" replay floor: {floor_per_model[10] / floor_per_model[3]:.2f}"
+    )
 
     print()
     print("scale: regions x models -> resources, ms, ms/resource | router: providers, ms, ms/provider")
