@@ -6,28 +6,30 @@ the SDK was handed on the Python side (recorded here: the property names each re
 stack outputs read through StackReference), `write_program` writes a program that, in the order the program's
 registrations reached the monitor,
 
-  - registers each custom resource as `pulumi.CustomResource(type, name, props, opts)`, each provider as
-    `pulumi.ProviderResource`, each component as `pulumi.ComponentResource`: same type, name and parent, the same
-    inputs as plain values (a secret as `pulumi.Output.secret` where it crossed the wire secret), a dynamic
-    resource's pickled provider as its `__provider` input, and every other property the program's resource class
-    declared (the outputs a generated class creates for each of its properties) as `None`, so the SDK builds and
-    resolves the same outputs;
+  - registers each custom resource through the SDK's generic `pulumi.CustomResource(type, name, props, opts)`,
+    each provider through `pulumi.ProviderResource`, each component through `pulumi.ComponentResource` (each by
+    way of a one-line subclass: see CLASSES), with the same type, name and parent, the same inputs as plain
+    values (a secret as `pulumi.Output.secret` where it crossed the wire secret), a dynamic resource's pickled
+    provider as its `__provider` input, and every other property the program's resource class declared set to
+    `None` (a generated class passes each of its properties, and the SDK makes and resolves an output for each:
+    for a bare VPC most of its cost);
   - passes the same options: `depends_on` every resource the registration waited for, protect, retainOnDelete,
     provider, version, pluginDownloadURL, additionalSecretOutputs, customTimeouts, aliases; an option it cannot
     replay stops the bench rather than being dropped;
   - reads each StackReference as `pulumi.StackReference(name, stack_name)` and calls `get_output` once for each
-    output the program read of it;
+    output the program read of it (as the program does);
   - registers each component's outputs and exports the stack's outputs, as plain values.
 
-`check_replay` then compares the replay's synthesis with the program's (URN, type, parent, inputs, secrets,
+`check_replay` compares the replay's synthesis with the program's (URN, type, parent, inputs, secrets,
 dependencies, options, outputs): the bench refuses a floor that does not declare the same thing.
 
 What the floor leaves out, and so counts against the program: everything the program computes (reading and
-validating config, planning, the Outputs and applies that carry values from one resource to another, JSON
-Schema checks, the router's merge), its invokes (cloud look-ups), its log messages, the pickling of a dynamic
-provider (the floor passes the pickle the program made), and the generated SDK classes' own Python (keyword
-arguments, input types, name translation through type metadata). Each of these makes the floor cheaper, never
-dearer, than a program using the provider SDKs' classes could be.
+validating config, planning, the Outputs and applies that carry values from one resource to another, so the
+wire carries no property dependencies; JSON Schema checks; the router's merge), its invokes (cloud look-ups),
+its log messages, the pickling of a dynamic provider (the floor passes the pickle the program made), the
+generated SDK classes' own Python (keyword arguments, input types, name translation through type metadata), and
+the depth of the program's call stack, which the SDK walks at every registration. Each of these makes the floor
+cheaper, never dearer, than a program declaring the same resources through the provider SDKs' classes.
 """
 
 from __future__ import annotations
@@ -159,11 +161,34 @@ def program_source(recording: Recording, reads: bool = True) -> str:
         "import pulumi",
         "from pulumi import Output, ResourceOptions",
         "",
+        CLASSES,
         "",
         "def main() -> None:",
         *(f"    {line}" for line in body or ["pass"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+# The SDK records the Python call stack of every registration made through a resource class, finding where
+# user code starts by counting `__init__` frames; instantiated directly, pulumi.CustomResource has one `__init__`
+# too few, and the SDK skips the capture. Every class the program uses (generated, dynamic, component) pays for
+# it, so the floor declares through one-line subclasses that pay for it too, from its own shallower stack.
+CLASSES = """
+class Custom(pulumi.CustomResource):
+    def __init__(self, t, name, props, opts):
+        super().__init__(t, name, props, opts)
+
+
+class Provider(pulumi.ProviderResource):
+    def __init__(self, package, name, props, opts):
+        super().__init__(package, name, props, opts)
+
+
+class Component(pulumi.ComponentResource):
+    def __init__(self, t, name, props, opts):
+        super().__init__(t, name, props, opts)
+
+"""
 
 
 def _declaration(
@@ -186,11 +211,11 @@ def _declaration(
     props.update({name: None for name in declared if name not in props})
     if resource.type.startswith(PROVIDER_PREFIX):
         package = resource.type.removeprefix(PROVIDER_PREFIX)
-        call = f"pulumi.ProviderResource({package!r}, {resource.name!r}, {_expression(props)}, {options})"
+        call = f"Provider({package!r}, {resource.name!r}, {_expression(props)}, {options})"
     elif resource.custom:
-        call = f"pulumi.CustomResource({resource.type!r}, {resource.name!r}, {_expression(props)}, {options})"
+        call = f"Custom({resource.type!r}, {resource.name!r}, {_expression(props)}, {options})"
     else:
-        call = f"pulumi.ComponentResource({resource.type!r}, {resource.name!r}, {_expression(props)}, {options})"
+        call = f"Component({resource.type!r}, {resource.name!r}, {_expression(props)}, {options})"
     return [f"{variable} = {call}"]
 
 

@@ -26,8 +26,13 @@ def test_the_replay_floor_declares_what_the_region_stack_declares(recording):
     assert replay.check_replay(recording, replay.replay(recording, program)) == []
     # A plain program: the SDK's generic classes only, none of the project's code or the provider SDKs' classes.
     assert re.findall(r"^(?:import|from) \S+", source, re.MULTILINE) == ["import pulumi", "from pulumi"]
-    assert source.count("pulumi.CustomResource(") + source.count("pulumi.ProviderResource(") == sum(
-        r.custom for r in recording.synthesis.resources
+    assert re.findall(r"^class \w+\((\S+)\):", source, re.MULTILINE) == [
+        "pulumi.CustomResource",
+        "pulumi.ProviderResource",
+        "pulumi.ComponentResource",
+    ]
+    assert source.count(" = Custom(") + source.count(" = Provider(") == sum(
+        r.custom and not r.read for r in recording.synthesis.resources
     )
 
 
