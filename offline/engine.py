@@ -55,6 +55,14 @@ class DeclaredResource:
     inputs: dict[str, Any]
     read: bool = False  # read from elsewhere (a StackReference), not managed by this stack
     retain_on_delete: bool = False
+    # The URNs the registration waited for: its depends_on, and the resources its inputs came from.
+    dependencies: tuple[str, ...] = ()
+    # Every other resource option that crossed the wire, by its wire name and as plain data (provider, version,
+    # additionalSecretOutputs, customTimeouts, aliases, ...); the SDK's own bookkeeping is left out.
+    options: dict[str, Any] = field(default_factory=dict)
+    # Wire inputs kept out of `inputs` because they are machinery, not settings: a dynamic resource's pickled
+    # provider (`__provider`).
+    machinery: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +74,8 @@ class Synthesis:
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     invokes: list[str] = field(default_factory=list)
+    # What each component registered as its outputs (RegisterResourceOutputs), by URN, secrets still marked.
+    resource_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -93,11 +103,13 @@ class RecordingMonitor(mocks.MockMonitor):
         self.refusal: CloudRefusal | None = None
         self.declared: list[DeclaredResource] = []
         self.stack_outputs: dict[str, Any] = {}
+        self.resource_outputs: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
         if request.type == STACK_TYPE:
             return super().RegisterResource(request)
-        inputs = _without_provider_blob(_plain(rpc.deserialize_properties(request.object, keep_unknowns=True)))
+        wire = _plain(rpc.deserialize_properties(request.object, keep_unknowns=True))
+        inputs = _without_provider_blob(wire)
         registration = Registration(
             urn="",
             type=request.type,
@@ -125,6 +137,9 @@ class RecordingMonitor(mocks.MockMonitor):
                 protect=bool(request.protect),
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 inputs=inputs,
+                dependencies=tuple(request.dependencies),
+                options=_options(request),
+                machinery={k: v for k, v in wire.items() if k not in inputs},
             )
         )
         return response
@@ -146,8 +161,11 @@ class RecordingMonitor(mocks.MockMonitor):
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802 - gRPC method name
+        outputs = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
         if "::" + STACK_TYPE + "::" in request.urn:
-            self.stack_outputs = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+            self.stack_outputs = outputs
+        else:
+            self.resource_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
 
 
@@ -193,7 +211,7 @@ def synthesize(
     logger.handlers = [collector]
     result = Synthesis(stack=stack)
 
-    with _isolated_runtime(config, secret_keys), _without_cyclic_gc(), _pickler_restored():
+    with _isolated_runtime(config, secret_keys), _without_cyclic_gc(), _pickle_as_found():
         mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor, logger=logger)
         runtime_settings.ROOT.set(None)  # a fresh root Stack, as the language host starts with
         # __main__.py runs afresh; the modules it imports are reused across runs, which is safe because
@@ -210,6 +228,7 @@ def synthesize(
 
     result.resources = list(monitor.declared)
     result.outputs = monitor.stack_outputs if result.ok else {}
+    result.resource_outputs = monitor.resource_outputs
     result.warnings = collector.messages
     result.invokes = cloud.invoked
     return result
@@ -231,18 +250,27 @@ def _without_cyclic_gc() -> Iterator[None]:
 
 
 @contextmanager
-def _pickler_restored() -> Iterator[None]:
-    """pulumi.dynamic's serialize_provider wraps pickle._Pickler's `_batch_setitems` in a sorting wrapper on every
-    dynamic resource and never unwraps it (pulumi 3.272.0, pulumi/dynamic/dynamic.py), so each one serialized
-    in a process adds a call frame to every later dict it pickles; about a thousand in one process end in a
-    RecursionError (pulumi/pulumi#17803 reports the symptom). A deployment runs one stack per process; the
-    offline engine runs many, so it puts the pickler back after each."""
-    saved = {name: pickle._Pickler.__dict__[name] for name in ("_batch_setitems", "save_dict")}
+def _pickle_as_found() -> Iterator[None]:
+    """Leave Python's pickler as the synthesis found it.
+
+    To make dill's bytes deterministic, the SDK's pulumi.dynamic.serialize_provider replaces
+    pickle._Pickler._batch_setitems with a wrapper that sorts the items and then calls the method it found, and
+    never puts it back: every dynamic resource a process declares adds one wrapper around the last (save_dict is
+    replaced too). The language host runs one program per process, so there the chain is as long as the program
+    has dynamic resources. This engine runs many programs in one process (`make plan`, the bench, the tests):
+    the chain grew with every synthesis, each dict pickled went down all of it (each level of nesting costing
+    one frame per wrapper), and after about a thousand dynamic resources dill hit a RecursionError serializing
+    the next provider (the bench's 4 regions x 6 models router run, serializing the Railway provider;
+    pulumi/pulumi#17803 reports the same symptom). Sorting
+    once or a thousand times gives the same bytes. tests/test_dynamic_provider_pickling.py pins it."""
+    saved_class = pickle.Pickler
+    saved = {name: pickle._Pickler.__dict__[name] for name in ("_batch_setitems", "save_dict")}  # noqa: SLF001
     try:
         yield
     finally:
+        pickle.Pickler = saved_class
         for name, method in saved.items():
-            setattr(pickle._Pickler, name, method)
+            setattr(pickle._Pickler, name, method)  # noqa: SLF001
 
 
 @contextmanager
@@ -288,6 +316,37 @@ def _plain(value: Any) -> Any:
     if value == UNKNOWN:
         return UNKNOWN_SHOWN
     return value
+
+
+# RegisterResourceRequest fields that are not resource options: what DeclaredResource holds in fields of its own,
+# which inputs came from which resource (propertyDependencies; their union is in `dependencies`), and what the SDK
+# sets on every request for its own bookkeeping (capabilities, where the call came from).
+_NOT_OPTIONS = frozenset(
+    {
+        "type", "name", "object", "parent", "custom", "protect", "retainOnDelete", "dependencies",
+        "propertyDependencies", "acceptSecrets", "acceptResources", "supportsPartialValues",
+        "supportsResultReporting", "sourcePosition", "stackTrace",
+    }
+)  # fmt: skip
+
+
+def _options(request: Any) -> dict[str, Any]:
+    """The registration's other options as plain data, by wire name; only those set (the SDK sends an empty
+    `hooks` message on every request: empty is not set)."""
+    found = {d.name: _field(d, v) for d, v in request.ListFields() if d.name not in _NOT_OPTIONS}
+    return {name: value for name, value in found.items() if value not in ({}, [])}
+
+
+def _field(descriptor: Any, value: Any) -> Any:
+    """One protobuf field as plain data; a message as its set fields (ListFields leaves out defaults)."""
+    if descriptor.message_type is None:
+        return list(value) if descriptor.label == descriptor.LABEL_REPEATED else value
+    if descriptor.message_type.GetOptions().map_entry:
+        entry = descriptor.message_type.fields_by_name["value"]
+        return {k: _field(entry, v) for k, v in value.items()}
+    if descriptor.label == descriptor.LABEL_REPEATED:
+        return [{d.name: _field(d, v) for d, v in item.ListFields()} for item in value]
+    return {d.name: _field(d, v) for d, v in value.ListFields()}
 
 
 def _without_provider_blob(inputs: dict[str, Any]) -> dict[str, Any]:

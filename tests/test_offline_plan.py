@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
 from dataclasses import replace
 
 import pytest
@@ -29,15 +28,6 @@ def test_plan_json_is_byte_identical_across_two_runs(stack):
     assert first == second
     document = json.loads(first)
     assert document["ok"] is True and document["summary"]["resources"] == len(document["resources"]) > 0
-
-
-def test_a_synthesis_leaves_the_pickler_as_it_found_it_so_dynamic_resources_do_not_pile_up_frames(synth):
-    """pulumi.dynamic wraps the pickler once per dynamic resource and never unwraps it; across the hundreds of
-    syntheses of a test session or a benchmark that ends in a RecursionError."""
-    before = pickle._Pickler._batch_setitems
-    result = synth("us-east")
-    assert result.of_type("pulumi-python:dynamic/eas:ServiceToken")  # it did serialize dynamic providers
-    assert pickle._Pickler._batch_setitems is before
 
 
 def test_plan_cli_writes_identical_files_in_two_runs(tmp_path, capsys):
