@@ -76,23 +76,24 @@ def read_token(region: str, service_name: str, api_endpoint: str = "", environ: 
     return token
 
 
+def _with_token(props: dict[str, Any]) -> dict[str, Any]:
+    return {**props, "token": read_token(props["region"], props["service_name"], props.get("api_endpoint") or "")}
+
+
 class EasTokenProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
-        token = read_token(props["region"], props["service_name"], props.get("api_endpoint") or "")
-        return CreateResult(id_=f"{props['region']}/{props['service_name']}", outs={**props, "token": token})
+        return CreateResult(id_=f"{props['region']}/{props['service_name']}", outs=_with_token(props))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         # `pulumi refresh`: the token EAS holds now, e.g. after a reset in the console.
-        token = read_token(props["region"], props["service_name"], props.get("api_endpoint") or "")
-        return ReadResult(id_=id_, outs={**props, "token": token})
+        return ReadResult(id_=id_, outs=_with_token(props))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in REREAD_ON if olds.get(k) != news.get(k)]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        token = read_token(news["region"], news["service_name"], news.get("api_endpoint") or "")
-        return UpdateResult(outs={**news, "token": token})
+        return UpdateResult(outs=_with_token(news))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None  # reading created nothing; the service's own deletion takes its token with it
