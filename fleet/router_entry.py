@@ -20,65 +20,19 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
     served = outputs.get("weights") or {}  # model -> {revision, digest}: the weights every provider serves
     providers: dict[str, dict[str, Any]] = {}
 
-    for model_id, eas in sorted((outputs.get("easEndpoints") or {}).items()):
-        public = bool(eas["publicEndpoint"])
-        # EAS serves its internet endpoint over HTTPS as well as HTTP; the token never crosses the internet in
-        # clear text, so the router always takes the https form.
-        endpoint = _https(eas["publicUrl"]) if public else eas["vpcUrl"]
-        providers[provider_id(label, "eas", model_id)] = _entry(
-            name=f"Alibaba Cloud {cloud_region} PAI-EAS {model_id}",
-            label=label,
-            cloud_region=cloud_region,
-            jurisdiction=residency["jurisdiction"],
-            kind="alibaba_eas",
-            endpoint=endpoint,
-            base_url=f"{endpoint}/v1",
-            model_id=model_id,
-            # EAS checks its service token in the Authorization header, without a scheme.
-            auth={"type": "eas_token", "env": env_name(label, "EAS", model_id, "TOKEN")},
-            health={"mode": "active", "url": f"{endpoint}/health", "wakes_backend": False},
-            timeout=ALIBABA_TIMEOUT_SECONDS,
-            network="internet" if public else "vpc",
-            cross_border=False,
-            weights=served.get(model_id),
-        )
-    for model_id, ack in sorted((outputs.get("ackEndpoints") or {}).items()):
-        base = ack["url"]
-        providers[provider_id(label, "ack", model_id)] = _entry(
-            name=f"Alibaba Cloud {cloud_region} ACK {model_id}",
-            label=label,
-            cloud_region=cloud_region,
-            jurisdiction=residency["jurisdiction"],
-            kind="ack",
-            endpoint=base,
-            base_url=base,
-            model_id=model_id,
-            auth={"type": "bearer", "env": env_name(label, "ACK", model_id, "KEY")},
-            health={"mode": "active", "url": base.removesuffix("/v1") + "/health", "wakes_backend": False},
-            timeout=ALIBABA_TIMEOUT_SECONDS,
-            network="internet" if ack["exposure"] == "internet" else "vpc",
-            cross_border=False,
-            weights=served.get(model_id),
-        )
-    for model_id, function in sorted((outputs.get("fcEndpoints") or {}).items()):
-        base = function["url"].rstrip("/")  # the trigger's public URL, HTTPS (fleet/fc.py)
-        providers[provider_id(label, "fc", model_id)] = _entry(
-            name=f"Alibaba Cloud {cloud_region} Function Compute {model_id}",
-            label=label,
-            cloud_region=cloud_region,
-            jurisdiction=residency["jurisdiction"],
-            kind="alibaba_fc",
-            endpoint=base,
-            base_url=f"{base}/v1",
-            model_id=model_id,
-            # The trigger is anonymous; vLLM in the function checks the key as a Bearer token.
-            auth={"type": "bearer", "env": env_name(label, "FC", model_id, "KEY")},
-            # Scale to zero: an active probe would start, and bill, a GPU instance; watch real traffic instead.
-            health={"mode": "passive", "url": f"{base}/health", "wakes_backend": True},
-            timeout=ALIBABA_TIMEOUT_SECONDS,
-            network="internet",
-            cross_border=False,
-        )
+    # Alibaba Cloud's platforms: the same region, jurisdiction, timeout and weights; what differs is per platform.
+    for key, platform, fields in ALIBABA_PLATFORMS:
+        for model_id, exported in sorted((outputs.get(key) or {}).items()):
+            providers[provider_id(label, platform, model_id)] = _entry(
+                label=label,
+                cloud_region=cloud_region,
+                jurisdiction=residency["jurisdiction"],
+                model_id=model_id,
+                timeout=ALIBABA_TIMEOUT_SECONDS,
+                cross_border=False,
+                weights=served.get(model_id),
+                **fields(exported, label, cloud_region, model_id),
+            )
     counterpart = outputs.get("counterpart")
     if counterpart:
         kind = counterpart["provider"]
@@ -121,6 +75,55 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
         },
         "providers": providers,
     }
+
+
+def _eas(eas: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -> dict[str, Any]:
+    public = bool(eas["publicEndpoint"])
+    # EAS serves its internet endpoint over HTTPS as well as HTTP; the token never crosses the internet in clear
+    # text, so the router always takes the https form.
+    endpoint = _https(eas["publicUrl"]) if public else eas["vpcUrl"]
+    return {
+        "name": f"Alibaba Cloud {cloud_region} PAI-EAS {model_id}",
+        "kind": "alibaba_eas",
+        "endpoint": endpoint,
+        "base_url": f"{endpoint}/v1",
+        # EAS checks its service token in the Authorization header, without a scheme.
+        "auth": {"type": "eas_token", "env": env_name(label, "EAS", model_id, "TOKEN")},
+        "health": {"mode": "active", "url": f"{endpoint}/health", "wakes_backend": False},
+        "network": "internet" if public else "vpc",
+    }
+
+
+def _ack(ack: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -> dict[str, Any]:
+    base = ack["url"]
+    return {
+        "name": f"Alibaba Cloud {cloud_region} ACK {model_id}",
+        "kind": "ack",
+        "endpoint": base,
+        "base_url": base,
+        "auth": {"type": "bearer", "env": env_name(label, "ACK", model_id, "KEY")},
+        "health": {"mode": "active", "url": base.removesuffix("/v1") + "/health", "wakes_backend": False},
+        "network": "internet" if ack["exposure"] == "internet" else "vpc",
+    }
+
+
+def _fc(function: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -> dict[str, Any]:
+    base = function["url"].rstrip("/")  # the trigger's public URL, HTTPS (fleet/fc.py)
+    return {
+        "name": f"Alibaba Cloud {cloud_region} Function Compute {model_id}",
+        "kind": "alibaba_fc",
+        "endpoint": base,
+        "base_url": f"{base}/v1",
+        # The trigger is anonymous; vLLM in the function checks the key as a Bearer token.
+        "auth": {"type": "bearer", "env": env_name(label, "FC", model_id, "KEY")},
+        # Scale to zero: an active probe would start, and bill, a GPU instance; watch real traffic instead.
+        "health": {"mode": "passive", "url": f"{base}/health", "wakes_backend": True},
+        "network": "internet",
+    }
+
+
+# (the region stack's output, the provider id's platform, the platform's own fields), in the order entries are made.
+ALIBABA_PLATFORMS = (("easEndpoints", "eas", _eas), ("ackEndpoints", "ack", _ack), ("fcEndpoints", "fc", _fc))
 
 
 def _https(url: str) -> str:

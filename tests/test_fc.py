@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from fleet import fc, router_config
+from fleet import fc, router_config, router_weights
 from offline.real_cloud import CloudRefusal, RealCloud, Registration
 from tests.conftest import settled_ok
 
@@ -82,6 +82,15 @@ def test_the_router_reaches_fc_over_https_with_a_bearer_key_the_function_itself_
     assert {t["authType"] for t in triggers} == {"anonymous"}
     routes = router_config.routes([entry])["asia-southeast"]
     assert all(chain[0].startswith("asia-southeast-fc-") for chain in routes.values())
+
+
+def test_each_fc_provider_says_which_weights_it_serves_so_the_router_accepts_the_region(fc_region):
+    entry = fc_region.outputs["routerProviders"]
+    served = fc_region.outputs["weights"]
+    for provider in entry["providers"].values():
+        (model,) = provider["models"]
+        assert provider["weights"] == {"revision": served[model]["revision"], "digest": served[model]["digest"]}
+    assert router_weights.weights_problems(entry) == []
 
 
 def test_a_function_that_does_not_wait_for_its_weights_is_refused():
