@@ -134,14 +134,14 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         }
         for model_id, r in declared.releases.items()
     }
+    endpoints = {"eas": eas_endpoints, "ack": ack_endpoints, "fc": fc_endpoints}
     view = {
         "weights": weights_served(settings),
         "region": settings.region,
         "routerRegion": settings.router_region,
         "residency": residency,
-        "easEndpoints": eas_endpoints,
-        "ackEndpoints": ack_endpoints,
-        "fcEndpoints": fc_endpoints,
+        # Each Alibaba kind's endpoints under its output key (fleet/kinds.py), as the router entry reads them.
+        **{kind.output_key: endpoints[kind.platform] for kind in kinds.ALIBABA},
         "counterpart": counterpart.view if counterpart else None,
         PARTNER.output_key: partner,
     }
