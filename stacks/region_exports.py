@@ -213,9 +213,16 @@ def export_without_alibaba(settings: RegionSettings, counterpart: Counterpart | 
     _export_models_and_workload(settings)
     served = weights_served(settings)
     # Which weights its providers serve: the pinned revision and the committed manifest's digest, as every
-    # provider of the model serves them (here nothing of beacon-fleet's copies them: the counterpart fetches the
-    # pinned revision itself, a partner by agreement).
-    pulumi.export("weights", served)
+    # provider of the model serves them. Nothing here copies them into a bucket: the counterpart fetches the
+    # pinned revision from the hub itself, a partner serves it by agreement.
+    models = {m.id: m for m in settings.models}
+    pulumi.export(
+        "weights",
+        {
+            model_id: {"source": f"huggingface:{models[model_id].spec.hf_repo}@{pinned['revision']}", **pinned}
+            for model_id, pinned in served.items()
+        },
+    )
     view = {
         "weights": served,
         "region": settings.region,
