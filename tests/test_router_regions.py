@@ -243,3 +243,12 @@ def test_a_partner_must_say_where_it_hosts_and_have_its_step_in_the_failover_ord
     assert not result.ok
     assert "beacon-fleet:partnerJurisdiction: '' must say where the partner hosts the endpoint" in result.error
     assert "beacon-fleet:failoverOrder: does not list partner" in result.error
+
+
+def test_a_route_the_router_refuses_names_the_stack_the_key_and_the_fix(default_regions):
+    abroad_only = shipped("cn-beijing", {"failoverOrder": ["counterpart"]})
+    result = router({**default_regions, "cn-beijing": abroad_only})
+    assert not result.ok
+    assert "stack organization/beacon-fleet/cn-beijing: route asia-east/" in result.error
+    assert "serve it inside cn-mainland: a platform in failoverOrder and servingPlatforms" in result.error
+    assert "pulumi up" not in result.error
