@@ -492,11 +492,12 @@ eas_token_and_vpc = ResourceValidationPolicy(
 # --- Mainland public endpoints --------------------------------------------------------------------------------
 
 
-def _mainland_of(tags: Mapping[str, Any], region: Any) -> bool | None:
-    """Alibaba's mainland regions are cn-* except Hong Kong; None when neither tags nor region say."""
-    if tags.get("jurisdiction"):
-        return tags["jurisdiction"] == "cn-mainland"
-    region = tags.get("region") or region
+def _mainland_of(region: Any) -> bool | None:
+    """Alibaba's mainland regions are cn-* except Hong Kong; None when the region is not known.
+
+    Only ever a provider's region (or the policy's configured one): never a tag, since a resource's tags are
+    whatever its declaration says (`jurisdiction: sg` on a function in cn-beijing changes nothing about where it
+    runs or which law applies)."""
     if not isinstance(region, str) or not region:
         return None
     return region.startswith("cn-") and region != "cn-hongkong"
@@ -513,14 +514,12 @@ def _provider_region(resource: PolicyResource) -> Any:
 
 
 def _stack_mainland(args: StackValidationArgs) -> bool | None:
-    """Where the stack is, for what carries no tags (Kubernetes objects, Helm releases, FC triggers): the
-    policy's `region` config, else what the stack's tagged Alibaba resources say (mainland if any of them is)."""
+    """Where the stack is, for what has no provider region of its own (Kubernetes objects, Helm releases): the
+    policy's `region` config, else the regions of the stack's Alibaba providers (mainland if any of them is)."""
     configured = args.get_config().get("region")
     if configured:
-        return _mainland_of({}, configured)
-    said = [
-        _mainland_of(_tags(r), _provider_region(r)) for r in args.resources if r.resource_type.startswith("alicloud:")
-    ]
+        return _mainland_of(configured)
+    said = [_mainland_of(_provider_region(r)) for r in args.resources if r.resource_type.startswith("alicloud:")]
     if True in said:
         return True
     return False if False in said else None
@@ -617,14 +616,14 @@ def _public_endpoints(args: StackValidationArgs) -> Iterator[tuple[PolicyResourc
 def _validate_mainland_icp(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     stack_mainland: bool | None = None
     for r, endpoint, tags, region in _public_endpoints(args):
-        mainland = _mainland_of(tags, region)
+        mainland = _mainland_of(region)
         if mainland is None:
             stack_mainland = _stack_mainland(args) if stack_mainland is None else stack_mainland
             mainland = stack_mainland
         if mainland is None:
             report_violation(
-                f"{r.name} is {endpoint} in an unknown region; tag it with region and jurisdiction, or set"
-                " this policy's region",
+                f"{r.name} is {endpoint} in an unknown region; give it an explicit alicloud provider with its"
+                " region, or set this policy's region",
                 r.urn,
             )
         elif mainland:
