@@ -85,7 +85,9 @@ _GPU_INSTANCE_TYPE = re.compile(r"^ecs\.(?P<family>gn[0-9]+[a-z]*)[.-]")
 OSS_ENCRYPTION = frozenset({"AES256", "KMS", "SM4"})
 
 # ICP filing (备案) numbers, e.g. 京ICP备12345678号 or 京ICP备12345678号-1, and ICP licences (京ICP证123456号).
-ICP_NUMBER = re.compile(r"^\w{1,2}ICP[备证]\d{6,}号(-\d+)?$")
+# ASCII digits only and one CJK province character: \w and \d also match full-width letters and digits and
+# Arabic-Indic digits ('京ICP备１２３４５６７８号'); `$` also matches before a final newline. Use fullmatch.
+ICP_NUMBER = re.compile(r"[\u4e00-\u9fff]ICP[备证][0-9]{6,12}号(-[0-9]{1,4})?")
 ICP_TAG = "icp-licence"
 
 # Load balancers whose addressType decides whether they face the internet.
@@ -628,7 +630,7 @@ def _validate_mainland_icp(args: StackValidationArgs, report_violation: ReportVi
             )
         elif mainland:
             licence = str(tags.get(ICP_TAG) or "")
-            if not ICP_NUMBER.match(licence):
+            if not ICP_NUMBER.fullmatch(licence):
                 report_violation(
                     f"{r.name} is {endpoint} in mainland China without an ICP licence number"
                     f" (tag {ICP_TAG}: {licence or 'missing'}); set icpLicence, or keep it intranet",

@@ -350,7 +350,7 @@ SETTINGS_CASES = [
         "router",
         {"railwayApiUrl": "https://me:hunter2@backboard.railway.com/graphql/v2"},
         [
-            "beacon-fleet:railwayApiUrl: embeds credentials in the URL (user:password@); the token goes in the secret railwayToken (`pulumi config set --secret railwayToken`), never in the URL"
+            "beacon-fleet:railwayApiUrl: embeds user-info (user:password@ before the host), a credential in the URL; the token goes in the secret railwayToken (`pulumi config set --secret railwayToken`), never in the URL"
         ],
     ),
 ]

@@ -1,0 +1,80 @@
+"""Issue 27's classes of input that must be refused: numbers and patterns (10), stack-file values as the Pulumi
+CLI reads them (11), credentials in URL-valued keys (12). Each bad value: one clean error, in under a second."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from fleet import numbers, residency
+from fleet.config_schema import load_project_schema
+from fleet.settings import ConfigError, parse_router_settings, parse_settings
+from tests.test_bad_inputs import raw_for
+
+SCHEMA = load_project_schema()
+SECONDS = 1.0
+
+
+def refused(stack: str, overrides: dict[str, Any]) -> list[str]:
+    parse = parse_router_settings if stack == "router" else parse_settings
+    started = time.perf_counter()
+    with pytest.raises(ConfigError) as caught:
+        parse(SCHEMA, stack, raw_for(stack, overrides))
+    assert time.perf_counter() - started < SECONDS
+    assert "Traceback" not in str(caught.value)
+    return caught.value.problems
+
+
+# --- 10: numbers are ASCII, finite and bounded; patterns match ASCII only ----------------------------------
+
+BAD_DECIMALS = ["1e308", "1e309", "nan", "NaN", "inf", "-inf", "Infinity", "٣", "１", "2.٥", "1_000", "-2", "+2",
+                "2\n", " 2", "0x10", "1e3", "", "2.0.0", "9" * 40, "3601"]
+
+
+@pytest.mark.parametrize("text", BAD_DECIMALS)
+@pytest.mark.parametrize("key", ["averageSecondsPerRequest", "costWarningMultiple"])
+def test_a_decimal_setting_is_ascii_finite_and_bounded(key, text):
+    problems = refused("us-east", {key: text})
+    assert len(problems) == 1 and problems[0].startswith(f"beacon-fleet:{key}: ") and "at most" in problems[0]
+
+
+@pytest.mark.parametrize("text", ["٣", "１２", "12\n", "1_000", "1e3", "12.0", "nan", "99999999999999999999"])
+def test_a_whole_number_setting_is_ascii_and_bounded(text):
+    problems = refused("us-east", {"expectedRequestsPerMonth": text})
+    assert len(problems) == 1 and problems[0].startswith("beacon-fleet:expectedRequestsPerMonth: ")
+
+
+@pytest.mark.parametrize(("text", "value"), [("2", 2.0), ("2.5", 2.5), ("0.25", 0.25), ("3600", 3600.0)])
+def test_plain_decimals_still_parse(text, value):
+    assert numbers.parse_decimal(text, 0, 3600, low_inclusive=False) == value
+
+
+@pytest.mark.parametrize(
+    "licence",
+    [
+        "京ICP备１２３４５６７８号",  # full-width digits
+        "京ICP备١٢٣٤٥٦٧٨号",  # Arabic-Indic digits
+        "ＡICP备12345678号",  # a full-width letter for the province
+        "AICP备12345678号",
+        "京ICP备12345678号\n",
+        "京京ICP备12345678号",
+        "京ICP备12345678号-١",
+    ],
+)
+def test_an_icp_number_is_ascii_digits_after_one_province_character(licence):
+    assert not residency.ICP_NUMBER.fullmatch(licence)
+    problems = refused("cn-beijing", {"icpLicence": licence})
+    assert any(p.startswith("beacon-fleet:icpLicence: ") for p in problems), problems
+
+
+@pytest.mark.parametrize("licence", ["京ICP备12345678号", "京ICP备12345678号-1", "沪ICP证123456号"])
+def test_real_icp_numbers_are_accepted(licence):
+    assert residency.ICP_NUMBER.fullmatch(licence)
+
+
+def test_the_policy_pack_reads_icp_numbers_the_same_way():
+    from policy import beacon_policies
+
+    assert beacon_policies.ICP_NUMBER.pattern == residency.ICP_NUMBER.pattern
