@@ -20,12 +20,13 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 LOOPBACK_NAMES = frozenset({"localhost"})
-# Query parameter names that carry a credential (token=, api_key=, X-Amz-Signature=, sig=, password=, ...).
-_CREDENTIAL_PARAM = re.compile(
-    r"(^|[-_.])(token|access[-_]?token|auth|authorization|api[-_]?key|apikey|key|secret|password|passwd|pwd"
-    r"|signature|sig|credential|credentials|session|x-amz-[a-z-]+)$",
-    re.IGNORECASE,
+# Query parameter names that carry a credential (token=, api_key=, X-Amz-Signature=, sig=, password=, ...),
+# alone or as the last part of a longer name (access_token, hf-token); fleet/credentials finds the same in text.
+CREDENTIAL_PARAM_NAMES = (
+    r"token|auth|authorization|api[-_]?key|apikey|key|secret|password|passwd|pwd|signature|sig|credentials?"
+    r"|session|x-amz-[a-z-]+"
 )
+_CREDENTIAL_PARAM = re.compile(rf"(^|[-_.])({CREDENTIAL_PARAM_NAMES})$", re.IGNORECASE)
 
 
 def _parts(url: str):  # noqa: ANN202 (urllib's SplitResult)

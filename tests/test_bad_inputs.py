@@ -328,7 +328,7 @@ SETTINGS_CASES = [
         "us-east",
         {"pythonPackageIndex": "https://deploy:hunter2@pypi.example.com/simple"},
         [
-            "beacon-fleet:pythonPackageIndex: embeds credentials in the URL (user:password@); they would be baked into the image and the plan; remove them and use an index that needs no login, or a mirror inside the VPC"
+            "beacon-fleet:pythonPackageIndex: embeds user-info (user:password@ before the host), a credential in the URL; it would be copied into the plan and everything built from it: remove it, and set a credential encrypted with `pulumi config set --secret <key>` in the key that needs it (or use a URL that needs none)"
         ],
     ),
     case(
@@ -350,7 +350,7 @@ SETTINGS_CASES = [
         "router",
         {"railwayApiUrl": "https://me:hunter2@backboard.railway.com/graphql/v2"},
         [
-            "beacon-fleet:railwayApiUrl: embeds user-info (user:password@ before the host), a credential in the URL; the token goes in the secret railwayToken (`pulumi config set --secret railwayToken`), never in the URL"
+            "beacon-fleet:railwayApiUrl: embeds user-info (user:password@ before the host), a credential in the URL; it would be copied into the plan and everything built from it: remove it, and set a credential encrypted with `pulumi config set --secret <key>` in the key that needs it (or use a URL that needs none)"
         ],
     ),
 ]

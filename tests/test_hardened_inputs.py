@@ -78,3 +78,41 @@ def test_the_policy_pack_reads_icp_numbers_the_same_way():
     from policy import beacon_policies
 
     assert beacon_policies.ICP_NUMBER.pattern == residency.ICP_NUMBER.pattern
+
+
+# --- 12: a credential in any URL-valued key is refused like a plain-text secret ----------------------------
+
+CREDENTIAL_URLS = [
+    "https://mirror.example/simple/?token=abc123def",
+    "https://mirror.example/simple/?page=1&access_token=abc123def",
+    "https://mirror.example/simple/?X-Amz-Signature=abc123def",
+    "https://mirror.example/simple/?api_key=abc123def",
+    "https://ghp_abc123def@mirror.example/simple/",
+    "https://user:pass@mirror.example/simple/",
+]
+
+
+@pytest.mark.parametrize("url", CREDENTIAL_URLS)
+@pytest.mark.parametrize(("stack", "key"), [("us-east", "pythonPackageIndex"), ("router", "railwayApiUrl")])
+def test_a_url_valued_setting_carrying_a_credential_is_refused(stack, key, url):
+    problems = refused(stack, {key: url})
+    assert len(problems) == 1 and problems[0].startswith(f"beacon-fleet:{key}: "), problems
+    assert "abc123def" not in problems[0] and "pass@" not in problems[0]  # the credential is never repeated
+
+
+@pytest.mark.parametrize("url", CREDENTIAL_URLS)
+def test_a_credential_url_in_a_stack_file_is_refused_like_a_plain_text_secret(tmp_path, url):
+    from offline.stack_files import InvalidStackFileError, load_stack_config
+
+    path = tmp_path / "Pulumi.eu-test.yaml"
+    path.write_text(
+        f"config:\n  alicloud:region: us-east-1\n  beacon-fleet:pythonPackageIndex: '{url}'\n", encoding="utf-8"
+    )
+    with pytest.raises(InvalidStackFileError) as caught:
+        load_stack_config("eu-test", path)
+    assert any("pythonPackageIndex: the value looks like a URL with" in p for p in caught.value.problems)
+    assert "abc123def" not in str(caught.value)
+
+
+def test_an_ordinary_mirror_url_is_accepted():
+    assert parse_settings(SCHEMA, "us-east", raw_for("us-east", {"pythonPackageIndex": "https://mirrors.aliyun.com/pypi/simple/"}))

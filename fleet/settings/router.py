@@ -136,11 +136,7 @@ def _railway(schema: ProjectSchema, values: Mapping, raw: Mapping[str, str], p: 
     parts = urlsplit(api_url)
     plain_http_ok = parts.scheme == "http" and urls.is_loopback(api_url)  # a local fake server, in tests
     if urls.credential_problem(api_url):
-        p.add(
-            "railwayApiUrl",
-            f"{urls.credential_problem(api_url)}; the token goes in the secret railwayToken"
-            " (`pulumi config set --secret railwayToken`), never in the URL",
-        )
+        pass  # reported with every URL-valued key's (settings/problems.url_credential_problems)
     elif not (parts.scheme == "https" or plain_http_ok) or not parts.hostname:
         p.add("railwayApiUrl", f"'{api_url}' must be an https URL (plain http only on loopback, for a local server)")
     ids = {}

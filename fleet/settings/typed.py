@@ -13,7 +13,7 @@ from typing import Any
 from fleet import numbers
 from fleet.config_schema import KeySpec, ProjectSchema
 from fleet.settings.limits import check_limits
-from fleet.settings.problems import Problems, did_you_mean
+from fleet.settings.problems import Problems, did_you_mean, url_credential_problems
 
 INTEGER_BOUND = 10**15  # far above any count here; check_limits holds each key to its own bound
 
@@ -49,6 +49,7 @@ def typed_values(
         if value is not None:
             values[name] = value
     check_limits(values, p)
+    url_credential_problems(values, p)
     return values
 
 
