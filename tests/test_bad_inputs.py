@@ -381,7 +381,7 @@ FILE_CASES = [
         "trailing newline in a value",
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:owner: |\n    team-a\n",
         [
-            "Pulumi.eu-test.yaml line 4: beacon-fleet:owner: the value starts or ends with whitespace or a newline (a YAML `|` or `>` block keeps the final newline); write it on one line, or use `|-`"
+            "Pulumi.eu-test.yaml line 4: beacon-fleet:owner: the value starts or ends with whitespace, or holds a line break or control character (a YAML `|` or `>` block keeps its line breaks); write it on one line, without surrounding spaces"
         ],
     ),
     file_case(

@@ -116,3 +116,72 @@ def test_a_credential_url_in_a_stack_file_is_refused_like_a_plain_text_secret(tm
 
 def test_an_ordinary_mirror_url_is_accepted():
     assert parse_settings(SCHEMA, "us-east", raw_for("us-east", {"pythonPackageIndex": "https://mirrors.aliyun.com/pypi/simple/"}))
+
+
+# --- 11: stack files are read as the Pulumi CLI reads them (yaml.v3, YAML 1.2 core schema) ------------------
+
+
+def stack_file(tmp_path, lines: str):
+    from offline.stack_files import load_stack_config
+
+    path = tmp_path / "Pulumi.eu-test.yaml"
+    path.write_text(f"config:\n  alicloud:region: us-east-1\n{lines}", encoding="utf-8")
+    return load_stack_config("eu-test", path)
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("yes", "yes"),  # YAML 1.1 (PyYAML) made these booleans; yaml.v3 keeps them strings
+        ("on", "on"),
+        ("No", "No"),
+        ("off", "off"),
+        ("true", "true"),
+        ("True", "true"),
+        ("017", "15"),  # Go's ParseInt base 0: a leading 0 is octal
+        ("0x1F", "31"),
+        ("1_000", "1000"),
+        ("1e3", "1000"),  # a float in YAML 1.2; a string in 1.1
+        ("2.0", "2"),  # Go's encoding/json writes a whole float without a fraction
+        ("2.5", "2.5"),
+        ("1:30", "1:30"),  # base 60 in YAML 1.1 (90); a string in 1.2
+    ],
+)
+def test_a_stack_value_reads_as_the_cli_reads_it(tmp_path, written, read):
+    config = stack_file(tmp_path, f"  beacon-fleet:owner: {written}\n")
+    assert config.values["beacon-fleet:owner"] == read
+
+
+@pytest.mark.parametrize(("key", "written"), [("residencyBound", "yes"), ("gpuSpot", "on"), ("residencyBound", "Y")])
+def test_a_yaml_1_1_boolean_is_refused_for_a_boolean_key_as_the_cli_refuses_it(tmp_path, key, written):
+    from tests.conftest import with_overrides
+
+    config = stack_file(tmp_path, f"  beacon-fleet:{key}: {written}\n")
+    assert config.values[f"beacon-fleet:{key}"] == written
+    raw = dict(with_overrides(config).values)
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(SCHEMA, "us-east", {**raw_for("us-east", {}), f"beacon-fleet:{key}": raw[f"beacon-fleet:{key}"]})
+    assert any(p.startswith(f"beacon-fleet:{key}: expected boolean, got '{written}'") for p in caught.value.problems)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        ".nan",
+        ".inf",
+        "-.Inf",
+        "2001-12-14",
+        '"two\\nlines"',
+        '"tab\\there"',
+        '"ends with a space "',
+        "|\n    two\n    lines",
+    ],
+)
+def test_a_value_the_cli_cannot_pass_on_or_with_stray_whitespace_is_refused(tmp_path, written):
+    from offline.stack_files import InvalidStackFileError
+
+    started = time.perf_counter()
+    with pytest.raises(InvalidStackFileError) as caught:
+        stack_file(tmp_path, f"  beacon-fleet:owner: {written}\n")
+    assert time.perf_counter() - started < SECONDS
+    assert len(caught.value.problems) == 1 and "beacon-fleet:owner" in caught.value.problems[0]
