@@ -235,3 +235,16 @@ def test_eas_services_are_reached_only_through_the_eas_gateway_which_checks_the_
 
 def test_vllm_behind_the_gate_uses_no_port_a_platform_claims():
     assert serve.UPSTREAM_PORT not in (serving.SERVING_PORT, 8080, 9090)  # EAS reserves 8080 and 9090
+
+
+def test_a_model_server_still_loading_makes_the_probe_fail_cleanly():
+    with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as placeholder:
+        closed_port = placeholder.server_port  # nothing listens there once the block ends
+    front = serve.AuthGate(("127.0.0.1", 0), KEY, ("127.0.0.1", closed_port), timeout=2)
+    threading.Thread(target=front.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        assert call(front, "GET", "/health")[0] == 503
+        assert call(front, "GET", "/metrics")[0] == 401  # refused before the upstream is even tried
+    finally:
+        front.shutdown()
+        front.server_close()

@@ -145,11 +145,15 @@ class _GateHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         if probe:
-            headers = {}  # nothing of an unauthenticated caller's reaches vLLM but the probe itself
+            headers, body = {}, None  # nothing of an unauthenticated caller's reaches vLLM but the probe itself
         upstream = http.client.HTTPConnection(*self.server.upstream, timeout=self.server.upstream_timeout)
         try:
             upstream.request(self.command, self.path, body=body, headers=headers)
             answer = upstream.getresponse()
+        except (OSError, http.client.HTTPException):
+            upstream.close()
+            return self._refuse(503, "the model server is not answering (still loading?)")
+        try:
             self.send_response(answer.status, answer.reason)
             if probe:
                 self.send_header("Content-Length", "0")
@@ -159,7 +163,7 @@ class _GateHandler(BaseHTTPRequestHandler):
                 if name.lower() not in HOP_BY_HOP:
                     self.send_header(name, value)
             self.end_headers()
-            while chunk := answer.read1(65536) if hasattr(answer, "read1") else answer.read(65536):
+            while chunk := answer.read1(65536):  # as it arrives: a streamed completion is not held back
                 self.wfile.write(chunk)
                 self.wfile.flush()
         except (OSError, http.client.HTTPException):
