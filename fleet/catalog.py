@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+from fleet import numbers
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -150,20 +152,21 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
             continue
         limit = largest.get(config_name, 65_536)
         if field.type == "float":
-            # ASCII decimals only: float() also takes 'nan', 'inf', '1e999' and non-ASCII digits.
-            decimal = raw.isascii() and raw.replace(".", "", 1).isdigit() and len(raw) <= 14
-            if not decimal or not 0 < float(raw) <= limit:
+            # ASCII decimals only (fleet/numbers): float() also takes 'nan', 'inf', '1e999' and non-ASCII digits.
+            decimal = numbers.parse_decimal(raw, 0, limit, low_inclusive=False)
+            if decimal is None:
                 problems.append(
                     f"{config_name} must be a number above 0 and at most {limit}, such as 3.82, got '{raw}'"
                 )
                 continue
-            values[field.name] = float(raw)
+            values[field.name] = decimal
         elif field.type == "int":
-            # ASCII digits only: str.isdigit() also takes '²' and '١٢', which int() then refuses or misreads.
-            if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 0 < int(raw) <= limit:
+            # ASCII digits only (fleet/numbers): str.isdigit() also takes '²' and '١٢'.
+            whole = numbers.parse_whole(raw, 1, limit) if isinstance(raw, str) else None
+            if whole is None:
                 problems.append(f"{config_name} must be a whole number from 1 to {limit}, got '{raw}'")
                 continue
-            values[field.name] = int(raw)
+            values[field.name] = whole
         elif field.name == "hf_repo" and not _is_hf_repo(raw):
             problems.append(f"hfRepo must be a Hugging Face repository such as org/model, got '{raw}'")
         else:

@@ -77,6 +77,9 @@ class Synthesis:
     # What each component registered as its outputs (RegisterResourceOutputs), by URN, secrets still marked.
     resource_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    # The region each default provider runs in, by package ("alicloud" -> alicloud:region), as the policy
+    # analyzer sees it on each resource's provider.
+    provider_regions: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -209,7 +212,7 @@ def synthesize(
     logger = logging.getLogger(f"beacon-fleet.offline.{stack}")
     logger.propagate = False
     logger.handlers = [collector]
-    result = Synthesis(stack=stack)
+    result = Synthesis(stack=stack, provider_regions={"alicloud": cloud.region} if cloud.region else {})
 
     with _isolated_runtime(config, secret_keys), _without_cyclic_gc(), _pickle_as_found():
         mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor, logger=logger)

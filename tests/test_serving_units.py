@@ -98,7 +98,12 @@ def test_the_entrypoint_sizes_vllm_to_its_cgpu_slice():
     environ = {"MODEL_DIR": "/models/llama3.2-1b", "SERVED_MODEL_NAME": "llama3.2-1b", "VLLM_API_KEY": "k"}
     argv = serve.command({**environ, "MAX_NUM_SEQS": "4"})
     assert argv[argv.index("--served-model-name") + 1] == "llama3.2-1b"
-    assert argv[argv.index("--max-num-seqs") + 1] == "4" and argv[argv.index("--port") + 1] == "8000"
+    assert argv[argv.index("--max-num-seqs") + 1] == "4"
+    # With a key, vLLM listens on loopback behind the gate (tests/test_serving_gate.py); PORT is the gate's.
+    assert argv[argv.index("--host") + 1] == "127.0.0.1" and argv[argv.index("--port") + 1] == "8100"
+    behind_eas = serve.command({**environ, "VLLM_API_KEY": "", "AUTH_AT_GATEWAY": "eas"})
+    assert behind_eas[behind_eas.index("--host") + 1] == "0.0.0.0"
+    assert behind_eas[behind_eas.index("--port") + 1] == "8000"
 
 
 def test_the_entrypoint_refuses_to_serve_without_an_api_key():

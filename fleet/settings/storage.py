@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.settings.problems import Problems, has_url_credentials
+from fleet import urls
+from fleet.settings.problems import Problems
 
 BUCKET_REDUNDANCY = ("LRS", "ZRS")
 REGISTRY_EDITIONS = ("enterprise", "personal")
@@ -95,12 +96,8 @@ def parse_image(values: dict[str, Any], p: Problems) -> ImageSettings | None:
             "an image reference's '@' introduces a sha256 digest; a registry login never goes in the reference"
             " (remove it; the build logs in with the registry's own credentials)",
         )
-    if isinstance(index, str) and has_url_credentials(index):
-        p.add(
-            "pythonPackageIndex",
-            "embeds credentials in the URL (user:password@); they would be baked into the image and the plan;"
-            " remove them and use an index that needs no login, or a mirror inside the VPC",
-        )
+    if isinstance(index, str) and urls.credential_problem(index):
+        pass  # reported with every URL-valued key's (settings/problems.url_credential_problems)
     elif isinstance(index, str) and not re.match(r"^https://[^\s/@]+(/\S*)?$", index):
         p.add("pythonPackageIndex", f"'{index}' must be an https URL such as https://pypi.org/simple")
     if not isinstance(base, str) or not isinstance(index, str):
