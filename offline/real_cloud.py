@@ -111,7 +111,9 @@ class RealCloud:
 
     # What the simulated cloud knows, derived from what was registered.
     def of_type(self, typ: str) -> list[Registration]:
-        return [r for r in self.registered.values() if r.type == typ]
+        # The mock engine registers resources from its worker threads while a rule reads: copy first (one C-level
+        # call, atomic under the GIL), so iteration never sees the dict change size.
+        return [r for r in tuple(self.registered.values()) if r.type == typ]
 
     def acr_instance_ids(self) -> dict[str, str]:
         """ACR Enterprise instance name -> the id the simulated cloud gave it."""
