@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+from fleet import hub_names
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -218,20 +220,23 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 def pin_problems(spec: ModelSpec) -> list[str]:
-    """What keeps a spec's weights from being pinned: a Hugging Face revision that is not a commit id, or half a
-    ModelScope source. A branch or tag moves, and two endpoints fetching "main" a day apart may differ."""
+    """What keeps a spec's weights from being pinned: a Hugging Face revision that is not a commit id, half a
+    ModelScope source, or a name that would change a hub URL or a staging path (hub_names says which)."""
     problems = []
     if not _COMMIT.fullmatch(spec.revision):
         problems.append(
             f"revision must be the 40-character commit id of {spec.hf_repo} (not a branch or tag),"
-            f" got '{spec.revision}'"
+            f" got '{spec.revision[:80]}'"
         )
     if bool(spec.ms_repo) != bool(spec.ms_revision):
         problems.append("msRepo and msRevision go together: give both (the ModelScope repo and its branch or tag)")
+    if spec.ms_repo and (problem := hub_names.repo_problem(spec.ms_repo, "msRepo")) is not None:
+        problems.append(problem)
+    if spec.ms_revision and (problem := hub_names.ref_problem(spec.ms_revision, "msRevision")) is not None:
+        problems.append(problem)
     return problems
 
 
 def _is_hf_repo(text: str) -> bool:
     """org/name, ASCII letters, digits, '.', '_' and '-' (Hugging Face's repository ids)."""
-    org, sep, name = text.partition("/")
-    return bool(sep and org and name and text.isascii() and all(c.isalnum() or c in "._-" for c in org + name))
+    return hub_names.repo_problem(text) is None

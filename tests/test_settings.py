@@ -238,3 +238,46 @@ def test_pulumi_yaml_declares_only_keys_the_cli_accepts_in_every_stack():
     assert [name for name, d in project_keys.items() if d.get("secret")] == []
     assert set(SECRET_KEYS).isdisjoint(project_keys)
     assert all(SCHEMA.keys[name].secret for name in SECRET_KEYS)
+
+
+def _custom(extra: str) -> str:
+    return (
+        "id=tiny;hfRepo=org/tiny;paramsB=1;layers=2;hiddenSize=8;attentionHeads=4;kvHeads=2;headDim=2;"
+        f"maxContext=8192;vocab=9;revision={'c' * 40};{extra}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("msRepo=org/tiny;msRevision=../../../tmp", "msRevision must be a branch, tag or commit id"),
+        ("msRepo=org/tiny?Revision=other;msRevision=master", "msRepo must be owner/name"),
+        ("msRepo=org/tiny;msRevision=master?x=1", "msRevision must be a branch, tag or commit id"),
+        ("msRepo=org/../tiny;msRevision=master", "msRepo must be owner/name"),
+        ("msRepo=org/tiny#x;msRevision=master", "msRepo must be owner/name"),
+        ("msRepo=org/tiny;msRevision=refs/heads/master", "msRevision must be a branch, tag or commit id"),
+        ("msRepo=org/tiny;msRevision=mas\u202eter", "msRevision must be a branch, tag or commit id"),
+    ],
+)
+def test_a_modelscope_name_that_would_change_a_url_or_a_path_is_one_clear_config_error(extra, expected):
+    found = problems("cn-beijing", customModels=[_custom(extra)], models=["tiny"])
+    assert any(p.startswith("beacon-fleet:customModels[0]: ") and expected in p for p in found), found
+
+
+def test_a_hugging_face_repo_with_a_query_is_refused():
+    found = problems("us-east", customModels=[_custom("").replace("org/tiny", "org/tiny?revision=main")])
+    assert any("customModels[0]: hfRepo must be a Hugging Face repository" in p for p in found), found
+
+
+def test_a_malformed_committed_manifest_is_a_config_error_naming_the_file_and_field(tmp_path, monkeypatch):
+    shutil.copytree(manifest.MANIFEST_DIR, tmp_path, dirs_exist_ok=True)
+    monkeypatch.setenv(manifest.MANIFEST_DIR_ENV, str(tmp_path))
+    bad = tmp_path / "qwen2.5-1.5b.json"
+    bad.write_text(bad.read_text().replace('"size": 3087467144', '"size": true'))
+    found = problems("us-east")
+    assert any(
+        "models[1]: qwen2.5-1.5b's weights manifest weights/manifests/qwen2.5-1.5b.json:" in p and ".size:" in p
+        for p in found
+    ), found
+    bad.write_text('{"schema": "beacon-weights-manifest/v1", "files": 5}')
+    assert any("qwen2.5-1.5b.json: " in p and "files: must be a list" in p for p in problems("us-east"))

@@ -9,7 +9,7 @@ from typing import Any
 
 from fleet import capacity, catalog, gpus, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
-from weights.manifest import manifest_path
+from weights.manifest import ManifestError, manifest_path, manifest_text, parse
 
 PLATFORMS = ("eas", "ack", "fc")
 # The order the router may try a region's endpoints in: a step per platform, then the counterpart.
@@ -240,14 +240,32 @@ def check_weights_sources(models: list[ServedModel], residency: Any, p: Problems
 
 
 def check_weights_manifests(models: list[ServedModel], p: Problems) -> None:
-    """Every served model has a committed weights manifest: the files to sync and the hashes to check them by."""
+    """Every served model has a committed weights manifest that reads cleanly and pins what the catalog says:
+    the files to sync, the hashes to check them by, and the repositories and revisions they come from."""
     for index, model in enumerate(models):
-        if not manifest_path(model.id).is_file():
+        path = manifest_path(model.id)
+        if not path.is_file():
             p.add(
                 f"models[{index}]",
-                f"{model.id} has no weights manifest ({manifest_path(model.id).name} in weights/manifests); write one"
+                f"{model.id} has no weights manifest ({path.name} in weights/manifests); write one"
                 f" with `python -m weights.manifest {model.id} --hf-repo {model.spec.hf_repo}"
                 f" --revision {model.spec.revision or '<commit>'} --file <each weight file>` and commit it",
+            )
+            continue
+        try:
+            manifest = parse(manifest_text(model.id))
+        except (ManifestError, OSError, UnicodeDecodeError) as error:
+            p.add(f"models[{index}]", f"{model.id}'s weights manifest weights/manifests/{path.name}: {error}")
+            continue
+        spec = model.spec
+        pinned = (manifest.model, manifest.hf_repo, manifest.revision, manifest.ms_repo, manifest.ms_revision)
+        wanted = (spec.id, spec.hf_repo, spec.revision, spec.ms_repo, spec.ms_revision)
+        if pinned != wanted:
+            p.add(
+                f"models[{index}]",
+                f"weights/manifests/{path.name} pins {'/'.join(map(str, pinned))}, but the catalog says"
+                f" {'/'.join(map(str, wanted))} (id/hfRepo/revision/msRepo/msRevision); regenerate the manifest"
+                f" with `python -m weights.manifest {model.id}` or fix the catalog entry",
             )
 
 
