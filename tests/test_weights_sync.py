@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
+import time
 import urllib.request
+from dataclasses import replace
 
 import moto.s3.models
 import pytest
@@ -241,25 +243,103 @@ def test_a_partial_hash_from_a_source_is_checked_on_first_use(hub, client, tmp_p
         run(hub, client, tmp_path, the_manifest=Manifest("tiny", REPO, REVISION, files))
 
 
-def test_mainland_regions_copy_the_same_files_from_modelscope(hub, client, tmp_path):
-    for path, data in CONTENT.items():
-        hub.add("LLM-Research/tiny-model", "master", path, data)
-    source = ws.Source("modelscope", "LLM-Research/tiny-model", "master", endpoint=hub.url)
-    assert source.url("model.safetensors").endswith(
-        "/api/v1/models/LLM-Research/tiny-model/repo?Revision=master&FilePath=model.safetensors"
-    )
+MS_REPO, MS_COMMIT = "LLM-Research/tiny-model", "2" * 40
+
+
+def mainland(the_manifest: Manifest | None = None) -> Manifest:
+    return replace(the_manifest or manifest(), ms_repo=MS_REPO, ms_revision="master")
+
+
+def run_mainland(hub, client, tmp_path, the_manifest=None, messages=None):
+    source = ws.Source("modelscope", MS_REPO, "master", endpoint=hub.url)
     report = ws.sync(
-        manifest(),
+        mainland(the_manifest),
         source,
         ws.Destination(BUCKET, PREFIX),
         client,
-        tmp_path,
-        progress=lambda _m: None,
+        tmp_path / "staging",
+        progress=(messages.append if messages is not None else lambda _m: None),
         part_size=PART,
         environ={},
     )
+    return source, report
+
+
+def test_mainland_regions_copy_the_same_files_from_modelscope_at_a_recorded_commit(hub, client, tmp_path):
+    for path, data in CONTENT.items():
+        hub.add(MS_REPO, "master", path, data)
+    hub.heads[(MS_REPO, "master")] = [MS_COMMIT]
+    source = ws.Source("modelscope", MS_REPO, "master", endpoint=hub.url)
+    assert source.url("model.safetensors").endswith(
+        "/api/v1/models/LLM-Research/tiny-model/repo?Revision=master&FilePath=model.safetensors"
+    )
+    messages: list[str] = []
+    source, report = run_mainland(hub, client, tmp_path, messages=messages)
     assert report.copied == list(CONTENT)
-    assert ws.report_outputs(report, source)["source"] == "modelscope:LLM-Research/tiny-model@master"
+    outputs = ws.report_outputs(report, source)
+    assert outputs["source"] == "modelscope:LLM-Research/tiny-model@master"
+    assert outputs["source_commit"] == MS_COMMIT
+    assert f"modelscope:LLM-Research/tiny-model@master is commit {MS_COMMIT}" in messages
+    beside = parse(stored(client, BUCKET_MANIFEST_NAME).decode())
+    assert beside.ms_commit == MS_COMMIT and beside.digest == mainland().digest
+
+
+def test_a_mainland_sync_refuses_files_the_hugging_face_manifest_does_not_pin(hub, client, tmp_path):
+    """Trust on first use per bucket would never compare cn-beijing's bytes with anyone else's."""
+    for path, data in CONTENT.items():
+        hub.add(MS_REPO, "master", path, data)
+    hub.heads[(MS_REPO, "master")] = [MS_COMMIT]
+    with pytest.raises(ws.WeightsMismatchError) as caught:
+        run_mainland(hub, client, tmp_path, the_manifest=manifest(unknown=("config.json", "tokenizer_config.json")))
+    assert "the manifest pins no sha256 for config.json, tokenizer_config.json" in str(caught.value)
+    assert hub.requests == []  # nothing downloaded
+    assert client.list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+    # A partial figure is not a pin either.
+    partial = Manifest(
+        "tiny",
+        REPO,
+        REVISION,
+        tuple(
+            replace(f, sha256=None, sha256_prefix=f.sha256[:8]) if f.path == "model.safetensors" else f  # type: ignore[index]
+            for f in manifest().files
+        ),
+    )
+    with pytest.raises(ws.WeightsMismatchError, match="pins no sha256 for model.safetensors"):
+        run_mainland(hub, client, tmp_path, the_manifest=partial)
+
+
+def test_a_mainland_file_that_differs_from_the_hugging_face_bytes_fails_the_sync(hub, client, tmp_path):
+    for path, data in CONTENT.items():
+        hub.add(MS_REPO, "master", path, data)
+    hub.add(MS_REPO, "master", "tokenizer_config.json", b'{"chat_template": "{{ mainland }}"}')
+    hub.heads[(MS_REPO, "master")] = [MS_COMMIT]
+    with pytest.raises(ws.WeightsMismatchError, match="tokenizer_config.json: s(ize|ha256) mismatch"):
+        run_mainland(hub, client, tmp_path)
+    assert PREFIX + BUCKET_MANIFEST_NAME not in {
+        o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    }
+
+
+def test_a_modelscope_branch_that_moves_during_the_sync_is_refused_before_the_record_is_written(hub, client, tmp_path):
+    for path, data in CONTENT.items():
+        hub.add(MS_REPO, "master", path, data)
+    hub.heads[(MS_REPO, "master")] = [MS_COMMIT, "3" * 40]
+    with pytest.raises(ws.SyncError, match=f"moved from commit {MS_COMMIT} to 3333"):
+        run_mainland(hub, client, tmp_path)
+    assert PREFIX + BUCKET_MANIFEST_NAME not in {
+        o["Key"] for o in client.list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    }
+
+
+@pytest.mark.parametrize("answer", [[], ["main"], ["../../x" + "0" * 33]])
+def test_a_modelscope_branch_that_resolves_to_no_commit_is_refused(hub, client, tmp_path, answer):
+    for path, data in CONTENT.items():
+        hub.add(MS_REPO, "master", path, data)
+    if answer:
+        hub.heads[(MS_REPO, "master")] = answer
+    with pytest.raises(ws.SyncError, match="resolving modelscope:LLM-Research/tiny-model@master to a commit"):
+        run_mainland(hub, client, tmp_path)
+    assert [p for p, _ in hub.requests] == []
 
 
 def test_the_hub_token_comes_from_the_environment_only():
