@@ -29,6 +29,9 @@ class ModelSpec:
     revision: str = ""
     ms_repo: str = ""
     ms_revision: str = ""
+    # The checkpoint's own quantization (one of CHECKPOINT_QUANTIZATIONS) when these weights were published
+    # quantized; empty for full-precision weights. Only such an entry may be served as <id>:awq (and so on).
+    quantization: str = ""
 
 
 # Bytes per weight for each dtype or quantization a model can be served with. AWQ/GPTQ are int4 (≈0.5 byte
@@ -42,6 +45,15 @@ DTYPE_BYTES: dict[str, float] = {
     "gptq": 0.5,
 }
 DEFAULT_DTYPE = "fp16"
+# Quantizations that exist only as checkpoints of their own: AWQ and GPTQ weights are produced offline and
+# published as other files (vLLM reads their quantization_config), and vLLM has no flag that turns fp16 weights
+# into int8 ones. Serving one means pinning that checkpoint (repo, revision, manifest, digest): `mistral-7b:awq`
+# over the fp16 files would hand vLLM weights it refuses, under the fp16 digest.
+CHECKPOINT_QUANTIZATIONS = ("awq", "gptq", "int8")
+# Quantizations vLLM applies to the pinned full-precision weights as it loads them: "Dynamic quantization of an
+# original precision BF16/FP16 model to FP8 ... specifying --quantization=\"fp8\"" (docs.vllm.ai, quantization/fp8,
+# "Online Dynamic Quantization"). Same files, other numerics: the router sees them as other weights.
+ONLINE_QUANTIZATIONS = ("fp8",)
 
 # ModelScope's downloads take a branch or tag, not a commit (modelscope v1.30-1.37 snapshot_download: "currently
 # only branch and tag name is supported"). A branch moves; what pins the bytes served in the mainland is the
@@ -114,9 +126,11 @@ CONFIG_FIELD_NAMES: dict[str, str] = {
     "revision": "revision",
     "ms_repo": "msRepo",
     "ms_revision": "msRevision",
+    "quantization": "quantization",
 }
-# Fields a customModels entry may leave out: only mainland regions need a ModelScope source.
-OPTIONAL_CONFIG_FIELDS = frozenset({"ms_repo", "ms_revision"})
+# Fields a customModels entry may leave out: only mainland regions need a ModelScope source, and only quantized
+# checkpoints say how they were quantized.
+OPTIONAL_CONFIG_FIELDS = frozenset({"ms_repo", "ms_revision", "quantization"})
 assert set(CONFIG_FIELD_NAMES) == {f.name for f in fields(ModelSpec)}
 
 
@@ -168,6 +182,11 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
             values[field.name] = int(raw)
         elif field.name == "hf_repo" and not _is_hf_repo(raw):
             problems.append(f"hfRepo must be a Hugging Face repository such as org/model, got '{raw}'")
+        elif field.name == "quantization" and raw not in CHECKPOINT_QUANTIZATIONS:
+            problems.append(
+                f"quantization must be one of {', '.join(CHECKPOINT_QUANTIZATIONS)} (how the checkpoint was"
+                f" published), got '{raw[:40]}'"
+            )
         else:
             values[field.name] = raw
 

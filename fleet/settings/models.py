@@ -125,12 +125,38 @@ def parse_served_models(
                 f"unknown dtype '{dtype}' for {model_id}; use one of {', '.join(catalog.DTYPE_BYTES)}",
             )
             continue
+        problem = quantization_problem(spec, dtype if ref.partition(":")[2] else "")
+        if problem is not None:
+            p.add(f"models[{index}]", problem)
+            continue
+        dtype = spec.quantization or dtype
         if model_id in seen:
             p.add(f"models[{index}]", f"{model_id} is listed twice; keep one entry")
             continue
         seen.add(model_id)
         models.append(ServedModel(spec=spec, dtype=dtype))
     return models
+
+
+def quantization_problem(spec: catalog.ModelSpec, asked: str) -> str | None:
+    """Why `<id>:<asked>` cannot be served: a quantized checkpoint is a checkpoint of its own (its repo, revision,
+    manifest and digest), so a quantization flag over another checkpoint's files is refused."""
+    if spec.quantization:
+        if asked and asked != spec.quantization:
+            return (
+                f"{spec.id} is a checkpoint quantized with {spec.quantization}; serve it as {spec.id} (or {spec.id}:"
+                f"{spec.quantization}), not as {asked}"
+            )
+        return None
+    if asked in catalog.CHECKPOINT_QUANTIZATIONS:
+        return (
+            f"{spec.id}:{asked} would serve {spec.id}'s full-precision files ({spec.hf_repo}) with a quantization flag"
+            f" ({asked}) under their digest, but {asked} weights are a checkpoint of their own and none is pinned for"
+            f" {spec.id}. Declare the {asked} checkpoint in customModels (its own id, hfRepo, revision and"
+            f" quantization={asked}) with its weights manifest, or serve {spec.id}, or {spec.id}:fp8 (quantized"
+            " by vLLM as it loads the pinned files)"
+        )
+    return None
 
 
 def parse_platforms(values: dict[str, Any], p: Problems) -> tuple[str, ...]:
@@ -292,8 +318,8 @@ def check_models_fit(
         if estimate.slice_gib <= room:
             continue
         fixes = [f"a larger GPU in {gpu_key} (e.g. {_larger_family(estimate.slice_gib, shared)})"]
-        if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["awq"]:
-            fixes.insert(0, f"quantization: {model.id}:awq")
+        if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["fp8"] and not model.spec.quantization:
+            fixes.insert(0, f"quantization: {model.id}:fp8 (or a quantized checkpoint declared in customModels)")
         fixes.append("a smaller maxContextTokens or maxConcurrentSequences")
         p.add(
             f"models[{index}]",
