@@ -57,7 +57,8 @@ ONLINE_QUANTIZATIONS = ("fp8",)
 
 # ModelScope's downloads take a branch or tag, not a commit (modelscope v1.30-1.37 snapshot_download: "currently
 # only branch and tag name is supported"). A branch moves; what pins the bytes served in the mainland is the
-# weights manifest (weights/manifests/), whose sha256 every synced file must match.
+# weights manifest (weights/manifests/), whose sha256 every synced file must match. The sync resolves the branch
+# to its commit when it runs and records it (weights/sync.py); no commit id is written here, none being known.
 MS_DEFAULT_BRANCH = "master"
 
 BUILTIN_MODELS: dict[str, ModelSpec] = {

@@ -224,3 +224,17 @@ def test_the_modelscope_source_is_covered_by_the_digest():
     moved = wm.Manifest(**{**manifest.__dict__, "ms_repo": "org/m", "ms_revision": "master"})
     other = wm.Manifest(**{**manifest.__dict__, "ms_repo": "org/m", "ms_revision": "v2"})
     assert len({manifest.digest, moved.digest, other.digest}) == 3
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--hf-repo", "org/m", "--revision", "c" * 40, "--file", "../../etc/passwd"],
+        ["--hf-repo", "org/m?revision=main", "--revision", "c" * 40, "--file", "model.safetensors"],
+        ["--hf-repo", "org/m", "--revision", "c" * 40, "--file", wm.BUCKET_MANIFEST_NAME],
+    ],
+)
+def test_the_manifest_command_refuses_names_a_sync_would_refuse(args, tmp_path, capsys):
+    assert wm.main(["custom-model", *args, "--directory", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    assert not (tmp_path / "custom-model.json").exists()

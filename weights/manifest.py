@@ -353,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.revision or not args.file:
                 raise ManifestError("a custom model needs --revision and at least one --file")
             manifest = build(args.model, args.hf_repo, args.revision, args.file, {})
+            parse(manifest.to_json())  # the names given become URLs and paths: refuse what parse would refuse
         else:
             manifest = hub_figures.manifest_for(
                 args.model, offline=args.offline, hf_endpoint=args.hf_endpoint, directory=args.directory
