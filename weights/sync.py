@@ -395,7 +395,8 @@ def _kept_parts(listed: list[dict], parts: list[Part], recorded: dict) -> dict[i
         part = parts[number - 1]
         if listed_part.get("Size") not in (None, part.size):
             continue
-        mine = recorded.get(str(number)) or {}
+        mine = recorded.get(str(number))
+        mine = mine if isinstance(mine, dict) else {}
         by_md5 = etag.strip('"').lower() == part.md5
         by_record = (mine.get("sha256"), mine.get("size"), mine.get("etag")) == (part.sha256, part.size, etag)
         if by_md5 or by_record:
@@ -445,7 +446,7 @@ def upload(
         progress(f"{path}: resuming the upload; {len(done)} of {len(parts)} parts already in the bucket")
     record = {"key": key, "sha256": sha256, "partSize": part_size, "uploadId": upload_id, "parts": {}}
     if upload_id == recorded.get("uploadId"):
-        record["parts"] = {n: p for n, p in recorded.get("parts", {}).items() if int(n) in done}
+        record["parts"] = {n: p for n, p in recorded.get("parts", {}).items() if n.isdigit() and int(n) in done}
     _write_upload_record(record_path, record)
     try:
         with staging.open("rb") as f:
@@ -493,13 +494,16 @@ def _head(client: Any, bucket: str, key: str) -> dict | None:
 
 def bucket_record(client: Any, dest: Destination) -> Manifest | None:
     """The manifest a previous sync wrote beside the weights, with the hashes it recorded on first use."""
+    limit = 4 * manifest_module.MAX_MANIFEST_CHARS  # UTF-8 takes at most 4 bytes a character
     try:
-        body = client.get_object(Bucket=dest.bucket, Key=dest.key(BUCKET_MANIFEST_NAME))["Body"].read()
+        body = client.get_object(Bucket=dest.bucket, Key=dest.key(BUCKET_MANIFEST_NAME))["Body"].read(limit + 1)
     except client.exceptions.NoSuchKey:
         return None
+    if len(body) > limit:
+        raise SyncError(f"the bucket's {dest.key(BUCKET_MANIFEST_NAME)} is larger than any manifest; remove it")
     try:
         return parse(body.decode("utf-8"))
-    except ManifestError as error:
+    except (ManifestError, UnicodeDecodeError) as error:
         raise SyncError(f"the bucket's {dest.key(BUCKET_MANIFEST_NAME)} is unreadable ({error}); remove it") from error
 
 
