@@ -161,9 +161,13 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
 
 
 def weights_served(settings: RegionSettings) -> dict[str, dict[str, str]]:
-    """Per model, the pinned revision and the committed manifest's digest: the same on every provider."""
-    manifests = {m.id: weights_manifest.load(m.id) for m in settings.models}
-    return {model_id: {"revision": m.revision, "digest": m.digest} for model_id, m in manifests.items()}
+    """Per model, the pinned revision and the committed manifest's digest (a quantization vLLM applies as it
+    loads makes it other weights: fleet.weights.served_digest): the same on every provider."""
+    manifests = {m.id: (weights_manifest.load(m.id), m.dtype) for m in settings.models}
+    return {
+        model_id: {"revision": m.revision, "digest": weights.served_digest(m.digest, dtype)}
+        for model_id, (m, dtype) in manifests.items()
+    }
 
 
 def residency_view(settings: RegionSettings) -> dict[str, Any]:

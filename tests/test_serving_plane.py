@@ -353,7 +353,7 @@ def test_bad_serving_input_is_one_error_naming_every_key_and_nothing_is_declared
         "beacon-fleet:gpuInstanceTypes[0]: 'ecs.g7.xlarge' is not an ECS GPU instance type",
         "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)",
         "beacon-fleet:models[2]: mistral-7b (fp16) needs 19 GiB of GPU memory",
-        "but a T4 has 16 GiB (easInstanceType); try quantization: mistral-7b:awq",
+        "but a T4 has 16 GiB (easInstanceType); try quantization: mistral-7b:fp8",
         "beacon-fleet:registryUsername: Personal Edition needs the account name",
         "beacon-fleet:registryEdition: personal cannot serve ACK",
         "beacon-fleet:serviceCidr: 10.30.0.0/16 overlaps vpcCidr 10.30.0.0/16",

@@ -74,7 +74,7 @@ def check_fc_fit(
         if problem:
             p.add(
                 f"models[{index}]",
-                f"{model.id} ({model.dtype}) on FC {problem}; try fcGpuType with more memory, {model.id}:awq,"
+                f"{model.id} ({model.dtype}) on FC {problem}; try fcGpuType with more memory, {model.id}:fp8,"
                 " or a smaller maxContextTokens or maxConcurrentSequences",
             )
     total = fc_settings.max_instances * len(models)
