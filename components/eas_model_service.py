@@ -39,9 +39,7 @@ class EasModelService(pulumi.ComponentResource):
 
         # No token in the document: EAS hides it when it exports the config, so a written token would show as a
         # change on every preview. EAS generates one instead, and EasServiceToken reads it back.
-        document = pulumi.Output.all(
-            args.image, args.vpc_id, args.vswitch_id, args.security_group_id
-        ).apply(
+        document = pulumi.Output.all(args.image, args.vpc_id, args.vswitch_id, args.security_group_id).apply(
             lambda parts: json.dumps(
                 eas.service_config(
                     plan,

@@ -117,9 +117,7 @@ class InferenceRelease(pulumi.ComponentResource):
                 "name": args.service_account_name,
                 "namespace": args.namespace,
                 # ack-pod-identity-webhook injects credentials for this RAM role (RRSA) into the pods.
-                "annotations": {
-                    serving.POD_IDENTITY_ROLE_ANNOTATION: str(args.values["serviceAccount"]["roleName"])
-                },
+                "annotations": {serving.POD_IDENTITY_ROLE_ANNOTATION: str(args.values["serviceAccount"]["roleName"])},
             },
             automount_service_account_token=False,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(args.service_account_after)),

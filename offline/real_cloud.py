@@ -208,9 +208,11 @@ def _check_eas_round_trip(reg: Registration, config: Mapping[str, Any]) -> None:
         return
     hidden = [k for k in EAS_HIDDEN_ON_EXPORT if _get(config, k) is not None]
     renamed = [f"{a} as {c}" for a, c in EAS_EXPORTED_AS.items() if _get(config, a) is not None]
-    counted = ["the autoscaler's current count as metadata.instance"] if _get(exported, "metadata.instance") != _get(
-        config, "metadata.instance"
-    ) else []
+    counted = (
+        ["the autoscaler's current count as metadata.instance"]
+        if _get(exported, "metadata.instance") != _get(config, "metadata.instance")
+        else []
+    )
     what = "; ".join(
         [
             *([f"hides {', '.join(hidden)}"] if hidden else []),
@@ -616,7 +618,9 @@ SERVICE_ACCOUNT_TYPE = "kubernetes:core/v1:ServiceAccount"
 # passwordless component..."): it patches service accounts after they exist, and Kubernetes copies a service
 # account's imagePullSecrets into a pod only when the pod is admitted (ServiceAccount admission controller), so a
 # pod admitted before the patch keeps none.
-ACR_HELPER_SOURCE = "ACK doc: passwordless component (aliyun-acr-credential-helper); Kubernetes ServiceAccount admission"
+ACR_HELPER_SOURCE = (
+    "ACK doc: passwordless component (aliyun-acr-credential-helper); Kubernetes ServiceAccount admission"
+)
 
 
 def _check_fc_findings(cloud: RealCloud, reg: Registration) -> None:
@@ -686,9 +690,10 @@ def _check_release_service_account(cloud: RealCloud, reg: Registration, values: 
     ]
     ready = [sa for sa in declared if sa.urn in waits_for and helpers & cloud.closure(sa)]
     if account.get("create", True) or not ready:
+        how = "by the release itself" if account.get("create", True) else "out of order"
         raise CloudRefusal(
             f"the real cloud would leave release '{reg.name}' in ImagePullBackOff: its pods' service account"
-            f" {account.get('name') or '?'} is created {'by the release itself' if account.get('create', True) else 'out of order'},"
+            f" {account.get('name') or '?'} is created {how},"
             " so the first pods are admitted before the credential helper patches it and keep no pull secret;"
             " declare the service account after the helper and before the release (serviceAccount.create false)"
             f" ({ACR_HELPER_SOURCE})"

@@ -88,9 +88,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         },
     )
     pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
-    pulumi.export(
-        "modelAccessRoles", {"servingPods": declared.access.serving_role_arn}
-    )
+    pulumi.export("modelAccessRoles", {"servingPods": declared.access.serving_role_arn})
     eas_endpoints = {
         s.model_id: {
             "service": s.service_name,

@@ -100,7 +100,9 @@ def test_the_simulated_fc_refuses_an_enterprise_image_without_its_instance_id():
     cloud.record(acr, "cri-1")
     image = "beacon-registry-vpc.ap-southeast-1.cr.aliyuncs.com/ns/repo@sha256:00"
     with pytest.raises(CloudRefusal, match="acrInstanceId is unset"):
-        real_cloud._check_fc_findings(cloud, Registration("", FUNCTION, "fn", {"customContainerConfig": {"image": image}}))
+        real_cloud._check_fc_findings(
+            cloud, Registration("", FUNCTION, "fn", {"customContainerConfig": {"image": image}})
+        )
     real_cloud._check_fc_findings(
         cloud, Registration("", FUNCTION, "fn", {"customContainerConfig": {"image": image, "acrInstanceId": "cri-1"}})
     )

@@ -110,14 +110,18 @@ def parse_image(values: dict[str, Any], p: Problems) -> ImageSettings | None:
                 f" {BASE_SUBSCRIPTION_PREFIX}library/python:3.12-slim-bookworm",
             )
         elif values.get("registryEdition", "enterprise") != "enterprise":
-            p.add("servingImageBase", "artifact subscription is an ACR Enterprise feature; use registryEdition enterprise")
+            p.add(
+                "servingImageBase", "artifact subscription is an ACR Enterprise feature; use registryEdition enterprise"
+            )
         else:
             subscription = (found["namespace"], found["repo"], found["tag"])
         base = ""
     if isinstance(apt, str) and apt and not re.match(r"^https://[^\s/@]+(/\S*)?$", apt):
         p.add("servingAptMirror", f"'{apt}' must be an https URL such as https://mirrors.aliyun.com, or empty")
-    if isinstance(base, str) and not subscribed and (
-        not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base
+    if (
+        isinstance(base, str)
+        and not subscribed
+        and (not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base)
     ):
         p.add("servingImageBase", f"'{base}' must be an image reference pinned by tag or digest, e.g. python:3.12-slim")
     if isinstance(base, str) and "@" in base and not _DIGEST.match(base.rsplit("@", 1)[1]):
