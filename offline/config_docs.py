@@ -86,6 +86,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "registryUsername",
             "registryPassword",
             "servingImageBase",
+            "servingAptMirror",
             "pythonPackageIndex",
         ),
     ),

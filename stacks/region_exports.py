@@ -88,9 +88,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         },
     )
     pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
-    pulumi.export(
-        "modelAccessRoles", {"eas": declared.access.eas_role_arn, "servingPods": declared.access.serving_role_arn}
-    )
+    pulumi.export("modelAccessRoles", {"servingPods": declared.access.serving_role_arn})
     eas_endpoints = {
         s.model_id: {
             "service": s.service_name,
@@ -114,6 +112,8 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "memoryMB": fc.MEMORY_MB,
             "diskMB": fc.DISK_MB,
             "instances": {"min": 0, "max": f.plan.max_instances},
+            # The first request after scale-to-zero waits this long; the router's timeout covers it.
+            "coldStartSeconds": f.plan.cold_start_seconds,
             "auth": "Authorization: Bearer <key>, checked by vLLM in the function (the trigger is anonymous)",
             "modelMount": f"{weights.weights_uri(f.plan.bucket, f.model_id)} (read-only)",
             "image": image.vpc_image,

@@ -214,7 +214,7 @@ def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path
     monkeypatch.setattr(plan, "load_stack_config", lambda s, p=None: real_loader(s, broken if s == "broken" else p))
     assert plan.main(["--stack", "broken", "--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
-    assert "us-east: 69 resources" in captured.out and "broken: FAILED" in captured.out
+    assert "us-east: 70 resources" in captured.out and "broken: FAILED" in captured.out
     document = json.loads((tmp_path / "broken.json").read_text())
     assert document["ok"] is False and "alicloud:region is set twice (also line 2)" in document["error"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleet import capacity, fc, numbers
+from fleet import capacity, fc, numbers, router_config, serving
 from fleet.settings.models import ServedModel
 from fleet.settings.problems import Problems, did_you_mean
 from fleet.settings.residency import Residency
@@ -77,6 +77,12 @@ def check_fc_fit(
                 f"{model.id} ({model.dtype}) on FC {problem}; try fcGpuType with more memory, {model.id}:fp8,"
                 " or a smaller maxContextTokens or maxConcurrentSequences",
             )
+        cold = fc.COLD_START_SECONDS[1] + serving.startup_budget_seconds(estimate.weights_gib)
+        late = fc.cold_start_problem(
+            model.id, cold, router_config.ALIBABA_TIMEOUT_SECONDS, router_config.TIMEOUT_LIMITS["alibaba_fc"]
+        )
+        if late:
+            p.add(f"models[{index}]", late)
     total = fc_settings.max_instances * len(models)
     if total > FC_ACCOUNT_INSTANCE_QUOTA:
         p.add(

@@ -34,6 +34,7 @@ from __future__ import annotations
 import hmac
 import http.client
 import json
+import math
 import os
 import signal
 import subprocess
@@ -41,7 +42,14 @@ import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ISOLATED_UTILIZATION = 0.95  # of the slice the container sees; the planner's slice already holds the runtime's GiB
+# vLLM refuses to start when the memory free at start-up is below gpu_memory_utilization x total ("Free memory
+# on device ... on startup is less than desired GPU memory utilization", vllm-project/vllm#20305). The CUDA context
+# is already on the GPU by then: about 300 MiB with lazy module loading (CUDA >= 11.7; pytorch/pytorch#107667),
+# 200 to 700+ MiB depending on the machine (pytorch/pytorch#28113). Under cGPU isolation the slice is the whole
+# "GPU", so the fraction must leave the context's share of the slice free: a fixed 0.95 left 0.25 GiB of a 5 GiB
+# slice. The planner's slice holds a runtime overhead of its own (fleet/capacity.py), which this reserve uses.
+CUDA_CONTEXT_RESERVE_GIB = 0.75
+SHARED_UTILIZATION = 0.95  # without isolation: of the slice's share of a GPU the pod sees whole
 WHOLE_GPU_UTILIZATION = 0.90  # vLLM's own default, for a GPU of its own (EAS)
 UPSTREAM_PORT = 8100  # vLLM behind the gate, on loopback only; not 8080 or 9090, which EAS reserves
 MAX_REQUEST_BYTES = 16 << 20  # a chat request with a long prompt is well under this
@@ -61,8 +69,15 @@ def gpu_memory_utilization(environ: dict[str, str]) -> float:
         return WHOLE_GPU_UTILIZATION
     if environ.get("CGPU_MEMORY_ISOLATION") == "off" and device and float(device) > 0:
         # The pod sees the whole GPU: budget only its slice of it.
-        return round(min(float(container) / float(device), 1.0) * ISOLATED_UTILIZATION, 3)
-    return ISOLATED_UTILIZATION
+        return round(min(float(container) / float(device), 1.0) * SHARED_UTILIZATION, 3)
+    return isolated_utilization(float(container))
+
+
+def isolated_utilization(slice_gib: float) -> float:
+    """The fraction of a slice seen as the whole GPU that leaves the CUDA context room at start-up (2 places, down)."""
+    if slice_gib <= CUDA_CONTEXT_RESERVE_GIB:
+        raise SystemExit(f"serve.py: a {slice_gib} GiB slice cannot hold even the CUDA context")
+    return math.floor((slice_gib - CUDA_CONTEXT_RESERVE_GIB) / slice_gib * 100) / 100
 
 
 def gated(environ: dict[str, str]) -> bool:
