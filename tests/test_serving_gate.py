@@ -225,7 +225,7 @@ def test_eas_services_are_reached_only_through_the_eas_gateway_which_checks_the_
     # EAS's endpoints are the gateway's (`<uid>.<region>.pai-eas.aliyuncs.com/api/predict/<service>`, with the
     # service token in Authorization: ../shared/reference/alibaba.md §PAI-EAS), for every path of the service.
     plan = eas.EasServicePlan("beacon_x", "m", "fp16", "ecs.gn6i-c4g1.xlarge", 0, 1, 5, 4096, 8, "b", "o", True)
-    placement = eas.EasPlacement("reg-vpc/ns/repo@sha256:abc", "vpc-1", "vsw-1", "sg-1", "acs:ram::1:role/r")
+    placement = eas.EasPlacement("reg-vpc/ns/repo@sha256:abc", "vpc-1", "vsw-1", "sg-1")
     document = eas.service_config(plan, placement)
     environ = {e["name"]: e["value"] for e in document["containers"][0]["env"]}
     assert not serve.gated(environ) and environ["AUTH_AT_GATEWAY"] == "eas"
