@@ -26,6 +26,7 @@ from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from fleet.config_schema import PROJECT_ROOT, load_project_schema
+from offline import provider_rules
 from offline.real_cloud import CloudRefusal, RealCloud, Registration
 from offline.simulated_cloud import SimulatedCloud, StackOutputs
 
@@ -120,6 +121,7 @@ class RecordingMonitor(mocks.MockMonitor):
             create_timeout=request.customTimeouts.create if request.HasField("customTimeouts") else "",
         )
         try:
+            _admit_by_provider_rules(registration)  # what the bridged provider's own schema refuses
             self.real.admit(registration)  # raises CloudRefusal where the real cloud would fail
         except CloudRefusal as refusal:
             # The SDK may wrap it in its own errors on the way up; the first refusal is what the plan reports.
@@ -167,6 +169,23 @@ class RecordingMonitor(mocks.MockMonitor):
         else:
             self.resource_outputs[request.urn] = outputs
         return super().RegisterResourceOutputs(request)
+
+
+class ProviderRuleRefusal(CloudRefusal):
+    """Inputs the bridged provider's schema refuses, as a real `pulumi preview` would before creating anything."""
+
+
+def _admit_by_provider_rules(registration: Registration) -> None:
+    """Every rule of offline/alicloud_rules.json the registration's inputs break, in one error."""
+    if not registration.type.startswith("alicloud:"):
+        return
+    broken = provider_rules.violations(registration.type, registration.inputs)
+    if broken:
+        kind = registration.type.rsplit(":", 1)[-1]
+        raise ProviderRuleRefusal(
+            f"the provider would refuse {kind} '{registration.name}' at preview: "
+            + "; ".join(str(v) for v in broken)
+        )
 
 
 class _DropUnretrievedRunErrors(logging.Filter):

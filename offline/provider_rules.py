@@ -135,7 +135,9 @@ def _check_block(
             yield from _validated(field["validate"], value, path, where)
 
 
-def _check_relations(field: Mapping, path: str, source: str, root: Mapping, root_fields: Mapping) -> Iterator[Violation]:
+def _check_relations(
+    field: Mapping, path: str, source: str, root: Mapping, root_fields: Mapping
+) -> Iterator[Violation]:
     """ConflictsWith / RequiredWith / ExactlyOneOf / AtLeastOneOf name other fields by Terraform path from the
     resource's root (`a.0.b`)."""
     for other in field.get("conflictsWith", ()):

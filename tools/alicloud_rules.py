@@ -40,43 +40,43 @@ from offline.provider_rules import RULES_FILE, SUPPORTED_VALIDATORS  # noqa: E40
 TFSCHEMA = ROOT / "tools" / "tfschema"
 SDK_VERSION = "4.0.0"  # requirements.txt's pulumi-alicloud pin
 
-# Pulumi type token -> Terraform resource. Where pulumi-alicloud's provider/resources.go names the resource
-# (v3.105.0, the newest stored snapshot), its line is given; the others get their token from the bridge's
+# Pulumi type token -> (Terraform resource, the line of pulumi-alicloud's provider/resources.go naming it, at
+# v3.105.0, the newest stored snapshot). Where no line is given (None), the type gets its token from the bridge's
 # MappedModulesWithInferredFallback (resources.go:2626): the module prefix (`mappedMods`, resources.go:176) and
 # the rest of the name in CamelCase. The SDK-field cross-check below confirms every pair.
 TOKENS = {
-    "alicloud:cr/internetEndpoint:InternetEndpoint": ("alicloud_cr_internet_endpoint", "inferred: cr + internet_endpoint"),
-    "alicloud:cr/namespace:Namespace": ("alicloud_cr_namespace", "resources.go:687"),
-    "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance": ("alicloud_cr_ee_instance", "resources.go:688"),
-    "alicloud:cr/repo:Repo": ("alicloud_cr_repo", "resources.go:686"),
+    "alicloud:cr/internetEndpoint:InternetEndpoint": ("alicloud_cr_internet_endpoint", None),
+    "alicloud:cr/namespace:Namespace": ("alicloud_cr_namespace", 687),
+    "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance": ("alicloud_cr_ee_instance", 688),
+    "alicloud:cr/repo:Repo": ("alicloud_cr_repo", 686),
     "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc": (
-        "alicloud_cr_vpc_endpoint_linked_vpc", "inferred: cr + vpc_endpoint_linked_vpc"
+        "alicloud_cr_vpc_endpoint_linked_vpc", None
     ),
-    "alicloud:cs/autoscalingConfig:AutoscalingConfig": ("alicloud_cs_autoscaling_config", "resources.go:705"),
-    "alicloud:cs/kubernetesAddon:KubernetesAddon": ("alicloud_cs_kubernetes_addon", "resources.go:706"),
-    "alicloud:cs/managedKubernetes:ManagedKubernetes": ("alicloud_cs_managed_kubernetes", "resources.go:697"),
-    "alicloud:cs/nodePool:NodePool": ("alicloud_cs_kubernetes_node_pool", "resources.go:702"),
-    "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace": ("alicloud_cr_ee_namespace", "resources.go:700"),
-    "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo": ("alicloud_cr_ee_repo", "resources.go:699"),
-    "alicloud:ecs/securityGroup:SecurityGroup": ("alicloud_security_group", "resources.go:859"),
+    "alicloud:cs/autoscalingConfig:AutoscalingConfig": ("alicloud_cs_autoscaling_config", 705),
+    "alicloud:cs/kubernetesAddon:KubernetesAddon": ("alicloud_cs_kubernetes_addon", 706),
+    "alicloud:cs/managedKubernetes:ManagedKubernetes": ("alicloud_cs_managed_kubernetes", 697),
+    "alicloud:cs/nodePool:NodePool": ("alicloud_cs_kubernetes_node_pool", 702),
+    "alicloud:cs/registryEnterpriseNamespace:RegistryEnterpriseNamespace": ("alicloud_cr_ee_namespace", 700),
+    "alicloud:cs/registryEnterpriseRepo:RegistryEnterpriseRepo": ("alicloud_cr_ee_repo", 699),
+    "alicloud:ecs/securityGroup:SecurityGroup": ("alicloud_security_group", 859),
     "alicloud:fc/v3ConcurrencyConfig:V3ConcurrencyConfig": (
-        "alicloud_fcv3_concurrency_config", "inferred: fc + v3_concurrency_config"
+        "alicloud_fcv3_concurrency_config", None
     ),
-    "alicloud:fc/v3Function:V3Function": ("alicloud_fcv3_function", "inferred: fc + v3_function"),
-    "alicloud:fc/v3Trigger:V3Trigger": ("alicloud_fcv3_trigger", "inferred: fc + v3_trigger"),
-    "alicloud:oss/bucket:Bucket": ("alicloud_oss_bucket", "resources.go:1186"),
-    "alicloud:oss/bucketAcl:BucketAcl": ("alicloud_oss_bucket_acl", "inferred: oss + bucket_acl"),
+    "alicloud:fc/v3Function:V3Function": ("alicloud_fcv3_function", None),
+    "alicloud:fc/v3Trigger:V3Trigger": ("alicloud_fcv3_trigger", None),
+    "alicloud:oss/bucket:Bucket": ("alicloud_oss_bucket", 1186),
+    "alicloud:oss/bucketAcl:BucketAcl": ("alicloud_oss_bucket_acl", None),
     "alicloud:oss/bucketPublicAccessBlock:BucketPublicAccessBlock": (
-        "alicloud_oss_bucket_public_access_block", "inferred: oss + bucket_public_access_block"
+        "alicloud_oss_bucket_public_access_block", None
     ),
-    "alicloud:pai/service:Service": ("alicloud_pai_service", "inferred: pai + service"),
-    "alicloud:ram/policy:Policy": ("alicloud_ram_policy", "resources.go:1275"),
-    "alicloud:ram/role:Role": ("alicloud_ram_role", "resources.go:1276"),
-    "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment": ("alicloud_ram_role_policy_attachment", "resources.go:1278"),
-    "alicloud:slb/acl:Acl": ("alicloud_slb_acl", "resources.go:1391"),
-    "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": ("alicloud_slb_load_balancer", "resources.go:1415"),
-    "alicloud:vpc/network:Network": ("alicloud_vpc", "resources.go:1454"),
-    "alicloud:vpc/switch:Switch": ("alicloud_vswitch", "resources.go:1455"),
+    "alicloud:pai/service:Service": ("alicloud_pai_service", None),
+    "alicloud:ram/policy:Policy": ("alicloud_ram_policy", 1275),
+    "alicloud:ram/role:Role": ("alicloud_ram_role", 1276),
+    "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment": ("alicloud_ram_role_policy_attachment", 1278),
+    "alicloud:slb/acl:Acl": ("alicloud_slb_acl", 1391),
+    "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": ("alicloud_slb_load_balancer", 1415),
+    "alicloud:vpc/network:Network": ("alicloud_vpc", 1454),
+    "alicloud:vpc/switch:Switch": ("alicloud_vswitch", 1455),
 }  # fmt: skip
 
 
@@ -109,7 +109,9 @@ class SdkTypes:
             self.classes[name] = dict(self._properties(node, found))
 
     @staticmethod
-    def _properties(node: ast.ClassDef, known: Mapping[str, ast.ClassDef]) -> Iterator[tuple[str, tuple[str, str | None]]]:
+    def _properties(
+        node: ast.ClassDef, known: Mapping[str, ast.ClassDef]
+    ) -> Iterator[tuple[str, tuple[str, str | None]]]:
         for item in node.body:
             if not isinstance(item, ast.FunctionDef):
                 continue
@@ -215,7 +217,9 @@ def _note_unreadable(rule: Mapping[str, Any], token: str, path: str, report: dic
     if rule.get("unreadable"):
         report["unreadable"].append({"type": token, "field": path, "what": f"{rule['kind']}: {rule['unreadable']}"})
     elif rule["kind"] not in SUPPORTED_VALIDATORS:
-        report["unreadable"].append({"type": token, "field": path, "what": f"validator {rule['kind']} (line {rule['line']})"})
+        report["unreadable"].append(
+            {"type": token, "field": path, "what": f"validator {rule['kind']} (line {rule['line']})"}
+        )
     for inner in rule.get("of", ()):
         _note_unreadable(inner, token, path, report)
 
@@ -234,7 +238,11 @@ def build(checkout: Path, allow_missing: bool = False) -> tuple[dict[str, Any], 
         mine: dict[str, list] = {"notInSdk": [], "notInProvider": [], "unreadable": []}
         resources[token] = {
             "terraform": tf_name,
-            "tokenSource": f"pulumi-alicloud v3.105.0 provider/{mapping}" if mapping.startswith("resources") else mapping,
+            "tokenSource": (
+                f"pulumi-alicloud v3.105.0 provider/resources.go:{mapping}"
+                if mapping
+                else "inferred by the bridge: module prefix + CamelCase name (resources.go:2626)"
+            ),
             "file": schema["file"],
             "line": schema["line"],
             "timeouts": schema.get("timeouts", {}),
