@@ -55,7 +55,7 @@ class FcModelFunction(pulumi.ComponentResource):
                     http_get_url="/health",  # vLLM answers it without the key, once the model is loaded
                     initial_delay_seconds=min(plan.startup_budget_seconds, 120),
                     period_seconds=10,
-                    timeout_seconds=3,  # the provider takes 0-3 (IntBetween, offline/alicloud_rules.json)
+                    timeout_seconds=3,  # the provider takes 0-3 (IntBetween, policy/alicloud_rules.json)
                     failure_threshold=max(3, plan.startup_budget_seconds // 10),
                     success_threshold=1,
                 ),

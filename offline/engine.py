@@ -26,9 +26,9 @@ from pulumi.runtime import stack as runtime_stack
 from pulumi.runtime.sync_await import _sync_await
 
 from fleet.config_schema import PROJECT_ROOT, load_project_schema
-from offline import provider_rules
 from offline.real_cloud import CloudRefusal, RealCloud, Registration
 from offline.simulated_cloud import SimulatedCloud, StackOutputs
+from policy import provider_rules
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
@@ -176,7 +176,7 @@ class ProviderRuleRefusal(CloudRefusal):
 
 
 def _admit_by_provider_rules(registration: Registration) -> None:
-    """Every rule of offline/alicloud_rules.json the registration's inputs break, in one error."""
+    """Every rule of policy/alicloud_rules.json the registration's inputs break, in one error."""
     if not registration.type.startswith("alicloud:"):
         return
     broken = provider_rules.violations(registration.type, registration.inputs)

@@ -61,7 +61,7 @@ ID_SHAPES = {
     "alicloud:slb/acl:Acl": "acl-",
 }
 # Ids the provider's own rules check by a shape without separators: ManagedKubernetes takes vSwitch ids matching
-# ^vsw-[a-z0-9]*$ (offline/alicloud_rules.json). The real prefix, then "sim" and the name's letters and digits.
+# ^vsw-[a-z0-9]*$ (policy/alicloud_rules.json). The real prefix, then "sim" and the name's letters and digits.
 COMPACT_ID_SHAPES = {"alicloud:vpc/switch:Switch": "vsw-"}
 
 

@@ -1,8 +1,8 @@
-"""Generate offline/alicloud_rules.json: terraform-provider-alicloud's input rules for every `alicloud` resource
+"""Generate policy/alicloud_rules.json: terraform-provider-alicloud's input rules for every `alicloud` resource
 type the program can declare, read from the provider's Go source with Go's own parser (tools/tfschema).
 
     python tools/alicloud_rules.py --provider /work/.mirror/aliyun+terraform-provider-alicloud/repo \\
-        --ref v1.289.0 --survey v1.287.0 v1.288.0 [--out offline/alicloud_rules.json] [--check]
+        --ref v1.289.0 --survey v1.287.0 v1.288.0 [--out policy/alicloud_rules.json] [--check]
 
 `--provider` is a checkout of the provider, or a bare git directory (as `fetch` brings it) with `--ref`: the
 ref's `alicloud/` package is exported to a temporary directory. The provider's source is never written here;
@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from offline.provider_rules import RULES_FILE, SUPPORTED_VALIDATORS  # noqa: E402
+from policy.provider_rules import RULES_FILE, SUPPORTED_VALIDATORS  # noqa: E402
 
 TFSCHEMA = ROOT / "tools" / "tfschema"
 SDK_VERSION = "4.0.0"  # requirements.txt's pulumi-alicloud pin
