@@ -152,6 +152,7 @@ def _check_block(
         source = f"{where}:{field['line']}"
         if value is UNKNOWN:
             continue
+        yield from _check_one_of(field, path, source, root)
         if not _is_set(value):
             if field.get("required"):
                 yield Violation(path, "Required", None, source)
@@ -193,7 +194,7 @@ def _check_relations(
     field: Mapping[str, Any], path: str, source: str, root: tuple[Mapping, Mapping]
 ) -> Iterator[Violation]:
     """ConflictsWith / RequiredWith / ExactlyOneOf name other fields by Terraform path from the resource's root
-    (`a.0.b`). AtLeastOneOf is checked where none of its fields is set: see _check_at_least_one_of."""
+    (`a.0.b`); a group with none set is _check_one_of's."""
     for other in field.get("conflictsWith", ()):
         if _is_set(_at(root, other)):
             yield Violation(path, f"ConflictsWith({other})", f"both {field['tf']} and {other} set", source)
@@ -205,6 +206,20 @@ def _check_relations(
     count = sum(1 for other in exactly if _is_set(_at(root, other)))
     if count > 1:
         yield Violation(path, f"ExactlyOneOf({', '.join(exactly)})", f"{count} of them set", source)
+
+
+def _check_one_of(
+    field: Mapping[str, Any], path: str, source: str, root: tuple[Mapping, Mapping]
+) -> Iterator[Violation]:
+    """ExactlyOneOf and AtLeastOneOf also refuse a group with none set: said once, on the group's first field."""
+    for key in ("exactlyOneOf", "atLeastOneOf"):
+        group = field.get(key) or ()
+        if not group or group[0] != field["tf"]:
+            continue
+        found = [_at(root, other) for other in group]
+        if not any(_is_set(f) or f is UNKNOWN for f in found):
+            rule = f"{key[0].upper()}{key[1:]}({', '.join(group)})"
+            yield Violation(path, rule, "none of them set", source)
 
 
 def _at(root: tuple[Mapping, Mapping], tf_path: str) -> Any:

@@ -252,6 +252,13 @@ def test_conflicting_fields_break_conflicts_with():
     assert {"ConflictsWith(role_name)", "ConflictsWith(name)"} <= rules
 
 
+def test_a_one_of_group_with_none_set_is_refused_once():
+    switch = {"vpcId": "vpc-1", "cidrBlock": "10.0.0.0/24"}
+    (violation,) = provider_rules.violations("alicloud:vpc/switch:Switch", switch)
+    assert violation.field == "zoneId" and violation.rule == "ExactlyOneOf(zone_id, availability_zone)"
+    assert provider_rules.violations("alicloud:vpc/switch:Switch", {**switch, "zoneId": "[unknown]"}) == []
+
+
 def test_an_ignore_case_list_accepts_any_case():
     balancer = {"internetChargeType": "paybytraffic", "addressType": "internet"}
     assert provider_rules.violations("alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer", balancer) == []
