@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import pickle
+import re
 import runpy
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -121,7 +122,7 @@ class RecordingMonitor(mocks.MockMonitor):
             create_timeout=request.customTimeouts.create if request.HasField("customTimeouts") else "",
         )
         try:
-            _admit_by_provider_rules(registration)  # what the bridged provider's own schema refuses
+            _admit_by_provider_rules(registration, masked(inputs))  # what the bridged provider's schema refuses
             self.real.admit(registration)  # raises CloudRefusal where the real cloud would fail
         except CloudRefusal as refusal:
             # The SDK may wrap it in its own errors on the way up; the first refusal is what the plan reports.
@@ -175,17 +176,36 @@ class ProviderRuleRefusal(CloudRefusal):
     """Inputs the bridged provider's schema refuses, as a real `pulumi preview` would before creating anything."""
 
 
-def _admit_by_provider_rules(registration: Registration) -> None:
-    """Every rule of policy/alicloud_rules.json the registration's inputs break, in one error."""
+def _admit_by_provider_rules(registration: Registration, shown: Mapping[str, Any] | None = None) -> None:
+    """Every rule of policy/alicloud_rules.json the registration's inputs break, in one error. `shown` is the
+    inputs with secrets masked: a value that was secret is named, never shown."""
     if not registration.type.startswith("alicloud:"):
         return
-    broken = provider_rules.violations(registration.type, registration.inputs)
+    broken = [
+        replace(v, value=MASK) if _masked_at(shown, v.field) else v
+        for v in provider_rules.violations(registration.type, registration.inputs)
+    ]
     if broken:
         kind = registration.type.rsplit(":", 1)[-1]
         raise ProviderRuleRefusal(
             f"the provider would refuse {kind} '{registration.name}' at preview: "
             + "; ".join(str(v) for v in broken)
         )
+
+
+def _masked_at(shown: Mapping[str, Any] | None, path: str) -> bool:
+    """Whether the value at a violation's path (`a.b[0].c`), or one holding it, is a masked secret."""
+    value: Any = shown
+    for part in re.findall(r"[^.\[\]]+", path):
+        if value == MASK:
+            return True
+        if isinstance(value, list) and part.isdigit():
+            value = value[int(part)] if int(part) < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return False
+    return value == MASK
 
 
 class _DropUnretrievedRunErrors(logging.Filter):

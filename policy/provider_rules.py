@@ -46,6 +46,7 @@ SUPPORTED_VALIDATORS = frozenset(
 
 # How the offline engine shows a value known only after deployment, and the wire's marker for it.
 UNKNOWN_VALUES = frozenset({"[unknown]", "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
+SECRET_SHOWN = "[secret]"
 
 
 class _Unknown:
@@ -63,7 +64,10 @@ class Violation:
     source: str  # the provider's version, file and line
 
     def __str__(self) -> str:
-        shown = "is not set" if self.value is None else f"= {_shown(self.value)}"
+        if self.value is None:
+            shown = "is not set"
+        else:
+            shown = f"= {SECRET_SHOWN if self.value == SECRET_SHOWN else _shown(self.value)}"
         return f"{self.field} {shown}, which breaks the provider's {self.rule} ({self.source})"
 
 
@@ -158,15 +162,31 @@ def _check_block(
                 yield Violation(path, "Required", None, source)
             continue
         yield from _check_relations(field, path, source, root)
-        if field["type"] in ("list", "set"):
-            yield from _check_items(field, value, path, where, source, root)
-        elif field["type"] == "map" and "elemValidate" in field and isinstance(value, Mapping):
-            for key in value:
-                item = _read(value, key)
-                if item is not UNKNOWN:
-                    yield from _validated(field["elemValidate"], item, f"{path}.{key}", where)
-        elif "validate" in field:
-            yield from _validated(field["validate"], value, path, where)
+        yield from _hiding_sensitive(field, _check_value(field, value, path, where, source, root))
+
+
+def _hiding_sensitive(field: Mapping[str, Any], found: Iterator[Violation]) -> Iterator[Violation]:
+    """A field the provider marks Sensitive is never shown, whatever the program marked secret."""
+    for violation in found:
+        yield (
+            Violation(violation.field, violation.rule, SECRET_SHOWN, violation.source)
+            if field.get("sensitive")
+            else violation
+        )
+
+
+def _check_value(
+    field: Mapping[str, Any], value: Any, path: str, where: str, source: str, root: tuple[Mapping, Mapping]
+) -> Iterator[Violation]:
+    if field["type"] in ("list", "set"):
+        yield from _check_items(field, value, path, where, source, root)
+    elif field["type"] == "map" and "elemValidate" in field and isinstance(value, Mapping):
+        for key in value:
+            item = _read(value, key)
+            if item is not UNKNOWN:
+                yield from _validated(field["elemValidate"], item, f"{path}.{key}", where)
+    elif "validate" in field:
+        yield from _validated(field["validate"], value, path, where)
 
 
 def _check_items(

@@ -162,6 +162,11 @@ def test_the_engine_refuses_before_the_simulated_cloud_answers_and_skips_unknown
     with pytest.raises(ProviderRuleRefusal) as refused:
         _admit_by_provider_rules(Registration(urn="", type=FUNCTION, name="fn", inputs=bad))
     assert "functionName" in str(refused.value) and "memorySize = 32" in str(refused.value)
+    with pytest.raises(ProviderRuleRefusal) as masked:
+        _admit_by_provider_rules(
+            Registration(urn="", type=FUNCTION, name="fn", inputs=bad), {**bad, "memorySize": "[secret]"}
+        )
+    assert "memorySize = [secret]" in str(masked.value) and "memorySize = 32" not in str(masked.value)
     unknown = {**bad, "functionName": "[unknown]", "memorySize": "[unknown]"}
     _admit_by_provider_rules(Registration(urn="", type=FUNCTION, name="fn", inputs=unknown))
 
