@@ -2,7 +2,7 @@
 type the program can declare, read from the provider's Go source with Go's own parser (tools/tfschema).
 
     python tools/alicloud_rules.py --provider /work/.mirror/aliyun+terraform-provider-alicloud/repo \\
-        --ref v1.289.0 --survey v1.287.0 v1.288.0 [--out policy/alicloud_rules.json] [--check]
+        --ref v1.289.0 --survey v1.285.0 v1.288.0 [--out policy/alicloud_rules.json] [--check]
 
 `--provider` is a checkout of the provider, or a bare git directory (as `fetch` brings it) with `--ref`: the
 ref's `alicloud/` package is exported to a temporary directory. The provider's source is never written here;
