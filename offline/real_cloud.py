@@ -23,10 +23,11 @@ import pulumi
 
 from fleet import capacity, catalog, eas, fc, gpus, kubeconfig, serving
 from fleet.config_schema import PROJECT_ROOT
+from policy import provider_rules
 
 SOURCE = "../shared/reference/real-cloud-behaviour.md"
-# terraform-provider-alicloud resource_alicloud_pai_service.go: Create: schema.DefaultTimeout(5 * time.Minute).
-EAS_PROVIDER_DEFAULT_CREATE = 5 * 60
+# The provider's default create timeout for alicloud_pai_service, from its schema (policy/alicloud_rules.json).
+EAS_PROVIDER_DEFAULT_CREATE = provider_rules.default_timeout_seconds("alicloud:pai/service:Service", "create")
 # *estimate*: a GPU instance started and a several-GB image pulled before the model starts loading.
 EAS_PROVISION_SECONDS = 10 * 60
 CGPU_ISOLATING_LABELS = ("cgpu", "core_mem")

@@ -29,6 +29,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+if __package__:  # imported as policy.beacon_policies (tests, the offline plan)
+    from policy import provider_rules
+else:  # the pack's own process, which runs in policy/
+    import provider_rules
+
 MANDATORY = EnforcementLevel.MANDATORY
 
 BUCKET = "alicloud:oss/bucket:Bucket"
@@ -698,6 +703,22 @@ required_tags = ResourceValidationPolicy(
 )
 
 
+# --- The provider's own rules ---------------------------------------------------------------------------------
+
+
+def _check_provider_schema(type_: str, props: Mapping[str, Any], report: Callable[[str], None]) -> None:
+    for violation in provider_rules.violations(type_, props):
+        report(f"{type_.rsplit(':', 1)[-1]}: {violation}")
+
+
+alicloud_provider_schema = ResourceValidationPolicy(
+    name="alicloud-provider-schema",
+    description="Alibaba Cloud inputs pass the bridged provider's own schema rules (policy/alicloud_rules.json).",
+    enforcement_level=MANDATORY,
+    validate=_resource_validation(provider_rules.rules()["resources"], _check_provider_schema),
+)
+
+
 ALL_POLICIES = [
     oss_bucket_private,
     oss_bucket_encrypted,
@@ -709,4 +730,5 @@ ALL_POLICIES = [
     mainland_public_endpoint_icp,
     acr_repositories_private,
     required_tags,
+    alicloud_provider_schema,
 ]

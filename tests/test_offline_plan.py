@@ -103,7 +103,8 @@ def test_the_plan_records_which_policies_checked_the_stack(tmp_path):
     assert plan.main(["--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 0
     policies = json.loads((tmp_path / "us-east.json").read_text())["policies"]
     assert policies["pack"] == "beacon-fleet-guardrails" and policies["violations"] == []
-    assert "cgpu-pods-request-gpu-memory" in policies["checked"] and len(policies["checked"]) == 10
+    assert "cgpu-pods-request-gpu-memory" in policies["checked"] and len(policies["checked"]) == 11
+    assert "alicloud-provider-schema" in policies["checked"]
 
 
 def test_encrypted_stack_values_become_visible_placeholders_and_stay_masked(tmp_path):
