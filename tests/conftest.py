@@ -7,6 +7,7 @@ when a query finds nothing, so an assertion over an empty list cannot pass vacuo
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,11 +50,48 @@ def with_overrides(
     return StackConfig(config.stack, values, config.secret_keys, config.placeholders)
 
 
+# One synthesis per (shipped stack, overrides) per test session (per xdist worker): most tests read the same few
+# programs' results, and a synthesis costs far more than a copy of its result.
+_SHARED: dict[tuple[str, str, tuple[str, ...]], Synthesis] = {}
+
+
+def shared_synthesis(
+    stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()
+) -> Synthesis:
+    """A shipped region stack's synthesis (with overrides), computed once per session; each caller gets its own
+    deep copy, so a test that edits its result (to break it on purpose) changes nothing another test sees."""
+    key = (stack, json.dumps(overrides or {}, sort_keys=True, default=repr), tuple(sorted(remove)))
+    if key not in _SHARED:
+        config = with_overrides(load_stack_config(stack), overrides, remove)
+        _SHARED[key] = synthesize(stack, config.values, config.secret_keys)
+    return copy.deepcopy(_SHARED[key])
+
+
+_SHARED_PLAN: dict[str, Synthesis] = {}
+
+
+def shared_plan() -> dict[str, Synthesis]:
+    """Every shipped stack planned as `make plan` plans it (regions first, the router from their outputs), once per
+    session; a deep copy per caller, as shared_synthesis."""
+    if not _SHARED_PLAN:
+        from offline.plan import plan_stacks
+
+        configs = [load_stack_config(stack) for stack in SHIPPED_STACKS]
+        _SHARED_PLAN.update({config.stack: synthesis for config, synthesis in plan_stacks(configs)})
+    return copy.deepcopy(_SHARED_PLAN)
+
+
 @pytest.fixture
-def synth() -> Callable[..., Synthesis]:
-    """synth("cn-beijing", overrides={...}) runs a shipped stack's program under fresh mocks."""
+def synth(request: pytest.FixtureRequest) -> Callable[..., Synthesis]:
+    """synth("cn-beijing", overrides={...}) runs a shipped stack's program under fresh mocks.
+
+    The result is shared (shared_synthesis) unless the test patches something with `monkeypatch`: then what it
+    patched must shape the program's run, so the stack is synthesized afresh."""
+    fresh = "monkeypatch" in request.fixturenames
 
     def run(stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Synthesis:
+        if not fresh:
+            return shared_synthesis(stack, overrides, remove)
         config = with_overrides(load_stack_config(stack), overrides, remove)
         return synthesize(stack, config.values, config.secret_keys)
 

@@ -14,7 +14,7 @@ from offline.engine import Secret, Synthesis, as_stack_outputs, is_secret, synth
 from offline.plan import plan_stacks
 from offline.stack_files import load_stack_config
 from providers.railway_variables import ROUTER_CONFIG_VARIABLE
-from tests.conftest import PROJECT, REGION_STACKS, settled_ok, with_overrides
+from tests.conftest import PROJECT, REGION_STACKS, settled_ok, shared_synthesis, with_overrides
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
 MODELS = {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
@@ -24,8 +24,7 @@ RAILWAY = "pulumi-python:dynamic/railway:ServiceVariables"
 
 
 def region(stack: str, overrides: dict | None = None) -> Synthesis:
-    config = with_overrides(load_stack_config(stack), overrides)
-    return settled_ok(synthesize(stack, config.values, config.secret_keys))
+    return settled_ok(shared_synthesis(stack, overrides))
 
 
 # The router published into Kubernetes runs in cn-beijing's VPC: the only place its VPC-only endpoints are reachable.
