@@ -2,7 +2,8 @@
 
     python -m offline.plan_diff --base-ref origin/main           # plan origin/main and the working tree, diff
     python -m offline.plan_diff --base-ref A --head-ref B         # two commits
-    python -m offline.plan_diff BASE_DIR HEAD_DIR                 # two folders of plan/<stack>.json
+    python -m offline.plan_diff BASE_DIR HEAD_DIR                 # two folders of plan/<stack>.json, or of what
+                                                                  # `pulumi preview --json` printed per stack
     ... --out diff.md                                             # also write the Markdown (a job summary)
 
 Per stack: resources added, removed and changed (with the inputs that changed), outputs that changed, the
@@ -419,8 +420,16 @@ SIMULATED = (
 )
 
 
-def markdown(diffs: list[StackDiff], base_label: str, head_label: str) -> str:
-    lines = [f"## Offline plan diff: `{base_label}` → `{head_label}`", "", SIMULATED, ""]
+PREVIEWED = (
+    "One side is what `pulumi preview --json` said against the deployed stack (read as a plan: what the stack"
+    " would hold after the preview's steps); the other was planned offline by the Pulumi SDK's mock engine, whose"
+    " ids, zones and endpoints are simulated. Inputs the provider fills in are differences too."
+)
+
+
+def markdown(diffs: list[StackDiff], base_label: str, head_label: str, note: str = SIMULATED) -> str:
+    title = "Offline plan diff" if note == SIMULATED else "Plan diff"
+    lines = [f"## {title}: `{base_label}` → `{head_label}`", "", note, ""]
     lines += ["| Stack | Status | Added | Changed | Removed | Policy violations |", "|---|---|---|---|---|---|"]
     for d in diffs:
         policy = (
@@ -566,12 +575,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 base_label = _describe(args.base_ref)
                 head_label = _describe(args.head_ref) if args.head_ref else "working tree"
-            diffs = diff_plans(load_plans(base_dir), load_plans(head_dir))
+            base_plans, head_plans = load_plans(base_dir), load_plans(head_dir)
+            diffs = diff_plans(base_plans, head_plans)
+            previewed = any("source" in p for p in [*base_plans.values(), *head_plans.values()])
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     report = credentials.redact(
-        markdown(diffs, base_label, head_label)
+        markdown(diffs, base_label, head_label, PREVIEWED if previewed else SIMULATED)
     )  # nothing credential-shaped, whatever its source
     print(report, end="")
     if args.out:
