@@ -107,7 +107,7 @@ def load_plans(folder: Path) -> dict[str, dict[str, Any]]:
             plan = plan_from_preview(document, path.stem)
             plans[plan["stack"]] = plan
         else:
-            raise ValueError(f"{path} is neither a {PLAN_FORMAT} plan nor the output of `pulumi preview --json`")
+            raise ValueError(f"{path} is not a {PLAN_FORMAT} plan, nor the output of `pulumi preview --json`")
     return plans
 
 

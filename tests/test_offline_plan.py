@@ -63,7 +63,7 @@ def test_unknown_stack_is_a_clear_usage_error(capsys):
     assert "cn-beijing" in err
 
 
-def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, capsys):
+def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, capsys, shared_plan_syntheses):
     broken = tmp_path / "Pulumi.broken.yaml"
     broken.write_text(
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:zoneCount: 1\n"
@@ -99,7 +99,7 @@ def test_a_mandatory_policy_violation_fails_the_plan_as_it_fails_a_preview(tmp_p
     assert violation["policy"] == "oss-bucket-versioned" and violation["enforcement"] == "mandatory"
 
 
-def test_the_plan_records_which_policies_checked_the_stack(tmp_path):
+def test_the_plan_records_which_policies_checked_the_stack(tmp_path, shared_plan_syntheses):
     assert plan.main(["--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 0
     policies = json.loads((tmp_path / "us-east.json").read_text())["policies"]
     assert policies["pack"] == "beacon-fleet-guardrails" and policies["violations"] == []
@@ -174,7 +174,7 @@ def test_a_stack_without_a_counterpart_has_no_counterpart_section():
     assert "\nCounterpart (" not in table and "Outputs (secrets masked):" in table
 
 
-def test_the_plan_text_of_every_shipped_stack_keeps_to_160_characters_a_line(tmp_path, capsys):
+def test_the_plan_text_of_every_shipped_stack_keeps_to_160_characters_a_line(tmp_path, capsys, shared_plan_syntheses):
     assert plan.main(["--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     long_lines = [line for line in out.splitlines() if len(line) > 160]
@@ -191,7 +191,7 @@ def test_counts_read_right():
     assert plural(1, "policy", "policies") == "1 policy"
 
 
-def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path):
+def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path, shared_plan_syntheses):
     stale = tmp_path / "eu-gone.json"
     stale.write_text(json.dumps({"format": "beacon-fleet-plan/1", "stack": "eu-gone"}))
     unrelated = tmp_path / "notes.json"
@@ -200,14 +200,16 @@ def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path)
     assert not stale.exists() and unrelated.exists()
 
 
-def test_the_cost_json_view_prints_only_json(capsys):
+def test_the_cost_json_view_prints_only_json(capsys, shared_plan_syntheses):
     assert plan.main(["--view", "cost-json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["regions"]
     assert "synthesized offline" in captured.err
 
 
-def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path, monkeypatch, capsys):
+def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(
+    tmp_path, monkeypatch, capsys, shared_plan_syntheses
+):
     broken = tmp_path / "Pulumi.broken.yaml"
     broken.write_text("config:\n  alicloud:region: us-east-1\n  alicloud:region: us-east-2\n")
     real_loader = plan.load_stack_config
@@ -282,7 +284,7 @@ def test_a_mandatory_violation_is_the_reason_a_stack_fails_in_the_status_lines()
     assert plan.failure_lines(Synthesis("us-east"), violations[1:]) == []
 
 
-def test_the_studys_scenario_is_in_the_cost_view_only(tmp_path, capsys):
+def test_the_studys_scenario_is_in_the_cost_view_only(tmp_path, capsys, shared_plan_syntheses):
     assert plan.main(["--stack", "us-east", "--out", str(tmp_path)]) == 0
     full = capsys.readouterr().out
     assert "The Beacon study's scenario" not in full and "Fleet, 1 region:" in full

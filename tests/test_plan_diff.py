@@ -328,5 +328,5 @@ def test_a_preview_that_failed_is_the_stacks_failure_and_another_document_is_ref
     error = diff_stack("cn-beijing", None, plans["cn-beijing"]).error
     assert error == "error: the ACK service roles are not authorized"
     (tmp_path / "notes.json").write_text(json.dumps({"resources": []}))
-    with pytest.raises(ValueError, match="neither a beacon-fleet-plan/1 plan nor the output of `pulumi preview"):
+    with pytest.raises(ValueError, match="plan, nor the output of `pulumi preview --json`"):
         plan_diff.load_plans(tmp_path)

@@ -175,7 +175,7 @@ def test_a_credential_no_region_supplies_is_named_without_its_value(regions):
     assert not result.of_type(RAILWAY)
 
 
-def test_the_offline_plan_synthesizes_the_router_from_the_region_plans():
+def test_the_offline_plan_synthesizes_the_router_from_the_region_plans(shared_plan_syntheses):
     planned = dict((c.stack, s) for c, s in plan_stacks([load_stack_config("router")]))
     assert list(planned) == ["router"], "regions are synthesized for the router but only asked stacks are returned"
     assert settled_ok(planned["router"]).outputs["routerConfig"]["regions"].keys() == {
@@ -185,7 +185,7 @@ def test_the_offline_plan_synthesizes_the_router_from_the_region_plans():
     }
 
 
-def test_the_router_plan_masks_secrets_and_warns_about_placeholder_railway_ids():
+def test_the_router_plan_masks_secrets_and_warns_about_placeholder_railway_ids(shared_plan_syntheses):
     from offline.report import plan_table
 
     config = load_stack_config("router")
