@@ -14,24 +14,29 @@ from offline.engine import synthesize
 from offline.report import SIMULATION_NOTE, plan_document, plan_json, plan_table
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, SHIPPED_STACKS, shared_synthesis
+from tests.conftest import REGION_STACKS, SHIPPED_STACKS, shared_synthesis, shared_synthesize
 
 
-def plan_bytes(stack: str) -> str:
+def plan_bytes(stack: str, shared: bool = False) -> str:
     config = load_stack_config(stack)
-    return plan_json(plan_document(config, synthesize(stack, config.values, config.secret_keys)))
+    synthesis = shared_synthesis(stack) if shared else synthesize(stack, config.values, config.secret_keys)
+    return plan_json(plan_document(config, synthesis))
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)
 def test_plan_json_is_byte_identical_across_two_runs(stack):
-    first, second = plan_bytes(stack), plan_bytes(stack)
+    # Two runs of the program: this one, and the session's shared one (run earlier, or now, on its own).
+    first, second = plan_bytes(stack), plan_bytes(stack, shared=True)
     assert first == second
     document = json.loads(first)
     assert document["ok"] is True and document["summary"]["resources"] == len(document["resources"]) > 0
 
 
 def test_plan_cli_writes_identical_files_in_two_runs(tmp_path, capsys):
-    assert plan.main(["--json-only", "--out", str(tmp_path / "a")]) == 0
+    # Two runs of the program: the session's shared syntheses (run on their own), and this command's.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plan, "synthesize", shared_synthesize)
+        assert plan.main(["--json-only", "--out", str(tmp_path / "a")]) == 0
     assert plan.main(["--json-only", "--out", str(tmp_path / "b")]) == 0
     for stack in SHIPPED_STACKS:
         assert (tmp_path / "a" / f"{stack}.json").read_bytes() == (tmp_path / "b" / f"{stack}.json").read_bytes()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -39,11 +41,36 @@ def two_commits(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def plans(two_commits, tmp_path_factory) -> tuple[dict, dict]:
+def command_run(two_commits, tmp_path_factory) -> dict:
+    """`python -m offline.plan_diff --base-ref HEAD~1 --head-ref HEAD --out <summary>` run once in the two-commit
+    repository, as CI runs it: each ref planned in a real temporary worktree. The plans it made are kept (copied
+    before its temporary folder goes), so the diff's rules are checked on them without planning twice."""
     out = tmp_path_factory.mktemp("plans")
-    base = plan_diff.plan_ref("HEAD~1", out / "base", repo=two_commits)
-    head = plan_diff.plan_ref("HEAD", out / "head", repo=two_commits)
-    return plan_diff.load_plans(base), plan_diff.load_plans(head)
+    summary = out / "summary.md"
+    summary.write_text("earlier step\n")
+    real_plan_ref, kept = plan_diff.plan_ref, {}
+
+    def plan_and_keep(ref: str, folder: Path, repo: Path | None = None) -> Path:
+        planned = real_plan_ref(ref, folder, repo)
+        kept[ref] = shutil.copytree(planned, out / ref.replace("~", "-"))
+        return planned
+
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.chdir(two_commits)
+        patch.setattr(plan_diff, "plan_ref", plan_and_keep)
+        code = plan_diff.main(["--base-ref", "HEAD~1", "--head-ref", "HEAD", "--out", str(summary)])
+    return {
+        "code": code,
+        "printed": printed.getvalue(),
+        "summary": summary.read_text(),
+        "plans": (plan_diff.load_plans(kept["HEAD~1"]), plan_diff.load_plans(kept["HEAD"])),
+    }
+
+
+@pytest.fixture(scope="module")
+def plans(command_run) -> tuple[dict, dict]:
+    return command_run["plans"]
 
 
 def by_stack(diffs: list[StackDiff]) -> dict[str, StackDiff]:
@@ -91,13 +118,10 @@ def test_the_reverse_change_adds_the_same_model_back(plans):
     assert [(name, old) for name, old, _ in router.routes] == [(f"us-east / {DROPPED_MODEL}", None)]
 
 
-def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, monkeypatch, capsys, tmp_path):
-    monkeypatch.chdir(two_commits)
-    summary = tmp_path / "summary.md"
-    summary.write_text("earlier step\n")
-    assert plan_diff.main(["--base-ref", "HEAD~1", "--head-ref", "HEAD", "--out", str(summary)]) == 0
-    printed = capsys.readouterr().out
-    assert summary.read_text() == "earlier step\n" + printed  # appended, as a job summary is
+def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, command_run):
+    assert command_run["code"] == 0
+    printed = command_run["printed"]
+    assert command_run["summary"] == "earlier step\n" + printed  # appended, as a job summary is
     assert "| cn-beijing | unchanged | 0 | 0 | 0 |" in printed
     # 11 removed, every one named for the dropped model (checked above), its weights sync among them.
     assert "| us-east | changed | 0 | 2 | 11 |" in printed
