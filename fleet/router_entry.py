@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, env_name, provider_id
+from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, TIMEOUT_LIMITS, env_name, provider_id
 from fleet.settings import FAILOVER_STEPS
 
 
@@ -23,15 +23,16 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
     # Alibaba Cloud's platforms: the same region, jurisdiction, timeout and weights; what differs is per platform.
     for key, platform, fields in ALIBABA_PLATFORMS:
         for model_id, exported in sorted((outputs.get(key) or {}).items()):
+            own = fields(exported, label, cloud_region, model_id)
             providers[provider_id(label, platform, model_id)] = _entry(
                 label=label,
                 cloud_region=cloud_region,
                 jurisdiction=residency["jurisdiction"],
                 model_id=model_id,
-                timeout=ALIBABA_TIMEOUT_SECONDS,
+                timeout=own.pop("timeout", ALIBABA_TIMEOUT_SECONDS),
                 cross_border=False,
                 weights=served.get(model_id),
-                **fields(exported, label, cloud_region, model_id),
+                **own,
             )
     counterpart = outputs.get("counterpart")
     if counterpart:
@@ -119,6 +120,12 @@ def _fc(function: Mapping[str, Any], label: str, cloud_region: str, model_id: st
         # Scale to zero: an active probe would start, and bill, a GPU instance; watch real traffic instead.
         "health": {"mode": "passive", "url": f"{base}/health", "wakes_backend": True},
         "network": "internet",
+        # A request after scale-to-zero waits for an instance and the whole model load before its answer; a
+        # region stack that does not state its cold start gets the longest wait the router allows.
+        "timeout": min(
+            TIMEOUT_LIMITS["alibaba_fc"],
+            int(function.get("coldStartSeconds", TIMEOUT_LIMITS["alibaba_fc"])) + ALIBABA_TIMEOUT_SECONDS,
+        ),
     }
 
 
