@@ -32,8 +32,13 @@ DEFAULT_LATENCY_SECONDS = 2.0  # the Beacon study's average
 # Seconds per unit for rates; None for what is not a rate in time (a compute unit, a multiplier). A gb-month is
 # per GB stored, so its per-second figure is per GB.
 UNITS = {"hour": 3600.0, "second": 1.0, "month": HOURS_PER_MONTH * 3600.0, "gb-month": HOURS_PER_MONTH * 3600.0}
-UNITS |= {"cu": None, "multiplier": None}
+UNITS |= {"cu": None, "multiplier": None, "one-off": None, "year": HOURS_PER_MONTH * 3600.0 * 12}
 _REQUIRED = ("id", "what", "amount", "currency", "unit", "source", "date")
+# A price a source gives only as a bound: `bound: upper` (it costs at most `amount`) or a range (`amount` up to
+# `upTo`). Both are summed into an Amount's range, never into its exact figure.
+BOUNDS = ("", "upper")
+# Prices in another currency are converted at a rate the table itself holds, with its source: fx.<CUR>.USD.
+FX_PREFIX = "fx."
 
 
 class PriceTableError(ValueError):
@@ -44,18 +49,41 @@ class PriceTableError(ValueError):
 class Price:
     id: str
     what: str
-    amount: float
+    amount: float  # USD (converted at fx.<CUR>.USD when the entry was in another currency)
     currency: str
     unit: str
     source: str
     date: str
     trust: str = ""  # how far to rely on it (third-party catalogs say so)
+    bound: str = ""  # "upper": a source gives only "at most amount"
+    up_to: float | None = None  # a range: amount up to up_to
+    converted: str = ""  # "¥15/hour at 0.138 USD/CNY (fx.CNY.USD)" when the source's currency was not USD
+    origin: str = ""  # e.g. "Alibaba pricing API, China site (CNY)", for prices written by `make prices`
 
     @property
     def per_second(self) -> float:
+        """The figure per second (for a bound or a range, its high end)."""
         divisor = UNITS[self.unit]
         assert divisor is not None, f"{self.id} is a multiplier, not a rate"
-        return self.amount / divisor
+        return self.span().upper / divisor
+
+    def span(self) -> Amount:
+        """The price in its own unit: exact, or a range (an upper bound's low end is 0: nothing known below it)."""
+        if self.bound == "upper":
+            return Amount(0.0, upper=self.amount)
+        if self.up_to is not None:
+            return Amount(self.amount, upper=self.up_to)
+        return Amount(self.amount)
+
+    def rate(self) -> Amount:
+        """Per second, with its range."""
+        divisor = UNITS[self.unit]
+        assert divisor is not None, f"{self.id} is not a rate in time"
+        return self.span().times(1 / divisor)
+
+    def cited(self) -> str:
+        bound = " (an upper bound)" if self.bound == "upper" else ""
+        return f"{self.source}, {self.date}{bound}" + (f"; {self.converted}" if self.converted else "")
 
 
 @dataclass(frozen=True)
@@ -66,9 +94,13 @@ class PriceTable:
         return self.prices.get(price_id)
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
 def load_prices(paths: Sequence[Path] = (PRICES_PATH,)) -> PriceTable:
     """The shipped table, then any user files (later entries with the same id replace earlier ones)."""
-    prices: dict[str, Price] = {}
+    entries: dict[str, tuple[str, dict[str, Any]]] = {}
     problems = []
     for path in paths:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -85,17 +117,40 @@ def load_prices(paths: Sequence[Path] = (PRICES_PATH,)) -> PriceTable:
             if entry["id"] in seen:
                 problems.append(f"{where}: '{entry['id']}' appears twice in {path.name}")
             seen.add(entry["id"])
-            amount = entry["amount"]
-            if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
+            if not _number(entry["amount"]):
                 problems.append(f"{where} ({entry['id']}): amount must be a positive number")
                 continue
-            if entry["unit"] != "multiplier" and entry["currency"] != "USD":
-                problems.append(f"{where} ({entry['id']}): only USD prices are summed; convert and cite the rate")
+            if (entry.get("bound") or "") not in BOUNDS:
+                problems.append(f"{where} ({entry['id']}): bound must be 'upper' or left out")
                 continue
-            prices[entry["id"]] = Price(
-                **{k: entry[k] if k == "amount" else str(entry[k]) for k in _REQUIRED},
-                trust=str(entry.get("trust") or ""),
-            )
+            if "upTo" in entry and not (_number(entry["upTo"]) and entry["upTo"] >= entry["amount"]):
+                problems.append(f"{where} ({entry['id']}): upTo must be a number at least amount")
+                continue
+            entries[entry["id"]] = (where, entry)
+    prices: dict[str, Price] = {}
+    for price_id, (where, entry) in entries.items():
+        amount, up_to, converted = entry["amount"], entry.get("upTo"), ""
+        currency = str(entry["currency"])
+        if entry["unit"] != "multiplier" and currency != "USD" and not price_id.startswith(FX_PREFIX):
+            fx = entries.get(f"{FX_PREFIX}{currency}.USD")
+            if fx is None:
+                problems.append(
+                    f"{where} ({price_id}): a {currency} price needs {FX_PREFIX}{currency}.USD (a multiplier with its"
+                    " source and date) to be summed; add it, or convert and cite the rate"
+                )
+                continue
+            rate = fx[1]["amount"]
+            converted = f"{currency} {amount:g}/{entry['unit']} at {rate:g} USD/{currency} ({FX_PREFIX}{currency}.USD)"
+            amount, up_to = amount * rate, None if up_to is None else up_to * rate
+            currency = "USD"
+        prices[price_id] = Price(
+            **{k: amount if k == "amount" else currency if k == "currency" else str(entry[k]) for k in _REQUIRED},
+            trust=str(entry.get("trust") or ""),
+            bound=str(entry.get("bound") or ""),
+            up_to=up_to,
+            converted=converted,
+            origin=str(entry.get("origin") or ""),
+        )
     if problems:
         raise PriceTableError("the price table is invalid:\n  - " + "\n  - ".join(problems))
     return PriceTable(prices)
@@ -103,34 +158,77 @@ def load_prices(paths: Sequence[Path] = (PRICES_PATH,)) -> PriceTable:
 
 @dataclass(frozen=True)
 class Amount:
-    """US dollars, or unknown with the price ids that would make it known."""
+    """US dollars: the figure every exactly priced part gives (`usd`), the upper end its bounded parts allow
+    (`upper`: a price a source gives only as a bound, or as a range, at its high end), and the prices no source
+    gives, by id (`missing`). A sum keeps its known part and names its unknown ones: it never reads only
+    "unknown", and never looks complete when it is not."""
 
     usd: float | None
     missing: tuple[str, ...] = ()
+    upper: float | None = None  # None: the same as usd
+
+    def __post_init__(self) -> None:
+        if self.usd is None:  # Amount(None, ids): nothing known but the ids
+            object.__setattr__(self, "usd", 0.0)
+        if self.upper is None or self.upper < self.usd:
+            object.__setattr__(self, "upper", self.usd)
+        object.__setattr__(self, "missing", tuple(sorted(set(self.missing))))
 
     @staticmethod
     def zero() -> Amount:
         return Amount(0.0)
 
+    @staticmethod
+    def unknown(*price_ids: str) -> Amount:
+        return Amount(0.0, price_ids)
+
     @property
     def known(self) -> bool:
-        return self.usd is not None
+        """Every part priced (exactly or at a bound)."""
+        return not self.missing
+
+    @property
+    def exact(self) -> bool:
+        return self.known and self.upper == self.usd
+
+    @property
+    def high(self) -> float:
+        """What the budget holds: the exact parts plus the bounded parts at their bound."""
+        return self.upper
+
+    @property
+    def exact_text(self) -> bool:
+        return f"{self.usd:,.2f}" == f"{self.upper:,.2f}"
 
     def __add__(self, other: Amount) -> Amount:
-        if self.known and other.known:
-            return Amount(self.usd + other.usd)
-        return Amount(None, tuple(sorted(set(self.missing) | set(other.missing))))
+        return Amount(self.usd + other.usd, self.missing + other.missing, self.upper + other.upper)
 
     def times(self, factor: float) -> Amount:
         if factor == 0:  # none of a thing costs nothing, whatever its price
             return Amount(0.0)
-        return Amount(None, self.missing) if not self.known else Amount(self.usd * factor)
+        return Amount(self.usd * factor, self.missing, self.upper * factor)
+
+    def __mul__(self, other: Amount) -> Amount:
+        return Amount(self.usd * other.usd, self.missing + other.missing, self.upper * other.upper)
 
     def text(self) -> str:
-        return f"${self.usd:,.2f}" if self.known else "unknown"
+        figure = f"${self.usd:,.2f}" if self.exact_text else f"${self.usd:,.2f} to ${self.upper:,.2f}"
+        if not self.missing:
+            return figure
+        return f"{figure} + unknown ({', '.join(self.missing)})"
+
+    def short(self) -> str:
+        """For tables: the figure, a range, and '+ N unknown' instead of the ids."""
+        figure = f"${self.usd:,.2f}" if self.exact_text else f"${self.usd:,.2f}..${self.upper:,.2f}"
+        return figure + (f" + {len(self.missing)} unknown" if self.missing else "")
 
     def as_json(self) -> dict[str, Any]:
-        return {"usd": None if self.usd is None else round(self.usd, 6), "missingPrices": list(self.missing)}
+        return {
+            "usd": round(self.usd, 6),
+            "upperUsd": round(self.upper, 6),
+            "complete": self.known,
+            "missingPrices": list(self.missing),
+        }
 
 
 def total(amounts: Iterable[Amount]) -> Amount:
@@ -153,6 +251,16 @@ class CostLine:
     usage_rate: Amount = Amount(0.0)
     floor_seconds: float = 0.0
     per_request: Amount = Amount(0.0)
+    # A platform that scales to zero also bills, per model, the idle seconds before it scales down (at
+    # idle_rate, for idle_window seconds; None: no source gives the window) and each cold start's seconds (a
+    # range: the platform's sourced figure up to the startup budget) at usage_rate: fleet/platform_cost.py.
+    scales_to_zero: bool = False
+    idle_rate: Amount = Amount(0.0)
+    idle_window: float | None = 0.0
+    idle_source: str = ""
+    cold_seconds: tuple[float, float] = (0.0, 0.0)
+    cold_source: str = ""
+    models: int = 1
 
 
 @dataclass(frozen=True)
@@ -184,14 +292,14 @@ class RegionCost:
 def _rate(prices: PriceTable, price_id: str) -> Amount:
     """A price per second, or unknown naming the id."""
     price = prices.get(price_id)
-    return Amount(price.per_second) if price else Amount(None, (price_id,))
+    return price.rate() if price else Amount.unknown(price_id)
 
 
 def _ceiling(rates: Sequence[Amount]) -> Amount:
     """The highest of several rates (workers may land on any listed GPU); unknown if any is unknown."""
-    if not rates or not all(r.known for r in rates):
-        return Amount(None, tuple(sorted({m for r in rates for m in r.missing})))
-    return Amount(max(r.usd for r in rates))
+    if not rates:
+        return Amount.unknown("a rate")
+    return Amount(max(r.usd for r in rates), tuple(m for r in rates for m in r.missing), max(r.upper for r in rates))
 
 
 def region_cost(
@@ -231,7 +339,9 @@ def region_cost(
     eas = outputs.get("easEndpoints") or {}
     if eas:
         instance = next(iter(eas.values()))["instanceType"]
-        rate = _rate(prices, f"alibaba.eas.{instance}.{region}")
+        # A region's own price where the table has one, else the type's bound from another region (a range).
+        own = f"alibaba.eas.{instance}.{region}"
+        rate = _rate(prices, own if prices.get(own) or not prices.get(f"alibaba.eas.{instance}") else f"alibaba.eas.{instance}")
         low = sum(e["autoscaler"]["min"] for e in eas.values())
         high = sum(e["autoscaler"]["max"] for e in eas.values())
         lines.append(
@@ -249,7 +359,8 @@ def region_cost(
 
     counterpart = outputs.get("counterpart")
     if counterpart:
-        lines.append(_counterpart_line(counterpart, prices, month, per_million, latency_seconds))
+        line = _counterpart_line(counterpart, prices, month, per_million, latency_seconds)
+        lines.append(_with_idle(line, counterpart, outputs) if counterpart["scaling"]["minWorkers"] == 0 else line)
 
     from fleet import platform_cost  # it builds on this module's types
 
@@ -264,6 +375,43 @@ def region_cost(
         packing_saving_month=saving,
         notes=tuple(platform_cost.workload_lines(workload)),
         workload=workload,
+    )
+
+
+# Cold starts, by platform: the low end a source gives (seconds), and where it comes from. The high end is the
+# model's startup budget (fleet/serving.py: the probes' and timeouts' budget for image start plus model load).
+COLD_START_LOW = {
+    "runpod": (0.2, "Beacon's study: RunPod < 200 ms for 48% of requests with FlashBoot (models-prices-residency.md)"),
+    "modal": (2.0, "Beacon's study: Modal 2-4 s (models-prices-residency.md)"),
+    "fc": (10.0, "FC 3.0 GPU docs: a GPU instance in '10到30秒' (weights-fc-eas.md)"),
+}
+IDLE_SOURCE = {
+    "runpod": "counterpartIdleTimeoutSeconds, RunPod's idle_timeout (billed while the worker waits)",
+    "modal": "counterpartIdleTimeoutSeconds, Modal's scaledown_window (billed while the container waits)",
+}
+
+
+def startup_budget(outputs: Mapping[str, Any]) -> float:
+    """The largest startup budget of the region's models (image start plus model load), in seconds."""
+    from fleet import serving
+
+    weights = [m.get("weightsGiB", 0) for m in outputs.get("models") or []] or [0]
+    return float(max(serving.startup_budget_seconds(w) for w in weights))
+
+
+def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[str, Any]) -> CostLine:
+    from dataclasses import replace
+
+    low, source = COLD_START_LOW[line.provider]
+    return replace(
+        line,
+        scales_to_zero=True,
+        idle_rate=line.usage_rate,
+        idle_window=float(counterpart["scaling"].get("idleTimeoutSeconds", 0)),
+        idle_source=IDLE_SOURCE[line.provider],
+        cold_seconds=(low, startup_budget(outputs)),
+        cold_source=f"{source}; up to the model's startup budget",
+        models=len(counterpart["models"]),
     )
 
 
@@ -293,7 +441,7 @@ def _counterpart_line(
     factor_id = "modal.region.narrow" if narrow else "modal.region.broad"
     factor = prices.get(factor_id)
     gpu = _ceiling([_rate(prices, f"modal.gpu.{g}") for g in gpus])
-    pinned = gpu.times(factor.amount) if factor else Amount(None, tuple(sorted({*gpu.missing, factor_id})))
+    pinned = gpu * factor.span() if factor else gpu * Amount.unknown(factor_id)
     return CostLine(
         "modal",
         f"Modal containers, {','.join(gpus)}",
