@@ -273,6 +273,19 @@ class RegionCost:
     packing_saving_month: Amount
     notes: tuple[str, ...] = field(default=())
     workload: dict[str, Any] | None = None  # fleet/platform_cost.workload_view
+    endpoints: int = 0  # models served in the region (the study's endpoint: a model in a region)
+    operating: tuple[dict[str, Any], ...] = ()  # beyond the cloud bill: mainland one-off and yearly costs
+
+    @property
+    def month(self) -> Amount:
+        """The month at the expected volume (every floor, usage on the primary platform), else at minimum."""
+        return self.workload["declared"] if self.workload else self.month_min
+
+    def year(self) -> Amount:
+        return self.month.times(12) + total(o["amount"] for o in self.operating if o["kind"] == "yearly")
+
+    def one_off(self) -> Amount:
+        return total(o["amount"] for o in self.operating if o["kind"] == "one-off")
 
     @property
     def month_min(self) -> Amount:
@@ -375,6 +388,8 @@ def region_cost(
         packing_saving_month=saving,
         notes=tuple(platform_cost.workload_lines(workload)),
         workload=workload,
+        endpoints=len(outputs.get("models") or []),
+        operating=platform_cost.operating_costs(outputs, prices),
     )
 
 
@@ -519,4 +534,5 @@ def as_json(cost: RegionCost) -> dict[str, Any]:
         },
         "missingPrices": cost.missing(),
         "workload": platform_cost.as_json(cost.workload),
+        "headline": platform_cost.headline_json([cost]),
     }

@@ -378,26 +378,34 @@ def cost_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
     """What a change does to a region's monthly cost, from two plans' `cost` (as_json): for the plan diff."""
     before, after = before or {}, after or {}
 
-    def figure(document: Mapping[str, Any], *path: str) -> float | None | str:
+    def figure(document: Mapping[str, Any], *path: str) -> Amount | str:
         for key in path:
             document = document.get(key) if isinstance(document, Mapping) else None
         if not isinstance(document, Mapping):
             return "absent"
-        return document.get("usd")
+        if document.get("usd") is None:  # a plan written before sums kept their known part
+            return Amount.unknown(*(document.get("missingPrices") or ["a price"]))
+        upper = document.get("upperUsd")
+        return Amount(document["usd"], tuple(document.get("missingPrices") or ()), upper)
 
-    def text(value: float | None | str) -> str:
-        return value if isinstance(value, str) else ("unknown" if value is None else f"${value:,.2f}")
+    def text(value: Amount | str) -> str:
+        return value if isinstance(value, str) else value.text()
 
     changes = []
     for label, path in (
+        ("year at the expected volume", ("headline", "year")),
+        ("first-year one-off costs", ("headline", "oneOff")),
         ("month at minimum", ("monthMin",)),
-        ("month at maximum", ("monthMax",)),
+        ("month at maximum (the ceiling)", ("monthMax",)),
         ("month at the expected volume (declared)", ("workload", "declared")),
     ):
         old, new = figure(before, *path), figure(after, *path)
         if old == new:
             continue
-        delta = f" ({new - old:+,.2f})" if isinstance(old, float) and isinstance(new, float) else ""
+        delta = ""
+        if isinstance(old, Amount) and isinstance(new, Amount):
+            low, high = new.usd - old.usd, new.upper - old.upper
+            delta = f" ({low:+,.2f})" if f"{low:.2f}" == f"{high:.2f}" else f" ({low:+,.2f} to {high:+,.2f})"
         changes.append(f"{label}: {text(old)} → {text(new)}{delta}")
     lines_before = {(x["provider"], x["what"]): x for x in before.get("lines") or []}
     lines_after = {(x["provider"], x["what"]): x for x in after.get("lines") or []}
@@ -408,3 +416,71 @@ def cost_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
         if old != new:
             changes.append(f"{key[0]} {key[1]}: {text(old[0])}..{text(old[1])} → {text(new[0])}..{text(new[1])}")
     return changes
+
+
+def operating_costs(outputs: Mapping[str, Any], prices: PriceTable) -> tuple[dict[str, Any], ...]:
+    """A mainland region that serves on Alibaba Cloud also pays, outside the cloud bill, what Beacon's study gives
+    for operating there: one-off (ICP licence, business registration) and yearly (compliance) costs, in USD as
+    the study gives them (no conversion)."""
+    region = outputs.get("region") or ""
+    serves_on_alibaba = bool((outputs.get("workload") or {}).get("servingPlatforms")) or bool(
+        outputs.get("easEndpoints") or outputs.get("ackEndpoints") or outputs.get("fcEndpoints")
+    )
+    if not (region and is_mainland_region(region) and serves_on_alibaba):
+        return ()
+    found = []
+    for price_id, kind in MAINLAND_OPERATING:
+        price = prices.get(price_id)
+        found.append(
+            {
+                "id": price_id,
+                "what": price.what if price else price_id,
+                "kind": kind,
+                "amount": price.span() if price else Amount.unknown(price_id),
+                "source": price.cited() if price else "not in the price table",
+            }
+        )
+    return tuple(found)
+
+
+def headline(costs: Sequence[Any]) -> dict[str, Any]:
+    """What the regions cost together, never only "unknown": per month and per year at the expected volume
+    (the known figure, its range, the unknown parts by id), the first year's one-off operating costs, per
+    endpoint per year (the study's unit), and the ceiling (every platform at its maximum)."""
+    month = total(c.month for c in costs)
+    year = total(c.year() for c in costs)
+    endpoints = sum(c.endpoints for c in costs)
+    return {
+        "regions": len(costs),
+        "endpoints": endpoints,
+        "month": month,
+        "year": year,
+        "oneOff": total(c.one_off() for c in costs),
+        "perEndpointYear": year.times(1 / endpoints) if endpoints else Amount.zero(),
+        "monthAtMinimum": total(c.month_min for c in costs),
+        "ceilingMonth": total(c.month_max for c in costs),
+        "operating": [o for c in costs for o in c.operating],
+    }
+
+
+def headline_json(costs: Sequence[Any]) -> dict[str, Any]:
+    view = headline(costs)
+    return {
+        **{k: v.as_json() if isinstance(v, Amount) else v for k, v in view.items() if k != "operating"},
+        "ceilingYear": view["ceilingMonth"].times(12).as_json(),
+        "operating": [{**o, "amount": o["amount"].as_json()} for o in view["operating"]],
+    }
+
+
+def headline_lines(costs: Sequence[Any], label: str) -> list[str]:
+    """The headline in words: a known figure, a range where sources give bounds, and the unknown parts named."""
+    view = headline(costs)
+    lines = [
+        f"{label}: {view['month'].text()} a month at the expected volume, {view['year'].text()} a year;"
+        f" per endpoint ({view['endpoints']}) {view['perEndpointYear'].text()} a year",
+        f"  at minimum replicas {view['monthAtMinimum'].text()} a month; ceiling (every platform at its maximum)"
+        f" {view['ceilingMonth'].text()} a month, {view['ceilingMonth'].times(12).text()} a year",
+    ]
+    for item in view["operating"]:
+        lines.append(f"  + {item['kind']}: {item['what']} {item['amount'].text()} ({item['source']})")
+    return lines

@@ -119,16 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         "regions": [cost.as_json(r) for r in region_costs],
         "monthMin": cost.total(r.month_min for r in region_costs).as_json(),
         "monthMax": cost.total(r.month_max for r in region_costs).as_json(),
+        "headline": platform_cost.headline_json(region_costs),
         "study": cost.study_scenario(prices),
     }
     if args.view == "cost-json":
         print(plan_json(fleet), end="")
     elif not args.json_only:
-        low = cost.total(r.month_min for r in region_costs)
-        high = cost.total(r.month_max for r in region_costs)
         fleet_lines = [
-            f"Fleet, {plural(len(region_costs), 'region')}: {low.text()} a month at minimum replicas,"
-            f" {high.text()} at maximum",
+            *platform_cost.headline_lines(region_costs, f"Fleet, {plural(len(region_costs), 'region')}"),
             *platform_cost.fleet_lines(region_costs),
             *study_lines(prices)[1:],
         ]
