@@ -353,8 +353,8 @@ def region_cost(
     if eas:
         instance = next(iter(eas.values()))["instanceType"]
         # A region's own price where the table has one, else the type's bound from another region (a range).
-        own = f"alibaba.eas.{instance}.{region}"
-        rate = _rate(prices, own if prices.get(own) or not prices.get(f"alibaba.eas.{instance}") else f"alibaba.eas.{instance}")
+        own, bound = f"alibaba.eas.{instance}.{region}", f"alibaba.eas.{instance}"
+        rate = _rate(prices, own if prices.get(own) or not prices.get(bound) else bound)
         low = sum(e["autoscaler"]["min"] for e in eas.values())
         high = sum(e["autoscaler"]["max"] for e in eas.values())
         lines.append(
