@@ -367,6 +367,7 @@ def region_cost(
                 f"{low}..{high} instances (all models) x 730 h; per million: one instance x {latency_seconds:g} s x 1M",
                 usage_rate=rate,
                 floor_seconds=low * month,
+                **(_eas_scale_to_zero(outputs, len(eas), rate) if low == 0 else {}),
             )
         )
 
@@ -404,6 +405,22 @@ IDLE_SOURCE = {
     "runpod": "counterpartIdleTimeoutSeconds, RunPod's idle_timeout (billed while the worker waits)",
     "modal": "counterpartIdleTimeoutSeconds, Modal's scaledown_window (billed while the container waits)",
 }
+
+
+def _eas_scale_to_zero(outputs: Mapping[str, Any], models: int, rate: Amount) -> dict[str, Any]:
+    from fleet import eas
+
+    budget = startup_budget(outputs)
+    return {
+        "scales_to_zero": True,
+        "idle_rate": rate,  # an idle instance occupies its resources: billed as busy
+        "idle_window": float(eas.SCALE_TO_ZERO_GRACE_SECONDS),
+        "idle_source": "EAS onZero.scaleDownGracePeriodSeconds, default 600 s (UpdateServiceAutoScaler API)",
+        "cold_seconds": (budget, eas.PROVISION_SECONDS + budget),
+        "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
+        " provisioning estimate plus it (fleet/eas.py)",
+        "models": models,
+    }
 
 
 def startup_budget(outputs: Mapping[str, Any]) -> float:

@@ -34,10 +34,14 @@ SHARED = "alibaba"  # lines every Alibaba platform needs (registry, bucket)
 # What a user waits for on the first request after scale to zero, by platform, and where the figure comes from.
 COLD_START = {
     "fc": "10-30 s to a GPU instance (FC 3.0 GPU docs, '10到30秒'), plus the model's load from the OSS mount",
-    "ack": "none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod)",
-    "eas": "none: EAS keeps at least 1 instance per model (UpdateServiceAutoScaler API: min > 0)",
-    "runpod": "none with active workers; with 0, unknown (RunPod publishes no figure for a vLLM worker)",
-    "modal": "none with warm containers; with 0, unknown (no sourced figure for a vLLM container)",
+    "ack": "none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod),"
+    " and without pod autoscaling nothing starts a model again at minReplicasPerModel 0",
+    "eas": "at minimum 0, the model's startup budget up to 15 min provisioning plus it (no source times it); idle"
+    " instances are billed for onZero.scaleDownGracePeriodSeconds (600 s default) before scaling to zero",
+    "runpod": "none with active workers; from 0, 0.2 s (FlashBoot, the study: 48% of requests) up to the startup"
+    " budget; idle workers billed for counterpartIdleTimeoutSeconds",
+    "modal": "none with warm containers; from 0, 2-4 s (the study) up to the startup budget; idle containers billed"
+    " for counterpartIdleTimeoutSeconds (scaledown_window)",
 }
 
 

@@ -14,9 +14,11 @@ from fleet.settings import parse_settings
 from offline.plan import main as plan_main
 from offline.report import plan_document
 from offline.stack_files import load_stack_config
-from tests.conftest import settled_ok
+from tests.conftest import settled_ok, with_overrides
 
 SHIPPED = cost.load_prices()
+# The fleet as it was before it was sized to Beacon: ACK and EAS, one replica per model always on.
+ALWAYS_ON = {"servingPlatforms": ["eas", "ack"], "minReplicasPerModel": 1}
 NODE_HOURLY, EAS_HOURLY, CPU_HOURLY = 1.25, 1.5, 0.2  # made-up test prices, in a test's own file only
 # What no public source gives (../shared/reference/prices-2026-11.md), so the shipped plans name it as unknown.
 UNSOURCED = ("alibaba.ecs.ecs.g7.xlarge.", "fc.idle-window")
@@ -49,7 +51,7 @@ def test_the_studys_scenario_reproduces_2952_a_year_at_0_000164_per_second():
 
 
 def test_a_sum_keeps_its_known_part_and_names_its_unknown_parts_never_only_unknown(synth):
-    outputs = settled_ok(synth("us-east", overrides={"systemNodeCount": 2, "minReplicasPerModel": 1})).outputs
+    outputs = settled_ok(synth("us-east", overrides=ALWAYS_ON)).outputs
     region = cost.region_cost(outputs, SHIPPED)
     assert not region.month_max.known and region.month_max.usd > 0
     assert region.missing() == ["alibaba.ecs.ecs.g7.xlarge.us-east-1"]  # the system pool's CPU type: no source
@@ -62,7 +64,7 @@ def test_a_sum_keeps_its_known_part_and_names_its_unknown_parts_never_only_unkno
 
 
 def test_pai_eas_is_priced_at_its_sources_upper_bound_converted_at_the_cited_rate(synth):
-    outputs = settled_ok(synth("us-east", overrides={"minReplicasPerModel": 1})).outputs
+    outputs = settled_ok(synth("us-east", overrides=ALWAYS_ON)).outputs
     eas = next(line for line in cost.region_cost(outputs, SHIPPED).lines if line.provider == "eas")
     instances = sum(e["autoscaler"]["min"] for e in outputs["easEndpoints"].values())
     # ecs.gn7i-c8g1.2xlarge: at most CNY 15 an hour (cn-shanghai), x 0.138 USD/CNY.
@@ -75,7 +77,7 @@ def test_nothing_costs_nothing_whatever_its_price():
 
 
 def test_known_prices_give_the_arithmetic_of_nodes_instances_and_workers(synth, tmp_path):
-    outputs = settled_ok(synth("ap-southeast", overrides={"counterpartGpus": ["AMPERE_24"]})).outputs
+    outputs = settled_ok(synth("ap-southeast", overrides={**ALWAYS_ON, "counterpartGpus": ["AMPERE_24"]})).outputs
     region = cost.region_cost(outputs, user_prices(tmp_path, "ap-southeast-1"))
     lines: dict[str, cost.CostLine] = {}
     for line in region.lines:
@@ -95,11 +97,10 @@ def test_known_prices_give_the_arithmetic_of_nodes_instances_and_workers(synth, 
 
 
 def test_packing_savings_match_the_planner(synth, tmp_path):
-    settings = parse_settings(
-        load_project_schema(), "ap-southeast", load_stack_config("ap-southeast").values, frozenset()
-    )
+    values = with_overrides(load_stack_config("ap-southeast"), ALWAYS_ON, ()).values
+    settings = parse_settings(load_project_schema(), "ap-southeast", values, frozenset())
     planned = region_packing(settings)
-    outputs = settled_ok(synth("ap-southeast")).outputs
+    outputs = settled_ok(synth("ap-southeast", overrides=ALWAYS_ON)).outputs
     region = cost.region_cost(outputs, user_prices(tmp_path, "ap-southeast-1"))
     assert (region.gpus_packed, region.gpus_whole) == (planned.gpus_needed, len(planned.gpus) + planned.gpus_saved)
     assert region.packing_saving_month.usd == pytest.approx(planned.gpus_saved * NODE_HOURLY * 730)
@@ -111,7 +112,7 @@ def test_each_shipped_region_plan_carries_its_cost_and_names_the_prices_it_lacks
         document = plan_document(load_stack_config(stack), settled_ok(synth(stack)))
         costs = document["cost"]
         assert costs["hoursPerMonth"] == 730 and costs["latencySeconds"] == 2.0
-        assert {line["provider"] for line in costs["lines"]} >= {"ack", "eas"}
+        assert {line["provider"] for line in costs["lines"]} >= {"eas"}
         assert costs["monthMax"]["usd"] > 0 and costs["headline"]["year"]["usd"] > 0
         assert all(p.startswith(UNSOURCED) for p in costs["missingPrices"])
 
@@ -140,15 +141,16 @@ def test_the_cost_view_prints_per_month_and_per_million_figures_where_prices_are
     assert plan_main(argv) == 0
     fleet = json.loads(capsys.readouterr().out)
     eas = next(line for line in fleet["regions"][0]["lines"] if line["provider"] == "eas")
-    assert eas["monthMin"]["usd"] == pytest.approx(3 * EAS_HOURLY * 730)
+    assert eas["monthMin"]["usd"] == 0  # sized to Beacon: EAS scales to zero
+    assert eas["monthMax"]["usd"] == pytest.approx(6 * EAS_HOURLY * 730)  # 2 instances for each of 3 models
     assert eas["perMillionInferences"]["usd"] == pytest.approx(EAS_HOURLY / 3600 * 2 * 1e6)
-    assert fleet["monthMin"]["complete"] is False and fleet["monthMin"]["usd"] > 0  # the system pool: unknown part
+    assert fleet["monthMin"]["complete"] is True and fleet["monthMin"]["usd"] > 0  # no ACK system pool in us-east
     assert fleet["headline"]["year"]["usd"] > 0 and fleet["headline"]["perEndpointYear"]["usd"] > 0
     assert fleet["study"]["rows"][0]["annualUsd"] == 2952.0
 
     assert plan_main(["--stack", "us-east", "--view", "cost", "--out", str(tmp_path)]) == 0
     table = capsys.readouterr().out
-    assert "PER 1M @ 2s" in table and "unknown until these prices are added" in table
+    assert "PER 1M @ 2s" in table and "Region us-east-1: $" in table and "a year" in table
     assert "$2,952/year" in table
 
 
@@ -174,7 +176,7 @@ def test_every_shipped_price_has_unit_currency_source_and_date():
 def test_the_shipped_plans_name_no_unknown_price_but_those_no_public_source_gives(synth):
     for stack in ("cn-beijing", "ap-southeast", "us-east"):
         missing = cost.region_cost(settled_ok(synth(stack)).outputs, SHIPPED).missing()
-        assert missing and all(p.startswith(UNSOURCED) for p in missing), (stack, missing)
+        assert all(p.startswith(UNSOURCED) for p in missing), (stack, missing)
 
 
 def test_the_studys_scenario_with_todays_sourced_prices_shows_its_arithmetic():
@@ -236,10 +238,9 @@ def test_a_cross_border_counterpart_is_not_a_placement_for_a_residency_bound_reg
 def test_the_plan_diff_says_what_a_change_does_to_each_regions_monthly_cost(synth):
     from fleet import platform_cost
 
-    before = cost.as_json(cost.region_cost(settled_ok(synth("us-east")).outputs, SHIPPED))
-    after = cost.as_json(
-        cost.region_cost(settled_ok(synth("us-east", overrides={"models": ["llama3.2-1b"]})).outputs, SHIPPED)
-    )
+    before = cost.as_json(cost.region_cost(settled_ok(synth("us-east", overrides=ALWAYS_ON)).outputs, SHIPPED))
+    one_model = {**ALWAYS_ON, "models": ["llama3.2-1b"]}
+    after = cost.as_json(cost.region_cost(settled_ok(synth("us-east", overrides=one_model)).outputs, SHIPPED))
     changes = platform_cost.cost_changes(before, after)
     # One model instead of three packs onto one GPU: the pool's floor drops from 2 nodes to 1 ($2.0976/h x 730).
     assert "ack GPU node pool, ecs.gn7i-c8g1.2xlarge: $3,062.50..$4,593.74 → $1,531.25..$1,531.25" in changes

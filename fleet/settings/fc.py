@@ -22,7 +22,7 @@ class FcSettings:
 
 @dataclass(frozen=True)
 class Workload:
-    requests_per_month: int  # the region's expected requests, all models together
+    requests_per_month: int  # each model's expected requests a month in the region
     seconds_per_request: float
     cost_warning_multiple: float  # warn when the declared platforms cost more than this times the cheapest
 
