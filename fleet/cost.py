@@ -261,6 +261,11 @@ class CostLine:
     cold_seconds: tuple[float, float] = (0.0, 0.0)
     cold_source: str = ""
     models: int = 1
+    # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
+    # instances it allows now (all models), and one instance's month.
+    max_key: str = ""
+    max_instances: int = 0
+    instance_month: Amount = Amount(0.0)
 
 
 @dataclass(frozen=True)
@@ -345,6 +350,9 @@ def region_cost(
                 f" model's slice of {gpu_gib} GiB x {latency_seconds:g} s x 1M, averaged over models",
                 usage_rate=node.times(sum(slices) / max(len(slices), 1) / gpu_gib),
                 floor_seconds=(packing.get("wholeGpuPerReplica", 0) if pool["minNodes"] else 0) * month,
+                max_key="maxReplicasPerModel",
+                max_instances=pool["maxNodes"],
+                instance_month=node.times(month),
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)
@@ -368,6 +376,10 @@ def region_cost(
                 usage_rate=rate,
                 floor_seconds=low * month,
                 **(_eas_scale_to_zero(outputs, len(eas), rate) if low == 0 else {}),
+                max_key="maxReplicasPerModel",
+                max_instances=high,
+                instance_month=rate.times(month),
+                models=len(eas),
             )
         )
 
@@ -419,7 +431,6 @@ def _eas_scale_to_zero(outputs: Mapping[str, Any], models: int, rate: Amount) ->
         "cold_seconds": (budget, eas.PROVISION_SECONDS + budget),
         "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
         " provisioning estimate plus it (fleet/eas.py)",
-        "models": models,
     }
 
 
@@ -467,6 +478,10 @@ def _counterpart_line(
             f" GPU pool; per million: a flex worker x {latency:g} s x 1M",
             usage_rate=flex,
             floor_seconds=low * models * month,
+            max_key="counterpartMaxWorkers",
+            max_instances=high * models,
+            instance_month=flex.times(month),
+            models=models,
         )
     # Modal's narrow regions are named like us-east; broad ones like us.
     narrow = any("-" in location for location in counterpart["locations"])
@@ -484,6 +499,10 @@ def _counterpart_line(
         f" ({'narrow' if narrow else 'broad'} region); per million: a container x {latency:g} s x 1M",
         usage_rate=pinned,
         floor_seconds=low * models * month,
+        max_key="counterpartMaxWorkers",
+        max_instances=high * models,
+        instance_month=pinned.times(month),
+        models=models,
     )
 
 
@@ -552,4 +571,5 @@ def as_json(cost: RegionCost) -> dict[str, Any]:
         "missingPrices": cost.missing(),
         "workload": platform_cost.as_json(cost.workload),
         "headline": platform_cost.headline_json([cost]),
+        "budget": platform_cost.budget_json(cost),
     }

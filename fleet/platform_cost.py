@@ -109,6 +109,9 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
                 cold_seconds=(COLD_START_LOW["fc"][0], 30 + startup_budget(outputs)),
                 cold_source=f"{COLD_START_LOW['fc'][1]}; up to 30 s plus the model's startup budget",
                 models=len(functions),
+                max_key="fcMaxInstances",
+                max_instances=high,
+                instance_month=active.times(month),
             )
         )
     kubernetes = outputs.get("kubernetes") or {}
@@ -226,6 +229,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
         "primary": primary,
         "declared": declared,
         "warning": warning,
+        "yearlyBudgetUsd": workload.get("yearlyBudgetUsd"),
     }
 
 
@@ -488,3 +492,84 @@ def headline_lines(costs: Sequence[Any], label: str) -> list[str]:
     for item in view["operating"]:
         lines.append(f"  + {item['kind']}: {item['what']} {item['amount'].text()} ({item['source']})")
     return lines
+
+
+def budget_view(cost: Any) -> dict[str, Any] | None:
+    """The region held to its yearly budget (`yearlyBudgetUsd`), or None without one.
+
+    - over: the known cost a year at the expected volume (the known figure; bounded and unknown parts are shown
+      beside it, not counted) exceeds the budget; the message names the dearest platforms and the cheapest
+      residency-respecting placement.
+    - allowed maxima: each line with a maximum (ACK nodes, EAS instances, FC instances, counterpart workers) may
+      keep, beyond the one per model the volume needs, as many instances as the budget's headroom pays for
+      running all month (one instance's month at its known price, or at its bound where only a bound exists).
+      A configured maximum above that fails, naming the key and the value the budget allows.
+    - ceiling: every line at its configured maximum all month, beside the budget.
+    """
+    view = cost.workload or {}
+    budget = view.get("yearlyBudgetUsd")
+    if not budget:
+        return None
+    year = cost.year()
+    headroom_month = max(0.0, (budget - year.usd) / 12)
+    problems, allowed = [], {}
+    for line in cost.lines:
+        if not line.max_key or not line.max_instances:
+            continue
+        one = line.instance_month.usd or line.instance_month.upper
+        per_model = line.provider != "ack"  # ACK's pool is bounded in nodes, shared by the models
+        # What the volume needs: one instance per model (at ~2 requests a minute one serves it), or the nodes
+        # cGPU packs one replica of every model onto; beyond that, what the headroom pays for all month.
+        needed = max(line.models, 1) if per_model else max(cost.gpus_packed, 1)
+        extra = int(headroom_month // one) if one > 0 else 0
+        most = needed + extra
+        unit, divisor = ("per model", needed) if per_model else ("nodes", 1)
+        configured, most_shown = line.max_instances // divisor, most // divisor
+        allowed[f"{line.provider} ({line.max_key})"] = {"configured": configured, "allowed": most_shown, "unit": unit}
+        if line.max_instances > most:
+            problems.append(
+                f"{line.provider}: {line.max_key} allows {configured} {unit}, but the budget pays for at most"
+                f" {most_shown} (${one:,.2f} per instance-month beyond what the volume needs); lower {line.max_key}"
+                f" to {most_shown} or raise yearlyBudgetUsd"
+            )
+    platforms = view.get("platforms") or {}
+    dearest = sorted(platforms, key=lambda name: platforms[name]["month"].usd, reverse=True)[:2]
+    over = year.usd > budget
+    if over:
+        named = ", ".join(f"{name} {platforms[name]['month'].text()} a month" for name in dearest)
+        problems.insert(
+            0,
+            f"the known cost a year at {view.get('requestsPerMonth', 0):,} requests a month, ${year.usd:,.2f},"
+            f" exceeds yearlyBudgetUsd (${budget:,.2f}); dearest: {named}; the cheapest residency-respecting"
+            f" placement is {view.get('cheapest') or 'none priced'}: serve there (servingPlatforms, failoverOrder)"
+            " or raise the budget",
+        )
+    return {
+        "budgetUsd": budget,
+        "year": year,
+        "ceilingYear": cost.month_max.times(12),
+        "over": over,
+        "allowedMaxima": allowed,
+        "problems": problems,
+    }
+
+
+def budget_lines(cost: Any) -> list[str]:
+    view = budget_view(cost)
+    if view is None:
+        return []
+    lines = [
+        f"  Budget ${view['budgetUsd']:,.2f} a year: known cost {view['year'].text()} a year at the expected volume;"
+        f" ceiling (every platform at its configured maximum all month) {view['ceilingYear'].text()} a year",
+        "    maxima the budget allows (per model; ACK: nodes): "
+        + ", ".join(f"{k} {v['configured']} (allowed {v['allowed']})" for k, v in view["allowedMaxima"].items()),
+    ]
+    lines += [f"  over budget: {problem}" for problem in view["problems"]]
+    return lines
+
+
+def budget_json(cost: Any) -> dict[str, Any] | None:
+    view = budget_view(cost)
+    if view is None:
+        return None
+    return {**view, "year": view["year"].as_json(), "ceilingYear": view["ceilingYear"].as_json()}

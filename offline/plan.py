@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.stack:
         _remove_stale_plans(args.out, set(stacks))
     failed = []
+    over_budget: list[str] = []
     region_costs = []
     for config, synthesis in broken + plan_stacks(configs):
         path = args.out / f"{config.stack}.json"
@@ -100,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         region = region_cost(synthesis, prices, args.latency_seconds)
         if region:
             region_costs.append(region)
+            budget = platform_cost.budget_view(region)
+            if budget and budget["problems"] and config.stack not in failed:
+                failed.append(config.stack)  # over its yearlyBudgetUsd: the plan fails, saying what to change
+                over_budget.extend(f"  - {config.stack}: {problem}" for problem in budget["problems"])
         if args.view == "cost":
             print(
                 f"== stack {config.stack}" + ("\n".join(cost_lines(region)) if region else ": no cost (not a region)")
@@ -135,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     if across:
         print(f"the stacks disagree ({plural(len(across), 'problem')}):", file=sys.stderr)
         print("\n".join(fit([f"  - {message}" for message in across])), file=sys.stderr)
+    if over_budget:
+        print("over budget (yearlyBudgetUsd):", file=sys.stderr)
+        print("\n".join(fit(over_budget)), file=sys.stderr)
     if failed:
         print(
             f"{len(failed)} of {plural(len(stacks), 'stack')} failed to synthesize or broke a mandatory policy:"

@@ -351,6 +351,7 @@ def cost_lines(region: cost.RegionCost) -> list[str]:
         )
     lines.extend(region.notes)  # the cost at the expected volume (fleet/platform_cost.py)
     lines.extend(platform_cost.headline_lines([region], f"  Region {region.region}"))
+    lines.extend(platform_cost.budget_lines(region))
     return lines
 
 

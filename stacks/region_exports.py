@@ -251,6 +251,7 @@ def _export_models_and_workload(settings: RegionSettings) -> None:
                 "requestsPerModelPerMonth": settings.workload.requests_per_month,
                 "secondsPerRequest": settings.workload.seconds_per_request,
                 "costWarningMultiple": settings.workload.cost_warning_multiple,
+                "yearlyBudgetUsd": settings.workload.yearly_budget_usd,
                 "servingPlatforms": list(settings.serving_platforms),
                 "failoverOrder": list(settings.failover_order),
             },

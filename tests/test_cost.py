@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from fleet import cost
+from fleet import cost, platform_cost
 from fleet.capacity import region_packing
 from fleet.config_schema import load_project_schema
 from fleet.settings import parse_settings
@@ -18,7 +18,13 @@ from tests.conftest import settled_ok, with_overrides
 
 SHIPPED = cost.load_prices()
 # The fleet as it was before it was sized to Beacon: ACK and EAS, one replica per model always on.
-ALWAYS_ON = {"servingPlatforms": ["eas", "ack"], "minReplicasPerModel": 1}
+ALWAYS_ON = {
+    "servingPlatforms": ["eas", "ack"],
+    "minReplicasPerModel": 1,
+    "maxReplicasPerModel": 2,
+    "counterpartMaxWorkers": 2,
+    "yearlyBudgetUsd": "",
+}
 NODE_HOURLY, EAS_HOURLY, CPU_HOURLY = 1.25, 1.5, 0.2  # made-up test prices, in a test's own file only
 # What no public source gives (../shared/reference/prices-2026-11.md), so the shipped plans name it as unknown.
 UNSOURCED = ("alibaba.ecs.ecs.g7.xlarge.", "fc.idle-window")
@@ -138,20 +144,47 @@ def test_the_cost_view_prints_per_month_and_per_million_figures_where_prices_are
         encoding="utf-8",
     )
     argv = ["--stack", "us-east", "--view", "cost-json", "--out", str(tmp_path), "--prices", str(prices)]
-    assert plan_main(argv) == 0
-    fleet = json.loads(capsys.readouterr().out)
+    # At a quoted EAS price, EAS's month (kept warm by its 600 s grace period at ~2 requests a minute) is known
+    # and puts us-east over its $3,000 budget: the plan fails, naming the dearest platform, the cheapest
+    # placement and the key to change.
+    assert plan_main(argv) == 1
+    captured = capsys.readouterr()
+    fleet = json.loads(captured.out)
+    assert "over budget (yearlyBudgetUsd)" in captured.err and "exceeds yearlyBudgetUsd ($3,000.00)" in captured.err
+    assert "dearest: eas $" in captured.err and "cheapest residency-respecting placement is" in captured.err
     eas = next(line for line in fleet["regions"][0]["lines"] if line["provider"] == "eas")
     assert eas["monthMin"]["usd"] == 0  # sized to Beacon: EAS scales to zero
-    assert eas["monthMax"]["usd"] == pytest.approx(6 * EAS_HOURLY * 730)  # 2 instances for each of 3 models
+    assert eas["monthMax"]["usd"] == pytest.approx(3 * EAS_HOURLY * 730)  # 1 instance for each of 3 models
     assert eas["perMillionInferences"]["usd"] == pytest.approx(EAS_HOURLY / 3600 * 2 * 1e6)
     assert fleet["monthMin"]["complete"] is True and fleet["monthMin"]["usd"] > 0  # no ACK system pool in us-east
-    assert fleet["headline"]["year"]["usd"] > 0 and fleet["headline"]["perEndpointYear"]["usd"] > 0
+    assert fleet["headline"]["year"]["usd"] > 3000 and fleet["headline"]["perEndpointYear"]["usd"] > 0
+    assert fleet["regions"][0]["budget"]["over"] is True
     assert fleet["study"]["rows"][0]["annualUsd"] == 2952.0
 
+    # At the shipped prices (EAS known only as a bound) the known cost is within the budget: the plan passes,
+    # and shows the budget beside the ceiling.
     assert plan_main(["--stack", "us-east", "--view", "cost", "--out", str(tmp_path)]) == 0
     table = capsys.readouterr().out
     assert "PER 1M @ 2s" in table and "Region us-east-1: $" in table and "a year" in table
+    assert "Budget $3,000.00 a year: known cost $" in table and "ceiling (every platform at its configured" in table
     assert "$2,952/year" in table
+
+
+def test_a_maximum_above_what_the_budget_pays_for_fails_naming_the_key_and_the_value(synth):
+    outputs = settled_ok(synth("ap-southeast", overrides={"maxReplicasPerModel": 2, "fcMaxInstances": 3})).outputs
+    view = platform_cost.budget_view(cost.region_cost(outputs, SHIPPED))
+    assert view["budgetUsd"] == 3000 and not view["over"]
+    assert view["allowedMaxima"]["eas (maxReplicasPerModel)"] == {"configured": 2, "allowed": 1, "unit": "per model"}
+    assert any("lower maxReplicasPerModel to 1 or raise yearlyBudgetUsd" in p for p in view["problems"])
+    assert any("lower fcMaxInstances to 1" in p for p in view["problems"])
+    # Every scale-to-zero platform of the shipped region has its maximum bounded by the budget.
+    shipped = platform_cost.budget_view(cost.region_cost(settled_ok(synth("ap-southeast")).outputs, SHIPPED))
+    assert set(shipped["allowedMaxima"]) == {
+        "eas (maxReplicasPerModel)",
+        "fc (fcMaxInstances)",
+        "runpod (counterpartMaxWorkers)",
+    }
+    assert shipped["problems"] == [] and shipped["ceilingYear"].usd > shipped["budgetUsd"]
 
 
 def test_a_price_without_a_source_is_refused_naming_it(tmp_path):

@@ -351,7 +351,7 @@ def test_bad_serving_input_is_one_error_naming_every_key_and_nothing_is_declared
     assert result.error.startswith("stack 'us-east' has 7 configuration problems; nothing was declared.")
     for expected in (
         "beacon-fleet:gpuInstanceTypes[0]: 'ecs.g7.xlarge' is not an ECS GPU instance type",
-        "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)",
+        "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (1)",
         "beacon-fleet:models[2]: mistral-7b (fp16) needs 19 GiB of GPU memory",
         "but a T4 has 16 GiB (easInstanceType); try quantization: mistral-7b:awq",
         "beacon-fleet:registryUsername: Personal Edition needs the account name",

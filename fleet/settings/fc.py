@@ -25,6 +25,7 @@ class Workload:
     requests_per_month: int  # each model's expected requests a month in the region
     seconds_per_request: float
     cost_warning_multiple: float  # warn when the declared platforms cost more than this times the cheapest
+    yearly_budget_usd: float | None = None  # the plan fails above it (fleet/platform_cost.budget_view)
 
 
 def parse_fc(
@@ -98,6 +99,15 @@ def parse_workload(values: dict[str, Any], p: Problems) -> Workload | None:
             continue
         if parsed[key] <= 0 or (key == "costWarningMultiple" and parsed[key] < 1):
             p.add(key, f"must be {'at least 1' if key == 'costWarningMultiple' else 'more than 0'}, got {text}")
+    budget_text, budget = values.get("yearlyBudgetUsd"), None
+    if budget_text not in (None, ""):
+        try:
+            budget = float(budget_text)
+        except (TypeError, ValueError):
+            p.add("yearlyBudgetUsd", f"'{budget_text}' is not a number; write it as a string such as \"3000\"")
+        else:
+            if budget <= 0:
+                p.add("yearlyBudgetUsd", f"must be more than 0, or empty for no budget, got {budget_text}")
     if not isinstance(requests, int) or len(parsed) != 2:
         return None
-    return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"])
+    return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"], budget)
