@@ -266,6 +266,9 @@ class CostLine:
     max_key: str = ""
     max_instances: int = 0
     instance_month: Amount = Amount(0.0)
+    # False for ACK's GPU pool at zero nodes: without pod autoscaling nothing starts a model there again, so it
+    # takes no traffic (the router fails over) and the view puts no usage on it.
+    serves: bool = True
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,7 @@ def region_cost(
                 max_key="maxReplicasPerModel",
                 max_instances=pool["maxNodes"],
                 instance_month=node.times(month),
+                serves=pool["minNodes"] > 0,
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)

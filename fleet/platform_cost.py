@@ -207,7 +207,15 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     candidates = {k: v for k, v in platforms.items() if v["respectsResidency"]}
     known = {k: v["month"].usd for k, v in candidates.items() if v["month"].known}
     cheapest = min(known, key=known.get) if known else None
-    order = [step for step in workload.get("failoverOrder") or [] if step in platforms or step == "counterpart"]
+    parked = {line.provider for line in lines if not line.serves}
+    for name in parked & set(platforms):
+        platforms[name]["usage"] = Amount.zero()
+        platforms[name]["coldStart"] = "parked: its GPU pool is at zero nodes and no pod autoscaler starts a model"
+    order = [
+        step
+        for step in workload.get("failoverOrder") or []
+        if (step in platforms and step not in parked) or step == "counterpart"
+    ]
     primary = next((p for p in _steps(order, platforms)), None)
     declared = total(line.month_min for line in lines)
     if primary:

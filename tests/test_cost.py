@@ -150,14 +150,14 @@ def test_the_cost_view_prints_per_month_and_per_million_figures_where_prices_are
     assert plan_main(argv) == 1
     captured = capsys.readouterr()
     fleet = json.loads(captured.out)
-    assert "over budget (yearlyBudgetUsd)" in captured.err and "exceeds yearlyBudgetUsd ($3,000.00)" in captured.err
+    assert "over budget (yearlyBudgetUsd)" in captured.err and "exceeds yearlyBudgetUsd ($4,000.00)" in captured.err
     assert "dearest: eas $" in captured.err and "cheapest residency-respecting placement is" in captured.err
     eas = next(line for line in fleet["regions"][0]["lines"] if line["provider"] == "eas")
     assert eas["monthMin"]["usd"] == 0  # sized to Beacon: EAS scales to zero
     assert eas["monthMax"]["usd"] == pytest.approx(3 * EAS_HOURLY * 730)  # 1 instance for each of 3 models
     assert eas["perMillionInferences"]["usd"] == pytest.approx(EAS_HOURLY / 3600 * 2 * 1e6)
     assert fleet["monthMin"]["complete"] is True and fleet["monthMin"]["usd"] > 0  # no ACK system pool in us-east
-    assert fleet["headline"]["year"]["usd"] > 3000 and fleet["headline"]["perEndpointYear"]["usd"] > 0
+    assert fleet["headline"]["year"]["usd"] > 4000 and fleet["headline"]["perEndpointYear"]["usd"] > 0
     assert fleet["regions"][0]["budget"]["over"] is True
     assert fleet["study"]["rows"][0]["annualUsd"] == 2952.0
 
@@ -166,22 +166,23 @@ def test_the_cost_view_prints_per_month_and_per_million_figures_where_prices_are
     assert plan_main(["--stack", "us-east", "--view", "cost", "--out", str(tmp_path)]) == 0
     table = capsys.readouterr().out
     assert "PER 1M @ 2s" in table and "Region us-east-1: $" in table and "a year" in table
-    assert "Budget $3,000.00 a year: known cost $" in table and "ceiling (every platform at its configured" in table
+    assert "Budget $4,000.00 a year: known cost $" in table and "ceiling (every platform at its configured" in table
     assert "$2,952/year" in table
 
 
 def test_a_maximum_above_what_the_budget_pays_for_fails_naming_the_key_and_the_value(synth):
-    outputs = settled_ok(synth("ap-southeast", overrides={"maxReplicasPerModel": 2, "fcMaxInstances": 3})).outputs
+    overrides = {"maxReplicasPerModel": 2, "fcMaxInstances": 3, "servingPlatforms": ["eas", "ack", "fc"]}
+    outputs = settled_ok(synth("ap-southeast", overrides=overrides)).outputs
     view = platform_cost.budget_view(cost.region_cost(outputs, SHIPPED))
-    assert view["budgetUsd"] == 3000 and not view["over"]
+    assert view["budgetUsd"] == 4000 and not view["over"]
     assert view["allowedMaxima"]["eas (maxReplicasPerModel)"] == {"configured": 2, "allowed": 1, "unit": "per model"}
     assert any("lower maxReplicasPerModel to 1 or raise yearlyBudgetUsd" in p for p in view["problems"])
     assert any("lower fcMaxInstances to 1" in p for p in view["problems"])
     # Every scale-to-zero platform of the shipped region has its maximum bounded by the budget.
     shipped = platform_cost.budget_view(cost.region_cost(settled_ok(synth("ap-southeast")).outputs, SHIPPED))
     assert set(shipped["allowedMaxima"]) == {
+        "ack (maxReplicasPerModel)",
         "eas (maxReplicasPerModel)",
-        "fc (fcMaxInstances)",
         "runpod (counterpartMaxWorkers)",
     }
     assert shipped["problems"] == [] and shipped["ceilingYear"].usd > shipped["budgetUsd"]
