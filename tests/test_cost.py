@@ -156,7 +156,8 @@ def test_the_cost_view_prints_per_month_and_per_million_figures_where_prices_are
     assert eas["monthMin"]["usd"] == 0  # sized to Beacon: EAS scales to zero
     assert eas["monthMax"]["usd"] == pytest.approx(3 * EAS_HOURLY * 730)  # 1 instance for each of 3 models
     assert eas["perMillionInferences"]["usd"] == pytest.approx(EAS_HOURLY / 3600 * 2 * 1e6)
-    assert fleet["monthMin"]["complete"] is True and fleet["monthMin"]["usd"] > 0  # no ACK system pool in us-east
+    assert fleet["monthMin"]["complete"] is False and fleet["monthMin"]["usd"] > 0  # the system pool: named
+    assert fleet["monthMin"]["missingPrices"] == ["alibaba.ecs.ecs.g7.xlarge.us-east-1"]
     assert fleet["headline"]["year"]["usd"] > 4000 and fleet["headline"]["perEndpointYear"]["usd"] > 0
     assert fleet["regions"][0]["budget"]["over"] is True
     assert fleet["study"]["rows"][0]["annualUsd"] == 2952.0
