@@ -218,3 +218,32 @@ def budget_json(cost: Any) -> dict[str, Any] | None:
     if view is None:
         return None
     return {**view, "year": view["year"].as_json(), "ceilingYear": view["ceilingYear"].as_json()}
+
+
+DEDICATED = ("ack", "eas")  # a GPU node or an EAS instance: paid by the hour whether busy or not
+
+
+def break_even(lines: Sequence[Any], platforms: Mapping[str, Any], requests: int) -> dict[str, Any]:
+    """For each dedicated platform, the requests a month above which one node or instance kept all month costs
+    less than the cheapest serverless platform in the same jurisdiction, at that platform's cost per request
+    at the expected volume (idle and cold starts included)."""
+    serverless = {
+        name: p["month"].usd / requests
+        for name, p in platforms.items()
+        if name not in DEDICATED and p["respectsResidency"] and p["month"].known and requests and p["month"].usd
+    }
+    if not serverless:
+        return {}
+    cheapest = min(serverless, key=serverless.get)
+    found = {}
+    for line in lines:
+        if line.provider in DEDICATED and line.max_key and (line.instance_month.usd or line.instance_month.upper):
+            one = line.instance_month.usd or line.instance_month.upper
+            found[line.provider] = {
+                "against": cheapest,
+                "requestsPerMonth": int(one / serverless[cheapest]),
+                "basis": f"one {line.provider} {'node' if line.provider == 'ack' else 'instance'} all month"
+                f" (${one:,.2f}{'' if line.instance_month.usd else ', at its bound'}) / {cheapest}'s"
+                f" ${serverless[cheapest]:.5f} per request",
+            }
+    return found

@@ -17,6 +17,7 @@ from typing import Any
 
 from fleet.cost import COLD_START_LOW, HOURS_PER_MONTH, Amount, CostLine, PriceTable, startup_budget, total
 from fleet.cost_budget import (  # noqa: F401 - the fleet's headline and budget, used through this module too
+    break_even,
     budget_json,
     budget_lines,
     budget_view,
@@ -225,7 +226,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
         declared = declared + platforms[primary]["usage"]
     warning = ""
     multiple = workload["costWarningMultiple"]
-    if cheapest and declared.known and declared.usd > multiple * known[cheapest]:
+    if cheapest and declared.usd > multiple * known[cheapest]:  # the known part already says enough
         warning = (
             f"the declared platforms cost {declared.text()} a month at {requests:,} requests, more than {multiple:g}x"
             f" the cheapest residency-respecting placement ({cheapest}, ${known[cheapest]:,.2f})"
@@ -241,6 +242,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
         "declared": declared,
         "warning": warning,
         "yearlyBudgetUsd": workload.get("yearlyBudgetUsd"),
+        "breakEven": break_even(lines, platforms, requests),
     }
 
 
@@ -306,6 +308,11 @@ def workload_lines(view: Mapping[str, Any] | None) -> list[str]:
     unpriced = f"; not priced: {', '.join(view['unpriced'])}" if view["unpriced"] else ""
     lines.append(f"    cheapest residency-respecting placement: {cheapest}{unpriced}")
     lines.append(f"    declared (every floor, usage on {view['primary']}): {view['declared'].text()}")
+    for name, even in (view.get("breakEven") or {}).items():
+        lines.append(
+            f"    {name} is cheaper than {even['against']} above {even['requestsPerMonth']:,} requests a month"
+            f" ({even['basis']})"
+        )
     if view["warning"]:
         lines.append(f"  warning: {view['warning']}")
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import yaml
@@ -283,3 +284,113 @@ def test_the_plan_diff_says_what_a_change_does_to_each_regions_monthly_cost(synt
     assert any(c.startswith("month at minimum: $") and "(-" in c for c in changes)
     assert any(c.startswith("year at the expected volume: $") for c in changes)
     assert platform_cost.cost_changes(before, before) == []
+
+
+# --- sized to Beacon: the headline, idle and cold starts, break-even, the mainland's own costs ----------------
+
+SHIPPED_STACKS = ("cn-beijing", "ap-southeast", "us-east")
+
+
+def test_the_shipped_fleets_month_at_minimum_fell_from_9473_to_at_most_1500_with_only_the_cpu_pool_unpriced(synth):
+    now = [cost.region_cost(settled_ok(synth(s)).outputs, SHIPPED) for s in SHIPPED_STACKS]
+    before = [cost.region_cost(settled_ok(synth(s, overrides=ALWAYS_ON)).outputs, SHIPPED) for s in SHIPPED_STACKS]
+    floor_now, floor_before = cost.total(r.month_min for r in now), cost.total(r.month_min for r in before)
+    assert floor_before.upper >= 9473 and floor_now.upper <= 1500
+    # Every always-on line is priced but the ACK system pool's CPU type, which no stored source prices.
+    assert all(m.startswith("alibaba.ecs.ecs.g7.xlarge.") for m in floor_now.missing)
+    for region in now:
+        always_on = [line for line in region.lines if line.month_min.usd or line.month_min.missing]
+        assert always_on and all(line.month_min.known or "system pool" in line.what for line in always_on)
+
+
+def test_no_headline_reads_only_unknown_in_the_plan_the_cost_json_or_the_diff(synth, tmp_path, capsys):
+    assert plan_main(["--view", "cost", "--out", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "Fleet, 3 regions: $" in text and " a year; per endpoint (9) $" in text
+    assert not [line for line in text.splitlines() if line.rstrip().endswith(": unknown")]
+    assert plan_main(["--view", "cost-json", "--out", str(tmp_path)]) == 0
+    headline = json.loads(capsys.readouterr().out)["headline"]
+    assert headline["year"]["usd"] > 0 and headline["endpoints"] == 9
+    assert headline["year"]["missingPrices"] == [
+        f"alibaba.ecs.ecs.g7.xlarge.{r}" for r in ("ap-southeast-1", "cn-beijing", "us-east-1")
+    ]
+    assert headline["perEndpointYear"]["usd"] == pytest.approx(headline["year"]["usd"] / 9)
+    assert headline["ceilingMonth"]["usd"] > headline["monthAtMinimum"]["usd"]
+
+
+def test_scale_to_zero_lines_bill_idle_seconds_and_cold_starts_each_with_its_source(synth):
+    overrides = {"servingPlatforms": ["eas", "fc"], "counterpartIdleTimeoutSeconds": 60}
+    region = cost.region_cost(settled_ok(synth("ap-southeast", overrides=overrides)).outputs, SHIPPED)
+    lines = {line.provider: line for line in region.lines if line.scales_to_zero}
+    assert set(lines) == {"eas", "fc", "runpod"}
+    assert "FC 3.0 GPU docs" in lines["fc"].cold_source and "not published" in lines["fc"].idle_source
+    assert "FlashBoot" in lines["runpod"].cold_source and "idle_timeout" in lines["runpod"].idle_source
+    assert "onZero.scaleDownGracePeriodSeconds" in lines["eas"].idle_source
+    # RunPod: 83,333 requests a model a month, Poisson; after each request a worker waits min(gap, 60 s).
+    runpod, requests = lines["runpod"], region.workload["requestsPerMonth"]
+    rate = requests / 3 / (730 * 3600)
+    idle = (1 - math.exp(-rate * 60)) / rate * requests
+    cold = requests * math.exp(-rate * 60)
+    busy = requests * 2
+    flex = runpod.usage_rate.usd
+    usage = region.workload["platforms"]["runpod"]["usage"]
+    assert usage.usd == pytest.approx(flex * (busy + idle + cold * runpod.cold_seconds[0]))
+    assert usage.upper == pytest.approx(flex * (busy + idle + cold * runpod.cold_seconds[1]))
+    # FC: how long an idle instance is kept has no source, so it is an unknown part, named.
+    assert region.workload["platforms"]["fc"]["usage"].missing == ("fc.idle-window",)
+    modal = cost.region_cost(settled_ok(synth("us-east")).outputs, SHIPPED)
+    modal_line = next(line for line in modal.lines if line.provider == "modal")
+    assert modal_line.scales_to_zero and "Modal 2-4 s" in modal_line.cold_source
+
+
+def test_dedicated_platforms_say_at_what_volume_they_beat_the_serverless_ones(synth):
+    view = cost.region_cost(settled_ok(synth("us-east")).outputs, SHIPPED).workload
+    modal_per_request = view["platforms"]["modal"]["month"].usd / view["requestsPerMonth"]
+    eas = view["breakEven"]["eas"]
+    assert eas["against"] == "modal"
+    assert eas["requestsPerMonth"] == int(15 * 0.138 * 730 / modal_per_request)  # the EAS bound, CNY 15/h
+    # A residency-bound region has no serverless platform in its jurisdiction to compare with.
+    assert cost.region_cost(settled_ok(synth("cn-beijing")).outputs, SHIPPED).workload["breakEven"] == {}
+
+
+def test_a_mainland_region_names_the_studys_one_off_and_yearly_operating_costs(synth):
+    region = cost.region_cost(settled_ok(synth("cn-beijing")).outputs, SHIPPED)
+    items = {o["id"]: o for o in region.operating}
+    assert set(items) == {"study.china.icp-licence", "study.china.business-registration", "study.china.compliance"}
+    assert (items["study.china.icp-licence"]["amount"].usd, items["study.china.icp-licence"]["amount"].upper) == (
+        500,
+        1000,
+    )
+    assert (
+        items["study.china.compliance"]["kind"] == "yearly"
+        and "2025-10-02" in items["study.china.compliance"]["source"]
+    )
+    assert region.year().usd == pytest.approx(region.month.usd * 12 + 10_000)
+    assert region.one_off().usd == 5_500
+    assert cost.region_cost(settled_ok(synth("ap-southeast")).outputs, SHIPPED).operating == ()
+
+
+def test_every_price_the_december_reference_gives_is_in_the_table_with_its_trust_note():
+    for price_id in (
+        "alibaba.clb.lcu",
+        "alibaba.clb.lcu.china-site",
+        "alibaba.clb.instance.china-site",
+        "alibaba.oss.standard.ZRS",
+        "alibaba.eas.ecs.gn7i-c8g1.2xlarge",
+        "alibaba.eas.ml.gu7i.c8m30.1-gu30",
+        "alibaba.eas.ecs.gn6e-c12g1.3xlarge",
+        "fc.factor.gpu.fc.gpu.ada.1.idle",
+        "fx.CNY.USD",
+    ):
+        price = SHIPPED.get(price_id)
+        assert price and price.trust and price.source and price.date, price_id
+    assert SHIPPED.get("alibaba.eas.ecs.gn7i-c8g1.2xlarge").bound == "upper"
+    assert SHIPPED.get("alibaba.oss.standard.ZRS").amount == pytest.approx(0.15 * 0.138)
+
+
+def test_a_price_in_another_currency_needs_the_tables_own_rate(tmp_path):
+    path = tmp_path / "cny.yaml"
+    entry = {"id": "x.y", "what": "w", "amount": 1, "currency": "EUR", "unit": "hour", "source": "s", "date": "d"}
+    path.write_text(yaml.safe_dump({"prices": [entry]}), encoding="utf-8")
+    with pytest.raises(cost.PriceTableError, match=r"x.y\): a EUR price needs fx.EUR.USD"):
+        cost.load_prices([cost.PRICES_PATH, path])
