@@ -179,7 +179,7 @@ def region_cost(
                 f"{low}..{high} instances (all models) x 730 h; per million: one instance x {latency_seconds:g} s x 1M",
                 usage_rate=rate,
                 floor_seconds=low * month,
-                **(_eas_scale_to_zero(outputs, len(eas), rate) if low == 0 else {}),
+                **(_eas_scale_to_zero(outputs, rate) if low == 0 else {}),
                 max_key="maxReplicasPerModel",
                 max_instances=high,
                 instance_month=rate.times(month),
@@ -223,7 +223,7 @@ IDLE_SOURCE = {
 }
 
 
-def _eas_scale_to_zero(outputs: Mapping[str, Any], models: int, rate: Amount) -> dict[str, Any]:
+def _eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, Any]:
     from fleet import eas
 
     budget = startup_budget(outputs)

@@ -394,3 +394,33 @@ def test_a_price_in_another_currency_needs_the_tables_own_rate(tmp_path):
     path.write_text(yaml.safe_dump({"prices": [entry]}), encoding="utf-8")
     with pytest.raises(cost.PriceTableError, match=r"x.y\): a EUR price needs fx.EUR.USD"):
         cost.load_prices([cost.PRICES_PATH, path])
+
+
+MVP_SINGAPORE = {  # the study's MVP for APAC: RunPod only, the README's recommendation for Beacon today
+    "servingPlatforms": [],
+    "jurisdiction": "sg",
+    "counterpartProvider": "runpod",
+    "counterpartLocations": ["AP-JP-1"],
+    "counterpartGpus": ["AMPERE_24"],
+    "counterpartIdleTimeoutSeconds": 5,
+    "yearlyBudgetUsd": "5000",
+}
+
+
+def test_the_recommended_counterparts_only_fleet_costs_at_most_5000_a_year_and_the_readme_says_so(synth):
+    region = cost.region_cost(
+        settled_ok(synth("ap-southeast", overrides=MVP_SINGAPORE, remove=("alicloud:region",))).outputs, SHIPPED
+    )
+    year = region.year()
+    assert year.known and year.usd <= 5000  # idle and cold starts included, at the sourced low end
+    assert platform_cost.budget_view(region)["problems"] == []
+    readme = (cost.PRICES_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"**${year.usd:,.0f} a year** known for Singapore's 3 models" in readme
+
+
+def test_the_readme_states_the_default_fleets_cost_as_the_plan_computes_it(synth):
+    regions = [cost.region_cost(settled_ok(synth(s)).outputs, SHIPPED) for s in SHIPPED_STACKS]
+    view = platform_cost.headline(regions)
+    readme = (cost.PRICES_PATH.parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"**${view['monthAtMinimum'].usd:,.0f} a month**" in readme
+    assert f"**${view['year'].usd:,.0f} a year** known at Beacon's volume" in readme
