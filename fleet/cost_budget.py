@@ -60,6 +60,20 @@ def cost_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | No
             low, high = new.usd - old.usd, new.upper - old.upper
             delta = f" ({low:+,.2f})" if f"{low:.2f}" == f"{high:.2f}" else f" ({low:+,.2f} to {high:+,.2f})"
         changes.append(f"{label}: {text(old)} → {text(new)}{delta}")
+    budget_before, budget_after = before.get("budget") or {}, after.get("budget") or {}
+    if budget_after and (budget_before.get("year"), budget_before.get("budgetUsd")) != (
+        budget_after.get("year"),
+        budget_after.get("budgetUsd"),
+    ):
+
+        def headroom(budget: Mapping[str, Any]) -> str:
+            if not budget:
+                return "no budget"
+            left = budget["budgetUsd"] - budget["year"]["usd"]
+            return f"${left:,.2f} left of ${budget['budgetUsd']:,.2f}" if left >= 0 else f"${-left:,.2f} over"
+
+        verdict = "over budget: the plan fails" if budget_after.get("over") else "within budget"
+        changes.append(f"budget (yearlyBudgetUsd): {headroom(budget_before)} → {headroom(budget_after)}; {verdict}")
     lines_before = {(x["provider"], x["what"]): x for x in before.get("lines") or []}
     lines_after = {(x["provider"], x["what"]): x for x in after.get("lines") or []}
     for key in sorted(lines_before.keys() | lines_after.keys()):

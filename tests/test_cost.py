@@ -283,6 +283,13 @@ def test_the_plan_diff_says_what_a_change_does_to_each_regions_monthly_cost(synt
     # The region's totals keep their known part, so the diff shows what the change does to them, yearly too.
     assert any(c.startswith("month at minimum: $") and "(-" in c for c in changes)
     assert any(c.startswith("year at the expected volume: $") for c in changes)
+    # With a budget, the diff says what the change does to it.
+    budgeted = {**one_model, "yearlyBudgetUsd": "4000"}
+    cheaper = cost.as_json(cost.region_cost(settled_ok(synth("us-east", overrides=budgeted)).outputs, SHIPPED))
+    said = [
+        c for c in platform_cost.cost_changes(after, cheaper) if c.startswith("budget (yearlyBudgetUsd): no budget →")
+    ]
+    assert said and said[0].endswith("over budget: the plan fails")  # ACK and EAS kept warm cost more than $4,000
     assert platform_cost.cost_changes(before, before) == []
 
 
