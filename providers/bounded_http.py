@@ -55,6 +55,17 @@ def post(
     url: str, headers: Mapping[str, str], body: bytes, timeout: float, max_body: int = MAX_BODY_BYTES
 ) -> HttpResponse:
     """POST body to url, giving up `timeout` seconds after starting, whatever the server does."""
+    return _exchange("POST", url, headers, body, timeout, max_body)
+
+
+def get(url: str, headers: Mapping[str, str], timeout: float, max_body: int = MAX_BODY_BYTES) -> HttpResponse:
+    """GET url under the same rules as post: one host, no redirect followed, a total deadline."""
+    return _exchange("GET", url, headers, None, timeout, max_body)
+
+
+def _exchange(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None, timeout: float, max_body: int
+) -> HttpResponse:
     parts = urlsplit(url)
     try:
         port = parts.port
@@ -94,7 +105,7 @@ def post(
         if expired.is_set():
             raise ExchangeError("timeout", f"no connection within {timeout:g} s")
         try:
-            connection.request("POST", path, body=body, headers=dict(headers))
+            connection.request(method, path, body=body, headers=dict(headers))
         except ValueError:  # http.client's message quotes the offending header value: never repeat it
             raise ExchangeError("bad-request", "a header value cannot be sent (it contains a line break?)") from None
         response = connection.getresponse()
