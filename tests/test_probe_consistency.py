@@ -125,13 +125,16 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
 
-# Every provider type the router knows, with the credential the router config names for it.
-TYPES = ("ack", "alibaba_eas", "alibaba_fc", "runpod", "modal")
+# Every provider type the router config's schema knows: a new kind is checked here with no edit.
+_SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
+TYPES = tuple(_SCHEMA["properties"]["providers"]["additionalProperties"]["properties"]["type"]["enum"])
 
 
 def entry(pid: str, kind: str, region: str, network: str = "internet") -> tuple[dict, dict[str, str], dict]:
     """A provider entry of that type, the environment holding its credential, and the headers it must send."""
-    auth = legitimate_auth({"region": region, "models": [MODEL], "type": kind})[0]
+    known = legitimate_auth({"region": region, "models": [MODEL], "type": kind})
+    assert known, f"the probe names no credential for provider type {kind}"
+    auth = known[0]
     if auth["type"] == "modal_proxy":
         environ = {auth["key_env"]: "wk-" + SECRET, auth["secret_env"]: "ws-" + SECRET}
         required = {"Modal-Key": "wk-" + SECRET, "Modal-Secret": "ws-" + SECRET}
