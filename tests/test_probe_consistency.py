@@ -222,10 +222,10 @@ def test_providers_of_every_type_that_answer_alike_agree(fleet):
     assert sorted(verdict.results.values()).count("agree") == len(TYPES) - 1
     fingerprints = {e.fingerprint for e in report.endpoints[MODEL]}
     assert len(fingerprints) == 1 and "" not in fingerprints
-    ack = fleet.servers["p0-ack"]
-    sent = next(b for b in ack.bodies if "max_tokens" in b)
-    assert (sent["temperature"], sent["seed"], sent["logprobs"], sent["top_logprobs"]) == (0, consistency.SEED, True, 5)
-    assert {"/v1/chat/completions", "/v1/models", "/tokenize"} <= set(ack.paths)
+    for server in fleet.servers.values():
+        sent = next(b for b in server.bodies if "max_tokens" in b)
+        assert (sent["temperature"], sent["seed"], sent["logprobs"]) == (0, consistency.SEED, True)
+        assert {"/v1/chat/completions", "/v1/models", "/tokenize"} <= set(server.paths)
 
 
 def test_a_provider_serving_other_weights_is_named_with_the_first_differing_token(fleet):
