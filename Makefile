@@ -52,11 +52,12 @@ smoke: $(PLAN_STAMP)
 bench: $(PLAN_STAMP)
 	$(PY) -m bench.plan_cost $(ARGS)
 
-## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS, and the model
-##   tables in docs/models.md from fleet/catalog.py
+## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS, the model
+##   tables in docs/models.md from fleet/catalog.py, and the router contract in docs/router-config.md from schemas/
 docs: $(PLAN_STAMP)
 	$(PY) -m offline.config_docs
 	$(PY) -m offline.model_docs
+	$(PY) -m offline.contract_docs
 
 ## chart-docs: regenerate the values table in charts/inference-server/README.md from values.yaml's @param comments
 chart-docs:

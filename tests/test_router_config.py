@@ -14,6 +14,8 @@ from offline.stack_files import load_stack_config
 from tests.conftest import REGION_STACKS, settled_ok, shared_synthesis, with_overrides
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
+# Each published contract version: a config validates against the version it says it is.
+SCHEMAS = {v: json.loads(path.read_text(encoding="utf-8")) for v, path in router_config.SCHEMA_PATHS.items()}
 MODELS = {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
 
 
@@ -37,7 +39,7 @@ def merged(fleet_outputs: dict[str, dict], served: dict | None = None) -> dict:
 
 def test_the_merged_config_validates_against_the_versioned_schema(fleet_outputs):
     config = merged(fleet_outputs)
-    jsonschema.Draft202012Validator(SCHEMA).validate(config)
+    jsonschema.Draft202012Validator(SCHEMAS[config["version"]]).validate(config)
     assert config["version"] == 1 and set(config["regions"]) == {"asia-east", "asia-southeast", "us-east"}
 
 
@@ -200,7 +202,7 @@ def test_each_published_router_gets_only_the_regions_it_serves_and_their_provide
     assert {p["region"] for p in in_cluster["providers"].values()} == {"asia-east"}
     assert set(on_railway["routes"]) == set(config["routes"]) - {"asia-east"}
     assert not router_config.problems(in_cluster) and not router_config.problems(on_railway)
-    jsonschema.Draft202012Validator(SCHEMA).validate(in_cluster)
+    jsonschema.Draft202012Validator(SCHEMAS[in_cluster["version"]]).validate(in_cluster)
 
 
 # --- HTTPS: no credential crosses the internet in clear text ---------------------------------------------

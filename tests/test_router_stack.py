@@ -17,6 +17,8 @@ from providers.railway_variables import ROUTER_CONFIG_VARIABLE
 from tests.conftest import PROJECT, REGION_STACKS, settled_ok, shared_synthesis, with_overrides
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
+# Each published contract version: a config validates against the version it says it is.
+SCHEMAS = {v: json.loads(path.read_text(encoding="utf-8")) for v, path in router_config.SCHEMA_PATHS.items()}
 MODELS = {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 K8S_SECRET = "kubernetes:core/v1:Secret"
@@ -57,7 +59,7 @@ def test_the_router_stack_reads_each_region_stack_named_in_its_config(routed):
 
 def test_the_published_config_validates_and_routes_every_region_and_model_in_each_stacks_order(routed):
     config = routed.outputs["routerConfig"]
-    jsonschema.Draft202012Validator(SCHEMA).validate(config)
+    jsonschema.Draft202012Validator(SCHEMAS[config["version"]]).validate(config)
     for label in ("asia-east", "asia-southeast", "us-east"):
         assert set(config["routes"][label]) == MODELS
         assert config["regions"][label]["failover_order"] == ["ack", "eas", "fc", "counterpart"]
