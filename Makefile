@@ -20,8 +20,9 @@ $(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt
 	@touch $@
 
 ## plan: synthesize every stack offline (mock engine, no cloud) and write plan/<stack>.json
+##   make plan FLEET=mvp   plans an example fleet's stacks (fleets/mvp/), router included, into plan/mvp/
 plan: $(PLAN_STAMP)
-	$(PY) -m offline.plan $(ARGS)
+	$(PY) -m offline.plan $(if $(FLEET),--fleet $(FLEET)) $(ARGS)
 
 ## plan-diff: plan a base ref and the working tree offline, and say what changed per stack
 ##   make plan-diff ARGS="--base-ref origin/main"

@@ -2,6 +2,7 @@
 
     python -m offline.plan                      # every stack: tables on stdout, JSON in plan/
     python -m offline.plan --stack cn-beijing   # one stack (repeatable)
+    python -m offline.plan --fleet mvp          # an example fleet's stacks (fleets/mvp/), JSON in plan/mvp/
     python -m offline.plan --json-only          # JSON files only, one status line per stack
     python -m offline.plan --out build/plan     # another output folder
     python -m offline.plan --view cost          # only the cost tables, per region and for the fleet
@@ -49,6 +50,7 @@ from offline.stack_files import (
     load_stack_config,
     shipped_stacks,
 )
+from offline.stack_list import DEFAULT_FLEET, fleet_names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,8 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stack", action="append", help="a stack to plan (repeatable); default: every Pulumi.<stack>.yaml"
     )
+    parser.add_argument(
+        "--fleet",
+        default=DEFAULT_FLEET,
+        help=f"the fleet whose stacks to plan: {DEFAULT_FLEET} (the project root's stack files) or a folder under"
+        " fleets/ (default: default)",
+    )
     parser.add_argument("--json-only", action="store_true", help="write the JSON plans; print no tables")
-    parser.add_argument("--out", type=Path, default=Path("plan"), help="folder for <stack>.json (default: plan/)")
+    parser.add_argument(
+        "--out", type=Path, help="folder for <stack>.json (default: plan/, or plan/<fleet>/ for an example fleet)"
+    )
     parser.add_argument(
         "--view", choices=("full", "cost", "cost-json"), default="full", help="what to print (default: full)"
     )
@@ -75,11 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    stacks = list(dict.fromkeys(args.stack or shipped_stacks()))
+    fleet = None if args.fleet == DEFAULT_FLEET else args.fleet
+    if fleet is not None and fleet not in fleet_names():
+        known = ", ".join([DEFAULT_FLEET, *fleet_names()])
+        print(f"error: no fleet '{fleet}': no fleets/{fleet}/ with stack files (fleets: {known})", file=sys.stderr)
+        return 2
+    if args.out is None:
+        args.out = Path("plan") if fleet is None else Path("plan") / fleet
+    stacks = list(dict.fromkeys(args.stack or shipped_stacks(fleet=fleet)))
     configs, broken = [], []
     for stack in stacks:
         try:
-            configs.append(load_stack_config(stack))
+            configs.append(load_stack_config(stack, fleet=fleet))
         except InvalidStackFileError as error:  # the file exists but is not a valid stack file: that stack fails
             broken.append((StackConfig(stack, {}, ()), Synthesis(stack, error=str(error))))
         except StackFileError as error:  # no such stack: a usage error
@@ -91,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         _remove_stale_plans(args.out, set(stacks))
     failed = []
     region_costs = []
-    for config, synthesis in broken + plan_stacks(configs):
+    for config, synthesis in broken + plan_stacks(configs, fleet=fleet):
         path = args.out / f"{config.stack}.json"
         violations = policy_check.check_synthesis(synthesis)
         path.write_text(plan_json(plan_document(config, synthesis, prices, violations=violations)), encoding="utf-8")
@@ -113,16 +130,16 @@ def main(argv: list[str] | None = None) -> int:
             print(plan_table(config, synthesis, prices, violations))
             print(f"plan written to {path}\n")
 
-    across = [message for involved, message in _cross_stack(stacks) if involved & set(stacks)]
+    across = [message for involved, message in _cross_stack(fleet) if involved & set(stacks)]
 
-    fleet = {
+    fleet_cost = {
         "regions": [cost.as_json(r) for r in region_costs],
         "monthMin": cost.total(r.month_min for r in region_costs).as_json(),
         "monthMax": cost.total(r.month_max for r in region_costs).as_json(),
         "study": cost.study_scenario(prices),
     }
     if args.view == "cost-json":
-        print(plan_json(fleet), end="")
+        print(plan_json(fleet_cost), end="")
     elif not args.json_only:
         low = cost.total(r.month_min for r in region_costs)
         high = cost.total(r.month_max for r in region_costs)
@@ -152,12 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _cross_stack(asked: list[str]) -> list[tuple[frozenset[str], str]]:
-    """Cross-stack problems among every stack file that loads (not only the ones asked for)."""
+def _cross_stack(fleet: str | None = None) -> list[tuple[frozenset[str], str]]:
+    """Cross-stack problems among every stack file of the fleet that loads (not only the ones asked for)."""
     configs = []
-    for stack in shipped_stacks():
+    for stack in shipped_stacks(fleet=fleet):
         try:
-            configs.append(load_stack_config(stack))
+            configs.append(load_stack_config(stack, fleet=fleet))
         except StackFileError:
             continue  # reported as that stack's own failure when it is planned
     return cross_stack_problems(configs)
@@ -174,10 +191,11 @@ def _remove_stale_plans(out: Path, stacks: set[str]) -> None:
             path.unlink()
 
 
-def plan_stacks(configs: Iterable[StackConfig]) -> list[tuple[StackConfig, Synthesis]]:
+def plan_stacks(configs: Iterable[StackConfig], fleet: str | None = None) -> list[tuple[StackConfig, Synthesis]]:
     """Synthesize each stack, region stacks first; a router stack reads their outputs as its StackReferences.
 
-    A region stack a router references but that was not asked for is synthesized too, and not returned.
+    A region stack a router references but that was not asked for is synthesized too (from the same fleet's
+    folder), and not returned.
     """
     asked = sorted(configs, key=lambda c: (_role(c) == "router", c.stack))
     done: dict[str, Synthesis] = {}
@@ -187,7 +205,7 @@ def plan_stacks(configs: Iterable[StackConfig]) -> list[tuple[StackConfig, Synth
             for name in _referenced(config):
                 if name not in done:
                     try:
-                        region = load_stack_config(name)
+                        region = load_stack_config(name, fleet=fleet)
                     except StackFileError:
                         continue  # the router's synthesis reports the stack as exporting nothing
                     done[name] = synthesize(region.stack, region.values, region.secret_keys)
