@@ -1,0 +1,107 @@
+"""Whole fleets, end to end: the default fleet and every example fleet under fleets/ plan with their router,
+every route of the router has a provider, and the README states each fleet's yearly cost from its plan.
+
+Each fleet is planned once per session (conftest's fleet_plan), exactly as `make plan FLEET=<name>` plans it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from offline import fleets
+from offline.stack_list import DEFAULT_FLEET, fleet_dir, fleet_names, stack_lists
+
+FLEETS = fleets.all_fleets()
+
+
+def test_the_study_fleets_are_shipped_each_in_its_own_folder():
+    assert {"mvp", "option-a", "hybrid", "four-region"} <= set(fleet_names())
+    for fleet in fleet_names():
+        lists = stack_lists(fleet=fleet)
+        assert len(lists["routers"]) == 1, f"fleets/{fleet}/ needs exactly one router stack: {lists}"
+        assert lists["regions"], f"fleets/{fleet}/ has no region stack"
+
+
+def test_no_two_fleets_share_a_stack_name_so_they_can_live_in_one_backend():
+    seen: dict[str, str] = {}
+    for fleet in FLEETS:
+        for stack in stack_lists(fleet=fleet)["all"]:
+            assert stack not in seen, f"stack {stack} is in fleet {fleet} and fleet {seen[stack]}"
+            seen[stack] = fleet
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_the_router_reads_exactly_the_fleets_own_region_stacks(fleet):
+    lists = stack_lists(fleet=fleet)
+    (router,) = lists["routers"]
+    config = yaml.safe_load((fleet_dir(fleet) / f"Pulumi.{router}.yaml").read_text(encoding="utf-8"))["config"]
+    listed = [name.rsplit("/", 1)[-1] for name in config["beacon-fleet:regionStacks"]]
+    assert sorted(listed) == lists["regions"]
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_every_stack_of_the_fleet_plans_with_its_router_as_make_plan_does(fleet, fleet_plan):
+    result = fleet_plan(fleet)
+    assert result.exit_code == 0, result.why()
+    assert set(result.documents) == set(stack_lists(fleet=fleet)["all"])
+    assert all(d["ok"] for d in result.documents.values())
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_every_route_of_the_fleets_router_has_a_provider_that_serves_its_model(fleet, fleet_plan):
+    result = fleet_plan(fleet)
+    assert result.exit_code == 0, result.why()
+    (router,) = result.routers.values()
+    config = router["outputs"]["routerConfig"]
+    labels = {d["outputs"]["routerRegion"] for d in result.regions.values()}
+    assert set(config["routes"]) == labels, "every region stack of the fleet has its routes"
+    for label, routes in config["routes"].items():
+        assert routes, f"region {label} has no route"
+        for model, providers in routes.items():
+            assert providers, f"route {label}/{model} has no provider"
+            for name in providers:
+                assert model in config["providers"][name]["models"], f"{name} does not serve {model}"
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_the_fleets_yearly_cost_is_a_known_figure_and_the_readme_states_it(fleet, fleet_plan):
+    result = fleet_plan(fleet)
+    assert result.exit_code == 0, result.why()
+    year, _missing = fleets.year_at_expected_volume(result)
+    assert year > 0, "no part of the fleet's cost is known"
+    row = fleets.fleet_row(result)
+    assert f"${year:,.0f}" in row
+    assert row in fleets.README.read_text(encoding="utf-8"), (
+        f"README.md's row for fleet {fleet} is not what its plan says; run `make fleets`:\n{row}"
+    )
+
+
+def test_every_fleet_says_what_it_is_for():
+    assert set(fleets.PURPOSE) == set(FLEETS), "add the fleet's purpose to offline/fleets.py's PURPOSE"
+
+
+def test_the_readme_table_has_one_row_per_fleet_and_nothing_else():
+    readme = fleets.README.read_text(encoding="utf-8")
+    table = readme.split(fleets.BEGIN, 1)[1].split(fleets.END, 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| [")]
+    assert [row.split("]", 1)[0][3:] for row in rows] == FLEETS
+
+
+def test_an_unknown_fleet_is_a_usage_error_naming_the_fleets(capsys):
+    from offline import plan
+
+    assert plan.main(["--fleet", "no-such-fleet", "--json-only"]) == 2
+    error = capsys.readouterr().err
+    assert "no-such-fleet" in error and all(f in error for f in FLEETS)
+
+
+def test_stack_list_names_the_example_fleets(capsys):
+    from offline import stack_list
+
+    assert stack_list.main(["--fleets"]) == 0
+    assert json.loads(capsys.readouterr().out) == fleet_names()
+    assert stack_list.main(["--fleet", DEFAULT_FLEET]) == 0
+    assert json.loads(capsys.readouterr().out) == stack_lists()
