@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PLAN_STAMP := $(VENV)/.plan-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: plan plan-diff test lint bench docs chart-docs clean
+.PHONY: plan plan-diff fleets test lint bench docs chart-docs clean
 
 $(PLAN_STAMP): requirements.txt requirements-plan.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,6 +23,10 @@ $(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt
 ##   make plan FLEET=mvp   plans an example fleet's stacks (fleets/mvp/), router included, into plan/mvp/
 plan: $(PLAN_STAMP)
 	$(PY) -m offline.plan $(if $(FLEET),--fleet $(FLEET)) $(ARGS)
+
+## fleets: plan every fleet (the default one and each under fleets/) and rewrite README.md's fleet table
+fleets: $(PLAN_STAMP)
+	$(PY) -m offline.fleets $(ARGS)
 
 ## plan-diff: plan a base ref and the working tree offline, and say what changed per stack
 ##   make plan-diff ARGS="--base-ref origin/main"
