@@ -126,3 +126,18 @@ def served_models(stack: str) -> set[str]:
 
 # Derived from the stack files like REGION_STACKS: the router label of each region stack.
 ROUTER_LABELS = {stack: router_label(stack) for stack in REGION_STACKS}
+
+
+def serving_platforms(stack: str) -> list[str]:
+    """The Alibaba platforms a shipped region stack's file (or Pulumi.yaml's default) says it serves on."""
+    return list(json.loads(load_stack_config(stack).values[f"{PROJECT}:servingPlatforms"]))
+
+
+def stacks_on(*platforms: str) -> list[str]:
+    """The region stacks that serve on any of these platforms (ack, eas, fc), from their files; a region served by
+    its counterpart alone is in none, so tests of what a platform declares skip it."""
+    return [stack for stack in REGION_STACKS if set(serving_platforms(stack)) & set(platforms)]
+
+
+# Region stacks that declare anything on Alibaba Cloud (a VPC, a bucket, a registry): every platform but none.
+ALIBABA_STACKS = [stack for stack in REGION_STACKS if serving_platforms(stack)]

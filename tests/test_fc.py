@@ -8,7 +8,7 @@ import pytest
 
 from fleet import fc, router_config, router_weights
 from offline.real_cloud import CloudRefusal, RealCloud, Registration
-from tests.conftest import settled_ok
+from tests.conftest import served_models, settled_ok
 
 FUNCTION = "alicloud:fc/v3Function:V3Function"
 TRIGGER = "alicloud:fc/v3Trigger:V3Trigger"
@@ -29,12 +29,9 @@ def fc_region():
 
 def test_an_fc_region_declares_one_gpu_function_per_model_and_no_node_pool_cluster_or_eas(fc_region):
     functions = fc_region.of_type(FUNCTION)
-    assert sorted(f.inputs["environmentVariables"]["SERVED_MODEL_NAME"] for f in _revealed(functions)) == [
-        "llama3.2-1b",
-        "mistral-7b",
-        "qwen2.5-1.5b",
-    ]
-    assert len(fc_region.of_type(TRIGGER)) == len(fc_region.of_type(CAP)) == 3
+    served = served_models("ap-southeast")
+    assert sorted(f.inputs["environmentVariables"]["SERVED_MODEL_NAME"] for f in _revealed(functions)) == sorted(served)
+    assert len(fc_region.of_type(TRIGGER)) == len(fc_region.of_type(CAP)) == len(served)
     types = {r.type for r in fc_region.resources}
     assert not types & {
         "alicloud:cs/managedKubernetes:ManagedKubernetes",
@@ -70,7 +67,7 @@ def test_each_function_scales_from_zero_to_the_configured_maximum(fc_region):
 def test_the_router_reaches_fc_over_https_with_a_bearer_key_the_function_itself_checks(fc_region):
     entry = fc_region.outputs["routerProviders"]
     fc_providers = {pid: p for pid, p in entry["providers"].items() if p["type"] == "alibaba_fc"}
-    assert len(fc_providers) == 3
+    assert len(fc_providers) == len(served_models("ap-southeast"))
     for provider in fc_providers.values():
         assert provider["endpoint"].startswith("https://") and provider["network"] == "internet"
         assert provider["auth"]["type"] == "bearer"
@@ -201,5 +198,5 @@ def test_a_licensed_mainland_region_may_serve_on_fc_and_passes_the_policy_pack(s
     from offline import policy_check
 
     result = settled_ok(synth("cn-beijing", overrides={"servingPlatforms": ["fc"], "icpLicence": "京ICP备12345678号"}))
-    assert len(result.of_type(FUNCTION)) == 3
+    assert len(result.of_type(FUNCTION)) == len(served_models("cn-beijing"))
     assert not policy_check.mandatory(policy_check.check_synthesis(result))

@@ -14,7 +14,7 @@ from offline.engine import synthesize
 from offline.report import SIMULATION_NOTE, plan_document, plan_json, plan_table
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, SHIPPED_STACKS
+from tests.conftest import REGION_STACKS, SHIPPED_STACKS, served_models
 
 
 def plan_bytes(stack: str) -> str:
@@ -69,7 +69,9 @@ def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, ca
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:zoneCount: 1\n"
     )
     real_loader = plan.load_stack_config
-    monkeypatch.setattr(plan, "load_stack_config", lambda s: real_loader(s, broken if s == "broken" else None))
+    monkeypatch.setattr(
+        plan, "load_stack_config", lambda s, **kw: real_loader(s, broken if s == "broken" else None, **kw)
+    )
     assert plan.main(["--stack", "broken", "--stack", "us-east", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "FAILED: stack 'broken' has 1 configuration problem" in captured.out
@@ -161,7 +163,7 @@ def test_plan_table_lists_each_counterpart_with_provider_location_gpu_scaling_an
     section = table.split("\nCounterpart (", 1)[1].split("\n\n", 1)[0].splitlines()
     assert section[0] == "runpod, jurisdiction jp, cross-border, request timeout 120s):"
     rows = {line.split()[0]: line.split() for line in section[2:]}
-    assert set(rows) == {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+    assert set(rows) == served_models("cn-beijing")
     assert rows["mistral-7b"][1:4] == ["runpod", "AP-JP-1", "ADA_24,AMPERE_24"]
     assert "0..2 workers, idle 300s" in " ".join(rows["mistral-7b"])
     assert rows["mistral-7b"][-1] == "https://api.runpod.ai/v2/ep-sim-counterpart-mistral-7b-endpoint/openai/v1"
@@ -211,7 +213,9 @@ def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path
     broken = tmp_path / "Pulumi.broken.yaml"
     broken.write_text("config:\n  alicloud:region: us-east-1\n  alicloud:region: us-east-2\n")
     real_loader = plan.load_stack_config
-    monkeypatch.setattr(plan, "load_stack_config", lambda s, p=None: real_loader(s, broken if s == "broken" else p))
+    monkeypatch.setattr(
+        plan, "load_stack_config", lambda s, p=None, **kw: real_loader(s, broken if s == "broken" else p, **kw)
+    )
     assert plan.main(["--stack", "broken", "--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "us-east: 69 resources" in captured.out and "broken: FAILED" in captured.out
