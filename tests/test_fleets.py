@@ -128,3 +128,15 @@ def test_the_hybrid_fleet_runs_singapore_alone_as_its_docs_say(tmp_path):
     assert synthesis.ok, synthesis.error
     config = synthesis.outputs["routerConfig"]
     assert set(config["routes"]) == {"asia-southeast"} and all(config["routes"]["asia-southeast"].values())
+
+
+def test_the_deploy_example_sets_every_secret_the_mvp_plan_names(fleet_plan):
+    """docs/fleets.md's MVP commands set exactly the secrets each stack's plan lists as placeholders."""
+    result = fleet_plan("mvp")
+    assert result.exit_code == 0, result.why()
+    section = (fleets.PROJECT_ROOT / "docs" / "fleets.md").read_text(encoding="utf-8")
+    section = section.split("## Deploying an example fleet", 1)[1].split("\n## ", 1)[0]
+    for stack, document in result.documents.items():
+        for key in document["placeholders"]:
+            assert key.split(":", 1)[1] in section, f"docs/fleets.md does not set {key} for {stack}"
+        assert stack in section
