@@ -142,7 +142,7 @@ def total(amounts: Iterable[Amount]) -> Amount:
 
 @dataclass(frozen=True)
 class CostLine:
-    provider: str  # ack | eas | runpod | modal
+    provider: str  # a kind's platform (fleet/kinds.py), or "alibaba" for what every Alibaba platform shares
     what: str
     month_min: Amount
     month_max: Amount

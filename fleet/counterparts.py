@@ -10,14 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fleet import kinds
 from fleet.eas import vllm_dtype
 
 if TYPE_CHECKING:  # settings validate with this module, so it may not import them at run time
     from fleet.settings import RegionSettings, ServedModel
 
-PROVIDERS = ("none", "runpod", "modal")
+PROVIDERS = ("none", *(k.platform for k in kinds.COUNTERPARTS))
 # The secret config keys holding what the router sends each provider (declared in fleet/config_schema.SECRET_KEYS).
-ROUTER_SECRET_KEYS = {"runpod": ("runpodRouterApiKey",), "modal": ("modalProxyTokenId", "modalProxyTokenSecret")}
+ROUTER_SECRET_KEYS = {k.platform: k.secret_keys for k in kinds.COUNTERPARTS}
 
 # RunPod serverless GPU pools and the memory of each GPU in them (GB).
 RUNPOD_POOLS: dict[str, int] = {
@@ -187,7 +188,7 @@ def router_view(settings: RegionSettings, auth: Mapping[str, str], urls: Any) ->
         },
         "requestTimeoutSeconds": spec.request_timeout_seconds,
         # RunPod's /health is a control-plane call; Modal's reaches vLLM and wakes a scaled-to-zero app.
-        "healthWakesBackend": spec.provider == "modal" and spec.min_workers == 0,
+        "healthWakesBackend": kinds.BY_PLATFORM[spec.provider].health_mode == "scale-to-zero" and spec.min_workers == 0,
         "auth": dict(auth),
         "models": urls,
     }

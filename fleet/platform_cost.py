@@ -14,19 +14,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fleet import kinds
 from fleet.cost import Amount, CostLine, PriceTable, total
 
 GB_PER_GIB = 2**30 / 1e9
-ALIBABA_PLATFORMS = ("ack", "eas", "fc")
+ALIBABA_PLATFORMS = kinds.PLATFORMS
 SHARED = "alibaba"  # lines every Alibaba platform needs (registry, bucket)
 # What a user waits for on the first request after scale to zero, by platform, and where the figure comes from.
-COLD_START = {
-    "fc": "10-30 s to a GPU instance (FC 3.0 GPU docs, '10到30秒'), plus the model's load from the OSS mount",
-    "ack": "none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod)",
-    "eas": "none: EAS keeps at least 1 instance per model (UpdateServiceAutoScaler API: min > 0)",
-    "runpod": "none with active workers; with 0, unknown (RunPod publishes no figure for a vLLM worker)",
-    "modal": "none with warm containers; with 0, unknown (no sourced figure for a vLLM container)",
-}
+COLD_START = {k.platform: k.cold_start for k in kinds.KINDS}
 
 
 def _price(prices: PriceTable, price_id: str, per: str = "second") -> Amount:
@@ -78,6 +73,22 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
                 f" x {latency:g} s x 1M + 1M requests, averaged over models",
                 usage_rate=active,
                 per_request=request,
+            )
+        )
+    partner = outputs.get(kinds.BY_PLATFORM["partner"].output_key)
+    if partner:
+        # A partner's price is its agreement's; no public source gives it, so it stays unknown, named.
+        unknown = Amount(None, (f"partner.{partner['name']} (the agreement's price)",))
+        lines.append(
+            CostLine(
+                "partner",
+                f"Partner {partner['name']}'s endpoint",
+                unknown,
+                unknown,
+                unknown,
+                "priced by the agreement with the partner; nothing is provisioned",
+                usage_rate=unknown,
+                per_request=unknown,
             )
         )
     kubernetes = outputs.get("kubernetes") or {}
@@ -154,7 +165,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
         group = own + (shared if name in ALIBABA_PLATFORMS else [])
         floor = total(line.month_min for line in group)
         usage = total(_usage(line, busy, requests) for line in own)
-        cross_border = name not in ALIBABA_PLATFORMS and bool(counterpart.get("crossBorder"))
+        cross_border = _cross_border(name, counterpart, outputs.get(kinds.BY_PLATFORM["partner"].output_key) or {})
         platforms[name] = {
             "floor": floor,
             "usage": usage,
@@ -165,7 +176,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     candidates = {k: v for k, v in platforms.items() if v["respectsResidency"]}
     known = {k: v["month"].usd for k, v in candidates.items() if v["month"].known}
     cheapest = min(known, key=known.get) if known else None
-    order = [step for step in workload.get("failoverOrder") or [] if step in platforms or step == "counterpart"]
+    order = list(workload.get("failoverOrder") or [])
     primary = next((p for p in _steps(order, platforms)), None)
     declared = total(line.month_min for line in lines)
     if primary:
@@ -197,10 +208,15 @@ def _usage(line: CostLine, busy: float, requests: int) -> Amount:
 
 def _steps(order: Sequence[str], platforms: Mapping[str, Any]):
     for step in order:
-        if step == "counterpart":
-            yield from (p for p in platforms if p not in ALIBABA_PLATFORMS)
-        elif step in platforms:
-            yield step
+        yield from (p for p in platforms if p in kinds.BY_PLATFORM and kinds.BY_PLATFORM[p].failover_step == step)
+
+
+def _cross_border(platform: str, counterpart: Mapping[str, Any], partner: Mapping[str, Any]) -> bool:
+    """Whether a platform's line serves from outside the region's jurisdiction: never the region's own."""
+    kind = kinds.BY_PLATFORM.get(platform)
+    if kind is None or kind.on_alibaba:
+        return False
+    return bool((counterpart if kind.counterpart else partner).get("crossBorder"))
 
 
 def workload_lines(view: Mapping[str, Any] | None) -> list[str]:
