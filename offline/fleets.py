@@ -99,7 +99,8 @@ def cost_cell(fleet_plan: FleetPlan) -> str:
     volume = "/".join(f"{v:,}" for v in sorted(volumes))
     if not missing:
         return f"${year:,.0f} ({volume} requests a month per region)"
-    return f"at least ${year:,.0f}, {len(missing)} prices unknown ({volume} requests a month per region)"
+    unknown = "1 price" if len(missing) == 1 else f"{len(missing)} prices"
+    return f"at least ${year:,.0f}, {unknown} unknown ({volume} requests a month per region)"
 
 
 def regions_cell(fleet_plan: FleetPlan) -> str:
