@@ -140,3 +140,34 @@ def test_the_deploy_example_sets_every_secret_the_mvp_plan_names(fleet_plan):
         for key in document["placeholders"]:
             assert key.split(":", 1)[1] in section, f"docs/fleets.md does not set {key} for {stack}"
         assert stack in section
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_a_residency_bound_region_is_routed_by_the_in_cluster_router_in_its_own_jurisdiction(fleet, fleet_plan):
+    """Its prompts pass through the router before any provider: Railway (abroad) never serves a mainland route."""
+    result = fleet_plan(fleet)
+    assert result.exit_code == 0, result.why()
+    (router,) = result.routers.values()
+    regions = router["outputs"]["routerConfig"]["regions"]
+    for label, region in regions.items():
+        if region["residency_bound"] or region["jurisdiction"] == "cn-mainland":
+            served = region["served_from"]
+            assert served["target"] == "kubernetes", f"{fleet}: {label} is served from {served}"
+            assert regions[served["vpc_of"]]["jurisdiction"] == region["jurisdiction"]
+
+
+def test_the_option_a_and_hybrid_mainland_regions_are_on_fc_with_an_icp_licence(fleet_plan):
+    for fleet, stack in (("option-a", "oa-cn"), ("hybrid", "hy-cn")):
+        document = fleet_plan(fleet).documents[stack]
+        assert document["outputs"]["residency"]["mainland"] and document["outputs"]["residency"]["icpLicence"]
+        providers = document["outputs"]["routerProviders"]["providers"].values()
+        assert {p["type"] for p in providers} == {"alibaba_fc"}
+        assert all(p["endpoint"].startswith("https://") for p in providers)
+
+
+def test_the_mvp_declares_nothing_on_alibaba_cloud(fleet_plan):
+    result = fleet_plan("mvp")
+    for stack, document in result.documents.items():
+        alibaba = ("alicloud:", "pulumi:providers:alicloud")
+        assert not [r for r in document["resources"] if r["type"].startswith(alibaba)], stack
+        assert "alicloud:region" not in document["config"], stack
