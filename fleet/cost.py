@@ -267,10 +267,16 @@ def region_cost(
     )
 
 
+# The counterpart kinds (fleet/kinds.py) _counterpart_line prices: RunPod's workers, Modal's containers.
+PRICED_COUNTERPARTS = ("runpod", "modal")
+
+
 def _counterpart_line(
     counterpart: Mapping[str, Any], prices: PriceTable, month: float, per_million: float, latency: float
 ) -> CostLine:
     kind, gpus = counterpart["provider"], counterpart["gpus"]
+    if kind not in PRICED_COUNTERPARTS:
+        raise ValueError(f"no cost line for counterpart kind '{kind}'; price it in fleet/cost.py")
     scaling = counterpart["scaling"]
     low, high = scaling["minWorkers"], scaling["maxWorkers"]
     models = len(counterpart["models"])

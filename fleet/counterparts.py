@@ -99,6 +99,10 @@ MODAL_REGIONS: dict[str, str] = {
     "ca": "ca",
 }
 
+# Per counterpart kind (fleet/kinds.py): its locations with their jurisdictions, and its GPUs with their memory.
+LOCATIONS: dict[str, Mapping[str, str]] = {"runpod": RUNPOD_DATA_CENTERS, "modal": MODAL_REGIONS}
+GPUS: dict[str, Mapping[str, int]] = {"runpod": RUNPOD_POOLS, "modal": MODAL_GPUS}
+
 MODAL_WEB_LIMIT_SECONDS = 150  # Modal cuts every web request at 150 s
 RUNPOD_EXECUTION_LIMIT_SECONDS = 600  # RunPod's default job execution timeout
 
@@ -124,12 +128,12 @@ def modal_urls(web_url: str) -> CounterpartUrls:
 
 
 def jurisdictions_of(provider: str, locations: tuple[str, ...]) -> tuple[str, ...]:
-    table = RUNPOD_DATA_CENTERS if provider == "runpod" else MODAL_REGIONS
+    table = LOCATIONS[provider]
     return tuple(sorted({table[loc] for loc in locations if loc in table}))
 
 
 def gpu_memory_gb(provider: str, gpu: str) -> int | None:
-    return (RUNPOD_POOLS if provider == "runpod" else MODAL_GPUS).get(gpu)
+    return GPUS[provider].get(gpu)
 
 
 def runpod_env(settings: RegionSettings, model: ServedModel) -> dict[str, str]:

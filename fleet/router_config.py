@@ -133,9 +133,12 @@ def _unrouted(regions: Sequence[Mapping[str, Any]], table: Mapping[str, Mapping[
         for model in sorted(served - set(table.get(region["label"], {}))):
             why = (
                 f"{region['label']} is residency-bound and every provider left is cross-border"
-                " (allowCrossBorderFailover is off)"
+                " (allowCrossBorderFailover is off); serve it inside "
+                f"{region['jurisdiction']}: a platform in failoverOrder and servingPlatforms, or a partner there"
+                " (partnerBaseUrl, partnerJurisdiction)"
                 if refuses_cross_border(region)
-                else f"none of its providers is in {region['label']}'s failoverOrder {region['failover_order']}"
+                else f"none of its providers is in {region['label']}'s failoverOrder {region['failover_order']};"
+                " add the step of one it declares to failoverOrder"
             )
             found.append(f"route {region['label']}/{model} has no provider left: {why}")
     return found

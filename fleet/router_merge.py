@@ -39,7 +39,7 @@ def merged_config(
             "region stacks export no routerProviders: "
             + ", ".join(missing)
             + "; check their names in regionStacks. A region stack exports its router entry once its program runs:"
-            " in the offline plan, fix what that stack's own plan reports (make plan ARGS=\"--stack <stack>\");"
+            ' in the offline plan, fix what that stack\'s own plan reports (make plan ARGS="--stack <stack>");'
             " on a real backend, deploy the region stacks before the router"
         )
     read = [_whole_numbers_as_ints(found) for found in read]
@@ -93,14 +93,32 @@ def merged_config(
             " stack's VPC: its ACK cluster, or one you run there)"
             for label in unreachable
         ]
-        hint = "; ".join(fixes) if fixes else "fix the region stacks' config (failoverOrder, timeouts, names)"
-        raise RouterConfigError(f"{error}\n  {hint}") from None
+        hint = "; ".join(fixes) if fixes else "fix the named region stacks' config (each line names the key)"
+        raise RouterConfigError(f"{_naming_stacks(str(error), stack_of)}\n  {hint}") from None
     problems = router_config.schema_problems(json.loads(router_config.to_json(config)))
     if problems:
         raise RouterConfigError(
             f"router config does not validate against {router_config.SCHEMA_PATH.name}:\n  - " + "\n  - ".join(problems)
         )
     return config
+
+
+def _naming_stacks(message: str, stack_of: Mapping[str, str]) -> str:
+    """Each problem line of a merge error, prefixed with the region stack it is about: the user edits stacks,
+    not router region labels."""
+    lines = []
+    for line in message.split("\n"):
+        body = line.removeprefix("  - ")
+        label = next(
+            (
+                label
+                for label in sorted(stack_of, key=len, reverse=True)
+                if body.startswith((f"route {label}/", f"region {label} "))
+            ),
+            None,
+        )
+        lines.append(f"  - stack {stack_of[label]}: {body}" if label is not None and line.startswith("  - ") else line)
+    return "\n".join(lines)
 
 
 def _whole_numbers_as_ints(value: Any) -> Any:

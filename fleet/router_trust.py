@@ -16,14 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fleet import kinds
-from fleet.counterparts import MODAL_REGIONS, RUNPOD_DATA_CENTERS
+from fleet.counterparts import LOCATIONS
 from fleet.residency import MAINLAND, derived_jurisdiction, is_mainland, is_valid_jurisdiction
 from fleet.residency import regions_named_in_host as named_regions
 
 ALIBABA_TYPES = tuple(k.router_type for k in kinds.ALIBABA)
-# Where each counterpart provider's locations are (by router type); the host its endpoints live under is its
-# kind's host_suffix.
-COUNTERPART_LOCATIONS: dict[str, Mapping[str, str]] = {"runpod": RUNPOD_DATA_CENTERS, "modal": MODAL_REGIONS}
+# Where each counterpart's locations are, by router type; the host its endpoints live under is its kind's host_suffix.
+COUNTERPART_LOCATIONS: dict[str, Mapping[str, str]] = {
+    kinds.BY_PLATFORM[platform].router_type: table for platform, table in LOCATIONS.items()
+}
 # The offline plan's simulated hosts end in .invalid (offline/simulated_cloud.py); nothing real does.
 SIMULATED_TLD = ".invalid"
 URL_FIELDS = ("endpoint", "base_url", "health_check")

@@ -134,14 +134,14 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         }
         for model_id, r in declared.releases.items()
     }
+    endpoints = {"eas": eas_endpoints, "ack": ack_endpoints, "fc": fc_endpoints}
     view = {
         "weights": weights_served(settings),
         "region": settings.region,
         "routerRegion": settings.router_region,
         "residency": residency,
-        "easEndpoints": eas_endpoints,
-        "ackEndpoints": ack_endpoints,
-        "fcEndpoints": fc_endpoints,
+        # Each Alibaba kind's endpoints under its output key (fleet/kinds.py), as the router entry reads them.
+        **{kind.output_key: endpoints[kind.platform] for kind in kinds.ALIBABA},
         "counterpart": counterpart.view if counterpart else None,
         PARTNER.output_key: partner,
     }
@@ -213,9 +213,16 @@ def export_without_alibaba(settings: RegionSettings, counterpart: Counterpart | 
     _export_models_and_workload(settings)
     served = weights_served(settings)
     # Which weights its providers serve: the pinned revision and the committed manifest's digest, as every
-    # provider of the model serves them (here nothing of beacon-fleet's copies them: the counterpart fetches the
-    # pinned revision itself, a partner by agreement).
-    pulumi.export("weights", served)
+    # provider of the model serves them. Nothing here copies them into a bucket: the counterpart fetches the
+    # pinned revision from the hub itself, a partner serves it by agreement.
+    models = {m.id: m for m in settings.models}
+    pulumi.export(
+        "weights",
+        {
+            model_id: {"source": f"huggingface:{models[model_id].spec.hf_repo}@{pinned['revision']}", **pinned}
+            for model_id, pinned in served.items()
+        },
+    )
     view = {
         "weights": served,
         "region": settings.region,

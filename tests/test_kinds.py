@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from fleet import config_schema, counterparts, kinds, platform_cost, router_config, router_entry, router_trust
+from fleet import config_schema, cost, counterparts, kinds, platform_cost, router_config, router_entry, router_trust
 from fleet.settings import limits
 from fleet.settings.models import FAILOVER_STEPS, PLATFORMS
 from policy import beacon_policies
@@ -105,6 +105,7 @@ def test_settings_know_each_kind(kind):
     assert all(key in config_schema.SECRET_KEYS for key in kind.secret_keys)
     if kind.counterpart:
         assert counterparts.ROUTER_SECRET_KEYS[kind.platform] == kind.secret_keys
+        assert kind.platform in counterparts.LOCATIONS and kind.platform in counterparts.GPUS
     assert limits.MAX_ITEMS["failoverOrder"][0] == len(FAILOVER_STEPS)
 
 
@@ -140,6 +141,7 @@ def test_cost_groups_and_orders_each_kind(kind):
     assert (kind.platform in platform_cost.ALIBABA_PLATFORMS) is kind.on_alibaba
     platforms = {kind.platform: {}}
     assert list(platform_cost._steps([kind.failover_step], platforms)) == [kind.platform]
+    assert (kind.platform in cost.PRICED_COUNTERPARTS) is kind.counterpart
 
 
 @pytest.mark.parametrize("kind", kinds.KINDS, ids=IDS)

@@ -114,7 +114,9 @@ def test_a_counterpart_only_region_without_an_alibaba_region_merges_with_its_pro
     assert set(config_out["routes"][label]) == {m["id"] for m in region.outputs["models"]}
     for chain in config_out["routes"][label].values():
         provider = config_out["providers"][chain[0]]
-        assert provider["type"] == kind and provider["weights"] == region.outputs["weights"][provider["models"][0]]
+        pinned = region.outputs["weights"][provider["models"][0]]
+        assert provider["type"] == kind
+        assert provider["weights"] == {"revision": pinned["revision"], "digest": pinned["digest"]}
 
 
 def test_a_counterpart_only_region_with_an_alibaba_region_merges_with_its_weights(stack_file, default_regions):
@@ -203,7 +205,7 @@ def test_a_partner_only_mainland_region_routes_through_the_router_in_the_mainlan
         provider = routed["providers"][chain[0]]
         assert provider["type"] == "partner" and provider["cross_border"] is False, model
         assert provider["auth"] == {"type": "bearer", "env": "ASIA_EAST_PARTNER_PARTNER_KEY"}
-        assert provider["weights"] == partner.outputs["weights"][model]
+        assert provider["weights"]["digest"] == partner.outputs["weights"][model]["digest"]
     assert routed["regions"][label]["served_from"]["target"] == "kubernetes"
     assert "ASIA_EAST_PARTNER_PARTNER_KEY" in result.outputs["routerSecrets"].value
 
@@ -241,3 +243,12 @@ def test_a_partner_must_say_where_it_hosts_and_have_its_step_in_the_failover_ord
     assert not result.ok
     assert "beacon-fleet:partnerJurisdiction: '' must say where the partner hosts the endpoint" in result.error
     assert "beacon-fleet:failoverOrder: does not list partner" in result.error
+
+
+def test_a_route_the_router_refuses_names_the_stack_the_key_and_the_fix(default_regions):
+    abroad_only = shipped("cn-beijing", {"failoverOrder": ["counterpart"]})
+    result = router({**default_regions, "cn-beijing": abroad_only})
+    assert not result.ok
+    assert "stack organization/beacon-fleet/cn-beijing: route asia-east/" in result.error
+    assert "serve it inside cn-mainland: a platform in failoverOrder and servingPlatforms" in result.error
+    assert "pulumi up" not in result.error
