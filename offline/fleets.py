@@ -77,20 +77,26 @@ def plan_fleet(fleet: str, out: Path) -> FleetPlan:
 
 
 def year_at_expected_volume(fleet_plan: FleetPlan) -> tuple[float, list[str]]:
-    """The fleet's yearly cost at each region's expected volume (12 x the plan's declared month per region), and
-    the prices it still lacks. With a price missing, the figure is the sum of what is known: a floor."""
-    known, missing = 0.0, set()
+    """The fleet's yearly cost at each region's expected volume, and the prices it still lacks. A region's plan
+    that states a yearly headline is read as it states it; otherwise it is 12 x the plan's declared month, and
+    with a price missing, the sum of what is known in that month: a floor."""
+    year, month, missing = 0.0, 0.0, set()
     for document in fleet_plan.regions.values():
+        headline = (document.get("cost") or {}).get("headline")
+        if headline:  # the plan's own yearly headline (known figure + unknown parts)
+            year += headline["year"]["usd"] or 0.0
+            missing.update(headline["year"]["missingPrices"])
+            continue
         workload = (document.get("cost") or {}).get("workload") or {}
         declared = workload.get("declared") or {"usd": None, "missingPrices": ["the region's cost (no plan)"]}
         if declared["usd"] is not None:
-            known += declared["usd"]
+            month += declared["usd"]
             continue
         missing.update(declared["missingPrices"])
-        known += sum(line["monthMin"]["usd"] or 0.0 for line in document["cost"]["lines"])
+        month += sum(line["monthMin"]["usd"] or 0.0 for line in document["cost"]["lines"])
         primary = workload["platforms"].get(workload.get("primary") or "", {}).get("usage") or {}
-        known += primary.get("usd") or 0.0
-    return 12 * known, sorted(missing)
+        month += primary.get("usd") or 0.0
+    return year + 12 * month, sorted(missing)
 
 
 def cost_cell(fleet_plan: FleetPlan) -> str:

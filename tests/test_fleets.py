@@ -171,3 +171,25 @@ def test_the_mvp_declares_nothing_on_alibaba_cloud(fleet_plan):
         alibaba = ("alicloud:", "pulumi:providers:alicloud")
         assert not [r for r in document["resources"] if r["type"].startswith(alibaba)], stack
         assert "alicloud:region" not in document["config"], stack
+
+
+def test_the_yearly_figure_sums_each_regions_plan_and_names_what_is_unknown():
+    def region(cost):
+        return {"config": {}, "ok": True, "cost": cost}
+
+    router = {"config": {"beacon-fleet:stackRole": "router"}, "ok": True}
+    known = {"workload": {"declared": {"usd": 100.0, "missingPrices": []}}, "lines": []}
+    unknown = {
+        "workload": {
+            "declared": {"usd": None, "missingPrices": ["b.price"]},
+            "primary": "ack",
+            "platforms": {"ack": {"usage": {"usd": 5.0, "missingPrices": []}}},
+        },
+        "lines": [{"monthMin": {"usd": 20.0}}, {"monthMin": {"usd": None}}],
+    }
+    plan = fleets.FleetPlan("x", 0, "", {"a": region(known), "b": region(unknown), "router": router})
+    assert fleets.year_at_expected_volume(plan) == (12 * (100.0 + 20.0 + 5.0), ["b.price"])
+    # A plan with a yearly headline (known figure and unknown parts) is read as it states it.
+    headline = {"headline": {"year": {"usd": 700.0, "missingPrices": ["c.price"]}}}
+    plan = fleets.FleetPlan("x", 0, "", {"a": region(known), "c": region(headline), "router": router})
+    assert fleets.year_at_expected_volume(plan) == (12 * 100.0 + 700.0, ["c.price"])
