@@ -49,6 +49,7 @@ from offline.stack_files import (
     cross_stack_problems,
     load_stack_config,
     shipped_stacks,
+    stack_file,
 )
 from offline.stack_list import DEFAULT_FLEET, fleet_names
 
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     configs, broken = [], []
     for stack in stacks:
         try:
-            configs.append(load_stack_config(stack, fleet=fleet))
+            configs.append(_load(stack, fleet))
         except InvalidStackFileError as error:  # the file exists but is not a valid stack file: that stack fails
             broken.append((StackConfig(stack, {}, ()), Synthesis(stack, error=str(error))))
         except StackFileError as error:  # no such stack: a usage error
@@ -174,7 +175,7 @@ def _cross_stack(fleet: str | None = None) -> list[tuple[frozenset[str], str]]:
     configs = []
     for stack in shipped_stacks(fleet=fleet):
         try:
-            configs.append(load_stack_config(stack, fleet=fleet))
+            configs.append(_load(stack, fleet))
         except StackFileError:
             continue  # reported as that stack's own failure when it is planned
     return cross_stack_problems(configs)
@@ -205,7 +206,7 @@ def plan_stacks(configs: Iterable[StackConfig], fleet: str | None = None) -> lis
             for name in _referenced(config):
                 if name not in done:
                     try:
-                        region = load_stack_config(name, fleet=fleet)
+                        region = _load(name, fleet)
                     except StackFileError:
                         continue  # the router's synthesis reports the stack as exporting nothing
                     done[name] = synthesize(region.stack, region.values, region.secret_keys)
@@ -216,6 +217,11 @@ def plan_stacks(configs: Iterable[StackConfig], fleet: str | None = None) -> lis
         done[config.stack] = synthesis
         results.append((config, synthesis))
     return results
+
+
+def _load(stack: str, fleet: str | None) -> StackConfig:
+    """A stack's config from the default fleet's file at the project root, or from fleets/<fleet>/."""
+    return load_stack_config(stack) if fleet is None else load_stack_config(stack, stack_file(stack, fleet=fleet))
 
 
 def _role(config: StackConfig) -> str:

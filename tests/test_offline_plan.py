@@ -69,9 +69,7 @@ def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, ca
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:zoneCount: 1\n"
     )
     real_loader = plan.load_stack_config
-    monkeypatch.setattr(
-        plan, "load_stack_config", lambda s, **kw: real_loader(s, broken if s == "broken" else None, **kw)
-    )
+    monkeypatch.setattr(plan, "load_stack_config", lambda s: real_loader(s, broken if s == "broken" else None))
     assert plan.main(["--stack", "broken", "--stack", "us-east", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "FAILED: stack 'broken' has 1 configuration problem" in captured.out
@@ -213,9 +211,7 @@ def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path
     broken = tmp_path / "Pulumi.broken.yaml"
     broken.write_text("config:\n  alicloud:region: us-east-1\n  alicloud:region: us-east-2\n")
     real_loader = plan.load_stack_config
-    monkeypatch.setattr(
-        plan, "load_stack_config", lambda s, p=None, **kw: real_loader(s, broken if s == "broken" else p, **kw)
-    )
+    monkeypatch.setattr(plan, "load_stack_config", lambda s, p=None: real_loader(s, broken if s == "broken" else p))
     assert plan.main(["--stack", "broken", "--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert "us-east: 69 resources" in captured.out and "broken: FAILED" in captured.out
