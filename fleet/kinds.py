@@ -2,9 +2,10 @@
 Function Compute), the counterparts (RunPod, Modal) and a partner's endpoint in the mainland.
 
 Each consumer derives its list from KINDS: the settings (servingPlatforms, failoverOrder, counterpartProvider),
-the region stack's exports and router entry, the router's trust and merge, the schema's enums
-(tests/test_kinds.py pins them), the cost view, the policy pack's endpoint types and the probe. A new kind is
-one entry here plus its own code; tests/test_kinds.py fails while a consumer has no answer for it.
+the region stack's exports and router entry, the router's trust and merge, the cost view and the probe. What
+cannot import it is pinned to it by tests/test_kinds.py: the schema's enums, and the policy pack's public endpoint
+types (the pack runs without beacon-fleet). A new kind is one entry here plus its own code; tests/test_kinds.py
+fails while a consumer has no answer for it.
 
 Pure data: no imports from the rest of the fleet.
 """

@@ -252,3 +252,16 @@ def test_a_route_the_router_refuses_names_the_stack_the_key_and_the_fix(default_
     assert "stack organization/beacon-fleet/cn-beijing: route asia-east/" in result.error
     assert "serve it inside cn-mainland: a platform in failoverOrder and servingPlatforms" in result.error
     assert "pulumi up" not in result.error
+
+
+def test_only_a_mainland_alibaba_region_may_declare_cn_mainland(stack_file):
+    at_unknown = {**EU_RUNPOD, "alicloud:region": "sa-east-9", "beacon-fleet:jurisdiction": "cn-mainland"}
+    loaded = stack_file("sa-east", at_unknown)
+    result = synthesize("sa-east", loaded.values, loaded.secret_keys)
+    assert not result.ok and "beacon-fleet:jurisdiction: sa-east-9 is not a mainland China region" in result.error
+
+
+def test_a_mainland_alibaba_region_served_only_by_its_counterpart_abroad_is_refused(synth):
+    result = synth("cn-beijing", overrides={"servingPlatforms": []})
+    assert not result.ok and result.resources == []
+    assert "but it serves only through runpod in AP-JP-1, outside the mainland" in result.error

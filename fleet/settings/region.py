@@ -130,7 +130,7 @@ def parse_settings(
     fc_settings = parse_fc(values, region, platforms, residency_settings, p)
     workload = parse_workload(values, p)
     check_weights_sources(models, residency_settings, p)
-    if platforms or counterpart is not None:
+    if platforms or counterpart is not None or partner is not None:
         check_weights_manifests(models, p)
 
     context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
