@@ -111,10 +111,7 @@ class RealCloud:
 
     # What the simulated cloud knows, derived from what was registered.
     def of_type(self, typ: str) -> list[Registration]:
-        # Registrations arrive on the engine's executor threads: copy the values in one step (list() of a dict
-        # view runs without yielding the GIL) before filtering, or another registration can resize the dict
-        # mid-iteration ("dictionary changed size during iteration", seen under load).
-        return [r for r in list(self.registered.values()) if r.type == typ]
+        return [r for r in self.registered.values() if r.type == typ]
 
     def acr_instance_ids(self) -> dict[str, str]:
         """ACR Enterprise instance name -> the id the simulated cloud gave it."""
