@@ -21,7 +21,6 @@ class EasModelServiceArgs:
     vpc_id: pulumi.Input[str]
     vswitch_id: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
-    role_arn: pulumi.Input[str]
     tags: dict[str, str]
 
 
@@ -40,9 +39,7 @@ class EasModelService(pulumi.ComponentResource):
 
         # No token in the document: EAS hides it when it exports the config, so a written token would show as a
         # change on every preview. EAS generates one instead, and EasServiceToken reads it back.
-        document = pulumi.Output.all(
-            args.image, args.vpc_id, args.vswitch_id, args.security_group_id, args.role_arn
-        ).apply(
+        document = pulumi.Output.all(args.image, args.vpc_id, args.vswitch_id, args.security_group_id).apply(
             lambda parts: json.dumps(
                 eas.service_config(
                     plan,
@@ -51,7 +48,6 @@ class EasModelService(pulumi.ComponentResource):
                         vpc_id=parts[1],
                         vswitch_id=parts[2],
                         security_group_id=parts[3],
-                        role_arn=parts[4],
                     ),
                 ),
                 sort_keys=True,

@@ -22,6 +22,9 @@ class FcModelFunctionArgs:
     security_group_id: pulumi.Input[str]
     role_arn: pulumi.Input[str]  # FC assumes it to pull the image and to mount the bucket read-only
     tags: dict[str, str]
+    # The ACR Enterprise instance the image is in: FC's API (2023-03-30 CustomContainerConfig) says acrInstanceId
+    # "must" be given for an Enterprise image; the provider marks the field deprecated yet still sends it.
+    acr_instance_id: pulumi.Input[str] | None = None
 
 
 class FcModelFunction(pulumi.ComponentResource):
@@ -50,12 +53,13 @@ class FcModelFunction(pulumi.ComponentResource):
             handler="index.handler",  # required by the API, unused by a custom container
             custom_container_config=alicloud.fc.V3FunctionCustomContainerConfigArgs(
                 image=args.image,
+                acr_instance_id=args.acr_instance_id,
                 port=serving.SERVING_PORT,  # serve.py's PORT; FC's own default is 9000
                 health_check_config=alicloud.fc.V3FunctionCustomContainerConfigHealthCheckConfigArgs(
                     http_get_url="/health",  # vLLM answers it without the key, once the model is loaded
                     initial_delay_seconds=min(plan.startup_budget_seconds, 120),
                     period_seconds=10,
-                    timeout_seconds=5,
+                    timeout_seconds=fc.HEALTH_CHECK_TIMEOUT_SECONDS,
                     failure_threshold=max(3, plan.startup_budget_seconds // 10),
                     success_threshold=1,
                 ),
@@ -64,7 +68,7 @@ class FcModelFunction(pulumi.ComponentResource):
             cpu=fc.VCPU,
             memory_size=fc.MEMORY_MB,
             disk_size=fc.DISK_MB,
-            timeout=fc.REQUEST_TIMEOUT_SECONDS,
+            timeout=plan.request_timeout_seconds,
             instance_concurrency=plan.instance_concurrency,
             environment_variables=pulumi.Output.secret(
                 pulumi.Output.from_input(self.api_key).apply(lambda key: {**plan.environment, "VLLM_API_KEY": key})

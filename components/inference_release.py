@@ -22,7 +22,7 @@ import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from fleet import inference_chart
+from fleet import inference_chart, serving
 
 RELEASE_MARGIN_SECONDS = 300  # image pull and load-balancer set-up, on top of the model's startup budget
 
@@ -43,6 +43,9 @@ class InferenceReleaseArgs:
     port: int
     startup_budget_seconds: int
     tags: Mapping[str, str] = field(default_factory=dict)
+    service_account_name: str = ""  # the pods' service account, declared here before the release
+    # What must exist before that service account: the ACR credential helper, which patches it with its pull secret.
+    service_account_after: Sequence[pulumi.Resource] = ()
 
 
 class InferenceRelease(pulumi.ComponentResource):
@@ -104,6 +107,21 @@ class InferenceRelease(pulumi.ComponentResource):
                 ),
             )
         )
+        # The pods' service account, declared after the ACR credential helper and before the release: the helper
+        # patches service accounts with its pull secret once they exist, and Kubernetes copies a service account's
+        # imagePullSecrets into a pod only when the pod is admitted. Created by the chart, the account would be
+        # patched after the first pods were admitted, and those would keep no pull secret (ImagePullBackOff).
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={
+                "name": args.service_account_name,
+                "namespace": args.namespace,
+                # ack-pod-identity-webhook injects credentials for this RAM role (RRSA) into the pods.
+                "annotations": {serving.POD_IDENTITY_ROLE_ANNOTATION: str(args.values["serviceAccount"]["roleName"])},
+            },
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(args.service_account_after)),
+        )
         self.release = k8s.helm.v3.Release(
             f"{name}-release",
             name=self.release_name,
@@ -116,7 +134,7 @@ class InferenceRelease(pulumi.ComponentResource):
             cleanup_on_fail=True,
             max_history=10,
             timeout=args.startup_budget_seconds + RELEASE_MARGIN_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[secret]),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[secret, self.service_account]),
         )
         self.url = self.load_balancer.address.apply(
             lambda address: inference_chart.base_url(args.scheme, address, args.port)

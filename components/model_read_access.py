@@ -10,8 +10,6 @@ import pulumi_alicloud as alicloud
 
 from fleet import ram_policies
 
-# PAI-EAS assumes a custom role through this service principal (Alibaba's "configure the EAS RAM role" guide).
-EAS_SERVICE_PRINCIPAL = "pai.aliyuncs.com"
 # Function Compute assumes a function's role to pull its image and to mount OSS (FC 3.0 docs).
 FC_SERVICE_PRINCIPAL = "fc.aliyuncs.com"
 # The system policy that lets it pull from ACR (GetAuthorizationToken, pull), read-only.
@@ -30,17 +28,14 @@ class ModelReadAccessArgs:
     name_stem: str  # role and policy names start with it (stack slug)
     bucket_name: pulumi.Input[str]
     kms_key_arn: str = ""
-    eas: bool = True  # a role for PAI-EAS services
     fc: bool = False  # a role for Function Compute functions (also allowed to pull images)
     rrsa: RrsaSubject | None = None  # a role for ACK pods, through RRSA
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class ModelReadAccess(pulumi.ComponentResource):
-    """A read-only bucket policy, and roles for EAS and for the serving pods' service account that carry it."""
+    """A read-only bucket policy, and roles for FC and for the serving pods' service account that carry it."""
 
-    eas_role_arn: pulumi.Output[str] | None
-    eas_role_name: str | None
     serving_role_arn: pulumi.Output[str] | None
     serving_role_name: str | None
     fc_role_arn: pulumi.Output[str] | None
@@ -61,18 +56,8 @@ class ModelReadAccess(pulumi.ComponentResource):
             opts=child,
         )
 
-        self.eas_role_arn = self.eas_role_name = None
-        if args.eas:
-            self.eas_role_name = f"{stem}-eas"[:64]
-            eas_role = self._role(
-                f"{name}-eas-role",
-                self.eas_role_name,
-                ram_policies.to_json(ram_policies.service_trust_policy(EAS_SERVICE_PRINCIPAL)),
-                "PAI-EAS model services of this region",
-                args.tags,
-            )
-            self.eas_role_arn = eas_role.arn
-
+        # No role for PAI-EAS: it mounts the bucket with its service-linked role and pulls a same-account,
+        # same-region image without credentials (fleet/eas.py says where that is written).
         self.fc_role_arn = None
         if args.fc:
             fc_role = self._role(
@@ -111,7 +96,6 @@ class ModelReadAccess(pulumi.ComponentResource):
 
         self.register_outputs(
             {
-                "eas_role_arn": self.eas_role_arn,
                 "serving_role_arn": self.serving_role_arn,
                 "fc_role_arn": self.fc_role_arn,
             }

@@ -25,14 +25,17 @@ class ServingImageArgs:
     package_index: str
     username: pulumi.Input[str]
     password: pulumi.Input[str]  # secret
+    apt_mirror: str = ""  # replaces deb.debian.org in the build; "" keeps Debian's own servers
 
 
-def content_tag(base_image: str, package_index: str, root: Path = PROJECT_ROOT) -> str:
+def content_tag(base_image: str, package_index: str, root: Path = PROJECT_ROOT, apt_mirror: str = "") -> str:
     """A tag that changes exactly when what goes into the image does (files or build arguments)."""
     digest = hashlib.sha256()
     for name in CONTEXT_FILES:
         digest.update(name.encode() + b"\0" + (root / BUILD_CONTEXT / name).read_bytes() + b"\0")
     digest.update(f"BASE_IMAGE={base_image}\0PIP_INDEX_URL={package_index}".encode())
+    if apt_mirror:  # only when set, so the tags of builds without a mirror stay what they were
+        digest.update(f"\0APT_MIRROR={apt_mirror}".encode())
     return f"c-{digest.hexdigest()[:16]}"
 
 
@@ -52,7 +55,7 @@ class ServingImage(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServingImageArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("beacon-fleet:registry:ServingImage", name, None, opts)
-        self.tag = content_tag(args.base_image, args.package_index)
+        self.tag = content_tag(args.base_image, args.package_index, apt_mirror=args.apt_mirror)
 
         self.image = docker.Image(
             f"{name}-image",
@@ -62,7 +65,8 @@ class ServingImage(pulumi.ComponentResource):
                 dockerfile=f"{BUILD_CONTEXT}/Dockerfile",
                 platform="linux/amd64",
                 builder_version=docker.BuilderVersion.BUILDER_BUILD_KIT,
-                args={"BASE_IMAGE": args.base_image, "PIP_INDEX_URL": args.package_index},
+                args={"BASE_IMAGE": args.base_image, "PIP_INDEX_URL": args.package_index}
+                | ({"APT_MIRROR": args.apt_mirror} if args.apt_mirror else {}),
             ),
             registry=docker.RegistryArgs(
                 server=args.registry_server,

@@ -7,6 +7,7 @@ password kept as a Pulumi secret.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +29,9 @@ class ServingRegistryArgs:
     username: str = ""  # Personal Edition only
     password: pulumi.Input[str] | None = None  # Personal Edition only; a secret
     tags: Mapping[str, str] = field(default_factory=dict)
+    # (namespace, repository, tag) of a Docker Hub image to sync into this instance for the serving image's base
+    # (ACR "Sync images from sources outside China using artifact subscription"); Enterprise Edition only.
+    base_subscription: tuple[str, str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,9 @@ class ServingRegistry(pulumi.ComponentResource):
                 details.instances.apply(lambda found: found[0].authorization_token)
             )
             self.instance_id: pulumi.Output[str] | None = self.instance.id
+            self.base_image = ""
+            if args.base_subscription is not None:
+                self.base_image = self._subscribe_base(name, args, protected, child)
         else:
             self.namespace = alicloud.cr.Namespace(
                 f"{name}-namespace",
@@ -140,11 +147,46 @@ class ServingRegistry(pulumi.ComponentResource):
             self.push_username = pulumi.Output.from_input(args.username)
             self.push_password = pulumi.Output.secret(args.password or "")
             self.instance_id = None
+            self.base_image = ""
 
         self.register_outputs(
             {
+                "base_image": self.base_image,
                 "public_domain": self.domains.public,
                 "vpc_domain": self.domains.vpc,
                 "repository_path": self.repository_path,
             }
         )
+
+    def _subscribe_base(
+        self, name: str, args: ServingRegistryArgs, protected: pulumi.ResourceOptions, child: pulumi.ResourceOptions
+    ) -> str:
+        """A repository in the region's namespace that ACR keeps in step with one Docker Hub tag: the build pulls its
+        base from the region's own registry, never from Docker Hub or a third-party mirror."""
+        assert args.base_subscription is not None
+        source_namespace, source_repo, tag = args.base_subscription
+        repository = f"base-{source_repo}"
+        self.base_repository = alicloud.cs.RegistryEnterpriseRepo(
+            f"{name}-base-repository",
+            instance_id=self.instance.id,
+            namespace=self.namespace.name,
+            name=repository,
+            repo_type="PRIVATE",
+            summary=f"Docker Hub {source_namespace}/{source_repo}:{tag}, synced by artifact subscription",
+            opts=protected,
+        )
+        self.base_subscription = alicloud.cr.ArtifactSubscriptionRule(
+            f"{name}-base-subscription",
+            instance_id=self.instance.id,
+            namespace_name=self.namespace.name,
+            repo_name=self.base_repository.name,
+            source_provider="DOCKER_HUB",
+            source_namespace_name=source_namespace,
+            source_repo_name=source_repo,
+            tag_regexp=f"^{re.escape(tag)}$",
+            tag_count=1,
+            platforms=["linux/amd64"],
+            override=True,
+            opts=child,
+        )
+        return f"{self.push_domain}/{args.namespace}/{repository}:{tag}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 
+from fleet import hub_names, numbers
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -27,6 +29,9 @@ class ModelSpec:
     revision: str = ""
     ms_repo: str = ""
     ms_revision: str = ""
+    # The checkpoint's own quantization (one of CHECKPOINT_QUANTIZATIONS) when these weights were published
+    # quantized; empty for full-precision weights. Only such an entry may be served as <id>:awq (and so on).
+    quantization: str = ""
 
 
 # Bytes per weight for each dtype or quantization a model can be served with. AWQ/GPTQ are int4 (≈0.5 byte
@@ -40,10 +45,20 @@ DTYPE_BYTES: dict[str, float] = {
     "gptq": 0.5,
 }
 DEFAULT_DTYPE = "fp16"
+# Quantizations that exist only as checkpoints of their own: AWQ and GPTQ weights are produced offline and
+# published as other files (vLLM reads their quantization_config), and vLLM has no flag that turns fp16 weights
+# into int8 ones. Serving one means pinning that checkpoint (repo, revision, manifest, digest): `mistral-7b:awq`
+# over the fp16 files would hand vLLM weights it refuses, under the fp16 digest.
+CHECKPOINT_QUANTIZATIONS = ("awq", "gptq", "int8")
+# Quantizations vLLM applies to the pinned full-precision weights as it loads them: "Dynamic quantization of an
+# original precision BF16/FP16 model to FP8 ... specifying --quantization=\"fp8\"" (docs.vllm.ai, quantization/fp8,
+# "Online Dynamic Quantization"). Same files, other numerics: the router sees them as other weights.
+ONLINE_QUANTIZATIONS = ("fp8",)
 
 # ModelScope's downloads take a branch or tag, not a commit (modelscope v1.30-1.37 snapshot_download: "currently
 # only branch and tag name is supported"). A branch moves; what pins the bytes served in the mainland is the
-# weights manifest (weights/manifests/), whose sha256 every synced file must match.
+# weights manifest (weights/manifests/), whose sha256 every synced file must match. The sync resolves the branch
+# to its commit when it runs and records it (weights/sync.py); no commit id is written here, none being known.
 MS_DEFAULT_BRANCH = "master"
 
 BUILTIN_MODELS: dict[str, ModelSpec] = {
@@ -112,9 +127,11 @@ CONFIG_FIELD_NAMES: dict[str, str] = {
     "revision": "revision",
     "ms_repo": "msRepo",
     "ms_revision": "msRevision",
+    "quantization": "quantization",
 }
-# Fields a customModels entry may leave out: only mainland regions need a ModelScope source.
-OPTIONAL_CONFIG_FIELDS = frozenset({"ms_repo", "ms_revision"})
+# Fields a customModels entry may leave out: only mainland regions need a ModelScope source, and only quantized
+# checkpoints say how they were quantized.
+OPTIONAL_CONFIG_FIELDS = frozenset({"ms_repo", "ms_revision", "quantization"})
 assert set(CONFIG_FIELD_NAMES) == {f.name for f in fields(ModelSpec)}
 
 
@@ -150,22 +167,28 @@ def parse_custom_model(text: str) -> tuple[ModelSpec | None, list[str]]:
             continue
         limit = largest.get(config_name, 65_536)
         if field.type == "float":
-            # ASCII decimals only: float() also takes 'nan', 'inf', '1e999' and non-ASCII digits.
-            decimal = raw.isascii() and raw.replace(".", "", 1).isdigit() and len(raw) <= 14
-            if not decimal or not 0 < float(raw) <= limit:
+            # ASCII decimals only (fleet/numbers): float() also takes 'nan', 'inf', '1e999' and non-ASCII digits.
+            decimal = numbers.parse_decimal(raw, 0, limit, low_inclusive=False)
+            if decimal is None:
                 problems.append(
                     f"{config_name} must be a number above 0 and at most {limit}, such as 3.82, got '{raw}'"
                 )
                 continue
-            values[field.name] = float(raw)
+            values[field.name] = decimal
         elif field.type == "int":
-            # ASCII digits only: str.isdigit() also takes '²' and '١٢', which int() then refuses or misreads.
-            if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not 0 < int(raw) <= limit:
+            # ASCII digits only (fleet/numbers): str.isdigit() also takes '²' and '١٢'.
+            whole = numbers.parse_whole(raw, 1, limit) if isinstance(raw, str) else None
+            if whole is None:
                 problems.append(f"{config_name} must be a whole number from 1 to {limit}, got '{raw}'")
                 continue
-            values[field.name] = int(raw)
+            values[field.name] = whole
         elif field.name == "hf_repo" and not _is_hf_repo(raw):
             problems.append(f"hfRepo must be a Hugging Face repository such as org/model, got '{raw}'")
+        elif field.name == "quantization" and raw not in CHECKPOINT_QUANTIZATIONS:
+            problems.append(
+                f"quantization must be one of {', '.join(CHECKPOINT_QUANTIZATIONS)} (how the checkpoint was"
+                f" published), got '{raw[:40]}'"
+            )
         else:
             values[field.name] = raw
 
@@ -218,20 +241,23 @@ _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 def pin_problems(spec: ModelSpec) -> list[str]:
-    """What keeps a spec's weights from being pinned: a Hugging Face revision that is not a commit id, or half a
-    ModelScope source. A branch or tag moves, and two endpoints fetching "main" a day apart may differ."""
+    """What keeps a spec's weights from being pinned: a Hugging Face revision that is not a commit id, half a
+    ModelScope source, or a name that would change a hub URL or a staging path (hub_names says which)."""
     problems = []
     if not _COMMIT.fullmatch(spec.revision):
         problems.append(
             f"revision must be the 40-character commit id of {spec.hf_repo} (not a branch or tag),"
-            f" got '{spec.revision}'"
+            f" got '{spec.revision[:80]}'"
         )
     if bool(spec.ms_repo) != bool(spec.ms_revision):
         problems.append("msRepo and msRevision go together: give both (the ModelScope repo and its branch or tag)")
+    if spec.ms_repo and (problem := hub_names.repo_problem(spec.ms_repo, "msRepo")) is not None:
+        problems.append(problem)
+    if spec.ms_revision and (problem := hub_names.ref_problem(spec.ms_revision, "msRevision")) is not None:
+        problems.append(problem)
     return problems
 
 
 def _is_hf_repo(text: str) -> bool:
     """org/name, ASCII letters, digits, '.', '_' and '-' (Hugging Face's repository ids)."""
-    org, sep, name = text.partition("/")
-    return bool(sep and org and name and text.isascii() and all(c.isalnum() or c in "._-" for c in org + name))
+    return hub_names.repo_problem(text) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ def encode_config_value(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value) and value == int(value) and abs(value) < 1e21:
+        return str(int(value))  # Go's encoding/json writes 2.0 as 2 (the CLI's object.go MarshalString)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from fleet import urls
+
 # Provider keys that are credentials (each provider's own config; read from the environment in CI).
 PROVIDER_CREDENTIAL_KEYS = frozenset(
     {
@@ -43,6 +45,11 @@ VALUE_SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("a Modal token (ak-/as-/wk-/ws-…)", r"\b(ak|as|wk|ws)-[0-9A-Za-z]{16,}"),
         ("a private key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
         ("a URL with a password (user:password@)", r"://[^/\s:@]+:[^/\s@]+@"),
+        ("a URL with user-info (user@ before the host)", r"://[^/?#\s@]+@"),
+        (
+            "a URL with a credential in its query (?token=…)",
+            rf"(?i)[?&#;]([^=&#\s]*[-_.])?({urls.CREDENTIAL_PARAM_NAMES})=[^&#\s]+",
+        ),
     )
 )
 

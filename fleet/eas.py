@@ -50,7 +50,6 @@ class EasPlacement:
     vpc_id: str
     vswitch_id: str
     security_group_id: str
-    role_arn: str
 
 
 def service_name(name_prefix: str, stack: str, model_id: str) -> str:
@@ -126,13 +125,16 @@ def service_config(plan: EasServicePlan, placement: EasPlacement) -> dict:
     ]
     if quantization:
         env.append({"name": "QUANTIZATION", "value": quantization})
+    autoscaled = plan.max_replicas > plan.min_replicas
     document: dict = {
         "metadata": {
             "name": plan.service_name,
-            "instance": max(plan.min_replicas, 1),
             "rolling_strategy": {"max_surge": 1, "max_unavailable": 0},
             "eas.termination_grace_period": 60,
-        },
+        }
+        # The instance count belongs to the autoscaler when there is one: EAS exports its current count, and the
+        # provider compares the export with this document, so a written count would be reset on every `up`.
+        | ({} if autoscaled else {"instance": max(plan.min_replicas, 1)}),
         "cloud": {
             "computing": {"instances": [{"type": plan.instance_type}]},
             "networking": {
@@ -153,16 +155,18 @@ def service_config(plan: EasServicePlan, placement: EasPlacement) -> dict:
             }
         ],
         "oss_endpoint": plan.oss_endpoint,
-        "autoscaler": {
+        # No RAM role: EAS mounts OSS with its service-linked role AliyunServiceRoleForPaiEas, and "pulls images
+        # from ACR without authentication when the registry and service use the same Alibaba Cloud account and
+        # region" (PAI "Deploy a model service by using a custom image"). A custom role would also be used for the
+        # pull (PAI "Configure the EAS RAM role"), and neither its trusted principal nor its config key is settled
+        # by a source; vLLM calls no Alibaba API, so the container needs no credentials either.
+    }
+    if autoscaled:
+        document["autoscaler"] = {
             "min": plan.min_replicas,
             "max": plan.max_replicas,
             "scaleStrategies": [{"metricName": "qps", "threshold": plan.qps_target}],
-        },
-        # A custom role: `options.enable_ram_role` and the role under its canonical key `credential.role_arn`
-        # (EAS exports the alias `role_arn` under that name; writing the canonical form keeps refreshes quiet).
-        "options": {"enable_ram_role": True},
-        "credential": {"role_arn": placement.role_arn},
-    }
+        }
     if not plan.public_endpoint:
         document["networking"] = {"disable_internet_endpoint": "true"}
     return document

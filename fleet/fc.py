@@ -53,9 +53,11 @@ FC_GPU_REGIONS = ("cn-hangzhou", "cn-shanghai", "cn-beijing", "cn-wulanchabu", "
 VCPU = 8.0
 MEMORY_MB = 32768
 DISK_MB = 10240
-REQUEST_TIMEOUT_SECONDS = 600  # the longest request; the router's own timeout is shorter
+REQUEST_TIMEOUT_SECONDS = 600  # the longest answer once the model is loaded
 # FC 3.0 GPU cold start "10到30秒" (10-30 s, instance start to ready for a prepared image): the weights load on top.
 COLD_START_SECONDS = (10, 30)
+# FC API struct CustomHealthCheckConfig: timeoutSeconds 1-3 (the provider's schema: IntBetween(0, 3)).
+HEALTH_CHECK_TIMEOUT_SECONDS = 3
 COLD_START_SOURCE = "FC 3.0 GPU docs: 10-30 s to a warm instance, plus the model's load from the OSS mount"
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -72,6 +74,17 @@ class FcFunctionPlan:
     oss_endpoint: str
     environment: dict[str, str]
     startup_budget_seconds: int
+
+    @property
+    def cold_start_seconds(self) -> int:
+        """A scale-to-zero function's first request waits for an instance (FC: up to 30 s) and the whole model load
+        (the same budget ACK's probes and EAS's create timeout use): what the router must wait for."""
+        return COLD_START_SECONDS[1] + self.startup_budget_seconds
+
+    @property
+    def request_timeout_seconds(self) -> int:
+        """FC's function timeout: at least the longest answer, and never shorter than the cold start before it."""
+        return self.cold_start_seconds + REQUEST_TIMEOUT_SECONDS
 
 
 def function_name(name_prefix: str, stack: str, model_id: str) -> str:
@@ -131,6 +144,17 @@ def plans(settings: RegionSettings, bucket: str) -> list[FcFunctionPlan]:
             )
         )
     return result
+
+
+def cold_start_problem(model_id: str, cold_start_seconds: int, answer_seconds: int, router_limit: int) -> str | None:
+    """Why the router cannot wait for this model's first request after scale-to-zero, or None."""
+    if cold_start_seconds + answer_seconds <= router_limit:
+        return None
+    return (
+        f"{model_id} on FC starts cold in up to {cold_start_seconds} s (an instance, then the model's load), and with"
+        f" {answer_seconds} s for the answer the router would have to wait {cold_start_seconds + answer_seconds} s,"
+        f" more than its {router_limit} s limit for FC; serve it on eas or ack, or a smaller model on FC"
+    )
 
 
 def https(url: str) -> str:

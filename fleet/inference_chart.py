@@ -117,7 +117,9 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
             "tlsCertId": exposure.tls_cert_id,
         },
         "apiKey": {"secretName": api_key_secret_name(model.id), "secretKey": API_KEY_SECRET_KEY},
-        "serviceAccount": {"roleName": role_name},
+        # Declared before the release (components/inference_release.py): the ACR credential helper patches service
+        # accounts after they exist, and a pod admitted before the patch keeps no pull secret.
+        "serviceAccount": {"create": False, "name": fullname(model.id), "roleName": role_name},
         "podDisruptionBudget": {"maxUnavailable": 1},
         # Off: vLLM exports its queue as vllm:num_requests_waiting on /metrics, which reaches an HPA only through
         # ack-alibaba-cloud-metrics-adapter and Managed Prometheus; this stack installs neither (ACK: "Configure

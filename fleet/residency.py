@@ -27,7 +27,9 @@ REGION_JURISDICTIONS: dict[str, str] = {
 }
 
 # An ICP filing number (京ICP备12345678号, or with a site suffix -1) or an ICP operating licence (京ICP证123456号).
-ICP_NUMBER = re.compile(r"^\w{1,2}ICP[备证]\d{6,}号(-\d+)?$")
+# ASCII digits only and one CJK province character: \w and \d also match full-width letters and digits and
+# Arabic-Indic digits ('京ICP备１２３４５６７８号'); `$` also matches before a final newline. Use fullmatch.
+ICP_NUMBER = re.compile(r"[\u4e00-\u9fff]ICP[备证][0-9]{6,12}号(-[0-9]{1,4})?")
 # The tag that carries it on every resource of a licensed mainland stack; the policy pack looks for it on
 # public endpoints.
 ICP_TAG = "icp-licence"

@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema
 
-from fleet import kinds, router_reach, router_weights
+from fleet import kinds, router_reach, router_weights, urls
 from fleet.config_schema import PROJECT_ROOT
 from fleet.kinds import env_name as env_name  # every credential's variable name comes from fleet/kinds.py
 from fleet.residency import is_mainland_region
@@ -152,13 +152,7 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         if provider["name"] in names:
             found.append(f"providers '{names[provider['name']]}' and '{pid}' share the name '{provider['name']}'")
         names[provider["name"]] = pid
-        if provider["network"] == "internet":
-            found += [
-                f"provider '{pid}': {key} {url} is plain http over the internet, which would send its"
-                " credentials in clear text; use https"
-                for key, url in router_reach.provider_urls(provider)
-                if url.lower().startswith("http://") and not router_reach.is_loopback(url)
-            ]
+        found += url_problems(pid, provider)
         limit = TIMEOUT_LIMITS[provider["type"]]
         if not 1 <= provider["timeout"] <= limit:
             found.append(
@@ -211,9 +205,29 @@ def problems(config: Mapping[str, Any]) -> list[str]:
     return found + router_weights.weights_problems(config)
 
 
+def url_problems(pid: str, provider: Mapping[str, Any]) -> list[str]:
+    """A provider's URLs that must not carry its key: user-info or a credential in any of them (fleet/urls), and
+    plain http to anything but loopback (decided on the parsed host) when the router reaches it over the
+    internet."""
+    found = []
+    for key, url in router_reach.provider_urls(provider):
+        problem = (
+            urls.transport_problem(url) if provider.get("network") != "vpc" else urls.credential_problem(url)
+        )
+        if problem:
+            found.append(f"provider '{pid}': {key} {url} {problem}")
+    return found
+
+
 def schema_problems(document: Any) -> list[str]:
-    """What keeps a document from being a router config of this schema version; empty when it is one."""
-    return sorted(error.message for error in _schema_validator().iter_errors(document))
+    """What keeps a document from being a router config of this schema version; empty when it is one.
+
+    The schema's URL patterns are a first filter; the URL checks a pattern cannot make exactly (the parsed host,
+    user-info) are fleet/urls', applied here too, so the probe refuses what the router stack refuses."""
+    found = sorted(error.message for error in _schema_validator().iter_errors(document))
+    if found:
+        return found
+    return [p for pid, provider in document["providers"].items() for p in url_problems(pid, provider)]
 
 
 @functools.cache

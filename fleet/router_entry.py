@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleet import kinds
-from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, provider_id
+from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, TIMEOUT_LIMITS, provider_id
 from fleet.settings import FAILOVER_STEPS
 
 
@@ -34,7 +34,7 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
                 model_id=model_id,
                 auth=kind.router_auth(label, model_id),
                 health=_health(kind, fields.pop("health_url")),
-                timeout=ALIBABA_TIMEOUT_SECONDS,
+                timeout=fields.pop("timeout", ALIBABA_TIMEOUT_SECONDS),
                 cross_border=False,
                 weights=served.get(model_id),
                 **fields,
@@ -138,7 +138,16 @@ def _ack(ack: Mapping[str, Any]) -> dict[str, Any]:
 
 def _fc(function: Mapping[str, Any]) -> dict[str, Any]:
     base = function["url"].rstrip("/")  # the trigger's public URL, HTTPS (fleet/fc.py)
-    return {"endpoint": base, "base_url": f"{base}/v1", "health_url": f"{base}/health", "network": "internet"}
+    limit = TIMEOUT_LIMITS[kinds.BY_PLATFORM["fc"].router_type]
+    return {
+        "endpoint": base,
+        "base_url": f"{base}/v1",
+        "health_url": f"{base}/health",
+        "network": "internet",
+        # A request after scale-to-zero waits for an instance and the whole model load before its answer; a
+        # region stack that does not state its cold start gets the longest wait the router allows.
+        "timeout": min(limit, int(function.get("coldStartSeconds", limit)) + ALIBABA_TIMEOUT_SECONDS),
+    }
 
 
 # Each Alibaba platform's own fields, from its entry in the region stack's output (kinds.Kind.output_key).

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from fleet.residency import is_mainland
 
@@ -38,14 +37,6 @@ def served_from(labels: Sequence[str], targets: Sequence[str], kubernetes_vpc: s
         else:
             chosen[label] = {"target": "kubernetes", "network": INTERNET}
     return chosen
-
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
-
-def is_loopback(url: str) -> bool:
-    """A URL on this machine (a local test server): plain http there crosses no network."""
-    return urlsplit(url).hostname in LOOPBACK
 
 
 def can_reach(router: Mapping[str, Any], region_label: str, provider: Mapping[str, Any]) -> bool:

@@ -7,10 +7,12 @@ sure both hubs' files are the same bytes (byte-identity across hubs is checked, 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 
 from fleet import serving
-from fleet.catalog import ModelSpec
+from fleet.catalog import ONLINE_QUANTIZATIONS, ModelSpec
 
 HUGGING_FACE = "huggingface"
 MODELSCOPE = "modelscope"
@@ -37,3 +39,14 @@ def source_for(spec: ModelSpec, mainland: bool) -> WeightsSource:
 
 def weights_uri(bucket: str, model_id: str) -> str:
     return f"oss://{bucket}/{serving.model_prefix(model_id)}"
+
+
+def served_digest(manifest_digest: str, dtype: str) -> str:
+    """The digest the router compares: the manifest's, or, when vLLM quantizes those files as it loads them, the
+    sha256 over the manifest's digest and the quantization, so another quantization is other weights to the
+    router's same-weights check. Keeps the manifest's `provisional-` prefix and the router schema's form."""
+    if dtype not in ONLINE_QUANTIZATIONS:
+        return manifest_digest
+    prefix = "provisional-" if manifest_digest.startswith("provisional-") else ""
+    text = json.dumps({"manifest": manifest_digest, "quantization": dtype}, sort_keys=True, separators=(",", ":"))
+    return f"{prefix}sha256:{hashlib.sha256(text.encode()).hexdigest()}"

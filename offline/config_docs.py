@@ -86,6 +86,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "registryUsername",
             "registryPassword",
             "servingImageBase",
+            "servingAptMirror",
             "pythonPackageIndex",
         ),
     ),
@@ -195,12 +196,15 @@ and a custom model is one string of `key=value` pairs with the built-in catalog'
 ```yaml
   beacon-fleet:customModels:
     - id=phi-3-mini;hfRepo=microsoft/Phi-3-mini-4k-instruct;revision=<40-character commit id>;paramsB=3.82;layers=32;hiddenSize=3072;attentionHeads=32;kvHeads=32;headDim=96;maxContext=4096;vocab=32064
-  beacon-fleet:models: [llama3.2-1b, phi-3-mini:awq]
+  beacon-fleet:models: [llama3.2-1b, phi-3-mini:fp8]
 ```
 
 `revision` is required: the Hugging Face commit every endpoint serves (a branch or tag moves). A model served in a
 mainland region also needs `msRepo` and `msRevision` (its ModelScope repo and branch or tag); the weights
 manifest's sha256s, not the branch, pin what is synced there (see [models.md](models.md#pinned-weights)).
+`fp8` is quantized by vLLM from the pinned files as they load; AWQ, GPTQ and int8 weights are checkpoints of
+their own: declare one as a custom model with `quantization=awq` (or `gptq`, `int8`), its own repo, revision
+and weights manifest, and serve it by its id.
 
 The built-in catalog (`fleet/catalog.py`, figures from each model's published `config.json`):
 `llama3.2-1b` (meta-llama/Llama-3.2-1B-Instruct), `qwen2.5-1.5b` (Qwen/Qwen2.5-1.5B-Instruct) and

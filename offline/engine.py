@@ -12,6 +12,7 @@ import gc
 import logging
 import os
 import pickle
+import re
 import runpy
 import traceback
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +29,7 @@ from pulumi.runtime.sync_await import _sync_await
 from fleet.config_schema import PROJECT_ROOT, load_project_schema
 from offline.real_cloud import CloudRefusal, RealCloud, Registration
 from offline.simulated_cloud import SimulatedCloud, StackOutputs
+from policy import provider_rules
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire marker of a secret value
@@ -77,6 +79,9 @@ class Synthesis:
     # What each component registered as its outputs (RegisterResourceOutputs), by URN, secrets still marked.
     resource_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     error: str | None = None
+    # The region each default provider runs in, by package ("alicloud" -> alicloud:region), as the policy
+    # analyzer sees it on each resource's provider.
+    provider_regions: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -120,6 +125,7 @@ class RecordingMonitor(mocks.MockMonitor):
             create_timeout=request.customTimeouts.create if request.HasField("customTimeouts") else "",
         )
         try:
+            _admit_by_provider_rules(registration, masked(inputs))  # what the bridged provider's schema refuses
             self.real.admit(registration)  # raises CloudRefusal where the real cloud would fail
         except CloudRefusal as refusal:
             # The SDK may wrap it in its own errors on the way up; the first refusal is what the plan reports.
@@ -169,6 +175,42 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+class ProviderRuleRefusal(CloudRefusal):
+    """Inputs the bridged provider's schema refuses, as a real `pulumi preview` would before creating anything."""
+
+
+def _admit_by_provider_rules(registration: Registration, shown: Mapping[str, Any] | None = None) -> None:
+    """Every rule of policy/alicloud_rules.json the registration's inputs break, in one error. `shown` is the
+    inputs with secrets masked: a value that was secret is named, never shown."""
+    if not registration.type.startswith("alicloud:"):
+        return
+    broken = [
+        replace(v, value=MASK) if _masked_at(shown, v.field) else v
+        for v in provider_rules.violations(registration.type, registration.inputs)
+    ]
+    if broken:
+        kind = registration.type.rsplit(":", 1)[-1]
+        raise ProviderRuleRefusal(
+            f"the provider would refuse {kind} '{registration.name}' at preview: "
+            + "; ".join(str(v) for v in broken)
+        )
+
+
+def _masked_at(shown: Mapping[str, Any] | None, path: str) -> bool:
+    """Whether the value at a violation's path (`a.b[0].c`), or one holding it, is a masked secret."""
+    value: Any = shown
+    for part in re.findall(r"[^.\[\]]+", path):
+        if value == MASK:
+            return True
+        if isinstance(value, list) and part.isdigit():
+            value = value[int(part)] if int(part) < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(part)
+        else:
+            return False
+    return value == MASK
+
+
 class _DropUnretrievedRunErrors(logging.Filter):
     """A readable error (a config or router error, a cloud refusal) raised in several Outputs at once leaves
     futures asyncio reports as never retrieved; the synthesis already reports the error once, so the rest
@@ -209,7 +251,7 @@ def synthesize(
     logger = logging.getLogger(f"beacon-fleet.offline.{stack}")
     logger.propagate = False
     logger.handlers = [collector]
-    result = Synthesis(stack=stack)
+    result = Synthesis(stack=stack, provider_regions={"alicloud": cloud.region} if cloud.region else {})
 
     with _isolated_runtime(config, secret_keys), _without_cyclic_gc(), _pickle_as_found():
         mocks.set_mocks(cloud, project=project, stack=stack, preview=False, monitor=monitor, logger=logger)

@@ -32,6 +32,7 @@ from typing import Any
 from fleet import credentials, platform_cost
 from fleet.config_schema import load_project_schema
 from offline.report import PLAN_FORMAT
+from policy import provider_rules
 
 MAX_LINES_PER_ITEM = 12
 MAX_VALUE_CHARS = 100
@@ -67,11 +68,6 @@ class StackDiff:
         )
 
 
-# Inputs whose change makes the provider replace a resource (ForceNew in its schema), for the protected types.
-# oss Bucket `bucket`: terraform-provider-alicloud resource_alicloud_oss_bucket.go.
-REPLACED_WHEN_CHANGED = {"alicloud:oss/bucket:Bucket": ("inputs.bucket",)}
-
-
 def protected_risks(before: Mapping, after: Mapping, changed: list) -> list[str]:
     """Every protected resource the change would remove, replace or unprotect: `pulumi up` refuses to delete a
     protected resource, so such a change fails the deployment (or, once unprotected, loses state)."""
@@ -85,10 +81,21 @@ def protected_risks(before: Mapping, after: Mapping, changed: list) -> list[str]
         paths = {path for path, _, _ in leaves}
         if "protect" in paths and not after[key].get("protect"):
             found.append(f"`{key[1]}` ({key[0]}) would lose its protection")
-        forced = sorted(paths & set(REPLACED_WHEN_CHANGED.get(key[0], ())))
+        # Inputs whose change makes the provider replace the resource: ForceNew in its schema (the field or a
+        # block holding it), as policy/alicloud_rules.json records it with its source line.
+        forced = sorted(p for p in paths if p.startswith("inputs.") and provider_rules.forces_replacement(key[0], p))
         if forced:
-            found.append(f"`{key[1]}` ({key[0]}) is protected and would be replaced: {', '.join(forced)} changes")
+            found.append(
+                f"`{key[1]}` ({key[0]}) is protected and would be replaced: {', '.join(forced)} changes"
+                f" ({_force_new_source(key[0], forced[0])})"
+            )
     return found
+
+
+def _force_new_source(token: str, path: str) -> str:
+    """Where the provider's source says the field at the path forces a new resource."""
+    found = provider_rules.force_new_field(token, path) or {}
+    return f"ForceNew in {provider_rules.source_of(token, found.get('line', 0))}"
 
 
 # --- reading plans --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
+    PolicyProviderResource,
     PolicyResource,
     PolicyResourceOptions,
     ResourceValidationArgs,
@@ -52,13 +53,16 @@ def check(
     resources: Iterable[DeclaredResource],
     policies: Iterable[Policy] = ALL_POLICIES,
     config: Mapping[str, Mapping[str, Any]] | None = None,
+    provider_regions: Mapping[str, str] | None = None,
 ) -> list[Violation]:
     """Every violation the policies report over the declared resources (StackReferences are not the stack's).
 
-    `config` is policy config by policy name, as in `pulumi preview --policy-pack-config`.
+    `config` is policy config by policy name, as in `pulumi preview --policy-pack-config`. `provider_regions`:
+    the region of each package's default provider ({"alicloud": "cn-beijing"}, the stack's alicloud:region);
+    each resource gets its provider as the analyzer gives it, an explicit one's declared region first.
     """
     declared = [r for r in resources if not r.read]
-    as_policy = {r.urn: _policy_resource(r) for r in declared}
+    as_policy = {r.urn: _policy_resource(r, declared, provider_regions or {}) for r in declared}
     for r in declared:
         as_policy[r.urn].parent = as_policy.get(r.parent_urn)
     labels = {r.urn: _label(r) for r in declared}
@@ -78,7 +82,7 @@ def check(
 
 
 def check_synthesis(synthesis: Synthesis) -> list[Violation]:
-    return check(synthesis.resources) if synthesis.ok else []
+    return check(synthesis.resources, provider_regions=synthesis.provider_regions) if synthesis.ok else []
 
 
 def mandatory(violations: Iterable[Violation]) -> list[Violation]:
@@ -109,7 +113,32 @@ def _label(resource: DeclaredResource | None) -> str:
     return f"{resource.type} {resource.name}" if resource else ""
 
 
-def _policy_resource(resource: DeclaredResource) -> PolicyResource:
+def _provider(
+    resource: DeclaredResource, declared: Iterable[DeclaredResource], default_regions: Mapping[str, str]
+) -> PolicyProviderResource | None:
+    """The resource's provider as the analyzer shows it: an explicit provider's inputs, else the package's
+    default provider with the stack's region."""
+    package = resource.type.split(":", 1)[0]
+    if package in ("pulumi", "") or not resource.custom:
+        return None
+    reference = str(resource.options.get("provider") or "")
+    if reference:
+        # A provider reference is "<provider urn>::<provider id>".
+        explicit = next((r for r in declared if r.urn in (reference, reference.rsplit("::", 1)[0])), None)
+        if explicit is not None:
+            return PolicyProviderResource(explicit.type, dict(explicit.inputs), explicit.urn, explicit.name)
+    if package in default_regions:
+        return PolicyProviderResource(
+            f"pulumi:providers:{package}", {"region": default_regions[package]}, f"default_{package}", "default"
+        )
+    return None
+
+
+def _policy_resource(
+    resource: DeclaredResource,
+    declared: Iterable[DeclaredResource] = (),
+    default_regions: Mapping[str, str] | None = None,
+) -> PolicyResource:
     opts = PolicyResourceOptions(
         protect=resource.protect,
         ignore_changes=[],
@@ -119,7 +148,8 @@ def _policy_resource(resource: DeclaredResource) -> PolicyResource:
         custom_timeouts=None,
     )
     props = unknown_checking_proxy(_analyzer_view(resource.inputs))
-    return PolicyResource(resource.type, props, resource.urn, resource.name, opts, None, None, [], {})
+    provider = _provider(resource, declared, default_regions or {})
+    return PolicyResource(resource.type, props, resource.urn, resource.name, opts, provider, None, [], {})
 
 
 def _analyzer_view(value: Any) -> Any:

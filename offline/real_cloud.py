@@ -23,10 +23,11 @@ import pulumi
 
 from fleet import capacity, catalog, eas, fc, gpus, kubeconfig, serving
 from fleet.config_schema import PROJECT_ROOT
+from policy import provider_rules
 
 SOURCE = "../shared/reference/real-cloud-behaviour.md"
-# terraform-provider-alicloud resource_alicloud_pai_service.go: Create: schema.DefaultTimeout(5 * time.Minute).
-EAS_PROVIDER_DEFAULT_CREATE = 5 * 60
+# The provider's default create timeout for alicloud_pai_service, from its schema (policy/alicloud_rules.json).
+EAS_PROVIDER_DEFAULT_CREATE = provider_rules.default_timeout_seconds("alicloud:pai/service:Service", "create")
 # *estimate*: a GPU instance started and a several-GB image pulled before the model starts loading.
 EAS_PROVISION_SECONDS = 10 * 60
 CGPU_ISOLATING_LABELS = ("cgpu", "core_mem")
@@ -43,9 +44,13 @@ ACK_DRIVERS = (
     "535.230.02",
     "535.161.07",
 )
-ACK_DEFAULT_DRIVER = "535.161.07"
-# The oldest driver series that runs each CUDA generation natively (NVIDIA's CUDA toolkit release notes).
-MIN_DRIVER_SERIES = {"12.8": 570, "13.0": 580}
+# Which driver ACK installs when a pool's label names none (or one not in the list above) is not stated by any
+# source we have, so the simulation assumes nothing: such a pool is refused.
+# The oldest driver branch each CUDA major release runs on, with CUDA's minor version compatibility (NVIDIA, "CUDA
+# Compatibility", Minor Version Compatibility, Table 1: CUDA 12.x >= 525, CUDA 13.x >= 580; a limited feature set,
+# e.g. no PTX JIT, below the toolkit's own driver).
+MIN_DRIVER_MAJOR = {"12": 525, "13": 580}
+CUDA_COMPATIBILITY_SOURCE = "docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html, Table 1"
 # EAS storage keys the "Mount storage to services" guide documents for an OSS mount.
 EAS_OSS_KEYS = {"path", "readOnly"}
 # How DescribeService exports a service's config (an EAS service-key constants file: `ServiceKeyToken =
@@ -99,6 +104,9 @@ class RealCloud:
         check = _RULES.get(reg.type)
         if check is not None:
             check(self, reg)
+        findings = _FINDINGS_RULES.get(reg.type)
+        if findings is not None:
+            findings(self, reg)
 
     def record(self, reg: Registration, resource_id: str) -> None:
         self.registered[reg.urn] = reg
@@ -111,7 +119,9 @@ class RealCloud:
 
     # What the simulated cloud knows, derived from what was registered.
     def of_type(self, typ: str) -> list[Registration]:
-        return [r for r in self.registered.values() if r.type == typ]
+        # The mock engine registers resources from its worker threads while a rule reads: copy first (one C-level
+        # call, atomic under the GIL), so iteration never sees the dict change size.
+        return [r for r in tuple(self.registered.values()) if r.type == typ]
 
     def acr_instance_ids(self) -> dict[str, str]:
         """ACR Enterprise instance name -> the id the simulated cloud gave it."""
@@ -183,6 +193,13 @@ def eas_export(config: Mapping[str, Any]) -> dict[str, Any]:
         found = _pop(exported, alias)
         if found is not None:
             _put(exported, canonical, found)
+    # Issue 26, finding 6: with an autoscaler, metadata.instance is the autoscaler's to change, and the export shows
+    # its current count (here the most it may reach). Whether EAS exports the count when it was not written is not
+    # verified (docs/deploying.md); the simulation shows it only where the program wrote one.
+    scaler = exported.get("autoscaler") or {}
+    metadata = exported.get("metadata")
+    if isinstance(metadata, dict) and "instance" in metadata and scaler.get("max", 0) > scaler.get("min", 0):
+        metadata["instance"] = scaler["max"]
     return exported
 
 
@@ -194,14 +211,23 @@ def _check_eas_round_trip(reg: Registration, config: Mapping[str, Any]) -> None:
         return
     hidden = [k for k in EAS_HIDDEN_ON_EXPORT if _get(config, k) is not None]
     renamed = [f"{a} as {c}" for a, c in EAS_EXPORTED_AS.items() if _get(config, a) is not None]
+    counted = (
+        ["the autoscaler's current count as metadata.instance"]
+        if _get(exported, "metadata.instance") != _get(config, "metadata.instance")
+        else []
+    )
     what = "; ".join(
-        [*([f"hides {', '.join(hidden)}"] if hidden else []), *([f"exports {', '.join(renamed)}"] if renamed else [])]
+        [
+            *([f"hides {', '.join(hidden)}"] if hidden else []),
+            *([f"exports {', '.join([*renamed, *counted])}"] if renamed or counted else []),
+        ]
     )
     _refuse(
         reg,
         f"EAS {what} when it exports the config, and the provider compares that export with the program's JSON,"
         " so every preview shows serviceConfig changed and every `up` rolls the service",
-        "leave the token to EAS (EasServiceToken reads it back) and write each key under its exported name",
+        "leave the token to EAS (EasServiceToken reads it back), the instance count to the autoscaler, and write"
+        " each key under its exported name",
     )
 
 
@@ -233,21 +259,28 @@ def _check_gpu_pool(cloud: RealCloud, reg: Registration) -> None:
         return
     labels = {entry.get("key"): entry.get("value") for entry in reg.inputs.get("labels") or []}
     driver = labels.get(serving.NVIDIA_DRIVER_LABEL)
-    installed = driver if driver in ACK_DRIVERS else ACK_DEFAULT_DRIVER
-    if serving.SERVING_CUDA not in MIN_DRIVER_SERIES:
+    cuda_major = serving.SERVING_CUDA.split(".")[0]
+    if cuda_major not in MIN_DRIVER_MAJOR:
         _refuse(
             reg,
             f"the serving image's CUDA {serving.SERVING_CUDA} has no known minimum driver here",
-            "add it to MIN_DRIVER_SERIES with its source before changing the pin",
+            f"add its major release to MIN_DRIVER_MAJOR with its source ({CUDA_COMPATIBILITY_SOURCE})",
         )
-    needed = MIN_DRIVER_SERIES[serving.SERVING_CUDA]
-    if int(installed.split(".")[0]) < needed:
+    if driver not in ACK_DRIVERS:
         why = f"its label names {driver}, which ACK does not list" if driver else "no driver label is set"
         _refuse(
             reg,
-            f"{why}, so ACK installs {installed}, too old for the serving image's CUDA {serving.SERVING_CUDA}"
-            f" (needs the {needed} series)",
-            f"label the pool {serving.NVIDIA_DRIVER_LABEL} with a listed driver of that series",
+            f"{why}, so ACK installs its default driver, which no source names, for the serving image's CUDA"
+            f" {serving.SERVING_CUDA}",
+            f"label the pool {serving.NVIDIA_DRIVER_LABEL} with a driver ACK lists",
+        )
+    needed = MIN_DRIVER_MAJOR[cuda_major]
+    if int(str(driver).split(".")[0]) < needed:
+        _refuse(
+            reg,
+            f"its label names driver {driver}, older than the {needed} branch CUDA {cuda_major}.x needs even with"
+            f" minor version compatibility ({CUDA_COMPATIBILITY_SOURCE})",
+            f"label the pool {serving.NVIDIA_DRIVER_LABEL} with a listed driver of the {needed} branch or later",
         )
 
 
@@ -546,4 +579,176 @@ _RULES = {
     K8S_PROVIDER_TYPE: _check_kubernetes_provider,
     IMAGE_TYPE: _check_image_push,
     RELEASE_TYPE: _check_release,
+}
+
+
+# --- Issue 26's findings: service behaviour a provider schema cannot express ---------------------------------
+# Each fact below is data with its source, not a value read from the program's own tables.
+
+# FC 3.0 API struct CustomHealthCheckConfig (alibaba.md §7): the ranges FC itself accepts. The provider's schema
+# says IntBetween(0, 3) for timeout_seconds; FC's API says 1-3, so 0 passes the one and fails the other.
+FC_HEALTH_CHECK_RANGES = {
+    "timeoutSeconds": (1, 3),
+    "initialDelaySeconds": (0, 120),
+    "periodSeconds": (1, 120),
+    "failureThreshold": (1, 120),
+    "successThreshold": (1, 120),
+}
+FC_HEALTH_CHECK_SOURCE = "FC API 2023-03-30 struct CustomHealthCheckConfig (../shared/reference/alibaba.md §7)"
+# FC API 2023-03-30 struct CustomContainerConfig: acrInstanceId "must specify this parameter if you use an image of
+# Container Registry Enterprise Edition" (alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/
+# api-fc-2023-03-30-struct-customcontainerconfig). The Terraform provider marks `acr_instance_id` deprecated
+# ("(Obsolete)", v1.228.0) yet still sends it when set (resource_alicloud_fcv3_function.go, v1.289.0, L809-811).
+FC_ACR_SOURCE = "FC API 2023-03-30 struct CustomContainerConfig, acrInstanceId"
+# vLLM's start-up check: the memory free once the CUDA context exists must be at least gpu_memory_utilization x
+# total ("Free memory on device ... on startup is less than desired GPU memory utilization", vllm-project/vllm
+# #20305, pytorch/pytorch#175666). The context: about 300 MiB with CUDA's lazy loading (pytorch/pytorch#107667),
+# 200 to 700+ MiB by machine (pytorch/pytorch#28113). The simulation takes the largest figure reported.
+CUDA_CONTEXT_AT_START_GIB = 700 / 1024
+VLLM_STARTUP_SOURCE = "vllm-project/vllm#20305; CUDA context size: pytorch/pytorch#107667, #28113"
+# EAS with a custom RAM role pulls the image with that role (Alibaba "Configure the EAS RAM role", alibaba.md §3,
+# corrected 2026-12); without one, "EAS pulls images from ACR without authentication when the registry and service
+# use the same Alibaba Cloud account and region" (PAI "Deploy a model service by using a custom image").
+EAS_PULL_SOURCE = "PAI docs: Configure the EAS RAM role; Deploy a model service by using a custom image"
+# RAM actions an ACR Enterprise pull needs (AliyunContainerRegistryReadOnlyAccess is the system policy that grants
+# them; FC's custom-container guide attaches it for the same purpose).
+ACR_PULL_SYSTEM_POLICIES = ("AliyunContainerRegistryReadOnlyAccess", "AliyunContainerRegistryFullAccess")
+EAS_ROLE_KEYS = ("role_arn", "credential.role_arn")
+RAM_ATTACHMENT_TYPE = "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment"
+RAM_ROLE_TYPE = "alicloud:ram/role:Role"
+SERVICE_ACCOUNT_TYPE = "kubernetes:core/v1:ServiceAccount"
+# The ACK credential helper "associates the Secret with the service accounts" it serves (ACK doc "Use the
+# passwordless component..."): it patches service accounts after they exist, and Kubernetes copies a service
+# account's imagePullSecrets into a pod only when the pod is admitted (ServiceAccount admission controller), so a
+# pod admitted before the patch keeps none.
+ACR_HELPER_SOURCE = (
+    "ACK doc: passwordless component (aliyun-acr-credential-helper); Kubernetes ServiceAccount admission"
+)
+
+
+def _check_fc_findings(cloud: RealCloud, reg: Registration) -> None:
+    container = reg.inputs.get("customContainerConfig") or {}
+    check = container.get("healthCheckConfig") or {}
+    for key, (low, high) in FC_HEALTH_CHECK_RANGES.items():
+        value = check.get(key)
+        if isinstance(value, int) and not low <= value <= high:
+            raise CloudRefusal(
+                f"the real cloud would fail V3Function '{reg.name}': customContainerConfig.healthCheckConfig.{key}"
+                f" is {value}, outside {low}-{high}; set it within that range ({FC_HEALTH_CHECK_SOURCE})"
+            )
+    match = _ENTERPRISE_DOMAIN.match(str(container.get("image", "")).split("/", 1)[0])
+    if match is None:
+        return
+    wanted = cloud.acr_instance_ids().get(match["instance"])
+    given = container.get("acrInstanceId")
+    if wanted is not None and given != wanted:
+        raise CloudRefusal(
+            f"the real cloud would fail V3Function '{reg.name}': its image is in ACR Enterprise instance"
+            f" {match['instance']} but customContainerConfig.acrInstanceId is {given or 'unset'}, so FC cannot pull"
+            f" it; set acr_instance_id to the instance's id ({FC_ACR_SOURCE})"
+        )
+
+
+def _check_vllm_startup(reg: Registration, values: Mapping[str, Any]) -> None:
+    """Under cGPU isolation the slice is the whole GPU vLLM sees; the CUDA context takes its share first."""
+    gpu = values.get("gpu") or {}
+    if not gpu.get("memGiB") or (gpu.get("nodeSelector") or {}).get(serving.GPU_SCHEDULE_LABEL) not in (
+        CGPU_ISOLATING_LABELS
+    ):
+        return
+    slice_gib = float(gpu["memGiB"])
+    environ = {
+        "ALIYUN_COM_GPU_MEM_CONTAINER": str(int(slice_gib)),
+        **{e["name"]: str(e["value"]) for e in values.get("extraEnv") or [] if "value" in e},
+    }
+    try:
+        utilization = float(serve_module().gpu_memory_utilization(environ))
+    except SystemExit as stop:
+        raise CloudRefusal(f"the real cloud would break release '{reg.name}': {stop} ({VLLM_STARTUP_SOURCE})") from None
+    free = slice_gib - CUDA_CONTEXT_AT_START_GIB
+    if free < utilization * slice_gib:
+        raise CloudRefusal(
+            f"the real cloud would break release '{reg.name}': vLLM asks for {utilization} of the {slice_gib:g} GiB"
+            f" slice ({utilization * slice_gib:.2f} GiB) but only {free:.2f} GiB is free at start-up once the CUDA"
+            f" context (up to {CUDA_CONTEXT_AT_START_GIB:.2f} GiB) is there, so vLLM refuses to start; size"
+            f" --gpu-memory-utilization to leave the context room ({VLLM_STARTUP_SOURCE})"
+        )
+
+
+def _check_release_service_account(cloud: RealCloud, reg: Registration, values: Mapping[str, Any]) -> None:
+    """A pod pulling a private ACR image gets the helper's pull secret only if its service account was patched
+    before the pod was admitted: the account must exist, and the helper serve it, before the release starts."""
+    repository = str((values.get("image") or {}).get("repository", ""))
+    if _ENTERPRISE_DOMAIN.match(repository.split("/", 1)[0]) is None:
+        return
+    account = values.get("serviceAccount") or {}
+    namespace = str(reg.inputs.get("namespace", ""))
+    waits_for = cloud.closure(reg)
+    helpers = {a.urn for a in cloud.of_type(ADDON_TYPE) if a.inputs.get("name") in ACR_HELPER_ADDONS}
+    declared = [
+        sa
+        for sa in cloud.of_type(SERVICE_ACCOUNT_TYPE)
+        if (sa.inputs.get("metadata") or {}).get("name") == account.get("name")
+        and (sa.inputs.get("metadata") or {}).get("namespace") == namespace
+    ]
+    ready = [sa for sa in declared if sa.urn in waits_for and helpers & cloud.closure(sa)]
+    if account.get("create", True) or not ready:
+        how = "by the release itself" if account.get("create", True) else "out of order"
+        raise CloudRefusal(
+            f"the real cloud would leave release '{reg.name}' in ImagePullBackOff: its pods' service account"
+            f" {account.get('name') or '?'} is created {how},"
+            " so the first pods are admitted before the credential helper patches it and keep no pull secret;"
+            " declare the service account after the helper and before the release (serviceAccount.create false)"
+            f" ({ACR_HELPER_SOURCE})"
+        )
+
+
+def _check_eas_pull(cloud: RealCloud, reg: Registration, config: Mapping[str, Any]) -> None:
+    image_host = str(((config.get("containers") or [{}])[0] or {}).get("image", "")).split("/", 1)[0]
+    match = _ENTERPRISE_DOMAIN.match(image_host)
+    if match is None:
+        return
+    role_arn = next((str(_get(config, k)) for k in EAS_ROLE_KEYS if _get(config, k)), "")
+    if role_arn:
+        role_name = role_arn.rsplit("/", 1)[-1].lower()
+        roles = {
+            str(r.inputs.get("roleName", "")).lower()
+            for r in cloud.of_type(RAM_ROLE_TYPE)
+            if str(r.inputs.get("roleName", "")).lower() == role_name
+        }
+        pulls = [
+            a
+            for a in cloud.of_type(RAM_ATTACHMENT_TYPE)
+            if str(a.inputs.get("roleName", "")).lower() in roles
+            and a.inputs.get("policyName") in ACR_PULL_SYSTEM_POLICIES
+        ]
+        if not pulls:
+            raise CloudRefusal(
+                f"the real cloud would fail Service '{reg.name}': EAS pulls its image from {image_host} with the"
+                " custom RAM role the config names, and that role holds no ACR pull permission, so the pull is"
+                " denied; use the default (no custom role: EAS pulls a same-account, same-region ACR image itself)"
+                f" or grant the role ACR read ({EAS_PULL_SOURCE})"
+            )
+    elif match["region"] != cloud.region:
+        raise CloudRefusal(
+            f"the real cloud would fail Service '{reg.name}': EAS pulls without credentials only from an ACR in its"
+            f" own region, and {image_host} is in {match['region']}; use the region's own registry"
+            f" ({EAS_PULL_SOURCE})"
+        )
+
+
+def _check_eas_findings(cloud: RealCloud, reg: Registration) -> None:
+    _check_eas_pull(cloud, reg, json_object(reg.inputs.get("serviceConfig")))
+
+
+def _check_release_findings(cloud: RealCloud, reg: Registration) -> None:
+    values = reg.inputs.get("values") or {}
+    _check_vllm_startup(reg, values)
+    _check_release_service_account(cloud, reg, values)
+
+
+_FINDINGS_RULES = {
+    FC_FUNCTION_TYPE: _check_fc_findings,
+    EAS_TYPE: _check_eas_findings,
+    RELEASE_TYPE: _check_release_findings,
 }

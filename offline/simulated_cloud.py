@@ -60,6 +60,9 @@ ID_SHAPES = {
     "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": "lb-",
     "alicloud:slb/acl:Acl": "acl-",
 }
+# Ids the provider's own rules check by a shape without separators: ManagedKubernetes takes vSwitch ids matching
+# ^vsw-[a-z0-9]*$ (policy/alicloud_rules.json). The real prefix, then "sim" and the name's letters and digits.
+COMPACT_ID_SHAPES = {"alicloud:vpc/switch:Switch": "vsw-"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         if args.typ in ID_SHAPES:
             # Ids that other inputs validate by shape (the chart's schema checks lb-* and acl-*).
             resource_id = ID_SHAPES[args.typ] + re.sub(r"[^a-z0-9-]+", "-", resource_id.lower())
+        if args.typ in COMPACT_ID_SHAPES:
+            resource_id = COMPACT_ID_SHAPES[args.typ] + re.sub(r"[^a-z0-9]+", "", resource_id.lower())
         state = dict(args.inputs)
         state.update(self._computed(args.typ, resource_id, args.inputs))
         return resource_id, state

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 
 from fleet import credentials
-from fleet.config_schema import PROJECT_ROOT, SAFE_LOADER, ProjectSchema, encode_config_value, load_project_schema
+from fleet.config_schema import PROJECT_ROOT, ProjectSchema, encode_config_value, load_project_schema
 from fleet.settings.problems import did_you_mean
 from fleet.settings.secrets import needed_secret_keys
+from offline.pulumi_yaml import PulumiYamlLoader, problems_of_values
 from offline.stack_list import DEFAULT_FLEET, fleet_dir, stack_lists
 
 # What a Pulumi stack file may hold besides config (the CLI's own keys).
@@ -123,7 +124,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], list[str]]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         return {}, {}, [f"{path.name}: not UTF-8 text (byte {error.start}); save it as UTF-8"]
-    loader = SAFE_LOADER(text)
+    # As the Pulumi CLI reads it: YAML 1.2's core schema (yaml.v3), not PyYAML's YAML 1.1 (offline/pulumi_yaml.py).
+    loader = PulumiYamlLoader(text)
     try:
         node = loader.get_single_node()
         problems, lines = _check_structure(path, node)
@@ -146,6 +148,9 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, int], list[str]]:
         loader.dispose()
     entries = document.get("config") if isinstance(document, dict) else None
     entries = entries if isinstance(entries, dict) else {}
+    for key, value in entries.items():
+        where = f"{path.name} line {lines.get(str(key), '?')}: {key}"
+        problems += [f"{where}: {problem}" for problem in problems_of_values(value)]
     return entries, lines, problems
 
 
@@ -254,10 +259,12 @@ def _check_entries(path: Path, entries: dict[str, Any], lines: dict[str, int], s
             )
             continue
         texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and t != t.strip() for t in texts):
+        # Refused, never trimmed: the CLI passes the value on as written. Inside, a line break or another control
+        # character is never part of a setting either.
+        if any(isinstance(t, str) and (t != t.strip() or not t.isprintable()) for t in texts):
             problems.append(
-                f"{where}: the value starts or ends with whitespace or a newline (a YAML `|` or `>` block keeps the"
-                " final newline); write it on one line, or use `|-`"
+                f"{where}: the value starts or ends with whitespace, or holds a line break or control character (a"
+                " YAML `|` or `>` block keeps its line breaks); write it on one line, without surrounding spaces"
             )
     return problems
 

@@ -29,6 +29,11 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+if __package__:  # imported as policy.beacon_policies (tests, the offline plan)
+    from policy import provider_rules
+else:  # the pack's own process, which runs in policy/
+    import provider_rules
+
 MANDATORY = EnforcementLevel.MANDATORY
 
 BUCKET = "alicloud:oss/bucket:Bucket"
@@ -85,7 +90,9 @@ _GPU_INSTANCE_TYPE = re.compile(r"^ecs\.(?P<family>gn[0-9]+[a-z]*)[.-]")
 OSS_ENCRYPTION = frozenset({"AES256", "KMS", "SM4"})
 
 # ICP filing (备案) numbers, e.g. 京ICP备12345678号 or 京ICP备12345678号-1, and ICP licences (京ICP证123456号).
-ICP_NUMBER = re.compile(r"^\w{1,2}ICP[备证]\d{6,}号(-\d+)?$")
+# ASCII digits only and one CJK province character: \w and \d also match full-width letters and digits and
+# Arabic-Indic digits ('京ICP备１２３４５６７８号'); `$` also matches before a final newline. Use fullmatch.
+ICP_NUMBER = re.compile(r"[\u4e00-\u9fff]ICP[备证][0-9]{6,12}号(-[0-9]{1,4})?")
 ICP_TAG = "icp-licence"
 
 # Load balancers whose addressType decides whether they face the internet.
@@ -493,11 +500,12 @@ eas_token_and_vpc = ResourceValidationPolicy(
 # --- Mainland public endpoints --------------------------------------------------------------------------------
 
 
-def _mainland_of(tags: Mapping[str, Any], region: Any) -> bool | None:
-    """Alibaba's mainland regions are cn-* except Hong Kong; None when neither tags nor region say."""
-    if tags.get("jurisdiction"):
-        return tags["jurisdiction"] == "cn-mainland"
-    region = tags.get("region") or region
+def _mainland_of(region: Any) -> bool | None:
+    """Alibaba's mainland regions are cn-* except Hong Kong; None when the region is not known.
+
+    Only ever a provider's region (or the policy's configured one): never a tag, since a resource's tags are
+    whatever its declaration says (`jurisdiction: sg` on a function in cn-beijing changes nothing about where it
+    runs or which law applies)."""
     if not isinstance(region, str) or not region:
         return None
     return region.startswith("cn-") and region != "cn-hongkong"
@@ -514,14 +522,12 @@ def _provider_region(resource: PolicyResource) -> Any:
 
 
 def _stack_mainland(args: StackValidationArgs) -> bool | None:
-    """Where the stack is, for what carries no tags (Kubernetes objects, Helm releases, FC triggers): the
-    policy's `region` config, else what the stack's tagged Alibaba resources say (mainland if any of them is)."""
+    """Where the stack is, for what has no provider region of its own (Kubernetes objects, Helm releases): the
+    policy's `region` config, else the regions of the stack's Alibaba providers (mainland if any of them is)."""
     configured = args.get_config().get("region")
     if configured:
-        return _mainland_of({}, configured)
-    said = [
-        _mainland_of(_tags(r), _provider_region(r)) for r in args.resources if r.resource_type.startswith("alicloud:")
-    ]
+        return _mainland_of(configured)
+    said = [_mainland_of(_provider_region(r)) for r in args.resources if r.resource_type.startswith("alicloud:")]
     if True in said:
         return True
     return False if False in said else None
@@ -625,19 +631,19 @@ def _public_endpoints(args: StackValidationArgs) -> Iterator[tuple[PolicyResourc
 def _validate_mainland_icp(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     stack_mainland: bool | None = None
     for r, endpoint, tags, region in _public_endpoints(args):
-        mainland = _mainland_of(tags, region)
+        mainland = _mainland_of(region)
         if mainland is None:
             stack_mainland = _stack_mainland(args) if stack_mainland is None else stack_mainland
             mainland = stack_mainland
         if mainland is None:
             report_violation(
-                f"{r.name} is {endpoint} in an unknown region; tag it with region and jurisdiction, or set"
-                " this policy's region",
+                f"{r.name} is {endpoint} in an unknown region; give it an explicit alicloud provider with its"
+                " region, or set this policy's region",
                 r.urn,
             )
         elif mainland:
             licence = str(tags.get(ICP_TAG) or "")
-            if not ICP_NUMBER.match(licence):
+            if not ICP_NUMBER.fullmatch(licence):
                 report_violation(
                     f"{r.name} is {endpoint} in mainland China without an ICP licence number"
                     f" (tag {ICP_TAG}: {licence or 'missing'}); set icpLicence, or keep it intranet",
@@ -705,6 +711,22 @@ required_tags = ResourceValidationPolicy(
 )
 
 
+# --- The provider's own rules ---------------------------------------------------------------------------------
+
+
+def _check_provider_schema(type_: str, props: Mapping[str, Any], report: Callable[[str], None]) -> None:
+    for violation in provider_rules.violations(type_, props):
+        report(f"{type_.rsplit(':', 1)[-1]}: {violation}")
+
+
+alicloud_provider_schema = ResourceValidationPolicy(
+    name="alicloud-provider-schema",
+    description="Alibaba Cloud inputs pass the bridged provider's own schema rules (policy/alicloud_rules.json).",
+    enforcement_level=MANDATORY,
+    validate=_resource_validation(provider_rules.rules()["resources"], _check_provider_schema),
+)
+
+
 ALL_POLICIES = [
     oss_bucket_private,
     oss_bucket_encrypted,
@@ -716,4 +738,5 @@ ALL_POLICIES = [
     mainland_public_endpoint_icp,
     acr_repositories_private,
     required_tags,
+    alicloud_provider_schema,
 ]

@@ -1,9 +1,14 @@
-"""One HTTP POST with a total deadline and no redirects, for clients that carry credentials.
+"""One HTTP exchange with a total deadline, a size cap and no redirects, for clients that carry credentials.
 
 urllib is the wrong tool for a request that carries a key: it follows 301/302/303 redirects and sends every
 header, Authorization included, to whatever host the Location names, and its timeout bounds each socket
 read, so a server answering a byte at a time never times out. Here a redirect is returned to the caller,
 never followed, and a timer shuts the socket at the deadline wherever the exchange stands.
+
+A proxy, when the caller names one, is used only as a CONNECT tunnel to an https host: TLS then runs end to
+end with the host the URL names (its certificate checked against that name), so the proxy can neither read the
+request nor answer in the host's name, and a proxy that answers the CONNECT with a redirect or an error ends
+the exchange there.
 
 Standard library only: the probe uses it too, and does not import Pulumi.
 """
@@ -55,6 +60,21 @@ def post(
     url: str, headers: Mapping[str, str], body: bytes, timeout: float, max_body: int = MAX_BODY_BYTES
 ) -> HttpResponse:
     """POST body to url, giving up `timeout` seconds after starting, whatever the server does."""
+    return request("POST", url, headers, body, timeout, max_body)
+
+
+def request(
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    timeout: float,
+    max_body: int = MAX_BODY_BYTES,
+    https_proxy: str = "",
+) -> HttpResponse:
+    """One exchange with url's host only, giving up `timeout` seconds after starting, whatever the server does.
+
+    `https_proxy` (http://host:port): for an https URL, tunnel through it with CONNECT; ignored for http."""
     parts = urlsplit(url)
     try:
         port = parts.port
@@ -62,8 +82,25 @@ def post(
         raise ExchangeError("unreachable", "the URL has an invalid port") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ExchangeError("unreachable", "not an http(s) URL")
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname, port, timeout=timeout)
+    if "@" in parts.netloc:  # user-info: credentials in the URL, or a host that is not the one it looks like
+        raise ExchangeError("unreachable", "the URL carries user-info (user@host); refused")
+    if timeout <= 0 or timeout != timeout:
+        raise ExchangeError("timeout", "no time left for the exchange")
+    if parts.scheme == "https" and https_proxy:
+        proxy = urlsplit(https_proxy if "://" in https_proxy else f"http://{https_proxy}")
+        try:
+            proxy_port = proxy.port or 80
+        except ValueError:
+            raise ExchangeError("unreachable", "the proxy URL has an invalid port") from None
+        if proxy.scheme != "http" or not proxy.hostname or "@" in proxy.netloc:
+            raise ExchangeError("unreachable", "the proxy must be an http://host:port URL without user-info")
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            proxy.hostname, proxy_port, timeout=timeout
+        )
+        connection.set_tunnel(parts.hostname, port)
+    else:
+        connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        connection = connection_class(parts.hostname, port, timeout=timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     deadline = time.monotonic() + timeout
     expired = threading.Event()
@@ -94,7 +131,7 @@ def post(
         if expired.is_set():
             raise ExchangeError("timeout", f"no connection within {timeout:g} s")
         try:
-            connection.request("POST", path, body=body, headers=dict(headers))
+            connection.request(method, path, body=body, headers=dict(headers))
         except ValueError:  # http.client's message quotes the offending header value: never repeat it
             raise ExchangeError("bad-request", "a header value cannot be sent (it contains a line break?)") from None
         response = connection.getresponse()

@@ -33,8 +33,15 @@ STAGING_ENV = "BEACON_WEIGHTS_STAGING"
 
 
 def staging_dir(model_id: str, revision: str) -> Path:
-    root = os.environ.get(STAGING_ENV) or Path.home() / ".cache" / "beacon-fleet" / "weights"
-    return Path(root) / model_id / revision
+    """<root>/<model id>/<revision>: both are checked as single safe names, so neither can leave the root."""
+    from fleet import hub_names
+    from weights.sync import SyncError
+
+    root = Path(os.environ.get(STAGING_ENV) or Path.home() / ".cache" / "beacon-fleet" / "weights")
+    for what, name in (("model id", model_id), ("revision", revision)):
+        if (problem := hub_names.ref_problem(name, what)) is not None:
+            raise SyncError(f"refusing to stage weights: {problem}")
+    return root / model_id / revision
 
 
 def _progress(model_id: str):
@@ -61,7 +68,14 @@ def _sync(props: dict[str, Any]) -> dict[str, Any]:
         progress=_progress(props["model_id"]),
     )
     outs = sync.report_outputs(report, source)
-    return {**props, "digest": outs["synced_digest"], "first_use": outs["first_use"], "provisional": False}
+    # source_commit: the commit a ModelScope branch resolved to (empty for Hugging Face, pinned by commit already).
+    return {
+        **props,
+        "digest": outs["synced_digest"],
+        "first_use": outs["first_use"],
+        "provisional": False,
+        "source_commit": outs["source_commit"],
+    }
 
 
 class WeightsSyncProvider(ResourceProvider):

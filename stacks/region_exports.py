@@ -91,9 +91,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         },
     )
     pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
-    pulumi.export(
-        "modelAccessRoles", {"eas": declared.access.eas_role_arn, "servingPods": declared.access.serving_role_arn}
-    )
+    pulumi.export("modelAccessRoles", {"servingPods": declared.access.serving_role_arn})
     eas_endpoints = {
         s.model_id: {
             "service": s.service_name,
@@ -117,6 +115,8 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "memoryMB": fc.MEMORY_MB,
             "diskMB": fc.DISK_MB,
             "instances": {"min": 0, "max": f.plan.max_instances},
+            # The first request after scale-to-zero waits this long; the router's timeout covers it.
+            "coldStartSeconds": f.plan.cold_start_seconds,
             "auth": "Authorization: Bearer <key>, checked by vLLM in the function (the trigger is anonymous)",
             "modelMount": f"{weights.weights_uri(f.plan.bucket, f.model_id)} (read-only)",
             "image": image.vpc_image,
@@ -165,9 +165,13 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
 
 
 def weights_served(settings: RegionSettings) -> dict[str, dict[str, str]]:
-    """Per model, the pinned revision and the committed manifest's digest: the same on every provider."""
-    manifests = {m.id: weights_manifest.load(m.id) for m in settings.models}
-    return {model_id: {"revision": m.revision, "digest": m.digest} for model_id, m in manifests.items()}
+    """Per model, the pinned revision and the committed manifest's digest (a quantization vLLM applies as it
+    loads makes it other weights: fleet.weights.served_digest): the same on every provider."""
+    manifests = {m.id: (weights_manifest.load(m.id), m.dtype) for m in settings.models}
+    return {
+        model_id: {"revision": m.revision, "digest": weights.served_digest(m.digest, dtype)}
+        for model_id, (m, dtype) in manifests.items()
+    }
 
 
 def residency_view(settings: RegionSettings) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """A local stand-in for Hugging Face and ModelScope: a tiny HTTP server on 127.0.0.1 serving real files.
 
 It speaks the URL layouts the code uses (HF `/<repo>/resolve/<rev>/<path>` and `/api/models/.../paths-info/...`,
-ModelScope `/api/v1/models/<repo>/repo?Revision=..&FilePath=..`), honours Range requests as both hubs' CDNs do,
-and can misbehave on purpose: serve other bytes, answer 404, or cut a download short.
+ModelScope `/api/v1/models/<repo>/repo?Revision=..&FilePath=..` and `/api/v1/models/<repo>/commits?Ref=..`),
+honours Range requests as both hubs' CDNs do, and can misbehave on purpose: serve other bytes, answer 404, cut
+a download short, announce or stream more than the file, state no length, trickle, or answer 416 to a range.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 _PATHS_INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/paths-info/(?P<rev>[^/]+)$")
 _MS_FILE = re.compile(r"^/api/v1/models/(?P<repo>[^/]+/[^/]+)/repo$")
+_MS_COMMITS = re.compile(r"^/api/v1/models/(?P<repo>[^/]+/[^/]+)/commits$")
 
 
 @dataclass
@@ -27,6 +30,16 @@ class Hub:
     cut_after: dict[str, int] = field(default_factory=dict)  # path -> bytes sent before the connection drops, once
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     url: str = ""
+    # Misbehaviour, per path: announce this Content-Length (and stream that many bytes, or until the client stops);
+    # send no Content-Length and close after the body plus `extra` bytes; answer 416 to every Range; wait this
+    # many seconds between bytes.
+    announce: dict[str, int] = field(default_factory=dict)
+    no_length: dict[str, int] = field(default_factory=dict)
+    refuse_ranges: set[str] = field(default_factory=set)
+    trickle: dict[str, float] = field(default_factory=dict)
+    # ModelScope branch heads: (repo, branch) -> commit ids, one per listing asked for (the last one repeats).
+    heads: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)  # path -> bytes the server managed to send
 
     def add(self, repo: str, revision: str, path: str, data: bytes) -> None:
         self.files[(repo, revision, path)] = data
@@ -58,9 +71,15 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
                 return
             start = 0
             match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
+            if match and path in hub.refuse_ranges:
+                self._send(416, b"")
+                return
             if match:
                 start = int(match.group(1))
             body = data[start:]
+            if path in hub.announce or path in hub.no_length or path in hub.trickle:
+                self._misbehave(path, body)
+                return
             self.send_response(206 if match else 200)
             if match:
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
@@ -74,8 +93,43 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
                 return
             self.wfile.write(body)
 
+        def _misbehave(self, path: str, body: bytes) -> None:
+            self.send_response(200)
+            if path in hub.announce:
+                self.send_header("Content-Length", str(hub.announce[path]))
+            elif path in hub.trickle:
+                self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            hub.written[path] = 0
+            stream = body + b"\0" * (hub.no_length.get(path, 0) if path in hub.no_length else 0)
+            try:
+                if path in hub.announce:
+                    stream = body + b"\0" * min(hub.announce[path] - len(body), 64 << 20)
+                for start in range(0, len(stream), 1 if path in hub.trickle else 65536):
+                    piece = stream[start : start + (1 if path in hub.trickle else 65536)]
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    hub.written[path] += len(piece)
+                    if path in hub.trickle:
+                        time.sleep(hub.trickle[path])
+            except OSError:  # the client stopped reading: what a careful client does
+                pass
+
         def do_GET(self) -> None:  # noqa: N802 - http.server's method name
             parsed = urllib.parse.urlparse(self.path)
+            commits = _MS_COMMITS.match(parsed.path)
+            if commits:
+                ref = urllib.parse.parse_qs(parsed.query)["Ref"][0]
+                ids = hub.heads.get((commits["repo"], ref))
+                if not ids:
+                    self._send(404, b'{"Code": 404, "Message": "no such ref"}')
+                    return
+                head = ids.pop(0) if len(ids) > 1 else ids[0]
+                answer = {"Code": 200, "Data": {"Commit": [{"Id": head, "Title": "update"}]}, "TotalCount": 1}
+                self._send(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+                return
             resolve = _RESOLVE.match(urllib.parse.unquote(parsed.path))
             if resolve:
                 self._serve_file(resolve["repo"], resolve["rev"], resolve["path"])

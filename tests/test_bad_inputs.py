@@ -328,7 +328,7 @@ SETTINGS_CASES = [
         "us-east",
         {"pythonPackageIndex": "https://deploy:hunter2@pypi.example.com/simple"},
         [
-            "beacon-fleet:pythonPackageIndex: embeds credentials in the URL (user:password@); they would be baked into the image and the plan; remove them and use an index that needs no login, or a mirror inside the VPC"
+            "beacon-fleet:pythonPackageIndex: embeds user-info (user:password@ before the host), a credential in the URL; it would be copied into the plan and everything built from it: remove it, and set a credential encrypted with `pulumi config set --secret <key>` in the key that needs it (or use a URL that needs none)"
         ],
     ),
     case(
@@ -350,7 +350,7 @@ SETTINGS_CASES = [
         "router",
         {"railwayApiUrl": "https://me:hunter2@backboard.railway.com/graphql/v2"},
         [
-            "beacon-fleet:railwayApiUrl: embeds credentials in the URL (user:password@); the token goes in the secret railwayToken (`pulumi config set --secret railwayToken`), never in the URL"
+            "beacon-fleet:railwayApiUrl: embeds user-info (user:password@ before the host), a credential in the URL; it would be copied into the plan and everything built from it: remove it, and set a credential encrypted with `pulumi config set --secret <key>` in the key that needs it (or use a URL that needs none)"
         ],
     ),
 ]
@@ -381,7 +381,7 @@ FILE_CASES = [
         "trailing newline in a value",
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:owner: |\n    team-a\n",
         [
-            "Pulumi.eu-test.yaml line 4: beacon-fleet:owner: the value starts or ends with whitespace or a newline (a YAML `|` or `>` block keeps the final newline); write it on one line, or use `|-`"
+            "Pulumi.eu-test.yaml line 4: beacon-fleet:owner: the value starts or ends with whitespace, or holds a line break or control character (a YAML `|` or `>` block keeps its line breaks); write it on one line, without surrounding spaces"
         ],
     ),
     file_case(

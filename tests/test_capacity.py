@@ -73,14 +73,14 @@ def test_mistral_in_fp16_on_a_t4_is_a_config_error_suggesting_the_fix():
     assert problem.startswith("beacon-fleet:models[2]: mistral-7b (fp16) needs 19 GiB of GPU memory")
     # Under cGPU the room is what the device plugin advertises (floor of NVML MiB / 1024), not the marketed 16 GB.
     assert "but a T4 advertises 14 GiB to cGPU" in problem
-    assert "quantization: mistral-7b:awq" in problem and "gn7i, A10 22 GiB" in problem
+    assert "quantization: mistral-7b:fp8" in problem and "gn7i, A10 22 GiB" in problem
 
 
-def test_mistral_with_awq_fits_a_t4_and_packs_onto_one():
-    raw = raw_for(gpuInstanceTypes=["ecs.gn6i-c4g1.xlarge"], models=["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b:awq"])
+def test_mistral_quantized_to_fp8_as_it_loads_fits_a_t4_and_packs_onto_one():
+    raw = raw_for(gpuInstanceTypes=["ecs.gn6i-c4g1.xlarge"], models=["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b:fp8"])
     settings = parse_settings(load_project_schema(), "cn-beijing", raw)
     packing = region_packing(settings)
-    assert packing.gpus_needed == 2 and sorted(s.gib for g in packing.gpus for s in g.slices) == [5, 5, 9]
+    assert packing.gpus_needed == 2 and sorted(s.gib for g in packing.gpus for s in g.slices) == [5, 5, 12]
 
 
 def test_the_plan_exports_the_packing_of_each_stack(synth):

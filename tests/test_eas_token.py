@@ -1,15 +1,19 @@
-"""The EAS token read: Alibaba Cloud's own EAS SDK against a local stand-in of the EAS API on 127.0.0.1.
+"""The EAS token read: signed by Alibaba Cloud's own SDK, against a local stand-in of the EAS API on 127.0.0.1.
 
 The stand-in answers DescribeService (`GET /api/v2/services/<region>/<name>`) the way the API's model describes it
-(alibabacloud_eas20210701.models.Service: `AccessToken`), or with an API error; the SDK signs and sends the
-request for real, so the path, the credentials it carries and the parsing are what `pulumi up` would use.
+(alibabacloud_eas20210701.models.Service: `AccessToken`), or with an API error; the request is signed and sent
+for real, so the path, the credentials it carries and the parsing are what `pulumi up` would use. Hostile
+stand-ins redirect, echo the request's headers into the error code, trickle, or answer too much.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -24,12 +28,15 @@ TOKEN = "eas-generated-token-value"
 class EasApi(ThreadingHTTPServer):
     services: dict[str, dict]  # "<region>/<name>" -> the Service body
     requests: list[tuple[str, dict[str, str]]]
+    behave: Callable[[BaseHTTPRequestHandler], bool] | None  # answers instead of the API when it returns True
 
 
 def _handler(api: EasApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             api.requests.append((self.path, dict(self.headers)))
+            if api.behave is not None and api.behave(self):
+                return
             found = api.services.get(self.path.removeprefix("/api/v2/services/"))
             status, body = (200, found) if found else (404, {"Code": "InvalidService.NotFound", "Message": "nope"})
             data = json.dumps({"RequestId": "req-1", **body}).encode()
@@ -52,7 +59,8 @@ def api() -> Iterator[EasApi]:
     running = {"ServiceName": "beacon_svc", "Status": "Running", "AccessToken": TOKEN}
     server.services = {"cn-beijing/beacon_svc": running}
     server.requests = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server.behave = None
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -99,7 +107,7 @@ def test_a_missing_service_names_the_service_the_api_code_and_the_permission_and
     assert "gone" in message and "InvalidService.NotFound" in message and "HTTP 404" in message
     assert "eas:DescribeService" in message
     assert not any(value in message for value in KEYS.values())
-    assert failed.value.__suppress_context__  # the SDK's exception, with the request in it, is not chained
+    assert failed.value.__context__ is None or failed.value.__suppress_context__  # nothing with the request chained
 
 
 def test_an_unreachable_api_says_where_it_tried(api):
@@ -126,3 +134,175 @@ def test_the_token_is_read_again_when_the_service_is_another_or_re_created(chang
     olds = {"region": "cn-beijing", "service_name": "beacon_svc", "service_created": "t1", "api_endpoint": ""}
     diff = EasTokenProvider().diff("id", {**olds, "token": TOKEN}, {**olds, **change})
     assert diff.changes is reread and not diff.replaces
+
+
+# ---- hostile stand-ins (issue 27: redirects, echoed headers, slow and oversized answers) ----------------------
+
+STS = {**KEYS, "ALIBABA_CLOUD_SECURITY_TOKEN": "sts-session-token-value"}
+SENT_SECRETS = (*KEYS.values(), STS["ALIBABA_CLOUD_SECURITY_TOKEN"])
+
+
+def _server(api_fixture_like: Callable[[], EasApi]) -> Iterator[EasApi]:
+    server = api_fixture_like()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+def _stand_in() -> EasApi:
+    server = EasApi(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.RequestHandlerClass = _handler(server)
+    server.services = {"cn-beijing/beacon_svc": {"AccessToken": "token-from-elsewhere"}}
+    server.requests = []
+    server.behave = None
+    return server
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[EasApi]:
+    """Another host, answering a token to whoever asks, and recording what it received."""
+    yield from _server(_stand_in)
+
+
+def _answer(handler: BaseHTTPRequestHandler, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+    handler.send_response(status)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_and_no_credential_reaches_the_other_host(api, elsewhere, status):
+    target = f"{endpoint(elsewhere)}/api/v2/services/cn-beijing/beacon_svc"
+    api.behave = lambda h: _answer(h, status, b"", {"Location": target}) or True
+    started = time.monotonic()
+    with pytest.raises(EasTokenError, match="redirect") as failed:
+        eas_token.read_token("cn-beijing", "beacon_svc", endpoint(api), STS)
+    assert elsewhere.requests == []  # the STS token and the signature never left for the other host
+    assert "token-from-elsewhere" not in str(failed.value)
+    assert not any(secret in str(failed.value) for secret in SENT_SECRETS)
+    assert time.monotonic() - started < 5
+
+
+class _Proxy(ThreadingHTTPServer):
+    connects: list[str]
+    location: str
+
+
+@pytest.fixture
+def redirecting_proxy(elsewhere) -> Iterator[_Proxy]:
+    """An HTTPS_PROXY that answers CONNECT with a redirect to the other host."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_CONNECT(self) -> None:  # noqa: N802 (http.server's name)
+            proxy.connects.append(self.path)
+            _answer(self, 302, b"", {"Location": proxy.location})
+
+        def log_message(self, *_args) -> None:
+            return None
+
+    proxy = _Proxy(("127.0.0.1", 0), Handler)
+    proxy.connects, proxy.location = [], f"{endpoint(elsewhere)}/api/v2/services/cn-beijing/beacon_svc"
+    threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True).start()
+    yield proxy
+    proxy.shutdown()
+
+
+def test_a_proxy_that_redirects_ends_the_read_and_no_credential_reaches_the_other_host(redirecting_proxy, elsewhere):
+    environ = {**STS, "HTTPS_PROXY": f"http://127.0.0.1:{redirecting_proxy.server_port}"}
+    with pytest.raises(EasTokenError, match="could not reach the EAS API") as failed:
+        # https on loopback: the proxy is used as a CONNECT tunnel only, and answers it with a redirect
+        eas_token.read_token("cn-beijing", "beacon_svc", "https://127.0.0.1:9", environ, timeout=5)
+    assert redirecting_proxy.connects == ["127.0.0.1:9"]  # asked for a tunnel to the endpoint, nothing else
+    assert elsewhere.requests == []
+    assert not any(secret in str(failed.value) for secret in SENT_SECRETS)
+
+
+@pytest.mark.parametrize(
+    "where", ["https://evil.example", "http://localhost:1@evil.example:8080", "https://pai-eas.cn-beijing.evil"]
+)
+def test_the_token_is_read_only_from_the_regional_endpoint_or_a_local_stand_in(where):
+    with pytest.raises(EasTokenError, match="only from the regional endpoint https://pai-eas.cn-beijing.aliyuncs.com"):
+        eas_token.read_token("cn-beijing", "beacon_svc", where, STS)
+
+
+def _echo_headers(handler: BaseHTTPRequestHandler) -> bool:
+    echoed = "; ".join(f"{k}={v}" for k, v in handler.headers.items())
+    body = {"RequestId": "r", "Code": f"Echo {echoed}", "Message": echoed}
+    _answer(handler, 400, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    return True
+
+
+def test_an_error_code_echoing_the_request_shows_no_credential_and_is_bounded(api):
+    api.behave = _echo_headers
+    with pytest.raises(EasTokenError, match="HTTP 400") as failed:
+        eas_token.read_token("cn-beijing", "beacon_svc", endpoint(api), STS)
+    message = str(failed.value)
+    _path, sent = api.requests[-1]
+    assert not any(secret in message for secret in SENT_SECRETS)
+    assert sent["Authorization"] not in message and sent["Authorization"].split("Signature=")[1] not in message
+    assert len(message) < 400
+
+
+@pytest.mark.parametrize(
+    "code", ["\x1b]0;owned\x07\x1b[2J", "a\nFAKE: all good\r", "\u202eevil", "x" * 5000, {"nested": "object"}]
+)
+def test_an_error_code_with_control_characters_or_any_length_is_shown_escaped_and_bounded(api, code):
+    api.behave = lambda h: _answer(h, 403, json.dumps({"Code": code}).encode()) or True
+    with pytest.raises(EasTokenError, match="HTTP 403") as failed:
+        eas_token.read_token("cn-beijing", "beacon_svc", endpoint(api), KEYS)
+    message = str(failed.value)
+    assert message.isprintable() and len(message) < 400
+
+
+@pytest.mark.parametrize("token", [12345, ["a-token"], {"t": "x"}, True, "tok\nen", "\x1b[31mtoken", "t" * 5000])
+def test_a_token_that_is_not_a_printable_string_is_refused(api, token):
+    api.services["cn-beijing/beacon_svc"]["AccessToken"] = token
+    with pytest.raises(EasTokenError, match="not a printable ASCII string") as failed:
+        eas_token.read_token("cn-beijing", "beacon_svc", endpoint(api), KEYS)
+    assert str(token)[:20] not in str(failed.value)
+
+
+def _trickle(handler: BaseHTTPRequestHandler) -> bool:
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1000")
+    handler.end_headers()
+    with contextlib.suppress(OSError):
+        for _ in range(1000):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+            time.sleep(0.05)  # each read well inside a per-read timeout; the whole far past the deadline
+    return True
+
+
+def test_a_slow_server_is_cut_off_at_the_overall_deadline(api):
+    api.behave = _trickle
+    started = time.monotonic()
+    with pytest.raises(EasTokenError, match="timeout"):
+        eas_token.read_token("cn-beijing", "beacon_svc", endpoint(api), KEYS, timeout=0.3)
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_server_that_never_answers_is_cut_off_at_the_overall_deadline():
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts connections, never reads or answers
+    try:
+        started = time.monotonic()
+        with pytest.raises(EasTokenError, match="timeout"):
+            url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+            eas_token.read_token("cn-beijing", "beacon_svc", url, KEYS, timeout=0.3)
+        assert time.monotonic() - started < 1.5
+    finally:
+        listener.close()
+
+
+def test_an_oversized_answer_is_refused_before_it_is_read_whole(api):
+    api.services["cn-beijing/beacon_svc"]["Padding"] = "x" * (eas_token.MAX_ANSWER_BYTES + 1)
+    with pytest.raises(EasTokenError, match=f"more than {eas_token.MAX_ANSWER_BYTES} bytes"):
+        eas_token.read_token("cn-beijing", "beacon_svc", endpoint(api), KEYS)
+
+
+def test_the_deadline_and_the_cap_are_stated_bounds():
+    assert eas_token.TIMEOUT_S <= 60 and eas_token.MAX_ANSWER_BYTES <= 1 << 20

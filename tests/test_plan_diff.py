@@ -100,8 +100,9 @@ def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, monk
     printed = capsys.readouterr().out
     assert summary.read_text() == "earlier step\n" + printed  # appended, as a job summary is
     assert "| cn-beijing | unchanged | 0 | 0 | 0 |" in printed
-    # 11 removed, every one named for the dropped model (checked above), its weights sync among them.
-    assert "| us-east | changed | 0 | 2 | 11 |" in printed
+    # 12 removed, every one named for the dropped model (checked above), its weights sync and its pods' service
+    # account among them.
+    assert "| us-east | changed | 0 | 2 | 12 |" in printed
     # Served from Railway, us-east tries its EAS endpoint first: ACK is VPC-only and goes last.
     assert f"- us-east / {DROPPED_MODEL}: removed (was `us-east-eas-{DROPPED_MODEL} → " in printed
     assert "nothing was deployed, no credentials were used" in printed

@@ -7,6 +7,7 @@ every taggable Alibaba type the provider SDK has.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 import pulumi_alicloud
 import pytest
 
+from offline.engine import DeclaredResource
 from offline.policy_check import check
 from policy import beacon_policies as bp
 from tests.test_policy_pack import GPU_POOL, MAINLAND_TAGS, SINGAPORE_TAGS, TAGS, messages, resource, violations
@@ -151,8 +153,8 @@ def test_a_helm_release_putting_whole_gpu_pods_on_cgpu_nodes_is_refused(values):
 # --- ICP: no mainland endpoint goes public without a licence number ----------------------------------------
 
 
-def icp_messages(*resources) -> list[str]:
-    return messages(violations(bp.mainland_public_endpoint_icp, *resources))
+def icp_messages(*resources, region: str | None = "cn-beijing") -> list[str]:
+    return messages(violations(bp.mainland_public_endpoint_icp, *resources, region=region))
 
 
 def service(annotations: dict, type_: str = "LoadBalancer") -> tuple[str, str, dict]:
@@ -230,8 +232,9 @@ def test_a_public_function_passes_once_its_function_carries_the_icp_number():
 
 
 def test_untagged_kubernetes_endpoints_outside_the_mainland_pass_and_in_an_unknown_stack_are_reported():
-    assert icp_messages(SINGAPORE_VPC, service({}), helm({"service": {"addressType": "internet"}})) == []
-    assert any("in an unknown region" in m for m in icp_messages(service({})))
+    public = (service({}), helm({"service": {"addressType": "internet"}}))
+    assert icp_messages(SINGAPORE_VPC, *public, region="ap-southeast-1") == []
+    assert any("in an unknown region" in m for m in icp_messages(service({}), region=None))
     found = check(
         [resource(*service({}))],
         [bp.mainland_public_endpoint_icp],
@@ -296,3 +299,38 @@ def test_taggable_is_exactly_the_sdks_resources_that_accept_tags():
 def test_a_taggable_type_the_fleet_does_not_declare_today_still_needs_its_tags(type_):
     found = violations(bp.required_tags, (type_, "thing", {"tags": {"project": "beacon-fleet"}}))
     assert any("lacks the tags stack, owner" in m for m in messages(found))
+
+
+# --- where a resource is comes from its provider's region, never from its tags ------------------------------
+
+SG_CLAIM = MAINLAND_TAGS | {"jurisdiction": "sg", "region": "ap-southeast-1", "stack": "ap-southeast"}
+
+
+@pytest.mark.parametrize(
+    "public",
+    [
+        (http_trigger({"authType": "anonymous"}), "HTTP trigger"),
+        (("alicloud:slb/loadBalancer:LoadBalancer", "clb", {"tags": SG_CLAIM}), "load balancer"),
+        (("alicloud:alb/loadBalancer:LoadBalancer", "alb", {"addressType": "Internet", "tags": SG_CLAIM}), "load"),
+    ],
+)
+def test_tags_claiming_another_jurisdiction_do_not_move_a_mainland_resource(public):
+    resource_, what = public
+    found = icp_messages(v3_function(SG_CLAIM), resource_)
+    assert any(what in m and "mainland China without an ICP" in m for m in found), found
+
+
+def test_an_explicit_providers_region_decides_where_its_resources_are():
+    def provider(region: str) -> DeclaredResource:
+        return resource("pulumi:providers:alicloud", f"p-{region}", {"region": region})
+
+    def balancer(region: str, tags: dict) -> DeclaredResource:
+        lb = resource(LOAD_BALANCER, f"clb-{region}", {"tags": tags})
+        return dataclasses.replace(lb, options={"provider": f"{provider(region).urn}::id-1"})
+
+    regions = {"alicloud": "ap-southeast-1"}  # the stack's default provider is abroad
+    icp = [bp.mainland_public_endpoint_icp]
+    mainland = check([provider("cn-beijing"), balancer("cn-beijing", SG_CLAIM)], icp, provider_regions=regions)
+    assert any("mainland China without an ICP" in m for m in messages(mainland))
+    abroad = [provider("ap-southeast-1"), balancer("ap-southeast-1", MAINLAND_TAGS)]
+    assert messages(check(abroad, icp, provider_regions=regions)) == []

@@ -525,3 +525,18 @@ def test_a_bad_command_line_is_a_one_line_usage_error(servers, tmp_path, capsys,
         code = exited.code
     assert code == 2
     _assert_one_line_usage_error(capsys)
+
+
+@pytest.mark.parametrize("trick", ["http://localhost:1@{host}/v1", "http://localhost:@{host}/v1", "http://x:y@{host}/v1"])
+def test_a_loopback_look_alike_with_user_info_is_refused_before_any_key_is_sent(servers, tmp_path, capsys, trick):
+    # The host is what the URL parses to, not what it starts with: here the key would go to {host}.
+    healthy = servers["healthy"]
+    config = config_for({"healthy": healthy})
+    url = trick.format(host=f"127.0.0.1:{healthy.server_address[1]}")
+    config["providers"]["healthy"].update(base_url=url, endpoint=url)
+    path = tmp_path / "router-config.json"
+    path.write_text(router_config.to_json(config), encoding="utf-8")
+    before = len(healthy.requests)
+    assert main(["--config", str(path), "--provider", "healthy", "--requests", "1"], environ=ENVIRON) == 2
+    assert "is not a router config" in capsys.readouterr().err
+    assert len(healthy.requests) == before

@@ -175,15 +175,34 @@ def gpu_pool(labels=GPU_POOL_LABELS, min_size=1, enable=True) -> Registration:
 @pytest.mark.parametrize(
     "labels",
     [
-        [{"key": serving.NODE_POOL_LABEL, "value": "gpu"}],  # no driver label: ACK's default, 535
+        [{"key": serving.NODE_POOL_LABEL, "value": "gpu"}],  # no driver label: ACK's default, which no source names
         [{"key": serving.NODE_POOL_LABEL, "value": "gpu"}, {"key": serving.NVIDIA_DRIVER_LABEL, "value": "580.1"}],
-        [{"key": serving.NODE_POOL_LABEL, "value": "gpu"}, {"key": serving.NVIDIA_DRIVER_LABEL, "value": "550.144.03"}],
     ],
-    ids=["unlabelled", "unlisted", "too-old"],
+    ids=["unlabelled", "unlisted"],
 )
 def test_a_gpu_pool_whose_driver_cannot_run_the_images_cuda_is_refused(labels):
     with pytest.raises(CloudRefusal, match=f"CUDA {serving.SERVING_CUDA}"):
         RealCloud("us-east-1").admit(gpu_pool(labels))
+
+
+def test_a_listed_driver_below_the_cuda_major_releases_minimum_is_refused(monkeypatch):
+    """CUDA 13.x needs the 580 branch even with minor version compatibility; ACK lists none (NVIDIA, Table 1)."""
+    monkeypatch.setattr(serving, "SERVING_CUDA", "13.0")
+    labels = [
+        {"key": serving.NODE_POOL_LABEL, "value": "gpu"},
+        {"key": serving.NVIDIA_DRIVER_LABEL, "value": "570.195.03"},
+    ]
+    with pytest.raises(CloudRefusal, match="older than the 580 branch CUDA 13.x needs"):
+        RealCloud("us-east-1").admit(gpu_pool(labels))
+
+
+def test_minor_version_compatibility_lets_a_listed_550_driver_run_cuda_12_8():
+    """The old rule wanted the 570 series for CUDA 12.8; NVIDIA's table says any 12.x runs on 525 or later."""
+    labels = [
+        {"key": serving.NODE_POOL_LABEL, "value": "gpu"},
+        {"key": serving.NVIDIA_DRIVER_LABEL, "value": "550.144.03"},
+    ]
+    RealCloud("us-east-1").admit(gpu_pool(labels))
 
 
 def test_a_scaling_node_pool_without_the_cluster_autoscaler_never_scales():

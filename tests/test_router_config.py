@@ -299,3 +299,29 @@ def test_a_provider_that_does_not_say_which_weights_it_serves_is_refused(fleet_o
     assert "provider 'asia-southeast-runpod-qwen2-5-1-5b' does not say which weights of qwen2.5-1.5b it serves" in (
         "\n".join(router_config.problems(config))
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:1@evil.example:8080/v1",  # looks like loopback; the host is evil.example
+        "http://127.0.0.1:80@evil.example/v1",
+        "http://localhost:@evil.example/v1",
+        "https://user:password@api.example/v1",  # user-info over https: a credential in the URL
+        "https://token@api.example/v1",
+    ],
+)
+def test_a_url_with_user_info_is_refused_by_the_schema_check_and_the_router_stack(fleet_outputs, url):
+    config = merged(fleet_outputs)
+    config["providers"]["us-east-modal-mistral-7b"]["base_url"] = url
+    found = router_config.problems(config)
+    assert any(p.startswith("provider 'us-east-modal-mistral-7b': base_url") and "user-info" in p for p in found)
+    assert router_config.schema_problems(json.loads(router_config.to_json(config)))
+
+
+def test_a_url_with_user_info_is_refused_even_inside_the_vpc(fleet_outputs):
+    config = merged(fleet_outputs)
+    ack = config["providers"]["us-east-ack-mistral-7b"]
+    ack["endpoint"] = ack["endpoint"].replace("http://", "http://admin:pw@")
+    assert any("user-info" in p for p in router_config.problems(config))
+    assert any("user-info" in p for p in router_config.schema_problems(json.loads(router_config.to_json(config))))

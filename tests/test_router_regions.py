@@ -15,6 +15,8 @@ from tests.conftest import PROJECT, REGION_STACKS, settled_ok, with_overrides
 
 ORG = f"organization/{PROJECT}"
 LICENCE = "京ICP备12345678号"
+# Function Compute in cn-beijing, with the models whose cold start fits the router's FC timeout (fleet/fc.py).
+FC_BEIJING = {"servingPlatforms": ["fc"], "icpLicence": LICENCE, "models": ["llama3.2-1b", "qwen2.5-1.5b"]}
 EU_RUNPOD = {
     "beacon-fleet:routerRegion": "eu-central",
     "beacon-fleet:jurisdiction": "ro",
@@ -74,7 +76,7 @@ def default_regions() -> dict[str, Synthesis]:
 
 
 def test_a_function_compute_region_merges_into_the_router_with_alibaba_fc_providers_on_https(default_regions):
-    fc = shipped("cn-beijing", {"servingPlatforms": ["fc"], "icpLicence": LICENCE})
+    fc = shipped("cn-beijing", FC_BEIJING)
     config = settled_ok(router({**default_regions, "cn-beijing": fc})).outputs["routerConfig"]
     label = fc.outputs["routerRegion"]
     for model, chain in config["routes"][label].items():
@@ -90,7 +92,7 @@ def test_a_function_compute_region_merges_into_the_router_with_alibaba_fc_provid
 
 
 def test_the_router_for_a_mainland_fc_region_runs_in_the_mainland_not_on_railway(default_regions):
-    fc = shipped("cn-beijing", {"servingPlatforms": ["fc"], "icpLicence": LICENCE})
+    fc = shipped("cn-beijing", FC_BEIJING)
     result = router({**default_regions, "cn-beijing": fc}, {"routerKubernetesRegionStack": ""})
     assert not result.ok
     assert "region asia-east is residency-bound (cn-mainland)" in result.error
@@ -219,10 +221,11 @@ def test_a_partner_only_mainland_region_is_not_served_from_railway(stack_file):
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("http://llm.partner.example.cn/v1", "must be an https URL"),
-        ("https://user:pw@llm.partner.example.cn/v1", "embeds credentials in the URL"),
+        ("http://llm.partner.example.cn/v1", "is plain http over the internet"),
+        ("https://user:pw@llm.partner.example.cn/v1", "embeds user-info"),
         ("https://127.0.0.1/v1", "is on this machine"),
-        ("https://llm.partner.example.cn/v1?key=x", "without a query"),
+        ("https://llm.partner.example.cn/v1?key=x", "carries a credential in its query"),
+        ("https://llm.partner.example.cn/v1?page=2", "without a query"),
     ],
 )
 def test_a_partners_url_is_checked_before_anything_is_declared(stack_file, url, message):
@@ -231,7 +234,8 @@ def test_a_partners_url_is_checked_before_anything_is_declared(stack_file, url, 
     result = synthesize("cn-partner", loaded.values, loaded.secret_keys)
     assert not result.ok and result.resources == []
     assert "beacon-fleet:partnerBaseUrl: " in result.error and message in result.error
-    assert "user:pw" not in result.error
+    assert "user:pw" not in result.error and "key=x" not in result.error
+    assert result.error.count("beacon-fleet:partnerBaseUrl: ") == 1 and "beacon-fleet:jurisdiction" not in result.error
 
 
 def test_a_partner_must_say_where_it_hosts_and_have_its_step_in_the_failover_order(stack_file):

@@ -147,10 +147,12 @@ def test_compute_isolation_and_spot_change_the_pool(synth):
 def test_a_private_enterprise_registry_linked_to_the_vpc_holds_the_image(synth, stack):
     result = settled_ok(synth(stack))
     # Stateful: the instance, its namespace and the repository holding every image a region served.
-    assert result.one(EE_INSTANCE).protect and result.one(EE_NAMESPACE).protect and result.one(EE_REPO).protect
+    # (cn-beijing also holds its base image, synced from Docker Hub by artifact subscription.)
+    repos = result.of_type(EE_REPO)
+    assert result.one(EE_INSTANCE).protect and result.one(EE_NAMESPACE).protect and all(r.protect for r in repos)
     assert result.one(EE_NAMESPACE).inputs["defaultVisibility"] == "PRIVATE"
-    repo = result.one(EE_REPO)
-    assert repo.inputs["repoType"] == "PRIVATE" and repo.inputs["tagImmutability"] is True
+    (repo,) = [r for r in repos if r.inputs["name"] == "inference-server"]
+    assert all(r.inputs["repoType"] == "PRIVATE" for r in repos) and repo.inputs["tagImmutability"] is True
     assert result.one(VPC_LINK).inputs["vpcId"] == "sim-network-vpc"
 
 
@@ -168,10 +170,14 @@ def test_the_image_is_built_from_this_repository_and_pushed_with_secret_credenti
 
 
 def test_mainland_builds_use_the_configured_mirrors(synth):
-    build = settled_ok(synth("cn-beijing")).one(IMAGE).inputs["build"]
+    result = settled_ok(synth("cn-beijing"))
+    build = result.one(IMAGE).inputs["build"]
+    namespace = result.outputs["registry"]["repository"].split("/")[0]
     assert build["args"] == {
-        "BASE_IMAGE": "docker.m.daocloud.io/library/python:3.12-slim-bookworm",
+        # The region's own registry, which syncs the Docker Hub image in (artifact subscription).
+        "BASE_IMAGE": f"{result.outputs['registry']['vpcDomain']}/{namespace}/base-python:3.12-slim-bookworm",
         "PIP_INDEX_URL": "https://mirrors.aliyun.com/pypi/simple/",
+        "APT_MIRROR": "https://mirrors.aliyun.com",
     }
     singapore = settled_ok(synth("ap-southeast")).one(IMAGE).inputs["build"]["args"]
     assert singapore["PIP_INDEX_URL"] == "https://pypi.org/simple"
@@ -207,12 +213,13 @@ def test_one_eas_service_per_model_mounts_the_bucket_read_only_and_autoscales(sy
             "max": 2,
             "scaleStrategies": [{"metricName": "qps", "threshold": 10}],
         }
+        assert "instance" not in document["metadata"]  # the autoscaler's (issue 26, finding 6)
         assert document["cloud"]["networking"]["vpc_id"] == "sim-network-vpc"
         image = document["containers"][0]["image"]
         assert image == result.outputs["servingImage"]["vpcImage"]
         assert image.startswith(result.outputs["registry"]["vpcDomain"] + "/") and "@sha256:" in image
-        assert document["credential"] == {"role_arn": result.outputs["modelAccessRoles"]["eas"]}
-        assert document["options"] == {"enable_ram_role": True}
+        # The documented default: no custom role (issue 26, findings 2, 10, 11).
+        assert "credential" not in document and "options" not in document and "role_arn" not in document
 
 
 def test_each_eas_token_is_the_one_eas_generates_read_back_from_the_service_and_secret_end_to_end(synth):
@@ -297,8 +304,8 @@ def test_the_read_policy_names_the_region_bucket_and_no_wildcard_resource(synth,
     found = statements(result.one(POLICY))
     assert {r for s in found for r in s["Resource"]} == {f"acs:oss:*:*:{bucket}", f"acs:oss:*:*:{bucket}/*"}
     assert all(a.startswith("oss:Get") or a == "oss:ListObjects" for s in found for a in s["Action"])
+    # No EAS role: EAS mounts with its service-linked role (issue 26, findings 2, 10, 11).
     assert {(a.inputs["roleName"], a.inputs["policyType"]) for a in result.of_type(ATTACHMENT)} == {
-        (f"beacon-{stack}-eas", "Custom"),
         (f"beacon-{stack}-serving", "Custom"),
     }
 
@@ -326,8 +333,7 @@ def test_the_pods_role_trusts_only_the_clusters_oidc_provider_and_the_inference_
             "system:serviceaccount:beacon-serving:qwen2-5-1-5b-inference-server",
         ],
     }
-    (eas_trust,) = roles["beacon-cn-beijing-eas"]["Statement"]
-    assert eas_trust["Principal"] == {"Service": ["pai.aliyuncs.com"]}
+    assert set(roles) == {"beacon-cn-beijing-serving"}  # and no custom role for EAS
 
 
 # --- bad input -------------------------------------------------------------------------------------
@@ -352,7 +358,7 @@ def test_bad_serving_input_is_one_error_naming_every_key_and_nothing_is_declared
         "beacon-fleet:gpuInstanceTypes[0]: 'ecs.g7.xlarge' is not an ECS GPU instance type",
         "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)",
         "beacon-fleet:models[2]: mistral-7b (fp16) needs 19 GiB of GPU memory",
-        "but a T4 has 16 GiB (easInstanceType); try quantization: mistral-7b:awq",
+        "but a T4 has 16 GiB (easInstanceType); try quantization: mistral-7b:fp8",
         "beacon-fleet:registryUsername: Personal Edition needs the account name",
         "beacon-fleet:registryEdition: personal cannot serve ACK",
         "beacon-fleet:serviceCidr: 10.30.0.0/16 overlaps vpcCidr 10.30.0.0/16",

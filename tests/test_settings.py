@@ -64,7 +64,7 @@ def test_defaults_come_from_pulumi_yaml_when_the_stack_is_silent():
         ({"models": "llama3.2-1b"}, "beacon-fleet:models: expected array<string>"),
         ({"models": ["gpt-5"]}, "beacon-fleet:models[0]: unknown model 'gpt-5'"),
         ({"models": ["mistral-7b:int3"]}, "beacon-fleet:models[0]: unknown dtype 'int3' for mistral-7b"),
-        ({"models": ["mistral-7b", "mistral-7b:awq"]}, "beacon-fleet:models[1]: mistral-7b is listed twice"),
+        ({"models": ["mistral-7b", "mistral-7b:fp8"]}, "beacon-fleet:models[1]: mistral-7b is listed twice"),
         ({"models": []}, "beacon-fleet:models: serves no model"),
         ({"routerRegion": None}, "beacon-fleet:routerRegion: required in a region stack"),
         ({"alicloud:region": None}, "alicloud:region: not set"),
@@ -172,14 +172,14 @@ def test_a_served_custom_model_without_a_weights_manifest_is_refused_with_the_co
         "id=phi-3-mini;hfRepo=microsoft/Phi-3-mini-4k-instruct;paramsB=3.82;layers=32;hiddenSize=3072;"
         f"attentionHeads=32;kvHeads=32;headDim=96;maxContext=4096;vocab=32064;revision={'b' * 40}"
     )
-    found = problems("us-east", customModels=[phi], models=["phi-3-mini:awq"])
+    found = problems("us-east", customModels=[phi], models=["phi-3-mini:fp8"])
     assert found == [
         "beacon-fleet:models[0]: phi-3-mini has no weights manifest (phi-3-mini.json in weights/manifests); write one"
         " with `python -m weights.manifest phi-3-mini --hf-repo microsoft/Phi-3-mini-4k-instruct"
         f" --revision {'b' * 40} --file <each weight file>` and commit it"
     ]
     manifests("phi-3-mini", "microsoft/Phi-3-mini-4k-instruct", "b" * 40)
-    served = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:awq"]))
+    served = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:fp8"]))
     assert [m.id for m in served.models] == ["phi-3-mini"]
 
 
@@ -190,9 +190,9 @@ def test_custom_models_join_the_catalog_and_can_be_served(manifests):
         f"revision={'b' * 40}"  # a stand-in commit id: the shape is what the settings check
     )
     manifests("phi-3-mini", "microsoft/Phi-3-mini-4k-instruct", "b" * 40)
-    settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:awq"]))
+    settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[phi], models=["phi-3-mini:fp8"]))
     (served,) = settings.models
-    assert served.id == "phi-3-mini" and served.dtype == "awq"
+    assert served.id == "phi-3-mini" and served.dtype == "fp8"
     assert served.spec.params_b == 3.82 and served.spec.head_dim == 96
     assert served.spec.revision == "b" * 40 and served.spec.ms_repo == ""
 
@@ -241,3 +241,104 @@ def test_pulumi_yaml_declares_only_keys_the_cli_accepts_in_every_stack():
     assert [name for name, d in project_keys.items() if d.get("secret")] == []
     assert set(SECRET_KEYS).isdisjoint(project_keys)
     assert all(SCHEMA.keys[name].secret for name in SECRET_KEYS)
+
+
+def _custom(extra: str) -> str:
+    return (
+        "id=tiny;hfRepo=org/tiny;paramsB=1;layers=2;hiddenSize=8;attentionHeads=4;kvHeads=2;headDim=2;"
+        f"maxContext=8192;vocab=9;revision={'c' * 40};{extra}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("msRepo=org/tiny;msRevision=../../../tmp", "msRevision must be a branch, tag or commit id"),
+        ("msRepo=org/tiny?Revision=other;msRevision=master", "msRepo must be owner/name"),
+        ("msRepo=org/tiny;msRevision=master?x=1", "msRevision must be a branch, tag or commit id"),
+        ("msRepo=org/../tiny;msRevision=master", "msRepo must be owner/name"),
+        ("msRepo=org/tiny#x;msRevision=master", "msRepo must be owner/name"),
+        ("msRepo=org/tiny;msRevision=refs/heads/master", "msRevision must be a branch, tag or commit id"),
+        ("msRepo=org/tiny;msRevision=mas\u202eter", "msRevision must be a branch, tag or commit id"),
+    ],
+)
+def test_a_modelscope_name_that_would_change_a_url_or_a_path_is_one_clear_config_error(extra, expected):
+    found = problems("cn-beijing", customModels=[_custom(extra)], models=["tiny"])
+    assert any(p.startswith("beacon-fleet:customModels[0]: ") and expected in p for p in found), found
+
+
+def test_a_hugging_face_repo_with_a_query_is_refused():
+    found = problems("us-east", customModels=[_custom("").replace("org/tiny", "org/tiny?revision=main")])
+    assert any("customModels[0]: hfRepo must be a Hugging Face repository" in p for p in found), found
+
+
+def test_a_malformed_committed_manifest_is_a_config_error_naming_the_file_and_field(tmp_path, monkeypatch):
+    shutil.copytree(manifest.MANIFEST_DIR, tmp_path, dirs_exist_ok=True)
+    monkeypatch.setenv(manifest.MANIFEST_DIR_ENV, str(tmp_path))
+    bad = tmp_path / "qwen2.5-1.5b.json"
+    bad.write_text(bad.read_text().replace('"size": 3087467144', '"size": true'))
+    found = problems("us-east")
+    assert any(
+        "models[1]: qwen2.5-1.5b's weights manifest weights/manifests/qwen2.5-1.5b.json:" in p and ".size:" in p
+        for p in found
+    ), found
+    bad.write_text('{"schema": "beacon-weights-manifest/v1", "files": 5}')
+    assert any("qwen2.5-1.5b.json: " in p and "files: must be a list" in p for p in problems("us-east"))
+
+
+@pytest.mark.parametrize(
+    ("models", "bad"),
+    [
+        (["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b:awq"], "mistral-7b:awq"),  # the example
+        (["llama3.2-1b:gptq"], "llama3.2-1b:gptq"),
+        (["qwen2.5-1.5b:int8"], "qwen2.5-1.5b:int8"),
+    ],
+)
+def test_a_quantization_over_full_precision_files_is_refused_until_its_own_checkpoint_is_pinned(models, bad):
+    found = problems("us-east", models=models)
+    (problem,) = [p for p in found if bad in p]
+    assert "are a checkpoint of their own and none is pinned" in problem
+    assert "quantization=" in problem and ":fp8" in problem  # the two ways forward
+
+
+AWQ_CHECKPOINT = (
+    "id=mistral-7b-awq;hfRepo=org/Mistral-7B-Instruct-v0.3-AWQ;paramsB=7.25;layers=32;hiddenSize=4096;"
+    f"attentionHeads=32;kvHeads=8;headDim=128;maxContext=32768;vocab=32768;revision={'d' * 40};quantization=awq"
+)
+
+
+def test_a_quantized_checkpoint_of_its_own_is_served_with_its_quantization(manifests):
+    manifests("mistral-7b-awq", "org/Mistral-7B-Instruct-v0.3-AWQ", "d" * 40)
+    for ref in ("mistral-7b-awq", "mistral-7b-awq:awq"):
+        settings = parse_settings(SCHEMA, "us-east", raw_for("us-east", customModels=[AWQ_CHECKPOINT], models=[ref]))
+        (served,) = settings.models
+        assert (served.id, served.dtype, served.spec.quantization) == ("mistral-7b-awq", "awq", "awq")
+    found = problems("us-east", customModels=[AWQ_CHECKPOINT], models=["mistral-7b-awq:fp16"])
+    assert found == [
+        "beacon-fleet:models[0]: mistral-7b-awq is a checkpoint quantized with awq; serve it as mistral-7b-awq (or"
+        " mistral-7b-awq:awq), not as fp16"
+    ]
+
+
+def test_a_custom_model_with_an_unknown_quantization_is_refused():
+    found = problems("us-east", customModels=[AWQ_CHECKPOINT.replace("quantization=awq", "quantization=fp8")])
+    assert any("customModels[0]: quantization must be one of awq, gptq, int8" in p for p in found), found
+
+
+def test_another_quantization_is_other_weights_to_the_routers_same_weights_check():
+    from fleet import router_weights
+    from stacks.region_exports import weights_served
+
+    full = weights_served(parse_settings(SCHEMA, "us-east", raw_for("us-east")))
+    fp8 = weights_served(parse_settings(SCHEMA, "us-east", raw_for("us-east", models=["mistral-7b:fp8"])))
+    assert fp8["mistral-7b"]["digest"] != full["mistral-7b"]["digest"]
+    assert fp8["mistral-7b"]["revision"] == full["mistral-7b"]["revision"]
+    assert fp8["mistral-7b"]["digest"].startswith("provisional-sha256:")  # the router schema's form, still provisional
+    config = {
+        "providers": {
+            "us-east-eas": {"models": ["mistral-7b"], "weights": full["mistral-7b"]},
+            "ap-southeast-eas": {"models": ["mistral-7b"], "weights": fp8["mistral-7b"]},
+        }
+    }
+    (problem,) = router_weights.weights_problems(config)
+    assert problem.startswith("model mistral-7b is served with different weights")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 
 import pytest
 
@@ -125,3 +126,115 @@ def test_the_manifest_command_names_a_file_the_revision_lacks(tmp_path, capsys):
         hub.add(spec.hf_repo, spec.revision, "config.json", b"{}")
         assert wm.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 1
     assert "has no generation_config.json" in capsys.readouterr().err
+
+
+# --- malformed manifests: one clear error naming the field, fast, never a traceback -----------------------------
+
+
+def _with(**changes) -> str:
+    """The small manifest's JSON with top-level keys replaced (no digest: the field checks come first)."""
+    data = json.loads(small_manifest().to_json())
+    del data["digest"]
+    data.update(changes)
+    return json.dumps(data)
+
+
+def _with_file(index: int = 0, **changes) -> str:
+    data = json.loads(small_manifest().to_json())
+    del data["digest"]
+    data["files"][index].update(changes)
+    return json.dumps(data)
+
+
+def _deeply_nested_file() -> str:
+    text = _with(files=["NESTED"])
+    return text.replace('"NESTED"', "[" * 100_000 + "]" * 100_000)
+
+
+MALFORMED = {
+    # The issue's examples.
+    "a file given as a bare name": (_with(files=["config.json"]), "files[0]: must be an object"),
+    "files given as a number": (_with(files=5), "files: must be a list"),
+    "a deeply nested file": (_deeply_nested_file(), "nested too deeply"),
+    "a size of true": (_with_file(size=True), "files[0].size"),
+    "a size of 10**30": (_with_file(size=10**30), "files[0].size"),
+    "a path with NUL": (_with_file(path="config\x00.json"), "files[0].path"),
+    "a path with a newline": (_with_file(path="config.json\nmodel.safetensors"), "files[0].path"),
+    "a ./ duplicate": (_with_file(1, path="./config.json"), "files[1].path"),
+    "a path with U+202E": (_with_file(1, path="model\u202esnoj.safetensors"), "files[1].path"),
+    "a path of 5,000 characters": (_with_file(1, path="a" * 5000), "files[1].path: must be at most 512"),
+    "the bucket record's key": (_with_file(1, path=wm.BUCKET_MANIFEST_NAME), "files[1].path: beacon-weights-manifest"),
+    "a sha256 prefix zz": (_with_file(1, sha256=None, sha256Prefix="zz"), "files[1].sha256Prefix"),
+    # More members of the same classes.
+    "files given as an object": (_with(files={"config.json": {}}), "files: must be a list"),
+    "a file given as null": (_with(files=[None]), "files[0]: must be an object"),
+    "a path 50 folders deep": (_with_file(1, path="a/" * 50 + "x.bin"), "files[1].path: must be at most 8 folders"),
+    "a negative size": (_with_file(size=-1), "files[0].size"),
+    "a fractional size": (_with_file(size=1.5), "files[0].size"),
+    "a size as text": (_with_file(size="10"), "files[0].size"),
+    "an uppercase sha256": (_with_file(sha256="A" * 64), "files[0].sha256"),
+    "a sha256 prefix that contradicts the sha256": (_with_file(sha256Prefix="b"), "files[0].sha256Prefix"),
+    "a path with a tab": (_with_file(1, path="model\t.safetensors"), "files[1].path"),
+    "a path with a zero-width space": (_with_file(1, path="model\u200b.safetensors"), "files[1].path"),
+    "a full-width look-alike": (_with_file(1, path="ｍodel.safetensors"), "files[1].path"),
+    "a path with a query": (_with_file(1, path="model.safetensors?Revision=x"), "files[1].path"),
+    "a path through ..": (_with_file(1, path="a/../../model.safetensors"), "files[1].path"),
+    "a path with an empty part": (_with_file(1, path="a//model.safetensors"), "files[1].path"),
+    "a file that is also a folder": (_with_file(1, path="config.json/model.safetensors"), "also the folder of"),
+    "an unknown file field": (_with_file(url="http://x"), "files[0].'url': unknown field"),
+    "a source that is not text": (_with_file(source=["x"]), "files[0].source"),
+    "notes that are not text": (_with(notes="x"), "notes: must be a list"),
+    "a revision that moves staging": (_with(revision="../../../tmp"), "revision: the Hugging Face commit must be"),
+    "a repo with a query": (_with(hfRepo="org/m?revision=main"), "hfRepo:"),
+    "an msRevision that climbs": (_with(msRepo="org/m", msRevision="../../x"), "msRevision:"),
+    "an msRepo with a query": (_with(msRepo="org/m?Revision=other", msRevision="master"), "msRepo:"),
+    "an msRepo of three parts": (_with(msRepo="org/m/x", msRevision="master"), "msRepo:"),
+    "an msRevision with a slash": (_with(msRepo="org/m", msRevision="refs/pr/1"), "msRevision:"),
+    "an msRepo without msRevision": (_with(msRepo="org/m"), "msRepo and msRevision go together"),
+    "a top level that is a list": ("[]", "not a beacon-weights-manifest/v1 manifest"),
+    "an enormous text": (" " * 2_000_000, "at most 1000000 characters"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_manifest_gets_one_clear_error_naming_the_field_in_under_a_second(case):
+    text, expected = MALFORMED[case]
+    started = time.monotonic()
+    with pytest.raises(wm.ManifestError) as caught:
+        wm.parse(text)
+    assert time.monotonic() - started < 1.0
+    message = str(caught.value)
+    assert expected in message
+    assert "Traceback" not in message and len(message) < 2000
+    assert "\x00" not in message and "\n" not in message and "\u202e" not in message  # shown escaped
+
+
+def test_every_bad_file_of_a_manifest_is_named_in_the_one_error():
+    data = json.loads(small_manifest().to_json())
+    del data["digest"]
+    data["files"][0]["size"] = True
+    data["files"][1]["path"] = "./config.json"
+    with pytest.raises(wm.ManifestError) as caught:
+        wm.parse(json.dumps(data))
+    assert "files[0].size" in str(caught.value) and "files[1].path" in str(caught.value)
+
+
+def test_the_modelscope_source_is_covered_by_the_digest():
+    manifest = small_manifest()
+    moved = wm.Manifest(**{**manifest.__dict__, "ms_repo": "org/m", "ms_revision": "master"})
+    other = wm.Manifest(**{**manifest.__dict__, "ms_repo": "org/m", "ms_revision": "v2"})
+    assert len({manifest.digest, moved.digest, other.digest}) == 3
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--hf-repo", "org/m", "--revision", "c" * 40, "--file", "../../etc/passwd"],
+        ["--hf-repo", "org/m?revision=main", "--revision", "c" * 40, "--file", "model.safetensors"],
+        ["--hf-repo", "org/m", "--revision", "c" * 40, "--file", wm.BUCKET_MANIFEST_NAME],
+    ],
+)
+def test_the_manifest_command_refuses_names_a_sync_would_refuse(args, tmp_path, capsys):
+    assert wm.main(["custom-model", *args, "--directory", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    assert not (tmp_path / "custom-model.json").exists()

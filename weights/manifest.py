@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from fleet import hub_names
+
 SCHEMA = "beacon-weights-manifest/v1"
 MANIFEST_DIR = Path(__file__).resolve().parent / "manifests"
 # Another folder of manifests, for tools that plan synthetic models (bench/plan_cost.py); unset in real use.
@@ -64,6 +66,8 @@ class Manifest:
     ms_repo: str = ""
     ms_revision: str = ""
     notes: tuple[str, ...] = field(default=())
+    # The commit ModelScope's branch pointed at when a sync copied from it (recorded in the bucket's copy only).
+    ms_commit: str = ""
 
     @property
     def unknown(self) -> list[str]:
@@ -82,6 +86,10 @@ class Manifest:
             "schema": SCHEMA,
             "hfRepo": self.hf_repo,
             "revision": self.revision,
+            # Where a mainland region fetches the same files: it names a URL and a staging folder, so it is
+            # covered too (a changed source is a changed manifest, re-synced and re-checked).
+            "msRepo": self.ms_repo,
+            "msRevision": self.ms_revision,
             "files": [{"path": f.path, "size": f.size, "sha256": f.sha256} for f in self.files],
         }
 
@@ -109,6 +117,7 @@ class Manifest:
             "revision": self.revision,
             "msRepo": self.ms_repo,
             "msRevision": self.ms_revision,
+            **({"msCommit": self.ms_commit} if self.ms_commit else {}),
             "digest": self.digest,
             "provisional": self.provisional,
             "unknown": self.unknown,
@@ -139,36 +148,120 @@ def _is_sha256(value: object) -> bool:
     return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+# The largest file a sync can upload: OSS (like S3) takes at most 10,000 parts per multipart upload, and the sync
+# sends 64 MiB parts (weights/sync.py PART_SIZE), so 10,000 x 64 MiB = 671,088,640,000 bytes (about 625 GiB).
+# Also the bound on a file whose size the manifest does not know: the download stops there.
+MAX_PARTS = 10_000
+PART_SIZE = 64 * 1024 * 1024
+MAX_FILE_BYTES = MAX_PARTS * PART_SIZE
+MAX_MANIFEST_CHARS = 1_000_000  # the largest committed manifest is ~4 KB; a megabyte is read in milliseconds
+MAX_FILES = 10_000
+MAX_SOURCE_CHARS = 2_000
+_FILE_KEYS = {"path", "size", "sha256", "sha256Prefix", "source"}
+
+
+def _file_problems(where: str, raw: object, paths: dict[str, str]) -> tuple[FileEntry | None, list[str]]:
+    """One file entry, or every problem with it; `paths` maps each path seen so far to where it was listed."""
+    if not isinstance(raw, dict):
+        shown = repr(raw)[:60]
+        return None, [f"{where}: must be an object {{path, size, sha256}}, got {type(raw).__name__} {shown}"]
+    problems = [f"{where}.{key[:40]!r}: unknown field; use {', '.join(sorted(_FILE_KEYS))}" for key in raw
+                if key not in _FILE_KEYS]
+    path, size, sha = raw.get("path"), raw.get("size"), raw.get("sha256")
+    prefix, source = raw.get("sha256Prefix"), raw.get("source")
+    path_problem = hub_names.path_problem(path)
+    if path_problem is not None:
+        problems.append(f"{where}.path: {path_problem}")
+    elif path == BUCKET_MANIFEST_NAME:
+        problems.append(f"{where}.path: {path} is the name of the record the sync writes beside the weights")
+    elif path in paths:
+        problems.append(f"{where}.path: {path} is listed twice (also {paths[path]})")
+    if path_problem is None and isinstance(path, str):
+        paths.setdefault(path, where)
+    if size is not None and (type(size) is not int or not 0 <= size <= MAX_FILE_BYTES):
+        problems.append(
+            f"{where}.size: must be a whole number of bytes from 0 to {MAX_FILE_BYTES} (10,000 parts of 64 MiB),"
+            f" or null (unknown), got {repr(size)[:40]}"
+        )
+    if sha is not None and not _is_sha256(sha):
+        problems.append(
+            f"{where}.sha256: must be 64 lowercase hex digits or null (unknown), got {repr(sha)[:80]}"
+        )
+    if prefix is not None and not (
+        isinstance(prefix, str) and 0 < len(prefix) <= 64 and all(c in "0123456789abcdef" for c in prefix)
+    ):
+        problems.append(f"{where}.sha256Prefix: must be 1-64 lowercase hex digits, got {repr(prefix)[:80]}")
+    elif isinstance(prefix, str) and _is_sha256(sha) and not sha.startswith(prefix):
+        problems.append(f"{where}.sha256Prefix: {prefix} is not the start of its sha256 {sha}")
+    if source is not None and not (isinstance(source, str) and len(source) <= MAX_SOURCE_CHARS):
+        problems.append(f"{where}.source: must be text of at most {MAX_SOURCE_CHARS} characters")
+    if problems:
+        return None, problems
+    return FileEntry(path, size, sha, prefix or "", source or ""), []  # type: ignore[arg-type]
+
+
+def _directory_clashes(paths: dict[str, str]) -> list[str]:
+    """A path that is also another path's folder cannot be mounted as a file system (the serving mounts it)."""
+    folders = {"/".join(p.split("/")[:n]): p for p in paths for n in range(1, p.count("/") + 1)}
+    return [
+        f"{paths[p]}.path: {p} is also the folder of {folders[p]}; a mounted bucket cannot hold both"
+        for p in paths
+        if p in folders
+    ]
+
+
 def parse(text: str) -> Manifest:
-    """A manifest from its JSON; every problem found is reported in one error."""
+    """A manifest from its JSON; every problem found is reported in one error, each naming its field."""
+    if not isinstance(text, str) or len(text) > MAX_MANIFEST_CHARS:
+        raise ManifestError(f"must be JSON text of at most {MAX_MANIFEST_CHARS} characters")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ManifestError(f"not JSON: {error}") from error
-    problems: list[str] = []
+    except RecursionError:
+        raise ManifestError("not a manifest: its JSON is nested too deeply to read") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ManifestError(f"not a {SCHEMA} manifest")
-    for key in ("model", "hfRepo", "revision"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            problems.append(f"{key}: missing")
-    files = []
-    paths: set[str] = set()
-    for index, raw in enumerate(data.get("files") or []):
-        path, size, sha = raw.get("path"), raw.get("size"), raw.get("sha256")
-        where = f"files[{index}]"
-        if not isinstance(path, str) or not path or path.startswith("/") or ".." in path.split("/"):
-            problems.append(f"{where}.path: must be a relative path inside the repo, got {path!r}")
-            continue
-        if path in paths:
-            problems.append(f"{where}.path: {path} is listed twice")
-        paths.add(path)
-        if size is not None and (not isinstance(size, int) or size < 0):
-            problems.append(f"{where}.size: must be a byte count or null, got {size!r}")
-        if sha is not None and not _is_sha256(sha):
-            problems.append(f"{where}.sha256: must be 64 lowercase hex digits or null (unknown), got {sha!r}")
-        files.append(FileEntry(path, size, sha, str(raw.get("sha256Prefix") or ""), str(raw.get("source") or "")))
-    if not files:
+        raise ManifestError(f"not a {SCHEMA} manifest (the top level must be an object with \"schema\": \"{SCHEMA}\")")
+    problems: list[str] = []
+    if not isinstance(data.get("model"), str) or not data["model"]:
+        problems.append("model: missing")
+    for key, problem in (
+        ("hfRepo", hub_names.repo_problem(data.get("hfRepo"), "a Hugging Face repository")),
+        ("revision", hub_names.commit_problem(data.get("revision"), "the Hugging Face commit")),
+    ):
+        if problem is not None:
+            problems.append(f"{key}: {problem}")
+    ms_repo, ms_revision = data.get("msRepo") or "", data.get("msRevision") or ""
+    if ms_repo and (problem := hub_names.repo_problem(ms_repo, "a ModelScope repository")) is not None:
+        problems.append(f"msRepo: {problem}")
+    if ms_revision and (problem := hub_names.ref_problem(ms_revision, "a ModelScope branch or tag")) is not None:
+        problems.append(f"msRevision: {problem}")
+    if bool(ms_repo) != bool(ms_revision):
+        problems.append("msRepo and msRevision go together: give both, or neither")
+    ms_commit = data.get("msCommit") or ""
+    if ms_commit and (problem := hub_names.commit_problem(ms_commit, "the resolved ModelScope commit")) is not None:
+        problems.append(f"msCommit: {problem}")
+    notes = data.get("notes") or []
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        problems.append("notes: must be a list of text")
+        notes = []
+    raw_files = data.get("files")
+    if isinstance(raw_files, list) and not raw_files:
         problems.append("files: lists no file")
+    if not isinstance(raw_files, list):
+        problems.append(f"files: must be a list of {{path, size, sha256}} objects, got {type(raw_files).__name__}")
+        raw_files = []
+    elif len(raw_files) > MAX_FILES:
+        problems.append(f"files: lists {len(raw_files)} files; at most {MAX_FILES}")
+        raw_files = []
+    files = []
+    paths: dict[str, str] = {}
+    for index, raw in enumerate(raw_files):
+        entry, found = _file_problems(f"files[{index}]", raw, paths)
+        problems.extend(found)
+        if entry is not None:
+            files.append(entry)
+    problems.extend(_directory_clashes(paths))
     if problems:
         raise ManifestError("; ".join(problems))
     manifest = Manifest(
@@ -176,14 +269,15 @@ def parse(text: str) -> Manifest:
         hf_repo=data["hfRepo"],
         revision=data["revision"],
         files=tuple(files),
-        ms_repo=str(data.get("msRepo") or ""),
-        ms_revision=str(data.get("msRevision") or ""),
-        notes=tuple(data.get("notes") or ()),
+        ms_repo=ms_repo,
+        ms_revision=ms_revision,
+        notes=tuple(notes),
+        ms_commit=ms_commit,
     )
     if "digest" in data and data["digest"] != manifest.digest:
         raise ManifestError(
-            f"digest {data['digest']} does not match the files listed ({manifest.digest}); regenerate it with"
-            f" `python -m weights.manifest {manifest.model}` rather than editing by hand"
+            f"digest {str(data['digest'])[:90]} does not match the files listed ({manifest.digest}); regenerate it"
+            f" with `python -m weights.manifest {manifest.model}` rather than editing by hand"
         )
     return manifest
 
@@ -259,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.revision or not args.file:
                 raise ManifestError("a custom model needs --revision and at least one --file")
             manifest = build(args.model, args.hf_repo, args.revision, args.file, {})
+            parse(manifest.to_json())  # the names given become URLs and paths: refuse what parse would refuse
         else:
             manifest = hub_figures.manifest_for(
                 args.model, offline=args.offline, hf_endpoint=args.hf_endpoint, directory=args.directory

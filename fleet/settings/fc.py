@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleet import capacity, fc
+from fleet import capacity, fc, numbers, router_config, serving
 from fleet.settings.models import ServedModel
 from fleet.settings.problems import Problems, did_you_mean
 from fleet.settings.residency import Residency
 
+# The workload's decimals: (lowest, highest, lowest excluded). A request holds a GPU at most as long as the
+# router's longest timeout (600 s, fleet/router_config.TIMEOUT_LIMITS); an hour leaves room and no more.
+DECIMAL_BOUNDS = {"averageSecondsPerRequest": (0.0, 3600.0, True), "costWarningMultiple": (1.0, 1000.0, False)}
 FC_ACCOUNT_INSTANCE_QUOTA = 100  # FC's default per region and account (weights-fc-eas.md)
 
 
@@ -71,9 +74,15 @@ def check_fc_fit(
         if problem:
             p.add(
                 f"models[{index}]",
-                f"{model.id} ({model.dtype}) on FC {problem}; try fcGpuType with more memory, {model.id}:awq,"
+                f"{model.id} ({model.dtype}) on FC {problem}; try fcGpuType with more memory, {model.id}:fp8,"
                 " or a smaller maxContextTokens or maxConcurrentSequences",
             )
+        cold = fc.COLD_START_SECONDS[1] + serving.startup_budget_seconds(estimate.weights_gib)
+        late = fc.cold_start_problem(
+            model.id, cold, router_config.ALIBABA_TIMEOUT_SECONDS, router_config.TIMEOUT_LIMITS["alibaba_fc"]
+        )
+        if late:
+            p.add(f"models[{index}]", late)
     total = fc_settings.max_instances * len(models)
     if total > FC_ACCOUNT_INSTANCE_QUOTA:
         p.add(
@@ -85,19 +94,18 @@ def check_fc_fit(
 
 def parse_workload(values: dict[str, Any], p: Problems) -> Workload | None:
     requests = values.get("expectedRequestsPerMonth")
-    seconds = values.get("averageSecondsPerRequest")
-    multiple = values.get("costWarningMultiple")
     if isinstance(requests, int) and requests < 0:
         p.add("expectedRequestsPerMonth", f"must be 0 or more, got {requests}")
     parsed = {}
-    for key, text in (("averageSecondsPerRequest", seconds), ("costWarningMultiple", multiple)):
-        try:
-            parsed[key] = float(text)
-        except (TypeError, ValueError):
-            p.add(key, f"'{text}' is not a number; write it as a string such as \"2.0\"")
+    for key, (low, high, above) in DECIMAL_BOUNDS.items():
+        text = values.get(key)
+        value = numbers.parse_decimal(text, low, high, low_inclusive=not above)
+        if value is None:
+            shown = ascii(str(text))[1:-1][:40]  # as written, every control or non-ASCII character escaped
+            bound = f"more than {low:g}" if above else f"at least {low:g}"
+            p.add(key, f"'{shown}' is not a decimal number {bound} and at most {high:g}, written like \"2.0\"")
             continue
-        if parsed[key] <= 0 or (key == "costWarningMultiple" and parsed[key] < 1):
-            p.add(key, f"must be {'at least 1' if key == 'costWarningMultiple' else 'more than 0'}, got {text}")
+        parsed[key] = value
     if not isinstance(requests, int) or len(parsed) != 2:
         return None
     return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"])

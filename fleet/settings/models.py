@@ -9,7 +9,7 @@ from typing import Any
 
 from fleet import capacity, catalog, gpus, kinds, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
-from weights.manifest import manifest_path
+from weights.manifest import ManifestError, manifest_path, manifest_text, parse
 
 PLATFORMS = kinds.PLATFORMS
 # The order the router may try a region's endpoints in: a step per platform, the partner, then the counterpart.
@@ -125,12 +125,38 @@ def parse_served_models(
                 f"unknown dtype '{dtype}' for {model_id}; use one of {', '.join(catalog.DTYPE_BYTES)}",
             )
             continue
+        problem = quantization_problem(spec, dtype if ref.partition(":")[2] else "")
+        if problem is not None:
+            p.add(f"models[{index}]", problem)
+            continue
+        dtype = spec.quantization or dtype
         if model_id in seen:
             p.add(f"models[{index}]", f"{model_id} is listed twice; keep one entry")
             continue
         seen.add(model_id)
         models.append(ServedModel(spec=spec, dtype=dtype))
     return models
+
+
+def quantization_problem(spec: catalog.ModelSpec, asked: str) -> str | None:
+    """Why `<id>:<asked>` cannot be served: a quantized checkpoint is a checkpoint of its own (its repo, revision,
+    manifest and digest), so a quantization flag over another checkpoint's files is refused."""
+    if spec.quantization:
+        if asked and asked != spec.quantization:
+            return (
+                f"{spec.id} is a checkpoint quantized with {spec.quantization}; serve it as {spec.id} (or {spec.id}:"
+                f"{spec.quantization}), not as {asked}"
+            )
+        return None
+    if asked in catalog.CHECKPOINT_QUANTIZATIONS:
+        return (
+            f"{spec.id}:{asked} would serve {spec.id}'s full-precision files ({spec.hf_repo}) with a quantization flag"
+            f" ({asked}) under their digest, but {asked} weights are a checkpoint of their own and none is pinned for"
+            f" {spec.id}. Declare the {asked} checkpoint in customModels (its own id, hfRepo, revision and"
+            f" quantization={asked}) with its weights manifest, or serve {spec.id}, or {spec.id}:fp8 (quantized"
+            " by vLLM as it loads the pinned files)"
+        )
+    return None
 
 
 def parse_platforms(values: dict[str, Any], p: Problems) -> tuple[str, ...]:
@@ -240,14 +266,32 @@ def check_weights_sources(models: list[ServedModel], residency: Any, p: Problems
 
 
 def check_weights_manifests(models: list[ServedModel], p: Problems) -> None:
-    """Every served model has a committed weights manifest: the files to sync and the hashes to check them by."""
+    """Every served model has a committed weights manifest that reads cleanly and pins what the catalog says:
+    the files to sync, the hashes to check them by, and the repositories and revisions they come from."""
     for index, model in enumerate(models):
-        if not manifest_path(model.id).is_file():
+        path = manifest_path(model.id)
+        if not path.is_file():
             p.add(
                 f"models[{index}]",
-                f"{model.id} has no weights manifest ({manifest_path(model.id).name} in weights/manifests); write one"
+                f"{model.id} has no weights manifest ({path.name} in weights/manifests); write one"
                 f" with `python -m weights.manifest {model.id} --hf-repo {model.spec.hf_repo}"
                 f" --revision {model.spec.revision or '<commit>'} --file <each weight file>` and commit it",
+            )
+            continue
+        try:
+            manifest = parse(manifest_text(model.id))
+        except (ManifestError, OSError, UnicodeDecodeError) as error:
+            p.add(f"models[{index}]", f"{model.id}'s weights manifest weights/manifests/{path.name}: {error}")
+            continue
+        spec = model.spec
+        pinned = (manifest.model, manifest.hf_repo, manifest.revision, manifest.ms_repo, manifest.ms_revision)
+        wanted = (spec.id, spec.hf_repo, spec.revision, spec.ms_repo, spec.ms_revision)
+        if pinned != wanted:
+            p.add(
+                f"models[{index}]",
+                f"weights/manifests/{path.name} pins {'/'.join(map(str, pinned))}, but the catalog says"
+                f" {'/'.join(map(str, wanted))} (id/hfRepo/revision/msRepo/msRevision); regenerate the manifest"
+                f" with `python -m weights.manifest {model.id}` or fix the catalog entry",
             )
 
 
@@ -274,8 +318,8 @@ def check_models_fit(
         if estimate.slice_gib <= room:
             continue
         fixes = [f"a larger GPU in {gpu_key} (e.g. {_larger_family(estimate.slice_gib, shared)})"]
-        if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["awq"]:
-            fixes.insert(0, f"quantization: {model.id}:awq")
+        if catalog.DTYPE_BYTES[model.dtype] > catalog.DTYPE_BYTES["fp8"] and not model.spec.quantization:
+            fixes.insert(0, f"quantization: {model.id}:fp8 (or a quantized checkpoint declared in customModels)")
         fixes.append("a smaller maxContextTokens or maxConcurrentSequences")
         p.add(
             f"models[{index}]",

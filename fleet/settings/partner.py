@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from fleet import kinds, residency
-from fleet.router_reach import is_loopback
+from fleet import kinds, residency, urls
 from fleet.settings.models import ServedModel
-from fleet.settings.problems import Problems, has_url_credentials
+from fleet.settings.problems import Problems
 from fleet.settings.residency import Residency
 
 KIND = kinds.BY_PLATFORM["partner"]
@@ -35,18 +34,17 @@ def declared(values: Mapping[str, Any]) -> bool:
 
 
 def url_problem(url: str) -> str:
-    """Why a partner's base URL cannot be routed to; empty when it can. The one place partner URLs are checked."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return f"'{url}' is not a URL"
-    if has_url_credentials(url):
-        return "embeds credentials in the URL (user:password@); the key goes in the secret partnerApiKey"
-    if parts.scheme != "https" or not host:
-        return f"'{url}' must be an https URL: the router sends the partner's key with every request"
-    if is_loopback(url):
+    """Why a partner's base URL cannot be routed to; empty when it can. The one place partner URLs are checked,
+    on fleet/urls' parsed-host rules. A credential in it is reported for every URL-valued key already
+    (settings/problems.url_credential_problems): the key goes in the secret partnerApiKey."""
+    if urls.credential_problem(url):
+        return ""  # reported once, by url_credential_problems
+    transport = urls.transport_problem(url)
+    if transport:
+        return f"'{url}' {transport}: the router sends the partner's key with every request"
+    if urls.is_loopback(url):
         return f"'{url}' is on this machine, not a partner's endpoint"
+    parts = urlsplit(url)
     if parts.query or parts.fragment:
         return f"'{url}' must be a base URL without a query or fragment, e.g. https://llm.example.cn/v1"
     return ""
@@ -69,6 +67,7 @@ def parse_partner(
     problem = url_problem(url)
     if problem:
         p.add("partnerBaseUrl", problem)
+    problem = problem or urls.credential_problem(url)
     name = values.get("partnerName", "")
     if not isinstance(name, str) or not _NAME.match(name):
         p.add("partnerName", f"'{name}' must name the partner in 1-40 letters, digits, spaces, '.', '_' or '-'")

@@ -10,9 +10,10 @@ import difflib
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 import pulumi
+
+from fleet import urls
 
 
 class ConfigError(pulumi.RunError):
@@ -43,13 +44,20 @@ class Problems:
             raise ConfigError(stack, self.items)
 
 
-def has_url_credentials(url: str) -> bool:
-    """A URL with a user or password before its host (https://user:pass@host/...)."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return False
-    return bool(parts.netloc and "@" in parts.netloc)
+def url_credential_problems(values: Mapping[str, Any], p: Problems) -> None:
+    """Every URL-valued setting (any string, or string in a list, with a scheme) that carries a credential:
+    user-info, or a credential-looking query parameter (fleet/urls). Such a URL is copied into the plan, the
+    router config or an image's build arguments; a credential goes in a secret key instead."""
+    for key, value in values.items():
+        for index, text in enumerate(value if isinstance(value, list) else [value]):
+            if isinstance(text, str) and "://" in text and urls.credential_problem(text):
+                where = f"{key}[{index}]" if isinstance(value, list) else key
+                p.add(
+                    where,
+                    f"{urls.credential_problem(text)}; it would be copied into the plan and everything built from"
+                    " it: remove it, and set a credential encrypted with `pulumi config set --secret <key>` in the"
+                    " key that needs it (or use a URL that needs none)",
+                )
 
 
 def did_you_mean(value: str, known: Iterable[str], prefix: str = "") -> str:

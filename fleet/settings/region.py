@@ -202,8 +202,8 @@ def _check_mainland_served(
     the mainland to serve its residency-bound traffic: no counterpart location is (fleet/counterparts.py)."""
     if residency_settings is None or not residency_settings.mainland or platforms:
         return
-    if partner is not None and not partner.cross_border:
-        return
+    if (partner is not None and not partner.cross_border) or (partner is None and values.get("partnerBaseUrl")):
+        return  # served by the partner in the mainland, or its own settings' problem is reported already
     abroad = f"{counterpart.provider} in {', '.join(counterpart.locations)}" if counterpart else "nothing"
     p.add(
         "jurisdiction",

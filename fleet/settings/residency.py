@@ -88,7 +88,7 @@ def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residen
     icp = values.get("icpLicence", "")
     if isinstance(icp, str) and icp and not mainland:
         p.add("icpLicence", f"an ICP licence only applies in mainland China, not {region or declared}; remove it")
-    elif isinstance(icp, str) and icp and not residency.ICP_NUMBER.match(icp):
+    elif isinstance(icp, str) and icp and not residency.ICP_NUMBER.fullmatch(icp):
         p.add("icpLicence", f"'{icp}' is not an ICP number; write it as on the filing, e.g. 京ICP备12345678号")
     if jurisdiction is None or bound is None:
         return None

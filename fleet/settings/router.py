@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from fleet import urls
 from fleet.config_schema import ProjectSchema
-from fleet.settings.problems import ConfigError, Problems, has_url_credentials
+from fleet.settings.problems import ConfigError, Problems
 from fleet.settings.typed import typed_values
 
 ROLES = ("region", "router")
@@ -23,7 +24,6 @@ RAILWAY_TOKEN_TYPES = ("project", "account")
 # org/project/stack; on a self-managed backend the organization is literally "organization".
 _STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Keys that describe a region; set in a router stack they would be silently ignored, so they are refused.
 REGION_ONLY_KEYS = ("routerRegion", "models", "servingPlatforms", "counterpartProvider")
 
@@ -134,13 +134,9 @@ def parse_router_settings(
 def _railway(schema: ProjectSchema, values: Mapping, raw: Mapping[str, str], p: Problems) -> RailwayTarget | None:
     api_url = values.get("railwayApiUrl", "")
     parts = urlsplit(api_url)
-    plain_http_ok = parts.scheme == "http" and parts.hostname in _LOOPBACK  # a local fake server, in tests
-    if has_url_credentials(api_url):
-        p.add(
-            "railwayApiUrl",
-            "embeds credentials in the URL (user:password@); the token goes in the secret railwayToken"
-            " (`pulumi config set --secret railwayToken`), never in the URL",
-        )
+    plain_http_ok = parts.scheme == "http" and urls.is_loopback(api_url)  # a local fake server, in tests
+    if urls.credential_problem(api_url):
+        pass  # reported with every URL-valued key's (settings/problems.url_credential_problems)
     elif not (parts.scheme == "https" or plain_http_ok) or not parts.hostname:
         p.add("railwayApiUrl", f"'{api_url}' must be an https URL (plain http only on loopback, for a local server)")
     ids = {}

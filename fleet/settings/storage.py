@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.settings.problems import Problems, has_url_credentials
+from fleet import urls
+from fleet.settings.problems import Problems
 
 BUCKET_REDUNDANCY = ("LRS", "ZRS")
 REGISTRY_EDITIONS = ("enterprise", "personal")
@@ -38,8 +39,19 @@ class RegistrySettings:
 
 @dataclass(frozen=True)
 class ImageSettings:
-    base_image: str
+    base_image: str  # a reference, or "" when the base comes from the region's own registry (below)
     package_index: str
+    # (namespace, repository, tag) on Docker Hub that the region's ACR Enterprise instance syncs in by artifact
+    # subscription, so a mainland build pulls its base from Alibaba, not from Docker Hub or a third-party mirror.
+    base_subscription: tuple[str, str, str] | None = None
+    apt_mirror: str = ""  # replaces deb.debian.org in the build; "" keeps Debian's own servers
+
+
+# servingImageBase: acr-subscription:<namespace>/<repository>:<tag> (a Docker Hub image the region's registry syncs).
+BASE_SUBSCRIPTION_PREFIX = "acr-subscription:"
+_SUBSCRIPTION = re.compile(
+    r"^(?P<namespace>[a-z0-9][a-z0-9._-]*)/(?P<repo>[a-z0-9][a-z0-9._-]*):(?P<tag>[\w][\w.-]{0,127})$"
+)
 
 
 def parse_bucket(values: dict[str, Any], p: Problems) -> BucketSettings | None:
@@ -87,7 +99,31 @@ def parse_registry(
 def parse_image(values: dict[str, Any], p: Problems) -> ImageSettings | None:
     base = values.get("servingImageBase")
     index = values.get("pythonPackageIndex")
-    if isinstance(base, str) and (not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base):
+    apt = values.get("servingAptMirror", "")
+    subscription = None
+    subscribed = isinstance(base, str) and base.startswith(BASE_SUBSCRIPTION_PREFIX)
+    if subscribed:
+        found = _SUBSCRIPTION.match(base[len(BASE_SUBSCRIPTION_PREFIX) :])
+        if found is None:
+            p.add(
+                "servingImageBase",
+                f"'{base}' must be {BASE_SUBSCRIPTION_PREFIX}<namespace>/<repository>:<tag>, a Docker Hub image such as"
+                f" {BASE_SUBSCRIPTION_PREFIX}library/python:3.12-slim-bookworm",
+            )
+        elif values.get("registryEdition", "enterprise") != "enterprise":
+            p.add(
+                "servingImageBase", "artifact subscription is an ACR Enterprise feature; use registryEdition enterprise"
+            )
+        else:
+            subscription = (found["namespace"], found["repo"], found["tag"])
+        base = ""
+    if isinstance(apt, str) and apt and not re.match(r"^https://[^\s/@]+(/\S*)?$", apt):
+        p.add("servingAptMirror", f"'{apt}' must be an https URL such as https://mirrors.aliyun.com, or empty")
+    if (
+        isinstance(base, str)
+        and not subscribed
+        and (not base or any(c.isspace() for c in base) or "@" not in base and ":" not in base)
+    ):
         p.add("servingImageBase", f"'{base}' must be an image reference pinned by tag or digest, e.g. python:3.12-slim")
     if isinstance(base, str) and "@" in base and not _DIGEST.match(base.rsplit("@", 1)[1]):
         p.add(
@@ -95,14 +131,10 @@ def parse_image(values: dict[str, Any], p: Problems) -> ImageSettings | None:
             "an image reference's '@' introduces a sha256 digest; a registry login never goes in the reference"
             " (remove it; the build logs in with the registry's own credentials)",
         )
-    if isinstance(index, str) and has_url_credentials(index):
-        p.add(
-            "pythonPackageIndex",
-            "embeds credentials in the URL (user:password@); they would be baked into the image and the plan;"
-            " remove them and use an index that needs no login, or a mirror inside the VPC",
-        )
+    if isinstance(index, str) and urls.credential_problem(index):
+        pass  # reported with every URL-valued key's (settings/problems.url_credential_problems)
     elif isinstance(index, str) and not re.match(r"^https://[^\s/@]+(/\S*)?$", index):
         p.add("pythonPackageIndex", f"'{index}' must be an https URL such as https://pypi.org/simple")
-    if not isinstance(base, str) or not isinstance(index, str):
+    if not isinstance(base, str) or not isinstance(index, str) or not isinstance(apt, str):
         return None
-    return ImageSettings(base_image=base, package_index=index)
+    return ImageSettings(base_image=base, package_index=index, base_subscription=subscription, apt_mirror=apt)

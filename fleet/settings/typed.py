@@ -7,15 +7,15 @@ declared one, a plain key stored as a secret is refused (reading it would reveal
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from fleet import numbers
 from fleet.config_schema import KeySpec, ProjectSchema
 from fleet.settings.limits import check_limits
-from fleet.settings.problems import Problems, did_you_mean
+from fleet.settings.problems import Problems, did_you_mean, url_credential_problems
 
-_INTEGER = re.compile(r"^-?[0-9]+$", re.ASCII)
+INTEGER_BOUND = 10**15  # far above any count here; check_limits holds each key to its own bound
 
 
 def typed_values(
@@ -49,6 +49,7 @@ def typed_values(
         if value is not None:
             values[name] = value
     check_limits(values, p)
+    url_credential_problems(values, p)
     return values
 
 
@@ -58,9 +59,10 @@ def _decode(spec: KeySpec, text: str, p: Problems) -> Any:
     if spec.type == "string":
         return text if isinstance(text, str) else str(text)
     if spec.type == "integer":
-        # ASCII digits only: int() would also take '١٢' or '1_000', which no YAML integer is.
-        if isinstance(text, str) and _INTEGER.match(text) and len(text) <= 18:
-            return int(text)
+        # ASCII digits only (fleet/numbers): int() would also take '١٢', '1_000' or '12\n'.
+        value = numbers.parse_whole(text, -INTEGER_BOUND, INTEGER_BOUND) if isinstance(text, str) else None
+        if value is not None:
+            return value
         p.add(spec.name, f"expected {want}, got '{text}'; set a whole number such as {spec.default}")
         return None
     if spec.type == "boolean":

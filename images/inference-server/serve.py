@@ -6,24 +6,57 @@ Settings come from the environment (set by the Helm chart or the EAS service JSO
   MAX_MODEL_LEN        context length the KV cache is sized for
   MAX_NUM_SEQS         sequences served at once
   DTYPE                auto, float16, bfloat16 (quantized models: QUANTIZATION=awq|gptq|fp8)
-  VLLM_API_KEY         read by vLLM itself; requests without `Authorization: Bearer <key>` are refused
-  AUTH_AT_GATEWAY      "eas": the EAS gateway checks the service token, so vLLM runs without a key
-  PORT                 default 8000
+  VLLM_API_KEY         the key every request must carry as `Authorization: Bearer <key>` (checked by the gate)
+  AUTH_AT_GATEWAY      "eas": the EAS gateway checks the service token, so vLLM runs without a key or gate
+  PORT                 default 8000: the gate's port (or vLLM's own, behind the EAS gateway)
   GPU_MEMORY_UTILIZATION   overrides the fraction below
   CGPU_MEMORY_ISOLATION    "off" only where cGPU shares a GPU without memory isolation
 Under cGPU, ACK sets ALIYUN_COM_GPU_MEM_CONTAINER (this pod's GiB) and ALIYUN_COM_GPU_MEM_DEV (the GPU's GiB).
 With memory isolation (the fleet's cgpu and core_mem pools) the container sees its slice as the whole GPU, so
 vLLM takes a fixed fraction of what it sees; only without isolation, where the pod sees the whole GPU, is the
 fraction the slice's share of the device (ACK: "Configure GPU sharing without GPU memory isolation").
+
+The gate. vLLM checks VLLM_API_KEY only on path prefixes such as /v1 (docs.vllm.ai/en/stable/usage/security:
+"Unprotected Endpoints"), so /invocations (completions; vllm-project/vllm#58144), /tokenize, /pooling, /metrics
+and the rest answer anyone; and GHSA-94f4-hr76-p5j6 (CVE-2026-48746: vLLM >= 0.3.0, < 0.22.0; this image pins
+0.11.0) bypasses even that check with a Host header such as `localhost/v1/models?`. Wherever the container is
+reached with a key (ACK; FC, whose HTTP trigger is anonymous), vLLM therefore listens on 127.0.0.1:UPSTREAM_PORT
+only, and `AuthGate` on PORT is the only way in: every request on every path needs `Authorization: Bearer <key>`
+(compared in constant time) before a byte of it reaches vLLM, whatever its Host, method or path, and vLLM sees
+the gate's own Host. The one exception is `GET`/`HEAD /health`, for load balancer and kubelet probes, which
+cannot send a key: answered with vLLM's status code only, no body, and nothing of the caller's passed on.
+Behind the EAS gateway (AUTH_AT_GATEWAY=eas) the gateway checks EAS's token on every path of the service, and
+the container holds no key to check.
 """
 
 from __future__ import annotations
 
+import hmac
+import http.client
+import json
+import math
 import os
+import signal
+import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ISOLATED_UTILIZATION = 0.95  # of the slice the container sees; the planner's slice already holds the runtime's GiB
+# vLLM refuses to start when the memory free at start-up is below gpu_memory_utilization x total ("Free memory
+# on device ... on startup is less than desired GPU memory utilization", vllm-project/vllm#20305). The CUDA context
+# is already on the GPU by then: about 300 MiB with lazy module loading (CUDA >= 11.7; pytorch/pytorch#107667),
+# 200 to 700+ MiB depending on the machine (pytorch/pytorch#28113). Under cGPU isolation the slice is the whole
+# "GPU", so the fraction must leave the context's share of the slice free: a fixed 0.95 left 0.25 GiB of a 5 GiB
+# slice. The planner's slice holds a runtime overhead of its own (fleet/capacity.py), which this reserve uses.
+CUDA_CONTEXT_RESERVE_GIB = 0.75
+SHARED_UTILIZATION = 0.95  # without isolation: of the slice's share of a GPU the pod sees whole
 WHOLE_GPU_UTILIZATION = 0.90  # vLLM's own default, for a GPU of its own (EAS)
+UPSTREAM_PORT = 8100  # vLLM behind the gate, on loopback only; not 8080 or 9090, which EAS reserves
+MAX_REQUEST_BYTES = 16 << 20  # a chat request with a long prompt is well under this
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
+     "upgrade", "host", "content-length"}
+)
 
 
 def gpu_memory_utilization(environ: dict[str, str]) -> float:
@@ -36,22 +69,36 @@ def gpu_memory_utilization(environ: dict[str, str]) -> float:
         return WHOLE_GPU_UTILIZATION
     if environ.get("CGPU_MEMORY_ISOLATION") == "off" and device and float(device) > 0:
         # The pod sees the whole GPU: budget only its slice of it.
-        return round(min(float(container) / float(device), 1.0) * ISOLATED_UTILIZATION, 3)
-    return ISOLATED_UTILIZATION
+        return round(min(float(container) / float(device), 1.0) * SHARED_UTILIZATION, 3)
+    return isolated_utilization(float(container))
+
+
+def isolated_utilization(slice_gib: float) -> float:
+    """The fraction of a slice seen as the whole GPU that leaves the CUDA context room at start-up (2 places, down)."""
+    if slice_gib <= CUDA_CONTEXT_RESERVE_GIB:
+        raise SystemExit(f"serve.py: a {slice_gib} GiB slice cannot hold even the CUDA context")
+    return math.floor((slice_gib - CUDA_CONTEXT_RESERVE_GIB) / slice_gib * 100) / 100
+
+
+def gated(environ: dict[str, str]) -> bool:
+    """Whether the gate stands in front of vLLM: everywhere but behind the EAS gateway."""
+    return environ.get("AUTH_AT_GATEWAY") != "eas"
 
 
 def command(environ: dict[str, str]) -> list[str]:
+    """vLLM's command line: on loopback behind the gate, or on PORT behind the EAS gateway."""
     missing = [k for k in ("MODEL_DIR", "SERVED_MODEL_NAME") if not environ.get(k)]
     if missing:
         raise SystemExit(f"serve.py: set {', '.join(missing)} in the container's environment")
-    if not environ.get("VLLM_API_KEY") and environ.get("AUTH_AT_GATEWAY") != "eas":
+    if not environ.get("VLLM_API_KEY") and gated(environ):
         raise SystemExit("serve.py: VLLM_API_KEY is not set; the endpoint would be open to anyone who reaches it")
+    host, port = ("127.0.0.1", str(UPSTREAM_PORT)) if gated(environ) else ("0.0.0.0", environ.get("PORT", "8000"))
     args = [
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--model", environ["MODEL_DIR"],
         "--served-model-name", environ["SERVED_MODEL_NAME"],
-        "--host", "0.0.0.0",
-        "--port", environ.get("PORT", "8000"),
+        "--host", host,
+        "--port", port,
         "--max-model-len", environ.get("MAX_MODEL_LEN", "4096"),
         "--max-num-seqs", environ.get("MAX_NUM_SEQS", "8"),
         "--dtype", environ.get("DTYPE", "auto"),
@@ -62,6 +109,105 @@ def command(environ: dict[str, str]) -> list[str]:
     return args
 
 
+class AuthGate(ThreadingHTTPServer):
+    """Refuses every request without `Authorization: Bearer <key>`; passes the rest to vLLM on loopback."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], key: str, upstream: tuple[str, int], timeout: float = 900.0):
+        self.expected = f"Bearer {key}".encode()
+        self.upstream = upstream
+        self.upstream_timeout = timeout  # FC and the router cut a request at 600 s; a hung upstream frees its thread
+        super().__init__(address, _GateHandler)
+
+
+class _GateHandler(BaseHTTPRequestHandler):
+    server: AuthGate
+    protocol_version = "HTTP/1.0"  # one request per connection; a streamed answer ends when the connection does
+    server_version = "gate"
+    sys_version = ""
+
+    def log_message(self, *_args: object) -> None:
+        return None  # request lines may carry prompts; vLLM logs what it serves
+
+    def _refuse(self, status: int, message: str) -> None:
+        body = json.dumps({"error": message}).encode()
+        self.send_response(status)
+        if status == 401:
+            self.send_header("WWW-Authenticate", "Bearer")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _authorized(self) -> bool:
+        given = self.headers.get_all("Authorization") or []
+        return len(given) == 1 and hmac.compare_digest(given[0].encode(), self.server.expected)
+
+    def _handle(self) -> None:
+        if not self.path.startswith("/") or self.path.startswith("//"):
+            return self._refuse(400, "bad request target")  # absolute-form or scheme-relative: not for this server
+        probe = self.command in ("GET", "HEAD") and self.path == "/health"
+        if not probe and not self._authorized():
+            return self._refuse(401, "unauthorized")
+        length_text = self.headers.get("Content-Length") or "0"
+        if self.headers.get("Transfer-Encoding") or not length_text.isascii() or not length_text.isdigit():
+            return self._refuse(411, "a request body needs a Content-Length")
+        length = int(length_text)
+        if length > MAX_REQUEST_BYTES:
+            return self._refuse(413, "request too large")
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        if probe:
+            headers, body = {}, None  # nothing of an unauthenticated caller's reaches vLLM but the probe itself
+        upstream = http.client.HTTPConnection(*self.server.upstream, timeout=self.server.upstream_timeout)
+        try:
+            upstream.request(self.command, self.path, body=body, headers=headers)
+            answer = upstream.getresponse()
+        except (OSError, http.client.HTTPException):
+            upstream.close()
+            return self._refuse(503, "the model server is not answering (still loading?)")
+        try:
+            self.send_response(answer.status, answer.reason)
+            if probe:
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            for name, value in answer.getheaders():
+                if name.lower() not in HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.end_headers()
+            while chunk := answer.read1(65536):  # as it arrives: a streamed completion is not held back
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except (OSError, http.client.HTTPException):
+            self.close_connection = True
+        finally:
+            upstream.close()
+        return None
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+
+
+def main(environ: dict[str, str]) -> None:
+    argv = command(environ)
+    if not gated(environ):
+        os.execv(argv[0], argv)
+    vllm = subprocess.Popen(argv)  # noqa: S603 (our own argv)
+    port = int(environ.get("PORT", "8000"))
+    gate = AuthGate(("0.0.0.0", port), environ["VLLM_API_KEY"], ("127.0.0.1", UPSTREAM_PORT))
+
+    def stop(*_args: object) -> None:
+        vllm.terminate()
+        threading.Thread(target=gate.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    # vLLM gone: the gate goes too, so the platform restarts the container rather than probing a gate alone.
+    threading.Thread(target=lambda: (vllm.wait(), stop()), daemon=True).start()
+    gate.serve_forever()
+    sys.exit(vllm.wait())
+
+
 if __name__ == "__main__":
-    argv = command(dict(os.environ))
-    os.execv(argv[0], argv)
+    main(dict(os.environ))

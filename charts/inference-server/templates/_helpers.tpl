@@ -22,7 +22,7 @@ name. Truncated to 63 characters, the limit for a DNS label.
 
 {{/* Every other name derives from the fullname, so fullnameOverride renames the whole release. */}}
 {{- define "inference-server.serviceAccountName" -}}
-{{- include "inference-server.fullname" . }}
+{{- default (include "inference-server.fullname" .) .Values.serviceAccount.name }}
 {{- end }}
 
 {{/*

@@ -1,0 +1,3 @@
+module beacon-fleet/tools/tfschema
+
+go 1.19
