@@ -33,10 +33,10 @@ fleets: $(PLAN_STAMP)
 plan-diff: $(PLAN_STAMP)
 	$(PY) -m offline.plan_diff $(ARGS)
 
-## test: lint, then the test suite under Pulumi mocks
+## test: lint, then the test suite under Pulumi mocks, on every core (pytest-xdist; ARGS="-n 0" runs it in one process)
 test: $(TEST_STAMP)
 	$(PY) -m ruff check .
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -n auto $(ARGS)
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
@@ -45,9 +45,11 @@ lint: $(TEST_STAMP)
 bench: $(PLAN_STAMP)
 	$(PY) -m bench.plan_cost $(ARGS)
 
-## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS
+## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS, and the model
+##   tables in docs/models.md from fleet/catalog.py
 docs: $(PLAN_STAMP)
 	$(PY) -m offline.config_docs
+	$(PY) -m offline.model_docs
 
 ## chart-docs: regenerate the values table in charts/inference-server/README.md from values.yaml's @param comments
 chart-docs:

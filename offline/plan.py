@@ -27,7 +27,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from fleet import cost, platform_cost
+from fleet import cost, credentials, platform_cost
 from fleet.config_schema import load_project_schema
 from offline import policy_check
 from offline.engine import Synthesis, as_stack_outputs, synthesize
@@ -39,6 +39,7 @@ from offline.report import (
     plan_json,
     plan_table,
     plural,
+    policy_lines,
     region_cost,
     study_lines,
 )
@@ -118,18 +119,29 @@ def main(argv: list[str] | None = None) -> int:
         region = region_cost(synthesis, prices, args.latency_seconds)
         if region:
             region_costs.append(region)
+        reasons = failure_lines(synthesis, violations)
         if args.view == "cost":
-            print(
-                f"== stack {config.stack}" + ("\n".join(cost_lines(region)) if region else ": no cost (not a region)")
-            )
-        elif args.view == "full" and args.json_only:
+            if reasons:
+                print(f"== stack {config.stack}: FAILED -> {path}", *reasons, sep="\n")
+            else:
+                print(
+                    f"== stack {config.stack}"
+                    + ("\n".join(cost_lines(region)) if region else ": no cost (not a region)")
+                )
+        elif args.view == "cost-json":
+            if reasons:  # stdout is JSON only; why a stack failed goes to stderr
+                print(f"{config.stack}: FAILED -> {path}", *reasons, sep="\n", file=sys.stderr)
+        elif args.json_only:
             status = plural(len(synthesis.resources), "resource") if synthesis.ok else "FAILED"
             if config.stack in failed and synthesis.ok:
                 status += ", mandatory policy violations"
-            print(f"{config.stack}: {status} -> {path}")
-        elif args.view == "full":
+            print(f"{config.stack}: {status} -> {path}", *reasons, sep="\n")
+        else:
             print(plan_table(config, synthesis, prices, violations))
-            print(f"plan written to {path}\n")
+            if reasons:
+                print(f"{config.stack} FAILED (the error is also in {path})\n")
+            else:
+                print(f"plan written to {path}\n")
 
     across = [message for involved, message in _cross_stack(fleet) if involved & set(stacks)]
 
@@ -141,14 +153,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.view == "cost-json":
         print(plan_json(fleet_cost), end="")
-    elif not args.json_only:
+    elif not args.json_only and not failed:  # a fleet total over the stacks that planned would read as the fleet's
         low = cost.total(r.month_min for r in region_costs)
         high = cost.total(r.month_max for r in region_costs)
         fleet_lines = [
             f"Fleet, {plural(len(region_costs), 'region')}: {low.text()} a month at minimum replicas,"
             f" {high.text()} at maximum",
             *platform_cost.fleet_lines(region_costs),
-            *study_lines(prices)[1:],
+            # The study's reference scenario is the same on every run: the cost view's, not every plan's.
+            *(study_lines(prices)[1:] if args.view == "cost" else []),
         ]
         print("\n".join(fit(fleet_lines)))
         print()
@@ -168,6 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     every = "the 1 stack" if len(stacks) == 1 else f"all {len(stacks)} stacks"
     print(f"{every} synthesized offline (simulated, nothing deployed)", file=status)
     return 0
+
+
+def failure_lines(synthesis: Synthesis, violations: list[policy_check.Violation]) -> list[str]:
+    """Why a stack failed, as the terminal shows it in every view: its error, or its mandatory policy violations;
+    nothing when it planned."""
+    if not synthesis.ok:
+        return fit([f"  {line}" for line in credentials.redact(synthesis.error or "").splitlines() if line.strip()])
+    return fit([f"  {line.strip()}" for line in policy_lines(policy_check.mandatory(violations))[2:]])
 
 
 def _cross_stack(fleet: str | None = None) -> list[tuple[frozenset[str], str]]:

@@ -2,7 +2,8 @@
 
     python -m offline.plan_diff --base-ref origin/main           # plan origin/main and the working tree, diff
     python -m offline.plan_diff --base-ref A --head-ref B         # two commits
-    python -m offline.plan_diff BASE_DIR HEAD_DIR                 # two folders of plan/<stack>.json
+    python -m offline.plan_diff BASE_DIR HEAD_DIR                 # two folders of plan/<stack>.json, or of what
+                                                                  # `pulumi preview --json` printed per stack
     ... --out diff.md                                             # also write the Markdown (a job summary)
 
 Per stack: resources added, removed and changed (with the inputs that changed), outputs that changed, the
@@ -102,14 +103,79 @@ def _force_new_source(token: str, path: str) -> str:
 
 
 def load_plans(folder: Path) -> dict[str, dict[str, Any]]:
-    """Every plan/<stack>.json in the folder, by stack; documents of another format are refused."""
+    """Every <stack>.json in the folder, by stack: an offline plan (plan/<stack>.json) or what
+    `pulumi preview --json` printed for the stack; documents of another format are refused."""
     plans = {}
     for path in sorted(folder.glob("*.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(document, dict) or document.get("format") != PLAN_FORMAT:
-            raise ValueError(f"{path} is not a {PLAN_FORMAT} plan")
-        plans[document["stack"]] = document
+        if isinstance(document, dict) and document.get("format") == PLAN_FORMAT:
+            plans[document["stack"]] = document
+        elif isinstance(document, dict) and "format" not in document and isinstance(document.get("steps"), list):
+            plan = plan_from_preview(document, path.stem)
+            plans[plan["stack"]] = plan
+        else:
+            raise ValueError(f"{path} is not a {PLAN_FORMAT} plan, nor the output of `pulumi preview --json`")
     return plans
+
+
+# Steps after which the resource is gone: what a preview plans to delete is not in the stack it leads to.
+GONE_AFTER = frozenset({"delete", "delete-replaced", "discard", "discard-replaced", "remove-pending-replace"})
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+def plan_from_preview(digest: dict[str, Any], fallback_stack: str) -> dict[str, Any]:
+    """A `pulumi preview --json` document (its PreviewDigest) as the plan of the stack the preview leads to, in the
+    offline plan's terms, so both diff alike: each step's newState (its oldState when the step leaves the resource
+    as it is) as a resource keyed by type, name and parent name; the engine's default providers left out (the
+    offline plan has none); its error diagnostics as the stack's error. What a preview does not give (cost, the
+    policy verdict in JSON, outputs of resources not yet created) is absent, not guessed."""
+    states = []
+    for step in digest["steps"]:
+        state = step.get("newState") or step.get("oldState")
+        if step.get("op") in GONE_AFTER or not isinstance(state, dict):
+            continue
+        states.append((step.get("op"), state))
+    urns = [state.get("urn", "") for _, state in states]
+    stack = next((urn.split(":", 3)[2].split("::", 1)[0] for urn in urns if urn.startswith("urn:pulumi:")), None)
+    names = {state.get("urn"): _urn_name(state.get("urn", "")) for _, state in states if state["type"] != STACK_TYPE}
+    resources, outputs = [], {}
+    for op, state in states:
+        if state["type"] == STACK_TYPE:
+            outputs = state.get("outputs") or {}
+            continue
+        name = _urn_name(state.get("urn", ""))
+        if state["type"].startswith("pulumi:providers:") and name.startswith("default"):
+            continue
+        resources.append(
+            {
+                "type": state["type"],
+                "name": name,
+                "parent": names.get(state.get("parent"), ""),
+                "custom": bool(state.get("custom")),
+                "read": op == "read" or bool(state.get("external")),
+                "protect": bool(state.get("protect")),
+                "inputs": {k: v for k, v in (state.get("inputs") or {}).items() if k != "__defaults"},
+            }
+        )
+    diagnostics = digest.get("diagnostics") or []
+    errors = [str(d.get("message", "")).strip() for d in diagnostics if d.get("severity") == "error"]
+    return {
+        "format": PLAN_FORMAT,
+        "source": "pulumi preview --json",
+        "stack": stack or fallback_stack,
+        "ok": not errors,
+        "error": "\n".join(errors) or None,
+        "config": dict(sorted((digest.get("config") or {}).items())),
+        "resources": sorted(resources, key=lambda r: (r["parent"], r["name"], r["type"])),
+        "outputs": outputs,
+        "warnings": sorted(str(d.get("message", "")).strip() for d in diagnostics if d.get("severity") == "warning"),
+        "policies": {"violations": []},
+        "cost": None,
+    }
+
+
+def _urn_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
 
 
 def plan_ref(ref: str, out: Path, repo: Path | None = None) -> Path:
@@ -361,8 +427,16 @@ SIMULATED = (
 )
 
 
-def markdown(diffs: list[StackDiff], base_label: str, head_label: str) -> str:
-    lines = [f"## Offline plan diff: `{base_label}` → `{head_label}`", "", SIMULATED, ""]
+PREVIEWED = (
+    "One side is what `pulumi preview --json` said against the deployed stack (read as a plan: what the stack"
+    " would hold after the preview's steps); the other was planned offline by the Pulumi SDK's mock engine, whose"
+    " ids, zones and endpoints are simulated. Inputs the provider fills in are differences too."
+)
+
+
+def markdown(diffs: list[StackDiff], base_label: str, head_label: str, note: str = SIMULATED) -> str:
+    title = "Offline plan diff" if note == SIMULATED else "Plan diff"
+    lines = [f"## {title}: `{base_label}` → `{head_label}`", "", note, ""]
     lines += ["| Stack | Status | Added | Changed | Removed | Policy violations |", "|---|---|---|---|---|---|"]
     for d in diffs:
         policy = (
@@ -508,12 +582,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 base_label = _describe(args.base_ref)
                 head_label = _describe(args.head_ref) if args.head_ref else "working tree"
-            diffs = diff_plans(load_plans(base_dir), load_plans(head_dir))
+            base_plans, head_plans = load_plans(base_dir), load_plans(head_dir)
+            diffs = diff_plans(base_plans, head_plans)
+            previewed = any("source" in p for p in [*base_plans.values(), *head_plans.values()])
     except (OSError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     report = credentials.redact(
-        markdown(diffs, base_label, head_label)
+        markdown(diffs, base_label, head_label, PREVIEWED if previewed else SIMULATED)
     )  # nothing credential-shaped, whatever its source
     print(report, end="")
     if args.out:

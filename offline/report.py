@@ -9,7 +9,7 @@ from typing import Any
 from fleet import cost, credentials
 from fleet.config_schema import load_project_schema
 from offline import policy_check
-from offline.engine import DeclaredResource, Synthesis, _replacing_secrets, masked
+from offline.engine import STACK_TYPE, DeclaredResource, Synthesis, _replacing_secrets, masked
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID, SIMULATED_ID_PREFIX
 from offline.stack_files import StackConfig
 
@@ -30,10 +30,14 @@ def cut(line: str, width: int = MAX_LINE) -> str:
 
 
 def fit(lines: list[str], width: int = MAX_LINE) -> list[str]:
-    """Prose lines wrapped to `width`, continuation lines indented two more than the first."""
+    """Prose lines wrapped to `width`, continuation lines indented two more than the first; a fenced block (```)
+    is code, kept line for line so it still renders."""
     fitted = []
-    for line in lines:
-        if len(line) <= width or line.startswith("```"):
+    fenced = False
+    for line in (part for entry in lines for part in entry.split("\n")):
+        if line.startswith("```"):
+            fenced = not fenced
+        if fenced or len(line) <= width or line.startswith("```"):
             fitted.append(line)
             continue
         indent = " " * (len(line) - len(line.lstrip(" ")))
@@ -257,6 +261,7 @@ def plan_document(
             "outputs": {k: d for k, v in sorted(synthesis.outputs.items()) if (d := _secrets_digest(v))},
         },
         "resources": resources,
+        "steps": preview_steps(synthesis),
         "outputs": masked(synthesis.outputs),
         "summary": {"resources": len(resources), "byType": dict(sorted(by_type.items()))},
         "cost": cost.as_json(region_costs) if region_costs else None,
@@ -267,6 +272,36 @@ def plan_document(
             "violations": [v.as_json() for v in violations],
         },
     }
+
+
+def stack_urn(stack: str) -> str:
+    """The URN of a stack's root resource, as Pulumi names it."""
+    project = load_project_schema().project
+    return f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+
+
+def preview_steps(synthesis: Synthesis) -> list[dict[str, Any]]:
+    """What the stack declares as the steps `pulumi preview --json` gives against an empty stack (its
+    PreviewDigest's `steps`: op, urn, newState with type, inputs, parent, protect), so the plan diff reads an
+    offline plan and a real preview the same way. Secrets are `[secret]`, as the CLI writes them."""
+    root = stack_urn(synthesis.stack)
+    steps = [{"op": "create", "urn": root, "newState": {"urn": root, "custom": False, "type": STACK_TYPE}}]
+    for _, r in ordered(synthesis):
+        urn = _engine_urn(r.urn)
+        state: dict[str, Any] = {"urn": urn, "custom": r.custom, "type": r.type, "inputs": masked(r.inputs)}
+        state["parent"] = _engine_urn(r.parent_urn) if r.parent_urn else root
+        if r.protect:
+            state["protect"] = True
+        if r.read:
+            state["external"] = True
+        steps.append({"op": "read" if r.read else "create", "urn": urn, "newState": state})
+    return steps
+
+
+def _engine_urn(urn: str) -> str:
+    """The URN as the Pulumi engine writes it: the SDK's mock monitor qualifies a top-level resource's type with
+    the root stack's (`pulumi:pulumi:Stack$...`), the engine does not."""
+    return urn.replace("::" + STACK_TYPE + "$", "::", 1)
 
 
 def _secrets_digest(value: Any) -> str | None:
@@ -331,9 +366,15 @@ def cost_lines(region: cost.RegionCost) -> list[str]:
         "",
         f"Cost, {region.region} (USD; a month is {cost.HOURS_PER_MONTH} h):",
         *_columns(rows),
-        f"  cGPU packing: {plural(region.gpus_packed, 'GPU')} instead of {plural(region.gpus_whole, 'whole GPU')},"
-        f" {saved} saved,"
-        f" {region.packing_saving_month.text()} a month",
+        *(  # a region with no GPU pool packs nothing
+            [
+                f"  cGPU packing: {plural(region.gpus_packed, 'GPU')} instead of"
+                f" {plural(region.gpus_whole, 'whole GPU')}, {saved} saved,"
+                f" {region.packing_saving_month.text()} a month"
+            ]
+            if region.gpus_whole
+            else []
+        ),
     ]
     if region.missing():
         lines.append(
@@ -492,7 +533,7 @@ def router_lines(outputs: dict[str, Any]) -> list[str]:
         )
     mermaid = outputs.get("routerMermaid")
     if isinstance(mermaid, str):
-        lines += ["", "Routes (Mermaid):", "```mermaid", mermaid.rstrip("\n"), "```"]
+        lines += ["", "Routes (Mermaid):", "```mermaid", *mermaid.rstrip("\n").splitlines(), "```"]
     return lines
 
 

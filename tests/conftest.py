@@ -7,6 +7,7 @@ when a query finds nothing, so an assertion over an empty list cannot pass vacuo
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 import yaml
 from pulumi.runtime import settings as runtime_settings
 
-from fleet.config_schema import encode_config_value, load_project_schema
+from fleet.config_schema import PROJECT_ROOT, encode_config_value, load_project_schema
 from offline.engine import Synthesis, synthesize
 from offline.stack_files import StackConfig, load_stack_config, region_stacks, shipped_stacks
 
@@ -49,11 +50,74 @@ def with_overrides(
     return StackConfig(config.stack, values, config.secret_keys, config.placeholders)
 
 
+# One synthesis per program input per test session (per xdist worker): most tests read the same few programs'
+# results, and a synthesis costs far more than a copy of its result. The program is deterministic (the plan's
+# byte-identical JSON is tested with real, unshared runs), so the same input gives the same result.
+_SHARED: dict[str, Synthesis] = {}
+
+
+def shared_synthesize(
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: tuple[str, ...] | list[str] = (),
+    program_dir: str = str(PROJECT_ROOT),
+    stacks: Mapping[str, Any] | None = None,
+) -> Synthesis:
+    """offline.engine.synthesize, run once per distinct input per session; each caller gets its own deep copy, so
+    a test that edits its result (to break it on purpose) changes nothing another test sees."""
+    key = repr((stack, sorted(config.items()), tuple(secret_keys), program_dir, stacks))
+    if key not in _SHARED:
+        _SHARED[key] = synthesize(stack, config, secret_keys, program_dir, stacks)
+    return copy.deepcopy(_SHARED[key])
+
+
+def shared_synthesis(
+    stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()
+) -> Synthesis:
+    """A shipped stack's synthesis (with overrides), computed once per session (shared_synthesize)."""
+    config = with_overrides(load_stack_config(stack), overrides, remove)
+    return shared_synthesize(stack, config.values, config.secret_keys)
+
+
 @pytest.fixture
-def synth() -> Callable[..., Synthesis]:
-    """synth("cn-beijing", overrides={...}) runs a shipped stack's program under fresh mocks."""
+def shared_plan_syntheses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m offline.plan` (offline.plan.main) with its syntheses shared: for tests of what the command prints
+    and writes, which run all of its own code on results a synthesis of the same input gave."""
+    from offline import plan
+
+    monkeypatch.setattr(plan, "synthesize", shared_synthesize)
+
+
+_SHARED_PLAN: dict[str, Synthesis] = {}
+
+
+def shared_plan() -> dict[str, Synthesis]:
+    """Every shipped stack planned as `make plan` plans it (regions first, the router from their outputs), once per
+    session; a deep copy per caller, as shared_synthesis."""
+    if not _SHARED_PLAN:
+        from offline import plan
+
+        configs = [load_stack_config(stack) for stack in SHIPPED_STACKS]
+        real = plan.synthesize
+        plan.synthesize = shared_synthesize  # the region stacks' syntheses, shared with shared_synthesis's
+        try:
+            _SHARED_PLAN.update({config.stack: synthesis for config, synthesis in plan.plan_stacks(configs)})
+        finally:
+            plan.synthesize = real
+    return copy.deepcopy(_SHARED_PLAN)
+
+
+@pytest.fixture
+def synth(request: pytest.FixtureRequest) -> Callable[..., Synthesis]:
+    """synth("cn-beijing", overrides={...}) runs a shipped stack's program under fresh mocks.
+
+    The result is shared (shared_synthesis) unless the test patches something with `monkeypatch`: then what it
+    patched must shape the program's run, so the stack is synthesized afresh."""
+    fresh = "monkeypatch" in request.fixturenames
 
     def run(stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Synthesis:
+        if not fresh:
+            return shared_synthesis(stack, overrides, remove)
         config = with_overrides(load_stack_config(stack), overrides, remove)
         return synthesize(stack, config.values, config.secret_keys)
 

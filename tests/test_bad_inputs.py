@@ -594,7 +594,7 @@ def test_the_shipped_stacks_agree_with_each_other():
     assert cross_stack_problems([load_stack_config(s) for s in shipped_stacks()]) == []
 
 
-def test_cross_stack_problems_fail_the_plan(tmp_path, monkeypatch, capsys):
+def test_cross_stack_problems_fail_the_plan(tmp_path, monkeypatch, capsys, shared_plan_syntheses):
     from offline import plan
 
     real_loader = plan.load_stack_config
@@ -622,7 +622,9 @@ PLAIN_CREDENTIALS = {
 
 
 @pytest.mark.parametrize("stack", SHIPPED_STACKS)
-def test_no_secret_value_reaches_the_plan_json_text_or_diff(stack, tmp_path, monkeypatch, capsys):
+def test_no_secret_value_reaches_the_plan_json_text_or_diff(
+    stack, tmp_path, monkeypatch, capsys, shared_plan_syntheses
+):
     from fleet.config_schema import SECRET_KEYS
     from offline import plan, plan_diff
     from offline.stack_files import stack_file

@@ -105,7 +105,9 @@ def test_each_shipped_region_plan_carries_its_cost_and_names_the_prices_it_lacks
         assert all(p.startswith(("alibaba.", "runpod.", "modal.")) for p in costs["missingPrices"])
 
 
-def test_the_cost_view_prints_per_month_and_per_million_figures_where_prices_are_known(tmp_path, capsys):
+def test_the_cost_view_prints_per_month_and_per_million_figures_where_prices_are_known(
+    tmp_path, capsys, shared_plan_syntheses
+):
     prices = tmp_path / "mine.yaml"
     prices.write_text(
         yaml.safe_dump(

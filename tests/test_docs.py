@@ -91,3 +91,71 @@ def test_no_stack_file_holds_a_credential_in_plain_text():
             key, _, value = line.strip().partition(":")
             if credential.search(line.split("#")[0]) and value.strip() and "secure" not in value:
                 raise AssertionError(f"{path.name}: '{line.strip()}' looks like a plain-text credential")
+
+
+def test_the_model_tables_are_what_make_docs_generates_from_the_catalog(monkeypatch):
+    from dataclasses import replace
+
+    from offline import model_docs
+
+    committed = model_docs.OUTPUT.read_text(encoding="utf-8")
+    assert committed == model_docs.render(committed), "docs/models.md's tables are stale: run make docs"
+    catalog = dict(model_docs.BUILTIN_MODELS)
+    catalog["mistral-7b"] = replace(catalog["mistral-7b"], layers=33, revision="f" * 40)
+    monkeypatch.setattr(model_docs, "BUILTIN_MODELS", catalog)
+    changed = model_docs.render(committed)
+    assert "| 7.25 B | 33 | 4096 |" in changed and f"| mistral-7b | {'f' * 40} |" in changed
+
+
+def vllm_pin() -> str:
+    requirements = (PROJECT_ROOT / "images" / "inference-server" / "requirements.txt").read_text(encoding="utf-8")
+    (pin,) = re.findall(r"^vllm==(\S+)$", requirements, flags=re.MULTILINE)
+    return pin
+
+
+def test_every_vllm_version_the_docs_name_is_the_one_the_serving_image_pins():
+    pages = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md"))]
+    pages += sorted((PROJECT_ROOT / "charts").rglob("*.md"))
+    named = {
+        (page.name, version)
+        for page in pages
+        for version in re.findall(r"\bvLLM v?(\d+\.\d+(?:\.\d+)?)", page.read_text(encoding="utf-8"))
+    }
+    assert named, "no page names vLLM's version"
+    assert {(page, version) for page, version in named if version != vllm_pin()} == set()
+
+
+def readme_block(after: str) -> list[str]:
+    """The lines of the README's first fenced block after the line that starts with `after`."""
+    lines = README.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(after))
+    opening = next(i for i in range(start, len(lines)) if lines[i].startswith("```"))
+    closing = next(i for i in range(opening + 1, len(lines)) if lines[i].startswith("```"))
+    return lines[opening + 1 : closing]
+
+
+def test_the_readmes_plan_excerpt_is_what_the_plan_prints():
+    from offline.report import plan_table
+    from offline.stack_files import load_stack_config, shipped_stacks
+    from tests.conftest import shared_synthesis
+
+    excerpt = [line for line in readme_block("### What `make plan` shows") if line.strip() != "…"]
+    stack = excerpt[0].split()[2]
+    printed = plan_table(load_stack_config(stack), shared_synthesis(stack)).splitlines()
+    printed.append(f"all {len(shipped_stacks())} stacks synthesized offline (simulated, nothing deployed)")
+    assert [line for line in excerpt if line not in printed] == []
+
+
+def test_the_readmes_test_sample_runs_the_makefiles_commands_and_counts_the_tests_there_are(request):
+    sample = readme_block("### What `make test` shows")
+    recipe = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8").split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    commands = [line.strip().replace("$(PY)", ".venv/bin/python") for line in recipe.splitlines()]
+    commands = [command.replace(" $(ARGS)", "") for command in commands]
+    assert [line for line in sample if line.startswith(".venv/")] == [c for c in commands if c.startswith(".venv/")]
+    (summary,) = [m for line in sample if (m := re.search(r" (\d+) passed(?:, (\d+) skipped)? in [\d.]+s ", line))]
+    whole_suite = request.config.args in (["tests"], [str(PROJECT_ROOT / "tests")]) and not (
+        request.config.option.deselect or request.config.option.keyword or request.config.option.markexpr
+    )
+    if not whole_suite:
+        pytest.skip("the README's count is checked when the whole suite is collected (make test)")
+    assert int(summary[1]) + int(summary[2] or 0) == len(request.session.items), "update the README's test sample"

@@ -13,9 +13,8 @@ import yaml
 from fleet import capacity, inference_chart, serving
 from fleet.config_schema import load_project_schema
 from fleet.settings import ConfigError, RegionSettings, parse_settings
-from offline.engine import synthesize
 from offline.stack_files import load_stack_config
-from tests.conftest import settled_ok, stacks_on, us_east_release_values
+from tests.conftest import settled_ok, shared_synthesis, stacks_on, us_east_release_values
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
@@ -69,8 +68,7 @@ def registered():
     """Each shipped stack synthesized once; the tests below only read it."""
     results = {}
     for stack in stacks_on("ack"):
-        config = load_stack_config(stack)
-        results[stack] = settled_ok(synthesize(stack, config.values, config.secret_keys))
+        results[stack] = settled_ok(shared_synthesis(stack))
     return results
 
 

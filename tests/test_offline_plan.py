@@ -14,24 +14,29 @@ from offline.engine import synthesize
 from offline.report import SIMULATION_NOTE, plan_document, plan_json, plan_table
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, SHIPPED_STACKS, served_models
+from tests.conftest import REGION_STACKS, SHIPPED_STACKS, served_models, shared_synthesis, shared_synthesize
 
 
-def plan_bytes(stack: str) -> str:
+def plan_bytes(stack: str, shared: bool = False) -> str:
     config = load_stack_config(stack)
-    return plan_json(plan_document(config, synthesize(stack, config.values, config.secret_keys)))
+    synthesis = shared_synthesis(stack) if shared else synthesize(stack, config.values, config.secret_keys)
+    return plan_json(plan_document(config, synthesis))
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)
 def test_plan_json_is_byte_identical_across_two_runs(stack):
-    first, second = plan_bytes(stack), plan_bytes(stack)
+    # Two runs of the program: this one, and the session's shared one (run earlier, or now, on its own).
+    first, second = plan_bytes(stack), plan_bytes(stack, shared=True)
     assert first == second
     document = json.loads(first)
     assert document["ok"] is True and document["summary"]["resources"] == len(document["resources"]) > 0
 
 
 def test_plan_cli_writes_identical_files_in_two_runs(tmp_path, capsys):
-    assert plan.main(["--json-only", "--out", str(tmp_path / "a")]) == 0
+    # Two runs of the program: the session's shared syntheses (run on their own), and this command's.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(plan, "synthesize", shared_synthesize)
+        assert plan.main(["--json-only", "--out", str(tmp_path / "a")]) == 0
     assert plan.main(["--json-only", "--out", str(tmp_path / "b")]) == 0
     for stack in SHIPPED_STACKS:
         assert (tmp_path / "a" / f"{stack}.json").read_bytes() == (tmp_path / "b" / f"{stack}.json").read_bytes()
@@ -41,7 +46,7 @@ def test_plan_cli_writes_identical_files_in_two_runs(tmp_path, capsys):
 
 def test_plan_table_shows_type_name_parent_settings_and_what_was_simulated():
     config = load_stack_config("cn-beijing")
-    table = plan_table(config, synthesize("cn-beijing", config.values, config.secret_keys))
+    table = plan_table(config, shared_synthesis("cn-beijing"))
     lines = table.splitlines()
     start = next(i for i, line in enumerate(lines) if "alicloud:oss:Bucket " in line)
     row = [lines[start]]
@@ -63,7 +68,7 @@ def test_unknown_stack_is_a_clear_usage_error(capsys):
     assert "cn-beijing" in err
 
 
-def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, capsys):
+def test_a_stack_that_fails_makes_the_exit_code_say_so(tmp_path, monkeypatch, capsys, shared_plan_syntheses):
     broken = tmp_path / "Pulumi.broken.yaml"
     broken.write_text(
         "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:zoneCount: 1\n"
@@ -99,7 +104,7 @@ def test_a_mandatory_policy_violation_fails_the_plan_as_it_fails_a_preview(tmp_p
     assert violation["policy"] == "oss-bucket-versioned" and violation["enforcement"] == "mandatory"
 
 
-def test_the_plan_records_which_policies_checked_the_stack(tmp_path):
+def test_the_plan_records_which_policies_checked_the_stack(tmp_path, shared_plan_syntheses):
     assert plan.main(["--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 0
     policies = json.loads((tmp_path / "us-east.json").read_text())["policies"]
     assert policies["pack"] == "beacon-fleet-guardrails" and policies["violations"] == []
@@ -158,7 +163,7 @@ def test_secret_placeholders_list_only_the_secrets_the_stack_needs(stack, needed
 
 def test_plan_table_lists_each_counterpart_with_provider_location_gpu_scaling_and_url():
     config = load_stack_config("cn-beijing")
-    table = plan_table(config, synthesize("cn-beijing", config.values, config.secret_keys))
+    table = plan_table(config, shared_synthesis("cn-beijing"))
     section = table.split("\nCounterpart (", 1)[1].split("\n\n", 1)[0].splitlines()
     assert section[0] == "runpod, jurisdiction jp, cross-border, request timeout 120s):"
     rows = {line.split()[0]: line.split() for line in section[2:]}
@@ -175,7 +180,7 @@ def test_a_stack_without_a_counterpart_has_no_counterpart_section():
     assert "\nCounterpart (" not in table and "Outputs (secrets masked):" in table
 
 
-def test_the_plan_text_of_every_shipped_stack_keeps_to_160_characters_a_line(tmp_path, capsys):
+def test_the_plan_text_of_every_shipped_stack_keeps_to_160_characters_a_line(tmp_path, capsys, shared_plan_syntheses):
     assert plan.main(["--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     long_lines = [line for line in out.splitlines() if len(line) > 160]
@@ -192,7 +197,7 @@ def test_counts_read_right():
     assert plural(1, "policy", "policies") == "1 policy"
 
 
-def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path):
+def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path, shared_plan_syntheses):
     stale = tmp_path / "eu-gone.json"
     stale.write_text(json.dumps({"format": "beacon-fleet-plan/1", "stack": "eu-gone"}))
     unrelated = tmp_path / "notes.json"
@@ -201,14 +206,16 @@ def test_the_plan_of_a_deleted_stack_is_removed_from_the_output_folder(tmp_path)
     assert not stale.exists() and unrelated.exists()
 
 
-def test_the_cost_json_view_prints_only_json(capsys):
+def test_the_cost_json_view_prints_only_json(capsys, shared_plan_syntheses):
     assert plan.main(["--view", "cost-json"]) == 0
     captured = capsys.readouterr()
     assert json.loads(captured.out)["regions"]
     assert "synthesized offline" in captured.err
 
 
-def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(tmp_path, monkeypatch, capsys):
+def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(
+    tmp_path, monkeypatch, capsys, shared_plan_syntheses
+):
     broken = tmp_path / "Pulumi.broken.yaml"
     broken.write_text("config:\n  alicloud:region: us-east-1\n  alicloud:region: us-east-2\n")
     real_loader = plan.load_stack_config
@@ -233,9 +240,112 @@ def test_a_region_that_allows_cross_border_failover_is_warned_about_loudly():
 @pytest.mark.parametrize("stack,hub", [("cn-beijing", "modelscope"), ("ap-southeast", "huggingface")])
 def test_the_plan_shows_each_models_weights_source_revision_and_digest(stack, hub):
     config = load_stack_config(stack)
-    synthesis = synthesize(stack, config.values, config.secret_keys)
+    synthesis = shared_synthesis(stack)
     table = plan_table(config, synthesis)
     assert "Model weights, synced into the bucket and verified before serving" in table
     for model_id, pinned in synthesis.outputs["weights"].items():
         row = next(line for line in table.splitlines() if line.strip().startswith(model_id + " ") and hub in line)
         assert pinned["revision"][:12] in row and pinned["digest"].rpartition(":")[2][:16] in row
+
+
+# --- a plan that reads like a review ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_stack(tmp_path, monkeypatch):
+    """A stack file with a configuration mistake (one zone), planned as `--stack broken`."""
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text(
+        "config:\n  alicloud:region: us-east-1\n  beacon-fleet:routerRegion: us-east\n  beacon-fleet:zoneCount: 1\n"
+    )
+    real_loader = plan.load_stack_config
+    monkeypatch.setattr(plan, "load_stack_config", lambda s, p=None: real_loader(s, broken if s == "broken" else p))
+    return tmp_path / "out"
+
+
+@pytest.mark.parametrize("view", [[], ["--json-only"], ["--view", "cost"], ["--view", "cost-json"]])
+def test_a_failed_stack_says_why_in_every_view_and_nothing_that_reads_as_success(broken_stack, capsys, view):
+    assert plan.main(["--stack", "broken", "--out", str(broken_stack), *view]) == 1
+    captured = capsys.readouterr()
+    reason = "stack 'broken' has 1 configuration problem"
+    assert reason in captured.out + captured.err
+    assert reason in json.loads((broken_stack / "broken.json").read_text())["error"]
+    assert "plan written to" not in captured.out and "synthesized offline (simulated" not in captured.out
+    assert "Fleet, " not in captured.out  # no fleet total over what did plan
+    if view == ["--view", "cost-json"]:
+        json.loads(captured.out)  # stdout stays JSON only; the reason is on stderr
+        assert reason in captured.err
+
+
+def test_a_mandatory_violation_is_the_reason_a_stack_fails_in_the_status_lines():
+    from offline.engine import Synthesis
+    from offline.policy_check import Violation
+
+    violations = [
+        Violation("oss-bucket-versioned", "mandatory", "alicloud:oss/bucket:Bucket models-bucket", "not versioned"),
+        Violation("some-advice", "advisory", "", "only advice"),
+    ]
+    lines = plan.failure_lines(Synthesis("us-east", resources=[]), violations)
+    assert lines == ["  [mandatory] oss-bucket-versioned: alicloud:oss/bucket:Bucket models-bucket: not versioned"]
+    assert plan.failure_lines(Synthesis("us-east"), violations[1:]) == []
+
+
+def test_the_studys_scenario_is_in_the_cost_view_only(tmp_path, capsys, shared_plan_syntheses):
+    assert plan.main(["--stack", "us-east", "--out", str(tmp_path)]) == 0
+    full = capsys.readouterr().out
+    assert "The Beacon study's scenario" not in full and "Fleet, 1 region:" in full
+    assert plan.main(["--stack", "us-east", "--view", "cost", "--out", str(tmp_path)]) == 0
+    assert "The Beacon study's scenario" in capsys.readouterr().out
+
+
+def test_the_packing_line_is_there_only_where_a_gpu_pool_packs_models():
+    from offline.report import cost_lines, region_cost
+
+    def packing(synthesis) -> list[str]:
+        region = region_cost(synthesis, None, 2.0)
+        assert region is not None
+        return [line for line in cost_lines(region) if "cGPU packing" in line]
+
+    assert packing(shared_synthesis("us-east")) != []
+    without_pool = shared_synthesis("us-east", {"servingPlatforms": []})  # the counterpart alone
+    assert "gpuPacking" not in without_pool.outputs or not without_pool.outputs["gpuPacking"]
+    assert packing(without_pool) == []
+
+
+def test_the_route_diagram_is_a_fenced_mermaid_block_line_for_line():
+    from tests.conftest import shared_plan
+
+    router = shared_plan()["router"]
+    table = plan_table(load_stack_config("router"), router)
+    block = table.split("```mermaid\n", 1)[1].split("\n```\n", 1)[0]
+    assert block == router.outputs["routerMermaid"].rstrip("\n")
+    assert block.splitlines()[0] == "flowchart LR"
+
+
+# --- the steps, as `pulumi preview --json` gives them -----------------------------------------------------------
+
+
+def test_the_plan_holds_each_resource_as_a_step_in_the_shape_of_pulumi_preview_json():
+    config = load_stack_config("cn-beijing")
+    document = plan_document(config, shared_synthesis("cn-beijing"))
+    steps = document["steps"]
+    root, *rest = steps
+    assert root == {
+        "op": "create",
+        "urn": "urn:pulumi:cn-beijing::beacon-fleet::pulumi:pulumi:Stack::beacon-fleet-cn-beijing",
+        "newState": {"urn": root["urn"], "custom": False, "type": "pulumi:pulumi:Stack"},
+    }
+    assert len(rest) == len(document["resources"])
+    urns = {step["urn"] for step in steps}
+    for step, resource in zip(rest, document["resources"], strict=True):
+        state = step["newState"]
+        assert step["op"] == ("read" if resource["read"] else "create") and state["urn"] == step["urn"]
+        assert (state["type"], state["inputs"], state.get("protect", False)) == (
+            resource["type"],
+            resource["inputs"],
+            resource["protect"],
+        )
+        assert state["parent"] in urns and step["urn"].endswith("::" + resource["name"])
+        # URNs as the engine writes them: a top-level resource's type is not qualified by the root stack's
+        assert "pulumi:pulumi:Stack$" not in step["urn"]
+    assert any(step["newState"].get("protect") for step in rest)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -40,11 +42,36 @@ def two_commits(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def plans(two_commits, tmp_path_factory) -> tuple[dict, dict]:
+def command_run(two_commits, tmp_path_factory) -> dict:
+    """`python -m offline.plan_diff --base-ref HEAD~1 --head-ref HEAD --out <summary>` run once in the two-commit
+    repository, as CI runs it: each ref planned in a real temporary worktree. The plans it made are kept (copied
+    before its temporary folder goes), so the diff's rules are checked on them without planning twice."""
     out = tmp_path_factory.mktemp("plans")
-    base = plan_diff.plan_ref("HEAD~1", out / "base", repo=two_commits)
-    head = plan_diff.plan_ref("HEAD", out / "head", repo=two_commits)
-    return plan_diff.load_plans(base), plan_diff.load_plans(head)
+    summary = out / "summary.md"
+    summary.write_text("earlier step\n")
+    real_plan_ref, kept = plan_diff.plan_ref, {}
+
+    def plan_and_keep(ref: str, folder: Path, repo: Path | None = None) -> Path:
+        planned = real_plan_ref(ref, folder, repo)
+        kept[ref] = shutil.copytree(planned, out / ref.replace("~", "-"))
+        return planned
+
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.chdir(two_commits)
+        patch.setattr(plan_diff, "plan_ref", plan_and_keep)
+        code = plan_diff.main(["--base-ref", "HEAD~1", "--head-ref", "HEAD", "--out", str(summary)])
+    return {
+        "code": code,
+        "printed": printed.getvalue(),
+        "summary": summary.read_text(),
+        "plans": (plan_diff.load_plans(kept["HEAD~1"]), plan_diff.load_plans(kept["HEAD"])),
+    }
+
+
+@pytest.fixture(scope="module")
+def plans(command_run) -> tuple[dict, dict]:
+    return command_run["plans"]
 
 
 def by_stack(diffs: list[StackDiff]) -> dict[str, StackDiff]:
@@ -92,13 +119,10 @@ def test_the_reverse_change_adds_the_same_model_back(plans):
     assert [(name, old) for name, old, _ in router.routes] == [(f"us-east / {DROPPED_MODEL}", None)]
 
 
-def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, monkeypatch, capsys, tmp_path):
-    monkeypatch.chdir(two_commits)
-    summary = tmp_path / "summary.md"
-    summary.write_text("earlier step\n")
-    assert plan_diff.main(["--base-ref", "HEAD~1", "--head-ref", "HEAD", "--out", str(summary)]) == 0
-    printed = capsys.readouterr().out
-    assert summary.read_text() == "earlier step\n" + printed  # appended, as a job summary is
+def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, command_run):
+    assert command_run["code"] == 0
+    printed = command_run["printed"]
+    assert command_run["summary"] == "earlier step\n" + printed  # appended, as a job summary is
     assert "| cn-beijing | unchanged | 0 | 0 | 0 |" in printed
     # 12 removed, every one named for the dropped model (checked above), its weights sync and its pods' service
     # account among them.
@@ -267,3 +291,68 @@ def test_a_harmless_change_to_a_protected_resource_passes():
     changed["inputs"] = {**changed["inputs"], "versioning": {"status": "Enabled"}}
     diff = plan_diff.diff_stack("us-east", plan_with(bucket()), plan_with(changed))
     assert diff.protected == [] and not diff.head_failed and diff.changed
+
+
+# --- a real preview, read like an offline plan --------------------------------------------------------------------
+
+
+def preview_of(document: dict) -> dict:
+    """What `pulumi preview --json` would print for the stack the offline plan declares: the plan's own steps, a
+    default provider the engine adds, the provider's defaults, and the digest's other fields."""
+    steps = json.loads(json.dumps(document["steps"]))
+    stack = document["stack"]
+    default = f"urn:pulumi:{stack}::beacon-fleet::pulumi:providers:alicloud::default_3_86_1"
+    for step in steps:
+        step["newState"].get("inputs", {})["__defaults"] = []
+        if step["newState"]["type"].startswith("alicloud:"):
+            step["provider"] = default + "::04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    provider = {"urn": default, "custom": True, "type": "pulumi:providers:alicloud"}
+    steps.insert(1, {"op": "create", "urn": default, "newState": provider})
+    summary = {"create": len(steps)}
+    return {"config": dict(document["config"]), "steps": steps, "changeSummary": summary, "duration": 1200000000}
+
+
+def test_a_real_preview_reads_as_the_offline_plan_it_matches(tmp_path):
+    from offline.report import plan_document
+    from offline.stack_files import load_stack_config
+    from tests.conftest import shared_synthesis
+
+    offline_plan = json.loads(json.dumps(plan_document(load_stack_config("us-east"), shared_synthesis("us-east"))))
+    (tmp_path / "offline").mkdir()
+    (tmp_path / "preview").mkdir()
+    (tmp_path / "offline" / "us-east.json").write_text(json.dumps(offline_plan))
+    preview = preview_of(offline_plan)
+    bucket = next(s for s in preview["steps"] if s["newState"]["type"] == BUCKET_TYPE)
+    bucket["newState"]["inputs"]["bucket"] = "beacon-models-renamed"
+    gone = next(s for s in preview["steps"] if s["newState"]["type"] == "alicloud:ram/role:Role")
+    gone["op"] = "delete"
+    gone["oldState"] = gone.pop("newState")
+    (tmp_path / "preview" / "us-east.json").write_text(json.dumps(preview))
+
+    (diff,) = diff_plans(*(plan_diff.load_plans(tmp_path / side) for side in ("offline", "preview")))
+    assert diff.status == "changed" and diff.config == [] and diff.added == []
+    assert diff.removed == [("alicloud:ram/role:Role", gone["oldState"]["urn"].rsplit("::", 1)[1], _parent(gone))]
+    assert [(key[1], [path for path, _, _ in leaves]) for key, leaves in diff.changed] == [
+        ("models-bucket", ["inputs.bucket"])
+    ]
+    assert any("is protected and would be replaced: inputs.bucket changes" in risk for risk in diff.protected)
+
+
+def _parent(step: dict) -> str:
+    parent = step["oldState"]["parent"]
+    return "" if parent.endswith("::pulumi:pulumi:Stack::beacon-fleet-us-east") else parent.rsplit("::", 1)[1]
+
+
+def test_a_preview_that_failed_is_the_stacks_failure_and_another_document_is_refused(tmp_path):
+    failed = {
+        "steps": [],
+        "diagnostics": [{"message": "error: the ACK service roles are not authorized\n", "severity": "error"}],
+    }
+    (tmp_path / "cn-beijing.json").write_text(json.dumps(failed))
+    plans = plan_diff.load_plans(tmp_path)
+    assert plans["cn-beijing"]["ok"] is False
+    error = diff_stack("cn-beijing", None, plans["cn-beijing"]).error
+    assert error == "error: the ACK service roles are not authorized"
+    (tmp_path / "notes.json").write_text(json.dumps({"resources": []}))
+    with pytest.raises(ValueError, match="plan, nor the output of `pulumi preview --json`"):
+        plan_diff.load_plans(tmp_path)

@@ -21,11 +21,10 @@ import pytest
 
 from fleet import gpus
 from offline.engine import UNKNOWN_SHOWN, DeclaredResource, Secret, Synthesis
-from offline.plan import plan_stacks
 from offline.policy_check import Violation, check, check_synthesis, mandatory
-from offline.stack_files import load_stack_config, shipped_stacks
+from offline.stack_files import shipped_stacks
 from policy import beacon_policies as bp
-from tests.conftest import settled_ok, stacks_on
+from tests.conftest import settled_ok, shared_plan, stacks_on
 from tests.test_inference_chart import render
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policy"
@@ -239,7 +238,7 @@ def test_the_cgpu_policy_takes_the_gpu_size_from_config_when_the_pool_is_in_anot
 
 @cache
 def shipped() -> dict[str, Synthesis]:
-    return {config.stack: settled_ok(s) for config, s in plan_stacks([load_stack_config(n) for n in shipped_stacks()])}
+    return {stack: settled_ok(s) for stack, s in shared_plan().items()}
 
 
 @pytest.mark.parametrize("stack", shipped_stacks())

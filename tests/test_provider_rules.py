@@ -31,12 +31,14 @@ PROVIDER_SOURCE = Path(
     os.environ.get("BEACON_PROVIDER_SOURCE", "/work/.mirror/aliyun+terraform-provider-alicloud/repo")
 )
 FUNCTION = "alicloud:fc/v3Function:V3Function"
-FC_MAINLAND = {"servingPlatforms": ["fc"], "icpLicence": "京ICP备12345678号"}
+# Models that start cold on FC within the router's limit (mistral-7b at fp16 does not: fleet/settings/fc.py).
+FC_MODELS = {"models": ["llama3.2-1b", "qwen2.5-1.5b"]}
+FC_MAINLAND = {"servingPlatforms": ["fc"], "icpLicence": "京ICP备12345678号", **FC_MODELS}
 # Every way the program declares an alicloud type: the shipped stacks, and the options that add types.
 VARIANTS = {
     **{stack: (stack, {}) for stack in REGION_STACKS},
     "cn-beijing on fc": ("cn-beijing", FC_MAINLAND),
-    "ap-southeast on fc": ("ap-southeast", {"servingPlatforms": ["fc"]}),
+    "ap-southeast on fc": ("ap-southeast", {"servingPlatforms": ["fc"], **FC_MODELS}),
     "us-east with deployer cidrs": ("us-east", {"deployerCidrs": ["203.0.113.0/24"]}),
     "us-east on internet": (
         "us-east",

@@ -11,7 +11,7 @@ import pytest
 from fleet import router_config, router_reach, router_trust
 from offline.engine import Secret, synthesize
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, ROUTER_LABELS, served_models, settled_ok, with_overrides
+from tests.conftest import REGION_STACKS, ROUTER_LABELS, served_models, settled_ok, shared_synthesis, with_overrides
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
 # What Beijing serves, from its stack file (its routes are checked model by model).
@@ -19,8 +19,7 @@ MODELS = served_models("cn-beijing")
 
 
 def region_outputs(stack: str, overrides: dict | None = None) -> dict:
-    config = with_overrides(load_stack_config(stack), overrides)
-    return settled_ok(synthesize(stack, config.values, config.secret_keys)).outputs
+    return settled_ok(shared_synthesis(stack, overrides)).outputs
 
 
 @pytest.fixture(scope="module")

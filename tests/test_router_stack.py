@@ -14,7 +14,15 @@ from offline.engine import Secret, Synthesis, as_stack_outputs, is_secret, synth
 from offline.plan import plan_stacks
 from offline.stack_files import load_stack_config
 from providers.railway_variables import ROUTER_CONFIG_VARIABLE
-from tests.conftest import PROJECT, REGION_STACKS, ROUTER_LABELS, served_models, settled_ok, with_overrides
+from tests.conftest import (
+    PROJECT,
+    REGION_STACKS,
+    ROUTER_LABELS,
+    served_models,
+    settled_ok,
+    shared_synthesis,
+    with_overrides,
+)
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
@@ -23,8 +31,7 @@ RAILWAY = "pulumi-python:dynamic/railway:ServiceVariables"
 
 
 def region(stack: str, overrides: dict | None = None) -> Synthesis:
-    config = with_overrides(load_stack_config(stack), overrides)
-    return settled_ok(synthesize(stack, config.values, config.secret_keys))
+    return settled_ok(shared_synthesis(stack, overrides))
 
 
 # The router published into Kubernetes runs in cn-beijing's VPC: the only place its VPC-only endpoints are reachable.
@@ -184,13 +191,13 @@ def test_a_credential_no_region_supplies_is_named_without_its_value(regions):
     assert not result.of_type(RAILWAY)
 
 
-def test_the_offline_plan_synthesizes_the_router_from_the_region_plans():
+def test_the_offline_plan_synthesizes_the_router_from_the_region_plans(shared_plan_syntheses):
     planned = dict((c.stack, s) for c, s in plan_stacks([load_stack_config("router")]))
     assert list(planned) == ["router"], "regions are synthesized for the router but only asked stacks are returned"
     assert settled_ok(planned["router"]).outputs["routerConfig"]["regions"].keys() == set(ROUTER_LABELS.values())
 
 
-def test_the_router_plan_masks_secrets_and_warns_about_placeholder_railway_ids():
+def test_the_router_plan_masks_secrets_and_warns_about_placeholder_railway_ids(shared_plan_syntheses):
     from offline.report import plan_table
 
     config = load_stack_config("router")

@@ -14,7 +14,7 @@ from fleet.residency import regions_named_in_host
 from offline.engine import Synthesis, as_stack_outputs, synthesize
 from offline.simulated_cloud import StackOutputs
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, settled_ok, with_overrides
+from tests.conftest import REGION_STACKS, settled_ok, shared_synthesis, with_overrides
 
 BEIJING = "organization/beacon-fleet/cn-beijing"
 IN_BEIJING_VPC = {"routerKubernetesRegionStack": BEIJING}
@@ -29,8 +29,7 @@ PUBLISHING = (
 def region_outputs() -> dict[str, StackOutputs]:
     outputs = {}
     for stack in REGION_STACKS:
-        config = load_stack_config(stack)
-        outputs[stack] = as_stack_outputs(settled_ok(synthesize(stack, config.values, config.secret_keys)))
+        outputs[stack] = as_stack_outputs(settled_ok(shared_synthesis(stack)))
     return outputs
 
 

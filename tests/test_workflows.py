@@ -109,6 +109,16 @@ def test_preview_covers_every_stack_with_the_policy_pack_a_diff_and_a_pr_comment
     assert preview["permissions"]["pull-requests"] == "write"
 
 
+def test_the_pr_comment_compares_the_real_preview_with_the_offline_plan_through_the_plan_diff():
+    steps = job("preview")["steps"]
+    (compare,) = [s for s in steps if "offline.plan_diff" in s.get("run", "")]
+    assert steps.index(compare) > steps.index(pulumi_step(job("preview")))
+    run = compare["run"]
+    assert "pulumi preview" in run and "--json" in run and '> "real-preview/$STACK.json"' in run
+    assert "offline.plan --stack \"$STACK\" --json-only --out offline-plan" in run
+    assert "offline.plan_diff offline-plan real-preview" in run and "gh pr comment" in run
+
+
 @pytest.mark.parametrize("name", ["preview", "up-regions", "up-router"])
 def test_dependencies_are_installed_into_the_programs_virtualenv_before_pulumi_runs(name):
     steps = job(name)["steps"]

@@ -45,6 +45,7 @@ SDK_VERSION = "4.0.0"  # requirements.txt's pulumi-alicloud pin
 # MappedModulesWithInferredFallback (resources.go:2626): the module prefix (`mappedMods`, resources.go:176) and
 # the rest of the name in CamelCase. The SDK-field cross-check below confirms every pair.
 TOKENS = {
+    "alicloud:cr/artifactSubscriptionRule:ArtifactSubscriptionRule": ("alicloud_cr_artifact_subscription_rule", None),
     "alicloud:cr/internetEndpoint:InternetEndpoint": ("alicloud_cr_internet_endpoint", None),
     "alicloud:cr/namespace:Namespace": ("alicloud_cr_namespace", 687),
     "alicloud:cr/registryEnterpriseInstance:RegistryEnterpriseInstance": ("alicloud_cr_ee_instance", 688),
