@@ -8,7 +8,8 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PLAN_STAMP := $(VENV)/.plan-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: plan plan-diff fleets test lint bench docs chart-docs clean
+
+.PHONY: plan plan-diff fleets prices test lint bench docs chart-docs smoke clean
 
 $(PLAN_STAMP): requirements.txt requirements-plan.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -33,6 +34,12 @@ fleets: $(PLAN_STAMP)
 plan-diff: $(PLAN_STAMP)
 	$(PY) -m offline.plan_diff $(ARGS)
 
+## prices: ask Alibaba's pricing API (needs ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET) for the prices the region stacks
+##   need and write prices/api-<date>.yaml; then: make plan ARGS="--prices prices/api-<date>.yaml"
+##   make prices ARGS="--site china"   (the account's site: china or international; its currency follows)
+prices: $(TEST_STAMP)
+	$(PY) -m offline.prices_fetch $(ARGS)
+
 ## test: lint, then the test suite under Pulumi mocks, on every core (pytest-xdist; ARGS="-n 0" runs it in one process)
 test: $(TEST_STAMP)
 	$(PY) -m ruff check .
@@ -40,6 +47,12 @@ test: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
+
+## smoke: after `pulumi up`, ask every provider of a deployed router stack once, and say what to check
+##   make smoke STACK=router   (needs the Pulumi CLI and the credentials; ARGS="--secrets-from-stack")
+smoke: $(PLAN_STAMP)
+	@test -n "$(STACK)" || { echo "usage: make smoke STACK=<router stack>"; exit 2; }
+	$(PY) -m probe.smoke --stack $(STACK) $(ARGS)
 
 ## bench: the offline plan's cost per declared resource against the SDK's own floor
 bench: $(PLAN_STAMP)

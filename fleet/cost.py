@@ -1,8 +1,8 @@
 """What a region and the fleet cost, per month and per million inferences, with the arithmetic shown.
 
-Pure functions over a region stack's outputs and the price table (prices/prices.yaml). A figure that needs a
-price the table lacks is unknown, and says which price to add: a sum with one unknown part is unknown as a
-whole, never a partial sum that looks complete.
+Pure functions over a region stack's outputs and the price table (fleet/prices.py). A figure that needs a
+price the table lacks keeps its known part and names the price to add (its id); a price known only as a bound
+widens the figure into a range.
 
 Conventions, stated in every view:
 - a month is 730 hours;
@@ -17,127 +17,25 @@ Conventions, stated in every view:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
+from fleet.prices import (  # noqa: F401 - the price table's names, used through this module too
+    BOUNDS,
+    FX_PREFIX,
+    HOURS_PER_MONTH,
+    PRICES_PATH,
+    UNITS,
+    Amount,
+    Price,
+    PriceTable,
+    PriceTableError,
+    load_prices,
+    total,
+)
 
-from fleet.config_schema import PROJECT_ROOT
-
-PRICES_PATH = PROJECT_ROOT / "prices" / "prices.yaml"
-HOURS_PER_MONTH = 730
 DEFAULT_LATENCY_SECONDS = 2.0  # the Beacon study's average
-# Seconds per unit for rates; None for what is not a rate in time (a compute unit, a multiplier). A gb-month is
-# per GB stored, so its per-second figure is per GB.
-UNITS = {"hour": 3600.0, "second": 1.0, "month": HOURS_PER_MONTH * 3600.0, "gb-month": HOURS_PER_MONTH * 3600.0}
-UNITS |= {"cu": None, "multiplier": None}
-_REQUIRED = ("id", "what", "amount", "currency", "unit", "source", "date")
-
-
-class PriceTableError(ValueError):
-    """A price entry without its unit, currency, source or date; the message names the entry and the field."""
-
-
-@dataclass(frozen=True)
-class Price:
-    id: str
-    what: str
-    amount: float
-    currency: str
-    unit: str
-    source: str
-    date: str
-    trust: str = ""  # how far to rely on it (third-party catalogs say so)
-
-    @property
-    def per_second(self) -> float:
-        divisor = UNITS[self.unit]
-        assert divisor is not None, f"{self.id} is a multiplier, not a rate"
-        return self.amount / divisor
-
-
-@dataclass(frozen=True)
-class PriceTable:
-    prices: Mapping[str, Price]
-
-    def get(self, price_id: str) -> Price | None:
-        return self.prices.get(price_id)
-
-
-def load_prices(paths: Sequence[Path] = (PRICES_PATH,)) -> PriceTable:
-    """The shipped table, then any user files (later entries with the same id replace earlier ones)."""
-    prices: dict[str, Price] = {}
-    problems = []
-    for path in paths:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        seen = set()
-        for index, entry in enumerate(document.get("prices") or []):
-            where = f"{path.name}: prices[{index}]"
-            missing = [k for k in _REQUIRED if entry.get(k) in (None, "")]
-            if missing:
-                problems.append(f"{where} ({entry.get('id', '?')}) lacks {', '.join(missing)}")
-                continue
-            if entry["unit"] not in UNITS:
-                problems.append(f"{where} ({entry['id']}): unit '{entry['unit']}' is not one of {', '.join(UNITS)}")
-                continue
-            if entry["id"] in seen:
-                problems.append(f"{where}: '{entry['id']}' appears twice in {path.name}")
-            seen.add(entry["id"])
-            amount = entry["amount"]
-            if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
-                problems.append(f"{where} ({entry['id']}): amount must be a positive number")
-                continue
-            if entry["unit"] != "multiplier" and entry["currency"] != "USD":
-                problems.append(f"{where} ({entry['id']}): only USD prices are summed; convert and cite the rate")
-                continue
-            prices[entry["id"]] = Price(
-                **{k: entry[k] if k == "amount" else str(entry[k]) for k in _REQUIRED},
-                trust=str(entry.get("trust") or ""),
-            )
-    if problems:
-        raise PriceTableError("the price table is invalid:\n  - " + "\n  - ".join(problems))
-    return PriceTable(prices)
-
-
-@dataclass(frozen=True)
-class Amount:
-    """US dollars, or unknown with the price ids that would make it known."""
-
-    usd: float | None
-    missing: tuple[str, ...] = ()
-
-    @staticmethod
-    def zero() -> Amount:
-        return Amount(0.0)
-
-    @property
-    def known(self) -> bool:
-        return self.usd is not None
-
-    def __add__(self, other: Amount) -> Amount:
-        if self.known and other.known:
-            return Amount(self.usd + other.usd)
-        return Amount(None, tuple(sorted(set(self.missing) | set(other.missing))))
-
-    def times(self, factor: float) -> Amount:
-        if factor == 0:  # none of a thing costs nothing, whatever its price
-            return Amount(0.0)
-        return Amount(None, self.missing) if not self.known else Amount(self.usd * factor)
-
-    def text(self) -> str:
-        return f"${self.usd:,.2f}" if self.known else "unknown"
-
-    def as_json(self) -> dict[str, Any]:
-        return {"usd": None if self.usd is None else round(self.usd, 6), "missingPrices": list(self.missing)}
-
-
-def total(amounts: Iterable[Amount]) -> Amount:
-    result = Amount.zero()
-    for amount in amounts:
-        result = result + amount
-    return result
 
 
 @dataclass(frozen=True)
@@ -153,6 +51,24 @@ class CostLine:
     usage_rate: Amount = Amount(0.0)
     floor_seconds: float = 0.0
     per_request: Amount = Amount(0.0)
+    # A platform that scales to zero also bills, per model, the idle seconds before it scales down (at
+    # idle_rate, for idle_window seconds; None: no source gives the window) and each cold start's seconds (a
+    # range: the platform's sourced figure up to the startup budget) at usage_rate: fleet/platform_cost.py.
+    scales_to_zero: bool = False
+    idle_rate: Amount = Amount(0.0)
+    idle_window: float | None = 0.0
+    idle_source: str = ""
+    cold_seconds: tuple[float, float] = (0.0, 0.0)
+    cold_source: str = ""
+    models: int = 1
+    # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
+    # instances it allows now (all models), and one instance's month.
+    max_key: str = ""
+    max_instances: int = 0
+    instance_month: Amount = Amount(0.0)
+    # False for ACK's GPU pool at zero nodes: without pod autoscaling nothing starts a model there again, so it
+    # takes no traffic (the router fails over) and the view puts no usage on it.
+    serves: bool = True
 
 
 @dataclass(frozen=True)
@@ -165,6 +81,19 @@ class RegionCost:
     packing_saving_month: Amount
     notes: tuple[str, ...] = field(default=())
     workload: dict[str, Any] | None = None  # fleet/platform_cost.workload_view
+    endpoints: int = 0  # models served in the region (the study's endpoint: a model in a region)
+    operating: tuple[dict[str, Any], ...] = ()  # beyond the cloud bill: mainland one-off and yearly costs
+
+    @property
+    def month(self) -> Amount:
+        """The month at the expected volume (every floor, usage on the primary platform), else at minimum."""
+        return self.workload["declared"] if self.workload else self.month_min
+
+    def year(self) -> Amount:
+        return self.month.times(12) + total(o["amount"] for o in self.operating if o["kind"] == "yearly")
+
+    def one_off(self) -> Amount:
+        return total(o["amount"] for o in self.operating if o["kind"] == "one-off")
 
     @property
     def month_min(self) -> Amount:
@@ -184,14 +113,14 @@ class RegionCost:
 def _rate(prices: PriceTable, price_id: str) -> Amount:
     """A price per second, or unknown naming the id."""
     price = prices.get(price_id)
-    return Amount(price.per_second) if price else Amount(None, (price_id,))
+    return price.rate() if price else Amount.unknown(price_id)
 
 
 def _ceiling(rates: Sequence[Amount]) -> Amount:
     """The highest of several rates (workers may land on any listed GPU); unknown if any is unknown."""
-    if not rates or not all(r.known for r in rates):
-        return Amount(None, tuple(sorted({m for r in rates for m in r.missing})))
-    return Amount(max(r.usd for r in rates))
+    if not rates:
+        return Amount.unknown("a rate")
+    return Amount(max(r.usd for r in rates), tuple(m for r in rates for m in r.missing), max(r.upper for r in rates))
 
 
 def region_cost(
@@ -224,6 +153,10 @@ def region_cost(
                 f" model's slice of {gpu_gib} GiB x {latency_seconds:g} s x 1M, averaged over models",
                 usage_rate=node.times(sum(slices) / max(len(slices), 1) / gpu_gib),
                 floor_seconds=(packing.get("wholeGpuPerReplica", 0) if pool["minNodes"] else 0) * month,
+                max_key="maxReplicasPerModel",
+                max_instances=pool["maxNodes"],
+                instance_month=node.times(month),
+                serves=pool["minNodes"] > 0,
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)
@@ -231,7 +164,9 @@ def region_cost(
     eas = outputs.get("easEndpoints") or {}
     if eas:
         instance = next(iter(eas.values()))["instanceType"]
-        rate = _rate(prices, f"alibaba.eas.{instance}.{region}")
+        # A region's own price where the table has one, else the type's bound from another region (a range).
+        own, bound = f"alibaba.eas.{instance}.{region}", f"alibaba.eas.{instance}"
+        rate = _rate(prices, own if prices.get(own) or not prices.get(bound) else bound)
         low = sum(e["autoscaler"]["min"] for e in eas.values())
         high = sum(e["autoscaler"]["max"] for e in eas.values())
         lines.append(
@@ -244,12 +179,18 @@ def region_cost(
                 f"{low}..{high} instances (all models) x 730 h; per million: one instance x {latency_seconds:g} s x 1M",
                 usage_rate=rate,
                 floor_seconds=low * month,
+                **(_eas_scale_to_zero(outputs, rate) if low == 0 else {}),
+                max_key="maxReplicasPerModel",
+                max_instances=high,
+                instance_month=rate.times(month),
+                models=len(eas),
             )
         )
 
     counterpart = outputs.get("counterpart")
     if counterpart:
-        lines.append(_counterpart_line(counterpart, prices, month, per_million, latency_seconds))
+        line = _counterpart_line(counterpart, prices, month, per_million, latency_seconds)
+        lines.append(_with_idle(line, counterpart, outputs) if counterpart["scaling"]["minWorkers"] == 0 else line)
 
     from fleet import platform_cost  # it builds on this module's types
 
@@ -264,6 +205,60 @@ def region_cost(
         packing_saving_month=saving,
         notes=tuple(platform_cost.workload_lines(workload)),
         workload=workload,
+        endpoints=len(outputs.get("models") or []),
+        operating=platform_cost.operating_costs(outputs, prices),
+    )
+
+
+# Cold starts, by platform: the low end a source gives (seconds), and where it comes from. The high end is the
+# model's startup budget (fleet/serving.py: the probes' and timeouts' budget for image start plus model load).
+COLD_START_LOW = {
+    "runpod": (0.2, "Beacon's study: RunPod < 200 ms for 48% of requests with FlashBoot (models-prices-residency.md)"),
+    "modal": (2.0, "Beacon's study: Modal 2-4 s (models-prices-residency.md)"),
+    "fc": (10.0, "FC 3.0 GPU docs: a GPU instance in '10到30秒' (weights-fc-eas.md)"),
+}
+IDLE_SOURCE = {
+    "runpod": "counterpartIdleTimeoutSeconds, RunPod's idle_timeout (billed while the worker waits)",
+    "modal": "counterpartIdleTimeoutSeconds, Modal's scaledown_window (billed while the container waits)",
+}
+
+
+def _eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, Any]:
+    from fleet import eas
+
+    budget = startup_budget(outputs)
+    return {
+        "scales_to_zero": True,
+        "idle_rate": rate,  # an idle instance occupies its resources: billed as busy
+        "idle_window": float(eas.SCALE_TO_ZERO_GRACE_SECONDS),
+        "idle_source": "EAS onZero.scaleDownGracePeriodSeconds, default 600 s (UpdateServiceAutoScaler API)",
+        "cold_seconds": (budget, eas.PROVISION_SECONDS + budget),
+        "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
+        " provisioning estimate plus it (fleet/eas.py)",
+    }
+
+
+def startup_budget(outputs: Mapping[str, Any]) -> float:
+    """The largest startup budget of the region's models (image start plus model load), in seconds."""
+    from fleet import serving
+
+    weights = [m.get("weightsGiB", 0) for m in outputs.get("models") or []] or [0]
+    return float(max(serving.startup_budget_seconds(w) for w in weights))
+
+
+def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[str, Any]) -> CostLine:
+    from dataclasses import replace
+
+    low, source = COLD_START_LOW[line.provider]
+    return replace(
+        line,
+        scales_to_zero=True,
+        idle_rate=line.usage_rate,
+        idle_window=float(counterpart["scaling"].get("idleTimeoutSeconds", 0)),
+        idle_source=IDLE_SOURCE[line.provider],
+        cold_seconds=(low, startup_budget(outputs)),
+        cold_source=f"{source}; up to the model's startup budget",
+        models=len(counterpart["models"]),
     )
 
 
@@ -293,13 +288,17 @@ def _counterpart_line(
             f" GPU pool; per million: a flex worker x {latency:g} s x 1M",
             usage_rate=flex,
             floor_seconds=low * models * month,
+            max_key="counterpartMaxWorkers",
+            max_instances=high * models,
+            instance_month=flex.times(month),
+            models=models,
         )
     # Modal's narrow regions are named like us-east; broad ones like us.
     narrow = any("-" in location for location in counterpart["locations"])
     factor_id = "modal.region.narrow" if narrow else "modal.region.broad"
     factor = prices.get(factor_id)
     gpu = _ceiling([_rate(prices, f"modal.gpu.{g}") for g in gpus])
-    pinned = gpu.times(factor.amount) if factor else Amount(None, tuple(sorted({*gpu.missing, factor_id})))
+    pinned = gpu * factor.span() if factor else gpu * Amount.unknown(factor_id)
     return CostLine(
         "modal",
         f"Modal containers, {','.join(gpus)}",
@@ -310,6 +309,10 @@ def _counterpart_line(
         f" ({'narrow' if narrow else 'broad'} region); per million: a container x {latency:g} s x 1M",
         usage_rate=pinned,
         floor_seconds=low * models * month,
+        max_key="counterpartMaxWorkers",
+        max_instances=high * models,
+        instance_month=pinned.times(month),
+        models=models,
     )
 
 
@@ -377,4 +380,6 @@ def as_json(cost: RegionCost) -> dict[str, Any]:
         },
         "missingPrices": cost.missing(),
         "workload": platform_cost.as_json(cost.workload),
+        "headline": platform_cost.headline_json([cost]),
+        "budget": platform_cost.budget_json(cost),
     }

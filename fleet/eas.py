@@ -17,11 +17,16 @@ if TYPE_CHECKING:
     from fleet.settings import RegionSettings
 
 MODEL_MOUNT_ROOT = "/models"
-# The fewest instances an EAS service keeps. The sources contradict each other: the console guide says the
-# autoscaler's minimum may be 0 ("最小值为0", not on a dedicated gateway), the UpdateServiceAutoScaler API says
-# `min` must be greater than 0 (while documenting onZero.scaleDownGracePeriodSeconds). We rely on the API doc:
-# it is what a deployment goes through, and a floor of 1 is accepted under either reading.
-MIN_INSTANCES = 1
+# The fewest instances an EAS service keeps. The sources contradict each other: the console guide for horizontal
+# auto scaling (help.aliyun.com/document_detail/414261.htm) says the minimum "支持设置的下限为0" (may be as low as
+# 0) and documents the delay before scaling to 0; the UpdateServiceAutoScaler API (updated 2026-01-28) says `min`
+# "需要大于 0" while documenting onZero.scaleDownGracePeriodSeconds (default 600). The service config's
+# `autoscaler` block is what the console writes, so beacon-fleet relies on the console guide: 0, scale to zero
+# (../shared/reference/prices-2026-12.md). The service is still created with one instance ("instance" below).
+MIN_INSTANCES = 0
+# How long EAS keeps an idle service before scaling it to zero: onZero.scaleDownGracePeriodSeconds' default
+# (UpdateServiceAutoScaler API); the cost view bills it as idle time.
+SCALE_TO_ZERO_GRACE_SECONDS = 600
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
 
 

@@ -11,14 +11,30 @@ Pure functions over a region stack's outputs and the price table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleet import kinds
-from fleet.cost import Amount, CostLine, PriceTable, total
+from fleet.cost import COLD_START_LOW, HOURS_PER_MONTH, Amount, CostLine, PriceTable, startup_budget, total
+from fleet.cost_budget import (  # noqa: F401 - the fleet's headline and budget, used through this module too
+    break_even,
+    budget_json,
+    budget_lines,
+    budget_view,
+    cost_changes,
+    headline,
+    headline_json,
+    headline_lines,
+    operating_costs,
+)
+from fleet.residency import is_mainland_region
 
 GB_PER_GIB = 2**30 / 1e9
 ALIBABA_PLATFORMS = kinds.PLATFORMS
+# One CLB LCU (HTTP) covers 25 new connections a second, billed hourly on its largest dimension (Alibaba's
+# "Billing of SLB instances", ../shared/reference/prices-2026-12.md); at Beacon's volume new connections are it.
+LCU_NEW_CONNECTIONS_PER_HOUR = 25 * 3600
 SHARED = "alibaba"  # lines every Alibaba platform needs (registry, bucket)
 # What a user waits for on the first request after scale to zero, by platform, and where the figure comes from.
 COLD_START = {k.platform: k.cold_start for k in kinds.KINDS}
@@ -28,27 +44,34 @@ def _price(prices: PriceTable, price_id: str, per: str = "second") -> Amount:
     """A rate per second (per="second"), a compute unit's price or a factor (per="amount"), or unknown."""
     found = prices.get(price_id)
     if found is None:
-        return Amount(None, (price_id,))
-    return Amount(found.per_second if per == "second" else found.amount)
+        return Amount.unknown(price_id)
+    return found.rate() if per == "second" else found.span()
+
+
+def _span(a: Amount, b: Amount) -> Amount:
+    """The range between two figures for the same thing (e.g. one price on Alibaba's two sites)."""
+    return Amount(min(a.usd, b.usd), a.missing + b.missing, max(a.upper, b.upper))
 
 
 def _product(*parts: Amount) -> Amount:
     result = Amount(1.0)
     for part in parts:
-        result = result.times(part.usd) if part.known else Amount(None, tuple(sorted({*result.missing, *part.missing})))
+        result = result * part
     return result
 
 
-def fc_rates(function: Mapping[str, Any], prices: PriceTable) -> tuple[Amount, Amount]:
-    """(USD per active second of one instance, USD per request) for one FC function, in FC's compute units."""
+def fc_rates(function: Mapping[str, Any], prices: PriceTable, state: str = "active") -> tuple[Amount, Amount]:
+    """(USD per second of one instance, USD per request) for one FC function, in FC's compute units. Idle: the
+    GPU at its idle factor, no vCPU, memory and disk as active (FC 3.0 billing page)."""
     cu = _price(prices, "fc.cu", per="amount")
     gpu_gb = function["gpuMemoryMB"] / 1024
     parts = [
-        _product(Amount(gpu_gb), _price(prices, f"fc.factor.gpu.{function['gpuType']}.active", per="amount")),
-        _product(Amount(function["vcpu"]), _price(prices, "fc.factor.vcpu.active", per="amount")),
+        _product(Amount(gpu_gb), _price(prices, f"fc.factor.gpu.{function['gpuType']}.{state}", per="amount")),
         _product(Amount(function["memoryMB"] / 1024), _price(prices, "fc.factor.memory", per="amount")),
         _product(Amount(function["diskMB"] / 1024), _price(prices, "fc.factor.disk", per="amount")),
     ]
+    if state == "active":
+        parts.append(_product(Amount(function["vcpu"]), _price(prices, "fc.factor.vcpu.active", per="amount")))
     return _product(total(parts), cu), _product(_price(prices, "fc.factor.request", per="amount"), cu)
 
 
@@ -60,6 +83,7 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
         rates = [fc_rates(f, prices) for f in functions.values()]
         active = total(r[0] for r in rates).times(1 / len(rates))
         request = total(r[1] for r in rates).times(1 / len(rates))
+        idle = total(fc_rates(f, prices, "idle")[0] for f in functions.values()).times(1 / len(rates))
         high = sum(f["instances"]["max"] for f in functions.values())
         gpu_type = next(iter(functions.values()))["gpuType"]
         lines.append(
@@ -73,6 +97,16 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
                 f" x {latency:g} s x 1M + 1M requests, averaged over models",
                 usage_rate=active,
                 per_request=request,
+                scales_to_zero=True,
+                idle_rate=idle,
+                idle_window=None,  # how long FC keeps an idle GPU instance: no stored source gives it
+                idle_source="fc.idle-window: how long FC keeps an idle elastic GPU instance is not published",
+                cold_seconds=(COLD_START_LOW["fc"][0], 30 + startup_budget(outputs)),
+                cold_source=f"{COLD_START_LOW['fc'][1]}; up to 30 s plus the model's startup budget",
+                models=len(functions),
+                max_key="fcMaxInstances",
+                max_instances=high,
+                instance_month=active.times(month),
             )
         )
     partner = outputs.get(kinds.BY_PLATFORM["partner"].output_key)
@@ -110,14 +144,21 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
         )
     balancers = (outputs.get("loadBalancers") or {}).get("clb", 0)
     if balancers:
-        fee = _price(prices, "alibaba.clb.instance")
+        # The international site's fee; a mainland region's account may be on the China site, whose CNY fee
+        # (converted at fx.CNY.USD) is the other end of the range.
+        fee, lcu = _price(prices, "alibaba.clb.instance"), _price(prices, "alibaba.clb.lcu")
+        if is_mainland_region(region) and prices.get("alibaba.clb.instance.china-site"):
+            fee = _span(fee, _price(prices, "alibaba.clb.instance.china-site"))
+            lcu = _span(lcu, _price(prices, "alibaba.clb.lcu.china-site"))
         lines.append(
             CostLine(
                 "ack",
                 f"CLB load balancers x {balancers} (API server, one per model)",
                 *[fee.times(balancers * month)] * 2,
-                _price(prices, "alibaba.clb.lcu"),
-                f"{balancers} x instance fee x 730 h; per million: the LCU (traffic) fee",
+                lcu.times(1_000_000 * 3600 / LCU_NEW_CONNECTIONS_PER_HOUR),
+                f"{balancers} x instance fee x 730 h; LCU: one new connection per request, an LCU-hour covers"
+                " 25 new connections a second (alibaba.clb.lcu)",
+                per_request=lcu.times(3600 / LCU_NEW_CONNECTIONS_PER_HOUR),
             )
         )
     registry = outputs.get("registry") or {}
@@ -134,11 +175,12 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
         )
     if "modelBucket" in outputs:
         stored_gb = sum(m.get("weightsGiB", 0) for m in outputs.get("models") or []) * GB_PER_GIB
-        storage = _price(prices, "alibaba.oss.standard.LRS")
+        redundancy = outputs.get("modelBucketRedundancy") or "LRS"
+        storage = _price(prices, f"alibaba.oss.standard.{redundancy}")
         lines.append(
             CostLine(
                 SHARED,
-                "OSS weights (Standard LRS)",
+                f"OSS weights (Standard {redundancy})",
                 *[storage.times(stored_gb * month)] * 2,
                 Amount.zero(),
                 f"{stored_gb:.1f} GB of weights (planner's estimate) x per GB-month",
@@ -176,14 +218,18 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     candidates = {k: v for k, v in platforms.items() if v["respectsResidency"]}
     known = {k: v["month"].usd for k, v in candidates.items() if v["month"].known}
     cheapest = min(known, key=known.get) if known else None
-    order = list(workload.get("failoverOrder") or [])
+    parked = {line.provider for line in lines if not line.serves}
+    for name in parked & set(platforms):
+        platforms[name]["usage"] = Amount.zero()
+        platforms[name]["coldStart"] = "parked: its GPU pool is at zero nodes and no pod autoscaler starts a model"
+    order = [step for step in workload.get("failoverOrder") or [] if step not in parked]
     primary = next((p for p in _steps(order, platforms)), None)
     declared = total(line.month_min for line in lines)
     if primary:
         declared = declared + platforms[primary]["usage"]
     warning = ""
     multiple = workload["costWarningMultiple"]
-    if cheapest and declared.known and declared.usd > multiple * known[cheapest]:
+    if cheapest and declared.usd > multiple * known[cheapest]:  # the known part already says enough
         warning = (
             f"the declared platforms cost {declared.text()} a month at {requests:,} requests, more than {multiple:g}x"
             f" the cheapest residency-respecting placement ({cheapest}, ${known[cheapest]:,.2f})"
@@ -198,12 +244,46 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
         "primary": primary,
         "declared": declared,
         "warning": warning,
+        "yearlyBudgetUsd": workload.get("yearlyBudgetUsd"),
+        "breakEven": break_even(lines, platforms, requests),
     }
 
 
 def _usage(line: CostLine, busy: float, requests: int) -> Amount:
+    """Busy seconds beyond the floor; for a platform that scales to zero also, per model, the idle seconds
+    before it scales down and the cold starts' seconds, with requests arriving at random (Poisson) one at a time:
+    after each request the instance waits min(gap, window) (mean (1 - e^(-rate x window)) / rate) and the next
+    request starts cold with probability e^(-rate x window)."""
     beyond = max(0.0, busy - line.floor_seconds)
-    return line.usage_rate.times(beyond) + line.per_request.times(requests)
+    usage = line.usage_rate.times(beyond) + line.per_request.times(requests)
+    if not line.scales_to_zero or requests == 0:
+        return usage
+    month = HOURS_PER_MONTH * 3600.0
+    per_model = requests / max(line.models, 1)
+    rate = per_model / month
+    if line.idle_window is None:
+        return usage + Amount.unknown(line.idle_source.split(":")[0])
+    waiting = (1 - math.exp(-rate * line.idle_window)) / rate
+    busy_each = busy / max(requests, 1)
+    idle = min(waiting * per_model, max(0.0, month - busy_each * per_model)) * line.models
+    cold = per_model * math.exp(-rate * line.idle_window) * line.models
+    low, high = line.cold_seconds
+    cold_cost = Amount(cold * low, upper=cold * high) * line.usage_rate
+    return usage + line.idle_rate.times(idle) + cold_cost
+
+
+def idle_and_cold(line: CostLine, requests: int) -> dict[str, float]:
+    """The idle seconds and cold starts a month that _usage bills, for the view."""
+    if not line.scales_to_zero or requests == 0 or line.idle_window is None:
+        return {}
+    month = HOURS_PER_MONTH * 3600.0
+    per_model = requests / max(line.models, 1)
+    rate = per_model / month
+    return {
+        "idleSeconds": round((1 - math.exp(-rate * line.idle_window)) / rate * per_model * line.models),
+        "coldStarts": round(per_model * math.exp(-rate * line.idle_window) * line.models),
+        "coldStartSeconds": list(line.cold_seconds),
+    }
 
 
 def _steps(order: Sequence[str], platforms: Mapping[str, Any]):
@@ -236,6 +316,11 @@ def workload_lines(view: Mapping[str, Any] | None) -> list[str]:
     unpriced = f"; not priced: {', '.join(view['unpriced'])}" if view["unpriced"] else ""
     lines.append(f"    cheapest residency-respecting placement: {cheapest}{unpriced}")
     lines.append(f"    declared (every floor, usage on {view['primary']}): {view['declared'].text()}")
+    for name, even in (view.get("breakEven") or {}).items():
+        lines.append(
+            f"    {name} is cheaper than {even['against']} above {even['requestsPerMonth']:,} requests a month"
+            f" ({even['basis']})"
+        )
     if view["warning"]:
         lines.append(f"  warning: {view['warning']}")
     return lines
@@ -313,7 +398,7 @@ def fleet_lines(costs: Sequence[Any]) -> list[str]:
         return []
     declared = total(v["declared"] for v in views)
     cheapest = [
-        v["platforms"][v["cheapest"]]["month"] if v["cheapest"] else Amount(None, ("a priced placement",))
+        v["platforms"][v["cheapest"]]["month"] if v["cheapest"] else Amount.unknown("a priced placement")
         for v in views
     ]
     return [
@@ -321,39 +406,3 @@ def fleet_lines(costs: Sequence[Any]) -> list[str]:
         f" placement of every region {total(cheapest).text()}"
         + ("" if all(v["cheapest"] for v in views) else " (a region has no priced placement)")
     ]
-
-
-def cost_changes(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> list[str]:
-    """What a change does to a region's monthly cost, from two plans' `cost` (as_json): for the plan diff."""
-    before, after = before or {}, after or {}
-
-    def figure(document: Mapping[str, Any], *path: str) -> float | None | str:
-        for key in path:
-            document = document.get(key) if isinstance(document, Mapping) else None
-        if not isinstance(document, Mapping):
-            return "absent"
-        return document.get("usd")
-
-    def text(value: float | None | str) -> str:
-        return value if isinstance(value, str) else ("unknown" if value is None else f"${value:,.2f}")
-
-    changes = []
-    for label, path in (
-        ("month at minimum", ("monthMin",)),
-        ("month at maximum", ("monthMax",)),
-        ("month at the expected volume (declared)", ("workload", "declared")),
-    ):
-        old, new = figure(before, *path), figure(after, *path)
-        if old == new:
-            continue
-        delta = f" ({new - old:+,.2f})" if isinstance(old, float) and isinstance(new, float) else ""
-        changes.append(f"{label}: {text(old)} → {text(new)}{delta}")
-    lines_before = {(x["provider"], x["what"]): x for x in before.get("lines") or []}
-    lines_after = {(x["provider"], x["what"]): x for x in after.get("lines") or []}
-    for key in sorted(lines_before.keys() | lines_after.keys()):
-        old_line, new_line = lines_before.get(key, {}), lines_after.get(key, {})
-        old = (figure(old_line, "monthMin"), figure(old_line, "monthMax"))
-        new = (figure(new_line, "monthMin"), figure(new_line, "monthMax"))
-        if old != new:
-            changes.append(f"{key[0]} {key[1]}: {text(old[0])}..{text(old[1])} → {text(new[0])}..{text(new[1])}")
-    return changes

@@ -109,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.stack:
         _remove_stale_plans(args.out, set(stacks))
     failed = []
+    over_budget: list[str] = []
     region_costs = []
     for config, synthesis in broken + plan_stacks(configs, fleet=fleet):
         path = args.out / f"{config.stack}.json"
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         region = region_cost(synthesis, prices, args.latency_seconds)
         if region:
             region_costs.append(region)
+            budget = platform_cost.budget_view(region)
+            if budget and budget["problems"]:  # over its yearlyBudgetUsd: the plan fails, saying what to change
+                over_budget.extend(f"  - {config.stack}: {problem}" for problem in budget["problems"])
         reasons = failure_lines(synthesis, violations)
         if args.view == "cost":
             if reasons:
@@ -149,16 +153,14 @@ def main(argv: list[str] | None = None) -> int:
         "regions": [cost.as_json(r) for r in region_costs],
         "monthMin": cost.total(r.month_min for r in region_costs).as_json(),
         "monthMax": cost.total(r.month_max for r in region_costs).as_json(),
+        "headline": platform_cost.headline_json(region_costs),
         "study": cost.study_scenario(prices),
     }
     if args.view == "cost-json":
         print(plan_json(fleet_cost), end="")
     elif not args.json_only and not failed:  # a fleet total over the stacks that planned would read as the fleet's
-        low = cost.total(r.month_min for r in region_costs)
-        high = cost.total(r.month_max for r in region_costs)
         fleet_lines = [
-            f"Fleet, {plural(len(region_costs), 'region')}: {low.text()} a month at minimum replicas,"
-            f" {high.text()} at maximum",
+            *platform_cost.headline_lines(region_costs, f"Fleet, {plural(len(region_costs), 'region')}"),
             *platform_cost.fleet_lines(region_costs),
             # The study's reference scenario is the same on every run: the cost view's, not every plan's.
             *(study_lines(prices)[1:] if args.view == "cost" else []),
@@ -168,13 +170,16 @@ def main(argv: list[str] | None = None) -> int:
     if across:
         print(f"the stacks disagree ({plural(len(across), 'problem')}):", file=sys.stderr)
         print("\n".join(fit([f"  - {message}" for message in across])), file=sys.stderr)
+    if over_budget:
+        print("over budget (yearlyBudgetUsd):", file=sys.stderr)
+        print("\n".join(fit(over_budget)), file=sys.stderr)
     if failed:
         print(
             f"{len(failed)} of {plural(len(stacks), 'stack')} failed to synthesize or broke a mandatory policy:"
             f" {', '.join(failed)}",
             file=sys.stderr,
         )
-    if failed or across:
+    if failed or across or over_budget:
         return 1
     # With --view cost-json, stdout is JSON only; the status goes to stderr.
     status = sys.stderr if args.view == "cost-json" else sys.stdout

@@ -6,7 +6,7 @@ import json
 import textwrap
 from typing import Any
 
-from fleet import cost, credentials
+from fleet import cost, credentials, platform_cost
 from fleet.config_schema import load_project_schema
 from offline import policy_check
 from offline.engine import STACK_TYPE, DeclaredResource, Synthesis, _replacing_secrets, masked
@@ -354,13 +354,22 @@ def cost_lines(region: cost.RegionCost) -> list[str]:
             (
                 line.provider,
                 line.what,
-                line.month_min.text(),
-                line.month_max.text(),
-                line.per_million.text(),
+                line.month_min.short(),
+                line.month_max.short(),
+                line.per_million.short(),
                 line.basis,
             )
         )
-    rows.append(("total", "", region.month_min.text(), region.month_max.text(), "", "unknown if any part is"))
+    rows.append(
+        (
+            "total",
+            "",
+            region.month_min.short(),
+            region.month_max.short(),
+            "",
+            "known figure..upper end of bounded prices, + the unknown parts (named below)",
+        )
+    )
     saved = region.gpus_whole - region.gpus_packed
     lines = [
         "",
@@ -382,6 +391,8 @@ def cost_lines(region: cost.RegionCost) -> list[str]:
             f" each with its unit, currency, source and date: {', '.join(region.missing())}"
         )
     lines.extend(region.notes)  # the cost at the expected volume (fleet/platform_cost.py)
+    lines.extend(platform_cost.headline_lines([region], f"  Region {region.region}"))
+    lines.extend(platform_cost.budget_lines(region))
     return lines
 
 

@@ -353,6 +353,17 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser.add_argument("--include-vpc", action="store_true", help="also probe VPC-only endpoints (run inside the VPC)")
     parser.add_argument("--prompts", type=Path, default=PROMPTS_PATH, help="golden prompt file")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument(
+        "--consistency",
+        action="store_true",
+        help="check that every provider of a model answers the same fixed prompts alike (probe/consistency.py)",
+    )
+    parser.add_argument(
+        "--logprob-tolerance",
+        type=float,
+        default=None,
+        help="with --consistency: nats within which two tokens count as a near tie (default 0.1; docs/probe.md)",
+    )
     args = parser.parse_args(argv)
 
     if not 1 <= args.requests <= MAX_REQUESTS_PER_PROVIDER:
@@ -373,6 +384,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     if unknown:
         print(f"error: unknown provider(s): {printable(', '.join(unknown))}", file=sys.stderr)
         return 2
+    if args.consistency or args.logprob_tolerance is not None:
+        from probe.consistency_command import run_consistency
+
+        return run_consistency(args, config, os.environ if environ is None else environ)
 
     results = run_probe(
         config,

@@ -289,9 +289,12 @@ def _export_models_and_workload(settings: RegionSettings) -> None:
         pulumi.export(
             "workload",
             {
-                "requestsPerMonth": settings.workload.requests_per_month,
+                # The region's requests, all models together (the cost view's volume), and each model's.
+                "requestsPerMonth": settings.workload.requests_per_month * len(settings.models),
+                "requestsPerModelPerMonth": settings.workload.requests_per_month,
                 "secondsPerRequest": settings.workload.seconds_per_request,
                 "costWarningMultiple": settings.workload.cost_warning_multiple,
+                "yearlyBudgetUsd": settings.workload.yearly_budget_usd,
                 "servingPlatforms": list(settings.serving_platforms),
                 "failoverOrder": list(settings.failover_order),
             },

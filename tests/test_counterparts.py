@@ -41,7 +41,7 @@ def test_runpod_templates_pin_the_worker_and_reference_the_hf_token_by_name(synt
         assert env["HF_TOKEN"] == "{{ RUNPOD_SECRET_hf_token }}"
         assert env["OPENAI_SERVED_MODEL_NAME_OVERRIDE"] in served_models(stack) and env["MAX_MODEL_LEN"] == "4096"
     for endpoint in result.of_type(ENDPOINT):
-        assert endpoint.inputs["workersMin"] == 0 and endpoint.inputs["workersMax"] == 2
+        assert endpoint.inputs["workersMin"] == 0 and endpoint.inputs["workersMax"] == 1  # sized to Beacon
         assert endpoint.inputs["gpuIds"] == "ADA_24,AMPERE_24"
         # The template id comes from template.template.id (RunPod's), never the resource's Pulumi id.
         assert endpoint.inputs["templateId"].startswith("tpl-sim-counterpart-")

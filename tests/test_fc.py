@@ -51,7 +51,7 @@ def test_each_function_is_sized_by_the_planner_and_runs_the_vpc_image_on_port_80
     qwen = by_model["qwen2.5-1.5b"].inputs
     # qwen2.5-1.5b fp16 at 4096 tokens x 8 sequences, sliced by the planner in whole GiB = GiB x 1024 MB.
     estimate = capacity.estimate_memory(catalog.BUILTIN_MODELS["qwen2.5-1.5b"], "fp16", 4096, 8)
-    assert qwen["gpuConfig"] == {"gpuType": "fc.gpu.ampere.1", "gpuMemorySize": estimate.slice_gib * 1024}
+    assert qwen["gpuConfig"] == {"gpuType": "fc.gpu.ada.1", "gpuMemorySize": estimate.slice_gib * 1024}
     assert qwen["customContainerConfig"]["port"] == 8000
     assert (
         "-registry-vpc." in qwen["customContainerConfig"]["image"]
@@ -63,9 +63,9 @@ def test_each_function_is_sized_by_the_planner_and_runs_the_vpc_image_on_port_80
 
 
 def test_each_function_scales_from_zero_to_the_configured_maximum(fc_region):
-    assert {c.inputs["reservedConcurrency"] for c in fc_region.of_type(CAP)} == {2}
+    assert {c.inputs["reservedConcurrency"] for c in fc_region.of_type(CAP)} == {1}  # Beacon's budget: 1
     assert not [r for r in fc_region.resources if r.type == "alicloud:fc/v3ProvisionConfig:V3ProvisionConfig"]
-    assert all(e["instances"] == {"min": 0, "max": 2} for e in fc_region.outputs["fcEndpoints"].values())
+    assert all(e["instances"] == {"min": 0, "max": 1} for e in fc_region.outputs["fcEndpoints"].values())
 
 
 def test_the_router_reaches_fc_over_https_with_a_bearer_key_the_function_itself_checks(fc_region):
@@ -189,12 +189,13 @@ def _revealed(resources):
 # --- scale to zero, as far as each platform allows -----------------------------------------------------------
 
 
-def test_at_zero_replicas_the_gpu_pool_may_reach_zero_nodes_and_eas_keeps_the_one_instance_it_must(synth):
-    result = settled_ok(synth("us-east", overrides={"minReplicasPerModel": 0}))
+def test_at_zero_replicas_the_gpu_pool_may_reach_zero_nodes_and_eas_scales_to_zero(synth):
+    result = settled_ok(synth("us-east", overrides={"minReplicasPerModel": 0, "servingPlatforms": ["eas", "ack"]}))
     pool = next(p for p in result.of_type("alicloud:cs/nodePool:NodePool") if p.inputs.get("scalingConfig"))
     assert pool.inputs["scalingConfig"]["minSize"] == 0
     assert result.one("alicloud:cs/autoscalingConfig:AutoscalingConfig").inputs["scaleUpFromZero"] is True
-    assert {e["autoscaler"]["min"] for e in result.outputs["easEndpoints"].values()} == {1}
+    # The console guide's lower limit (0), not the API's min > 0: fleet/eas.py says why.
+    assert {e["autoscaler"]["min"] for e in result.outputs["easEndpoints"].values()} == {0}
     assert any("may scale to zero nodes" in w for w in result.warnings)
 
 

@@ -169,7 +169,7 @@ def test_plan_table_lists_each_counterpart_with_provider_location_gpu_scaling_an
     rows = {line.split()[0]: line.split() for line in section[2:]}
     assert set(rows) == served_models("cn-beijing")
     assert rows["mistral-7b"][1:4] == ["runpod", "AP-JP-1", "ADA_24,AMPERE_24"]
-    assert "0..2 workers, idle 300s" in " ".join(rows["mistral-7b"])
+    assert "0..1 workers, idle 300s" in " ".join(rows["mistral-7b"])
     assert rows["mistral-7b"][-1] == "https://api.runpod.ai/v2/ep-sim-counterpart-mistral-7b-endpoint/openai/v1"
 
 

@@ -93,7 +93,7 @@ def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
     # What stays changes only because the model left: a smaller GPU pool, one service account fewer in the trust.
     changed = {name: [path for path, _, _ in leaves] for (_, name, _), leaves in us_east.changed}
     assert changed == {
-        "gpu-pool-pool": ["inputs.scalingConfig.maxSize", "inputs.scalingConfig.minSize"],
+        "gpu-pool-pool": ["inputs.scalingConfig.maxSize"],  # its minimum is 0 nodes either way
         "model-access-serving-role": ["inputs.assumeRolePolicyDocument.Statement.0.Condition.StringEquals.oidc:sub[−]"],
     }
 

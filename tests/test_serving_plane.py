@@ -126,11 +126,14 @@ def test_the_gpu_pool_is_labelled_for_isolated_cgpu_binpacked_and_tainted(synth,
 
 
 def test_the_gpu_pool_is_sized_from_the_packing_of_min_and_max_replicas(synth):
-    result = settled_ok(synth("cn-beijing"))
+    result = settled_ok(synth("cn-beijing", overrides={"minReplicasPerModel": 1, "maxReplicasPerModel": 2}))
     scaling = gpu_pool(result).inputs["scalingConfig"]
     # Three models, one replica each: 19 + 5 GiB on one A10 and 5 GiB on a second; two replicas need three.
     assert result.outputs["gpuPacking"]["gpusNeeded"] == 2
     assert scaling == {"enable": True, "minSize": 2, "maxSize": 3, "type": "gpushare"}
+    # The shipped default, sized to Beacon: no replica when idle, one per model at most.
+    default = gpu_pool(settled_ok(synth("cn-beijing"))).inputs["scalingConfig"]
+    assert (default["minSize"], default["maxSize"]) == (0, 2)
 
 
 def test_compute_isolation_and_spot_change_the_pool(synth):
@@ -208,9 +211,9 @@ def test_one_eas_service_per_model_mounts_the_bucket_read_only_and_autoscales(sy
         (mount,) = document["storage"]
         assert mount["oss"] == {"path": f"oss://{bucket}/models/{model}/", "readOnly": True}
         assert document["oss_endpoint"] == f"oss-{region}-internal.aliyuncs.com"
-        assert document["autoscaler"] == {
-            "min": 1,
-            "max": 2,
+        assert document["autoscaler"] == {  # sized to Beacon: scale to zero, one instance per model at most
+            "min": 0,
+            "max": 1,
             "scaleStrategies": [{"metricName": "qps", "threshold": 10}],
         }
         assert "instance" not in document["metadata"]  # the autoscaler's (issue 26, finding 6)

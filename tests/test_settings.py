@@ -85,7 +85,7 @@ def test_defaults_come_from_pulumi_yaml_when_the_stack_is_silent():
             {"gpuInstanceTypes": ["ecs.gn7i-c8g1.2xlarge", "ecs.gn6i-c4g1.xlarge"]},
             "beacon-fleet:gpuInstanceTypes: mixes GPU",
         ),
-        ({"minReplicasPerModel": 3}, "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (2)"),
+        ({"minReplicasPerModel": 3}, "beacon-fleet:minReplicasPerModel: 3 is more than maxReplicasPerModel (1)"),
         ({"maxReplicasPerModel": 0}, "beacon-fleet:maxReplicasPerModel: must be at least 1"),
         ({"servingPlatforms": ["eas", "gke"]}, "beacon-fleet:servingPlatforms[1]: unknown platform 'gke'"),
         ({"maxContextTokens": 65536}, "beacon-fleet:maxContextTokens: 65536 exceeds qwen2.5-1.5b's maximum context"),

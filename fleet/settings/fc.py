@@ -14,6 +14,7 @@ from fleet.settings.residency import Residency
 # The workload's decimals: (lowest, highest, lowest excluded). A request holds a GPU at most as long as the
 # router's longest timeout (600 s, fleet/router_config.TIMEOUT_LIMITS); an hour leaves room and no more.
 DECIMAL_BOUNDS = {"averageSecondsPerRequest": (0.0, 3600.0, True), "costWarningMultiple": (1.0, 1000.0, False)}
+MAX_YEARLY_BUDGET_USD = 10_000_000.0  # a bound for the number, far above any research fleet
 FC_ACCOUNT_INSTANCE_QUOTA = 100  # FC's default per region and account (weights-fc-eas.md)
 
 
@@ -25,9 +26,10 @@ class FcSettings:
 
 @dataclass(frozen=True)
 class Workload:
-    requests_per_month: int  # the region's expected requests, all models together
+    requests_per_month: int  # each model's expected requests a month in the region
     seconds_per_request: float
     cost_warning_multiple: float  # warn when the declared platforms cost more than this times the cheapest
+    yearly_budget_usd: float | None = None  # the plan fails above it (fleet/platform_cost.budget_view)
 
 
 def parse_fc(
@@ -106,6 +108,16 @@ def parse_workload(values: dict[str, Any], p: Problems) -> Workload | None:
             p.add(key, f"'{shown}' is not a decimal number {bound} and at most {high:g}, written like \"2.0\"")
             continue
         parsed[key] = value
+    budget_text, budget = values.get("yearlyBudgetUsd"), None
+    if budget_text not in (None, ""):
+        budget = numbers.parse_decimal(budget_text, 0.0, MAX_YEARLY_BUDGET_USD, low_inclusive=False)
+        if budget is None:
+            shown = ascii(str(budget_text))[1:-1][:40]
+            p.add(
+                "yearlyBudgetUsd",
+                f"'{shown}' is not a decimal number more than 0 and at most {MAX_YEARLY_BUDGET_USD:g}, written like"
+                ' "3000", or empty for no budget',
+            )
     if not isinstance(requests, int) or len(parsed) != 2:
         return None
-    return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"])
+    return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"], budget)
