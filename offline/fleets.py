@@ -34,7 +34,7 @@ STACKS = re.compile(re.escape(END) + r"(\{.*?\}) -->")
 PURPOSE = {
     DEFAULT_FLEET: "the project root's stacks: every Alibaba platform (ACK with cGPU, PAI-EAS) beside a counterpart,"
     " in Beijing, Singapore and Virginia",
-    "mvp": "the study's MVP: no Alibaba at all, counterparts only in the US, the EU and APAC (Tokyo)",
+    "mvp": "the study's MVP: no Alibaba at all, RunPod counterparts only in the US, the EU and APAC (Tokyo)",
     "option-a": "the study's option A: mainland China on Function Compute GPU with an ICP licence, counterparts"
     " in the US and the EU",
     "hybrid": "the study's option B: Singapore on Function Compute, plus an optional mainland endpoint",
