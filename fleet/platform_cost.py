@@ -110,21 +110,11 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
             )
         )
     partner = outputs.get(kinds.BY_PLATFORM["partner"].output_key)
-    if partner:
-        # A partner's price is its agreement's; no public source gives it, so it stays unknown, named.
+    if partner:  # a partner's price is its agreement's; no public source gives it, so it stays unknown, named
         unknown = Amount(None, (f"partner.{partner['name']} (the agreement's price)",))
-        lines.append(
-            CostLine(
-                "partner",
-                f"Partner {partner['name']}'s endpoint",
-                unknown,
-                unknown,
-                unknown,
-                "priced by the agreement with the partner; nothing is provisioned",
-                usage_rate=unknown,
-                per_request=unknown,
-            )
-        )
+        what, basis = f"Partner {partner['name']}'s endpoint", "priced by the agreement; nothing is provisioned"
+        line = CostLine("partner", what, unknown, unknown, unknown, basis, usage_rate=unknown, per_request=unknown)
+        lines.append(line)
     kubernetes = outputs.get("kubernetes") or {}
     if kubernetes.get("systemPool"):
         system = kubernetes["systemPool"]
