@@ -8,7 +8,8 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PLAN_STAMP := $(VENV)/.plan-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: plan plan-diff prices test lint bench docs chart-docs smoke clean
+
+.PHONY: plan plan-diff fleets prices test lint bench docs chart-docs smoke clean
 
 $(PLAN_STAMP): requirements.txt requirements-plan.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,8 +21,13 @@ $(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt
 	@touch $@
 
 ## plan: synthesize every stack offline (mock engine, no cloud) and write plan/<stack>.json
+##   make plan FLEET=mvp   plans an example fleet's stacks (fleets/mvp/), router included, into plan/mvp/
 plan: $(PLAN_STAMP)
-	$(PY) -m offline.plan $(ARGS)
+	$(PY) -m offline.plan $(if $(FLEET),--fleet $(FLEET)) $(ARGS)
+
+## fleets: plan every fleet (the default one and each under fleets/) and rewrite README.md's fleet table
+fleets: $(PLAN_STAMP)
+	$(PY) -m offline.fleets $(ARGS)
 
 ## plan-diff: plan a base ref and the working tree offline, and say what changed per stack
 ##   make plan-diff ARGS="--base-ref origin/main"
