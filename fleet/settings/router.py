@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fleet import urls
 from fleet.config_schema import ProjectSchema
 from fleet.settings.problems import ConfigError, Problems
 from fleet.settings.typed import typed_values
+from fleet.settings_types import RailwayTarget, RouterSettings
 
 ROLES = ("region", "router")
 PUBLISH_TARGETS = ("kubernetes", "railway")
@@ -26,38 +26,6 @@ _STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 # Keys that describe a region; set in a router stack they would be silently ignored, so they are refused.
 REGION_ONLY_KEYS = ("routerRegion", "models", "servingPlatforms", "counterpartProvider")
-
-
-@dataclass(frozen=True)
-class RailwayTarget:
-    api_url: str
-    project_id: str
-    environment_id: str
-    service_id: str
-    token_type: str  # project | account
-
-    def ids(self) -> dict[str, str]:
-        return {
-            "railwayProjectId": self.project_id,
-            "railwayEnvironmentId": self.environment_id,
-            "railwayServiceId": self.service_id,
-        }
-
-
-@dataclass(frozen=True)
-class RouterSettings:
-    project: str
-    stack: str
-    region_stacks: tuple[str, ...]
-    publish_targets: tuple[str, ...]
-    namespace: str
-    railway: RailwayTarget | None
-    # The region stack (one of region_stacks) whose VPC the kubernetes target's router runs in; '' = unknown,
-    # then the in-cluster router is trusted with internet endpoints only (fleet/router_reach.py).
-    kubernetes_region_stack: str = ""
-
-    def publishes_to(self, target: str) -> bool:
-        return target in self.publish_targets
 
 
 def stack_role(schema: ProjectSchema, stack: str, raw: Mapping[str, str]) -> str:
