@@ -9,7 +9,7 @@ from typing import Any
 from fleet import capacity, catalog, gpus, kinds, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
 from fleet.settings_types import GPU_ISOLATION_LABELS, GpuChoice, ServedModel
-from weights.manifest import ManifestError, manifest_path, manifest_text, parse
+from fleet.weights_manifest import ManifestError, manifest_path, manifest_text, parse
 
 PLATFORMS = kinds.PLATFORMS
 # The order the router may try a region's endpoints in: a step per platform, the partner, then the counterpart.
