@@ -32,7 +32,7 @@ from fleet.settings.storage import (
     parse_image,
     parse_registry,
 )
-from fleet.settings.typed import typed_values
+from fleet.settings.typed import check_scope, typed_values
 from fleet.settings_types import CounterpartSettings, PartnerSettings, RegionSettings, Residency, Scaling
 
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
@@ -45,6 +45,7 @@ def parse_settings(
     """Pure: turn raw config strings into RegionSettings, or raise ConfigError with every problem found."""
     p = Problems(schema.project)
     values = typed_values(schema, raw, secret_keys, p)
+    check_scope(schema, raw, values, "region", p)
 
     region = str(raw.get("alicloud:region") or "")
     platforms = parse_platforms(values, p)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from fleet import urls
 from fleet.config_schema import ProjectSchema
 from fleet.settings.problems import ConfigError, Problems
-from fleet.settings.typed import typed_values
+from fleet.settings.typed import check_scope, typed_values
 from fleet.settings_types import RailwayTarget, RouterSettings
 
 ROLES = ("region", "router")
@@ -24,8 +24,6 @@ RAILWAY_TOKEN_TYPES = ("project", "account")
 # org/project/stack; on a self-managed backend the organization is literally "organization".
 _STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# Keys that describe a region; set in a router stack they would be silently ignored, so they are refused.
-REGION_ONLY_KEYS = ("routerRegion", "models", "servingPlatforms", "counterpartProvider")
 
 
 def stack_role(schema: ProjectSchema, stack: str, raw: Mapping[str, str]) -> str:
@@ -43,10 +41,7 @@ def parse_router_settings(
     """Pure: the router stack's settings, or ConfigError listing every problem."""
     p = Problems(schema.project)
     values = typed_values(schema, raw, secret_keys, p)
-    for key in REGION_ONLY_KEYS:
-        # The CLI hands defaults over like set values, so "set" means "differs from the default".
-        if key in values and values[key] != schema.keys[key].default:
-            p.add(key, "describes a region and is ignored by a router stack; remove it from this stack file")
+    check_scope(schema, raw, values, "router", p)
 
     region_stacks = tuple(values.get("regionStacks") or ())
     if not region_stacks:
