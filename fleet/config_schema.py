@@ -42,6 +42,7 @@ ROUTER_KEYS = frozenset(
         "routerPublishTargets",
         "routerNamespace",
         "routerKubernetesRegionStack",
+        "routerAcceptsSchemaVersion",
         "routerKubeconfig",
         "railwayApiUrl",
         "railwayProjectId",

@@ -234,6 +234,8 @@ class RouterSettings:
     # The region stack (one of region_stacks) whose VPC the kubernetes target's router runs in; '' = unknown,
     # then the in-cluster router is trusted with internet endpoints only (fleet/router_reach.py).
     kubernetes_region_stack: str = ""
+    # The newest router config schema version the published routers accept (schemas/router-config.v<N>.json).
+    accepted_schema_version: int = 1
 
     def publishes_to(self, target: str) -> bool:
         return target in self.publish_targets

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from fleet import urls
+from fleet import router_contract, urls
 from fleet.config_schema import ProjectSchema
 from fleet.settings.problems import ConfigError, Problems
 from fleet.settings.typed import check_scope, typed_values
@@ -81,6 +81,14 @@ def parse_router_settings(
             "says where the in-cluster router runs, but kubernetes is not in routerPublishTargets; remove it",
         )
 
+    accepted = values.get("routerAcceptsSchemaVersion")
+    if isinstance(accepted, bool) or accepted not in router_contract.SCHEMA_PATHS:
+        known = ", ".join(map(str, router_contract.SCHEMA_PATHS))
+        p.add(
+            "routerAcceptsSchemaVersion",
+            f"'{accepted}' is not a router config schema version ({known}); set the newest version your router"
+            " implements (docs/router-config.md, the router contract)",
+        )
     railway = _railway(schema, values, raw, p) if "railway" in targets else None
     p.raise_if_any(stack)
     return RouterSettings(
@@ -91,6 +99,7 @@ def parse_router_settings(
         namespace=namespace,
         railway=railway,
         kubernetes_region_stack=in_vpc_of,
+        accepted_schema_version=accepted,
     )
 
 
