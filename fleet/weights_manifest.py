@@ -165,8 +165,11 @@ def _file_problems(where: str, raw: object, paths: dict[str, str]) -> tuple[File
     if not isinstance(raw, dict):
         shown = repr(raw)[:60]
         return None, [f"{where}: must be an object {{path, size, sha256}}, got {type(raw).__name__} {shown}"]
-    problems = [f"{where}.{key[:40]!r}: unknown field; use {', '.join(sorted(_FILE_KEYS))}" for key in raw
-                if key not in _FILE_KEYS]
+    problems = [
+        f"{where}.{key[:40]!r}: unknown field; use {', '.join(sorted(_FILE_KEYS))}"
+        for key in raw
+        if key not in _FILE_KEYS
+    ]
     path, size, sha = raw.get("path"), raw.get("size"), raw.get("sha256")
     prefix, source = raw.get("sha256Prefix"), raw.get("source")
     path_problem = hub_names.path_problem(path)
@@ -184,9 +187,7 @@ def _file_problems(where: str, raw: object, paths: dict[str, str]) -> tuple[File
             f" or null (unknown), got {repr(size)[:40]}"
         )
     if sha is not None and not _is_sha256(sha):
-        problems.append(
-            f"{where}.sha256: must be 64 lowercase hex digits or null (unknown), got {repr(sha)[:80]}"
-        )
+        problems.append(f"{where}.sha256: must be 64 lowercase hex digits or null (unknown), got {repr(sha)[:80]}")
     if prefix is not None and not (
         isinstance(prefix, str) and 0 < len(prefix) <= 64 and all(c in "0123456789abcdef" for c in prefix)
     ):
@@ -221,7 +222,7 @@ def parse(text: str) -> Manifest:
     except RecursionError:
         raise ManifestError("not a manifest: its JSON is nested too deeply to read") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise ManifestError(f"not a {SCHEMA} manifest (the top level must be an object with \"schema\": \"{SCHEMA}\")")
+        raise ManifestError(f'not a {SCHEMA} manifest (the top level must be an object with "schema": "{SCHEMA}")')
     problems: list[str] = []
     if not isinstance(data.get("model"), str) or not data["model"]:
         problems.append("model: missing")
