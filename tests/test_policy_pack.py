@@ -264,6 +264,7 @@ def test_every_policy_applies_to_something_the_fleet_declares():
         },
         "required-tags": set(bp.TAGGABLE) & declared,
         "alicloud-provider-schema": set(bp.provider_rules.rules()["resources"]) & declared,
+        "fleet-budget": {bp.COST_BUDGET},
     }
     assert set(applies) == {p.name for p in bp.ALL_POLICIES}
     for name, types in applies.items():
