@@ -78,6 +78,7 @@ def test_every_resource_lives_under_a_component_of_the_project(synth, stack):
         "beacon-fleet:serving:EasModelService",
         "beacon-fleet:kubernetes:InferenceRelease",
         "beacon-fleet:counterpart:" + ("ModalCounterpart" if stack == "us-east" else "RunpodCounterpart"),
+        "beacon-fleet:cost:Budget",
     }
     for resource in result.resources:
         if resource.custom:
