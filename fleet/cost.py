@@ -60,14 +60,15 @@ class CostLine:
     idle_source: str = ""
     cold_seconds: tuple[float, float] = (0.0, 0.0)
     cold_source: str = ""
+    cold_rate: Amount | None = None  # what a cold start's seconds cost; None: usage_rate (ACK: whole GPU nodes)
     models: int = 1
     # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
     # instances it allows now (all models), and one instance's month.
     max_key: str = ""
     max_instances: int = 0
     instance_month: Amount = Amount(0.0)
-    # False for ACK's GPU pool at zero nodes: without pod autoscaling nothing starts a model there again, so it
-    # takes no traffic (the router fails over) and the view puts no usage on it.
+    # False for ACK's GPU pool at zero nodes without pod autoscaling (minReplicasPerModel above 0 never leaves the
+    # pool empty, and at 0 KEDA's HTTP add-on starts a model), kept for a line that takes no traffic.
     serves: bool = True
 
 
@@ -139,6 +140,7 @@ def region_cost(
         node = _rate(prices, f"alibaba.ecs.{instance}.{region}")
         gpu_gib = int(re.search(r"(\d+) GiB", packing.get("gpu", "0 GiB")).group(1)) or 1
         slices = [ack["gpuMemGiB"] for ack in outputs["ackEndpoints"].values()]
+        from_zero = pool["minNodes"] == 0 and any(a.get("scalesToZero") for a in outputs["ackEndpoints"].values())
         lines.append(
             CostLine(
                 "ack",
@@ -156,7 +158,8 @@ def region_cost(
                 max_key="maxReplicasPerModel",
                 max_instances=pool["maxNodes"],
                 instance_month=node.times(month),
-                serves=pool["minNodes"] > 0,
+                serves=pool["minNodes"] > 0 or from_zero,
+                **(_ack_scale_to_zero(outputs, node, int(packing.get("gpusNeeded", 1)) or 1) if from_zero else {}),
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)
@@ -235,6 +238,29 @@ def _eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, An
         "cold_seconds": (budget, eas.PROVISION_SECONDS + budget),
         "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
         " provisioning estimate plus it (fleet/eas.py)",
+    }
+
+
+def _ack_scale_to_zero(outputs: Mapping[str, Any], node: Amount, nodes: int) -> dict[str, Any]:
+    """ACK at zero nodes: a request wakes the pool (the nodes cGPU packs one pod of every model onto, any model's
+    request keeping them), which bills whole nodes while the pod waits out KEDA's scale-down and the emptied node
+    the autoscaler's; a cold start bills them through a node's creation, the image pull and the model load."""
+    from fleet import serving
+
+    colds = [a.get("coldStartSeconds", 0) for a in outputs["ackEndpoints"].values()]
+    warm_node = startup_budget(outputs) + serving.IMAGE_PULL_SECONDS
+    return {
+        "scales_to_zero": True,
+        "idle_rate": node.times(nodes),
+        "idle_window": float(serving.POD_SCALEDOWN_SECONDS + serving.NODE_UNNEEDED_SECONDS),
+        "idle_source": "KEDA HTTPScaledObject scaledownPeriod 300 s (the chart's value; KEDA's cooldownPeriod"
+        " default) plus the cluster autoscaler's unneeded_duration 10 min (terraform-provider-alicloud"
+        " cs_autoscaling_config docs; declared)",
+        "cold_seconds": (float(warm_node), float(max(colds) if colds else warm_node)),
+        "cold_rate": node.times(nodes),
+        "cold_source": "no source times an ACK GPU node's creation: the image pull and the model's startup budget,"
+        " up to the cluster autoscaler's 15-minute max-node-provision-time plus them (fleet/serving.py)",
+        "models": 1,  # one pool for all models: any model's request keeps it
     }
 
 

@@ -38,8 +38,9 @@ SHARED = "alibaba"  # lines every Alibaba platform needs (registry, bucket)
 # What a user waits for on the first request after scale to zero, by platform, and where the figure comes from.
 COLD_START = {
     "fc": "10-30 s to a GPU instance (FC 3.0 GPU docs, '10到30秒'), plus the model's load from the OSS mount",
-    "ack": "none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod),"
-    " and without pod autoscaling nothing starts a model again at minReplicasPerModel 0",
+    "ack": "none while the GPU pool has nodes; from zero nodes (minReplicasPerModel 0, KEDA's HTTP add-on) a GPU"
+    " node's creation (no source times it; the cluster autoscaler waits up to 15 min), the image pull and the model"
+    " load; the woken nodes are billed through KEDA's 300 s scale-down and the autoscaler's 10 min unneeded_duration",
     "eas": "at minimum 0, the model's startup budget up to 15 min provisioning plus it (no source times it); idle"
     " instances are billed for onZero.scaleDownGracePeriodSeconds (600 s default) before scaling to zero",
     "runpod": "none with active workers; from 0, 0.2 s (FlashBoot, the study: 48% of requests) up to the startup"
@@ -265,7 +266,7 @@ def _usage(line: CostLine, busy: float, requests: int) -> Amount:
     idle = min(waiting * per_model, max(0.0, month - busy_each * per_model)) * line.models
     cold = per_model * math.exp(-rate * line.idle_window) * line.models
     low, high = line.cold_seconds
-    cold_cost = Amount(cold * low, upper=cold * high) * line.usage_rate
+    cold_cost = Amount(cold * low, upper=cold * high) * (line.cold_rate or line.usage_rate)
     return usage + line.idle_rate.times(idle) + cold_cost
 
 

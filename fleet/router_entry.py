@@ -97,14 +97,28 @@ def _eas(eas: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -
 
 def _ack(ack: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -> dict[str, Any]:
     base = ack["url"]
+    cold = ack.get("coldStartSeconds") if ack.get("scalesToZero") else None
     return {
         "name": f"Alibaba Cloud {cloud_region} ACK {model_id}",
         "kind": "ack",
         "endpoint": base,
         "base_url": base,
         "auth": {"type": "bearer", "env": env_name(label, "ACK", model_id, "KEY")},
-        "health": {"mode": "active", "url": base.removesuffix("/v1") + "/health", "wakes_backend": False},
+        # Scaled to zero, a /health probe goes through KEDA's interceptor and starts (and bills) a GPU node and pod;
+        # watch real traffic instead.
+        "health": {
+            "mode": "passive" if cold is not None else "active",
+            "url": base.removesuffix("/v1") + "/health",
+            "wakes_backend": cold is not None,
+        },
         "network": "internet" if ack["exposure"] == "internet" else "vpc",
+        # Cold-startable: the first request waits for a GPU node, the image and the model load, as long as the
+        # router allows; a region stack that scales to zero without stating it gets the longest wait.
+        **(
+            {"timeout": min(TIMEOUT_LIMITS["ack"], int(cold or TIMEOUT_LIMITS["ack"]) + ALIBABA_TIMEOUT_SECONDS)}
+            if ack.get("scalesToZero")
+            else {}
+        ),
     }
 
 

@@ -130,6 +130,9 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "url": r.url,
             "exposure": settings.ack_serving.exposure,
             "gpuMemGiB": inference_chart.memory_estimate(settings, served[model_id]).slice_gib,
+            # KEDA's HTTP add-on starts the model on its first request; that request waits this long at most.
+            "scalesToZero": inference_chart.scales_to_zero(settings),
+            "coldStartSeconds": inference_chart.cold_start_seconds(settings, served[model_id]),
         }
         for model_id, r in declared.releases.items()
     }

@@ -60,7 +60,7 @@ def test_the_published_config_validates_and_routes_every_region_and_model_in_eac
     jsonschema.Draft202012Validator(SCHEMA).validate(config)
     for label in ("asia-east", "asia-southeast", "us-east"):
         assert set(config["routes"][label]) == MODELS
-        assert config["regions"][label]["failover_order"] == ["ack", "eas", "fc", "counterpart"]
+        assert config["regions"][label]["failover_order"] == ["eas", "ack", "fc", "counterpart"]
     assert config["regions"]["asia-east"]["served_from"] == {
         "target": "kubernetes",
         "network": "vpc",
@@ -126,7 +126,7 @@ def test_the_railway_variables_are_one_secret_input_with_railways_part_and_only_
 def test_beijing_never_fails_over_across_the_border(regions):
     closed = settled_ok(router(regions)).outputs["routerConfig"]
     for chain in closed["routes"]["asia-east"].values():
-        assert [closed["providers"][p]["type"] for p in chain] == ["ack", "alibaba_eas"]
+        assert [closed["providers"][p]["type"] for p in chain] == ["alibaba_eas", "ack"]
 
 
 def test_a_router_only_on_railway_refuses_the_mainland_routes_it_cannot_reach_and_says_what_to_set(regions):
@@ -192,7 +192,7 @@ def test_the_router_plan_masks_secrets_and_warns_about_placeholder_railway_ids(s
     _, synthesis = plan_stacks([config])[0]
     table = plan_table(config, synthesis)
     assert "routerSecrets: [secret]" in table and "```mermaid" in table
-    assert "asia-east       llama3.2-1b   ack@cn-beijing -> alibaba_eas@cn-beijing" in table
+    assert "asia-east       llama3.2-1b   alibaba_eas@cn-beijing -> ack@cn-beijing" in table
     assert any("all-zero placeholder" in w for w in synthesis.warnings)
     for value in synthesis.outputs["routerSecrets"].value.values():
         assert value not in table
