@@ -17,21 +17,17 @@ from typing import Any
 
 import jsonschema
 
-from fleet import router_reach, router_weights, urls
-from fleet.config_schema import PROJECT_ROOT
+from fleet import kinds, router_contract, router_reach, router_weights, urls
+from fleet.kinds import env_name as env_name  # every credential's variable name comes from fleet/kinds.py
 from fleet.residency import is_mainland_region
 
-SCHEMA_VERSION = 1
-SCHEMA_PATH = PROJECT_ROOT / "schemas" / "router-config.v1.json"
-# Request timeouts the router may use per provider type: Modal cuts web requests at 150 s, RunPod's default
-# job execution limit is 600 s; the Alibaba endpoints sit behind load balancers and gateways we size to 600 s.
-TIMEOUT_LIMITS = {"modal": 149, "runpod": 600, "alibaba_eas": 600, "ack": 600, "alibaba_fc": 600}
+# One schema per published version of the router contract (fleet/router_contract.py).
+SCHEMA_PATHS = router_contract.SCHEMA_PATHS
+SCHEMA_VERSION = router_contract.SCHEMA_VERSION
+SCHEMA_PATH = SCHEMA_PATHS[SCHEMA_VERSION]
+# Request timeouts the router may use per provider type, each with its source (fleet/kinds.py).
+TIMEOUT_LIMITS = {k.router_type: k.timeout_limit for k in kinds.KINDS}
 ALIBABA_TIMEOUT_SECONDS = 120
-
-
-def env_name(router_region: str, *parts: str) -> str:
-    """ASIA_EAST_EAS_LLAMA3_2_1B_TOKEN: upper snake case, what shells and Railway accept."""
-    return re.sub(r"[^A-Z0-9]+", "_", "_".join((router_region, *parts)).upper()).strip("_")
 
 
 def provider_id(router_region: str, kind: str, model_id: str) -> str:
@@ -80,7 +76,7 @@ def routes(
 
 
 def _step(provider_type: str) -> str:
-    return {"alibaba_eas": "eas", "ack": "ack", "alibaba_fc": "fc"}.get(provider_type, "counterpart")
+    return kinds.BY_ROUTER_TYPE[provider_type].failover_step
 
 
 def merge(
@@ -123,7 +119,31 @@ def merge(
     found += problems(config)
     if found:
         raise ValueError("router config is invalid:\n  - " + "\n  - ".join(found))
+    config["version"] = required_version(config)
     return config
+
+
+def required_version(config: Mapping[str, Any]) -> int:
+    """The oldest schema version that holds this config: a router that accepts it can serve the fleet, so a fleet
+    that uses nothing new keeps working with a router that was never upgraded."""
+    document = json.loads(to_json(config))
+    for version in sorted(SCHEMA_PATHS):
+        if not any(True for _ in _schema_validator(version).iter_errors({**document, "version": version})):
+            return version
+    return SCHEMA_VERSION
+
+
+def version_problems(config: Mapping[str, Any], accepted: int) -> list[str]:
+    """What in a config the router's accepted schema version does not hold (empty when it holds all of it)."""
+    if accepted not in SCHEMA_PATHS:
+        return [f"version {accepted} is not a schema version; there are {', '.join(map(str, SCHEMA_PATHS))}"]
+    document = {**json.loads(to_json(config)), "version": accepted}
+    return sorted({_said(error) for error in _schema_validator(accepted).iter_errors(document)})
+
+
+def _said(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
 
 
 def _unrouted(regions: Sequence[Mapping[str, Any]], table: Mapping[str, Mapping[str, list[str]]]) -> list[str]:
@@ -138,9 +158,12 @@ def _unrouted(regions: Sequence[Mapping[str, Any]], table: Mapping[str, Mapping[
         for model in sorted(served - set(table.get(region["label"], {}))):
             why = (
                 f"{region['label']} is residency-bound and every provider left is cross-border"
-                " (allowCrossBorderFailover is off)"
+                " (allowCrossBorderFailover is off); serve it inside "
+                f"{region['jurisdiction']}: a platform in failoverOrder and servingPlatforms, or a partner there"
+                " (partnerBaseUrl, partnerJurisdiction)"
                 if refuses_cross_border(region)
-                else f"none of its providers is in {region['label']}'s failoverOrder {region['failover_order']}"
+                else f"none of its providers is in {region['label']}'s failoverOrder {region['failover_order']};"
+                " add the step of one it declares to failoverOrder"
             )
             found.append(f"route {region['label']}/{model} has no provider left: {why}")
     return found
@@ -226,15 +249,19 @@ def schema_problems(document: Any) -> list[str]:
 
     The schema's URL patterns are a first filter; the URL checks a pattern cannot make exactly (the parsed host,
     user-info) are fleet/urls', applied here too, so the probe refuses what the router stack refuses."""
-    found = sorted(error.message for error in _schema_validator().iter_errors(document))
+    version = document.get("version") if isinstance(document, dict) else None
+    if isinstance(version, bool) or version not in SCHEMA_PATHS:
+        known = ", ".join(map(str, SCHEMA_PATHS))
+        return [f"version {json.dumps(version)[:20]} is not a router config schema version ({known})"]
+    found = sorted(error.message for error in _schema_validator(version).iter_errors(document))
     if found:
         return found
     return [p for pid, provider in document["providers"].items() for p in url_problems(pid, provider)]
 
 
 @functools.cache
-def _schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+def _schema_validator(version: int = SCHEMA_VERSION) -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATHS[version].read_text(encoding="utf-8"))
     validator = jsonschema.validators.validator_for(schema)
     validator.check_schema(schema)
     return validator(schema, format_checker=validator.FORMAT_CHECKER)

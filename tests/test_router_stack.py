@@ -14,10 +14,19 @@ from offline.engine import Secret, Synthesis, as_stack_outputs, is_secret, synth
 from offline.plan import plan_stacks
 from offline.stack_files import load_stack_config
 from providers.railway_variables import ROUTER_CONFIG_VARIABLE
-from tests.conftest import PROJECT, REGION_STACKS, settled_ok, shared_synthesis, with_overrides
+from tests.conftest import (
+    PROJECT,
+    REGION_STACKS,
+    ROUTER_LABELS,
+    served_models,
+    settled_ok,
+    shared_synthesis,
+    with_overrides,
+)
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
-MODELS = {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+# Each published contract version: a config validates against the version it says it is.
+SCHEMAS = {v: json.loads(path.read_text(encoding="utf-8")) for v, path in router_config.SCHEMA_PATHS.items()}
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 RAILWAY = "pulumi-python:dynamic/railway:ServiceVariables"
@@ -57,9 +66,10 @@ def test_the_router_stack_reads_each_region_stack_named_in_its_config(routed):
 
 def test_the_published_config_validates_and_routes_every_region_and_model_in_each_stacks_order(routed):
     config = routed.outputs["routerConfig"]
-    jsonschema.Draft202012Validator(SCHEMA).validate(config)
+    jsonschema.Draft202012Validator(SCHEMAS[config["version"]]).validate(config)
+    for stack, label in ROUTER_LABELS.items():
+        assert set(config["routes"][label]) == served_models(stack)
     for label in ("asia-east", "asia-southeast", "us-east"):
-        assert set(config["routes"][label]) == MODELS
         assert config["regions"][label]["failover_order"] == ["eas", "ack", "fc", "counterpart"]
     assert config["regions"]["asia-east"]["served_from"] == {
         "target": "kubernetes",
@@ -129,27 +139,35 @@ def test_beijing_never_fails_over_across_the_border(regions):
         assert [closed["providers"][p]["type"] for p in chain] == ["alibaba_eas", "ack"]
 
 
-def test_a_router_only_on_railway_refuses_the_mainland_routes_it_cannot_reach_and_says_what_to_set(regions):
+def test_a_router_only_on_railway_refuses_the_mainland_region_and_says_where_to_publish_one(regions):
     result = router(regions, {"routerKubernetesRegionStack": ""})
     assert not result.ok
-    assert "route asia-east/llama3.2-1b has no provider its router can reach" in result.error
+    assert (
+        "stack organization/beacon-fleet/cn-beijing: region asia-east is residency-bound (cn-mainland), but its"
+        " routes would be served by the router on railway, on the internet outside every VPC" in result.error
+    )
     assert "routerKubernetesRegionStack: organization/beacon-fleet/cn-beijing" in result.error
+    assert "pulumi up" not in result.error
     assert not result.of_type(RAILWAY) and not result.of_type(CONFIG_MAP)
 
 
-def test_a_router_in_another_regions_vpc_does_not_make_beijings_vpc_reachable(regions):
+def test_a_router_in_another_regions_vpc_does_not_serve_the_mainland(regions):
     result = router(regions, {"routerKubernetesRegionStack": "organization/beacon-fleet/us-east"})
-    assert not result.ok and "the router serving asia-east (railway, on the internet" in result.error
+    assert not result.ok and "region asia-east is residency-bound (cn-mainland)" in result.error
 
 
-def test_a_licensed_mainland_stack_is_served_from_railway_over_https_and_an_idle_target_is_warned(regions):
+def test_a_licensed_mainland_stack_is_still_not_served_from_railway_abroad(regions):
     licensed = {**regions, "cn-beijing": region("cn-beijing", {"icpLicence": "京ICP备12345678号"})}
-    result = settled_ok(router(licensed, {"routerKubernetesRegionStack": ""}))
-    config = result.outputs["routerConfig"]
-    first = config["providers"][config["routes"]["asia-east"]["qwen2.5-1.5b"][0]]
-    assert first["type"] == "alibaba_eas" and first["endpoint"].startswith("https://")
-    assert result.outputs["routerPublished"]["kubernetes"]["regions"] == []
-    assert any("the kubernetes router serves no region" in w for w in result.warnings)
+    result = router(licensed, {"routerKubernetesRegionStack": ""})
+    assert not result.ok and "its prompts would leave the jurisdiction" in result.error
+
+
+def test_a_licensed_mainland_stack_is_served_over_https_by_the_router_in_the_mainland(regions):
+    licensed = {**regions, "cn-beijing": region("cn-beijing", {"icpLicence": "京ICP备12345678号"})}
+    config = settled_ok(router(licensed)).outputs["routerConfig"]
+    eas = [config["providers"][p] for p in config["routes"]["asia-east"]["qwen2.5-1.5b"]][1]
+    assert config["regions"]["asia-east"]["served_from"]["target"] == "kubernetes"
+    assert eas["type"] == "alibaba_eas" and eas["endpoint"].startswith("https://")
 
 
 def test_the_same_region_outputs_give_the_same_config_bytes(regions, routed):
@@ -178,11 +196,7 @@ def test_a_credential_no_region_supplies_is_named_without_its_value(regions):
 def test_the_offline_plan_synthesizes_the_router_from_the_region_plans(shared_plan_syntheses):
     planned = dict((c.stack, s) for c, s in plan_stacks([load_stack_config("router")]))
     assert list(planned) == ["router"], "regions are synthesized for the router but only asked stacks are returned"
-    assert settled_ok(planned["router"]).outputs["routerConfig"]["regions"].keys() == {
-        "asia-east",
-        "asia-southeast",
-        "us-east",
-    }
+    assert settled_ok(planned["router"]).outputs["routerConfig"]["regions"].keys() == set(ROUTER_LABELS.values())
 
 
 def test_the_router_plan_masks_secrets_and_warns_about_placeholder_railway_ids(shared_plan_syntheses):
@@ -255,8 +269,8 @@ def test_railway_keys_are_not_required_when_railway_is_not_a_target():
     ("changes", "expected"),
     [
         (
-            {"routerKubernetesRegionStack": "organization/beacon-fleet/eu-central"},
-            "beacon-fleet:routerKubernetesRegionStack: 'organization/beacon-fleet/eu-central' is not one of"
+            {"routerKubernetesRegionStack": "organization/beacon-fleet/not-a-listed-stack"},
+            "beacon-fleet:routerKubernetesRegionStack: 'organization/beacon-fleet/not-a-listed-stack' is not one of"
             " regionStacks",
         ),
         (
