@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet.cost_idle import ack_scale_to_zero, eas_scale_to_zero, startup_budget  # noqa: F401 - used through here too
 from fleet.prices import (  # noqa: F401 - the price table's names, used through this module too
     BOUNDS,
     FX_PREFIX,
@@ -159,7 +160,7 @@ def region_cost(
                 max_instances=pool["maxNodes"],
                 instance_month=node.times(month),
                 serves=pool["minNodes"] > 0 or from_zero,
-                **(_ack_scale_to_zero(outputs, node, int(packing.get("gpusNeeded", 1)) or 1) if from_zero else {}),
+                **(ack_scale_to_zero(outputs, node, int(packing.get("gpusNeeded", 1)) or 1) if from_zero else {}),
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)
@@ -182,7 +183,7 @@ def region_cost(
                 f"{low}..{high} instances (all models) x 730 h; per million: one instance x {latency_seconds:g} s x 1M",
                 usage_rate=rate,
                 floor_seconds=low * month,
-                **(_eas_scale_to_zero(outputs, rate) if low == 0 else {}),
+                **(eas_scale_to_zero(outputs, rate) if low == 0 else {}),
                 max_key="maxReplicasPerModel",
                 max_instances=high,
                 instance_month=rate.times(month),
@@ -224,52 +225,6 @@ IDLE_SOURCE = {
     "runpod": "counterpartIdleTimeoutSeconds, RunPod's idle_timeout (billed while the worker waits)",
     "modal": "counterpartIdleTimeoutSeconds, Modal's scaledown_window (billed while the container waits)",
 }
-
-
-def _eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, Any]:
-    from fleet import eas
-
-    budget = startup_budget(outputs)
-    return {
-        "scales_to_zero": True,
-        "idle_rate": rate,  # an idle instance occupies its resources: billed as busy
-        "idle_window": float(eas.SCALE_TO_ZERO_GRACE_SECONDS),
-        "idle_source": "EAS onZero.scaleDownGracePeriodSeconds, default 600 s (UpdateServiceAutoScaler API)",
-        "cold_seconds": (budget, eas.PROVISION_SECONDS + budget),
-        "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
-        " provisioning estimate plus it (fleet/eas.py)",
-    }
-
-
-def _ack_scale_to_zero(outputs: Mapping[str, Any], node: Amount, nodes: int) -> dict[str, Any]:
-    """ACK at zero nodes: a request wakes the pool (the nodes cGPU packs one pod of every model onto, any model's
-    request keeping them), which bills whole nodes while the pod waits out KEDA's scale-down and the emptied node
-    the autoscaler's; a cold start bills them through a node's creation, the image pull and the model load."""
-    from fleet import serving
-
-    colds = [a.get("coldStartSeconds", 0) for a in outputs["ackEndpoints"].values()]
-    warm_node = startup_budget(outputs) + serving.IMAGE_PULL_SECONDS
-    return {
-        "scales_to_zero": True,
-        "idle_rate": node.times(nodes),
-        "idle_window": float(serving.POD_SCALEDOWN_SECONDS + serving.NODE_UNNEEDED_SECONDS),
-        "idle_source": "KEDA HTTPScaledObject scaledownPeriod 300 s (the chart's value; KEDA's cooldownPeriod"
-        " default) plus the cluster autoscaler's unneeded_duration 10 min (terraform-provider-alicloud"
-        " cs_autoscaling_config docs; declared)",
-        "cold_seconds": (float(warm_node), float(max(colds) if colds else warm_node)),
-        "cold_rate": node.times(nodes),
-        "cold_source": "no source times an ACK GPU node's creation: the image pull and the model's startup budget,"
-        " up to the cluster autoscaler's 15-minute max-node-provision-time plus them (fleet/serving.py)",
-        "models": 1,  # one pool for all models: any model's request keeps it
-    }
-
-
-def startup_budget(outputs: Mapping[str, Any]) -> float:
-    """The largest startup budget of the region's models (image start plus model load), in seconds."""
-    from fleet import serving
-
-    weights = [m.get("weightsGiB", 0) for m in outputs.get("models") or []] or [0]
-    return float(max(serving.startup_budget_seconds(w) for w in weights))
 
 
 def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[str, Any]) -> CostLine:

@@ -29,23 +29,17 @@ def test_each_ack_endpoint_says_it_cold_starts_and_the_router_waits_as_long_as_i
 
 def test_an_ack_endpoint_that_keeps_its_pods_is_probed_and_keeps_the_ordinary_timeout():
     fields = router_entry._ack(
-        {"url": "http://10.0.0.1:80/v1", "exposure": "intranet", "scalesToZero": False, "coldStartSeconds": 2000},
-        "us-east",
-        "us-east-1",
-        "m",
+        {"url": "http://10.0.0.1:80/v1", "exposure": "intranet", "scalesToZero": False, "coldStartSeconds": 2000}
     )
-    assert fields["health"]["mode"] == "active" and not fields["health"]["wakes_backend"]
+    assert "health_mode" not in fields  # the kind's own: active
     assert "timeout" not in fields  # the Alibaba default applies
 
 
 def test_a_short_cold_start_gets_exactly_the_wait_it_needs():
     fields = router_entry._ack(
-        {"url": "http://10.0.0.1:80/v1", "exposure": "intranet", "scalesToZero": True, "coldStartSeconds": 200},
-        "us-east",
-        "us-east-1",
-        "m",
+        {"url": "http://10.0.0.1:80/v1", "exposure": "intranet", "scalesToZero": True, "coldStartSeconds": 200}
     )
-    assert fields["timeout"] == 200 + ALIBABA_TIMEOUT_SECONDS
+    assert fields["timeout"] == 200 + ALIBABA_TIMEOUT_SECONDS and fields["health_mode"] == "passive"
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)
