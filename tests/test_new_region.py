@@ -130,8 +130,12 @@ def test_the_tests_that_depend_on_the_stacks_pass_with_the_new_regions(with_read
     collected = run(with_readme_regions, *common, "--collect-only").stdout
     for name in EXAMPLES:
         assert f"[{name}]" in collected, f"{name} is not among the parametrized cases"
-    result = run(with_readme_regions, *common)
+    # Every test of those modules runs in the copy but the cases of the regions already shipped, which this very
+    # suite runs on the same files: the copy adds only the new regions' cases and the whole-fleet tests.
+    shipped_regions = [s for s in shipped_stacks() if s != "router"]
+    result = run(with_readme_regions, *common, "-k", " and ".join(f"not {s}" for s in shipped_regions))
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1], result.stdout[-400:]
 
 
 def test_forgetting_the_router_fails_the_plan_with_what_to_add(tmp_path):
