@@ -143,6 +143,8 @@ def test_up_runs_on_main_behind_each_stacks_environment_regions_before_the_route
     assert regions["environment"] == "${{ matrix.stack }}"  # required reviewers are set on each environment
     assert regions["concurrency"]["group"] == "pulumi-up-${{ matrix.stack }}"
     assert router["environment"] == "router" and router["needs"] == "up-regions"
+    # The router's kubernetes target reaches the cluster's intranet endpoint: the runner the regions' up runs on.
+    assert router["runs-on"] == regions["runs-on"] == "${{ vars.PULUMI_UP_RUNNER || 'ubuntu-24.04' }}"
     assert pulumi_step(router)["with"]["stack-name"].endswith(f"/{PROJECT}/router")
 
 
