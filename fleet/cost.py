@@ -21,6 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet import platform_cost
+from fleet.cost_idle import ack_scale_to_zero, eas_scale_to_zero
+from fleet.cost_lines import COLD_START_LOW, CostLine, startup_budget
 from fleet.prices import (  # noqa: F401 - the price table's names, used through this module too
     BOUNDS,
     FX_PREFIX,
@@ -36,39 +39,6 @@ from fleet.prices import (  # noqa: F401 - the price table's names, used through
 )
 
 DEFAULT_LATENCY_SECONDS = 2.0  # the Beacon study's average
-
-
-@dataclass(frozen=True)
-class CostLine:
-    provider: str  # a kind's platform (fleet/kinds.py), or "alibaba" for what every Alibaba platform shares
-    what: str
-    month_min: Amount
-    month_max: Amount
-    per_million: Amount  # per million inferences at the given latency
-    basis: str  # the arithmetic, in words
-    # For the cost at a volume (fleet/platform_cost.py): USD per busy second beyond what the floor serves, the
-    # busy seconds a month the floor (month at minimum) already serves, and USD per request.
-    usage_rate: Amount = Amount(0.0)
-    floor_seconds: float = 0.0
-    per_request: Amount = Amount(0.0)
-    # A platform that scales to zero also bills, per model, the idle seconds before it scales down (at
-    # idle_rate, for idle_window seconds; None: no source gives the window) and each cold start's seconds (a
-    # range: the platform's sourced figure up to the startup budget) at usage_rate: fleet/platform_cost.py.
-    scales_to_zero: bool = False
-    idle_rate: Amount = Amount(0.0)
-    idle_window: float | None = 0.0
-    idle_source: str = ""
-    cold_seconds: tuple[float, float] = (0.0, 0.0)
-    cold_source: str = ""
-    models: int = 1
-    # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
-    # instances it allows now (all models), and one instance's month.
-    max_key: str = ""
-    max_instances: int = 0
-    instance_month: Amount = Amount(0.0)
-    # False for ACK's GPU pool at zero nodes: without pod autoscaling nothing starts a model there again, so it
-    # takes no traffic (the router fails over) and the view puts no usage on it.
-    serves: bool = True
 
 
 @dataclass(frozen=True)
@@ -139,6 +109,7 @@ def region_cost(
         node = _rate(prices, f"alibaba.ecs.{instance}.{region}")
         gpu_gib = int(re.search(r"(\d+) GiB", packing.get("gpu", "0 GiB")).group(1)) or 1
         slices = [ack["gpuMemGiB"] for ack in outputs["ackEndpoints"].values()]
+        from_zero = pool["minNodes"] == 0 and any(a.get("scalesToZero") for a in outputs["ackEndpoints"].values())
         lines.append(
             CostLine(
                 "ack",
@@ -156,7 +127,8 @@ def region_cost(
                 max_key="maxReplicasPerModel",
                 max_instances=pool["maxNodes"],
                 instance_month=node.times(month),
-                serves=pool["minNodes"] > 0,
+                serves=pool["minNodes"] > 0 or from_zero,
+                **(ack_scale_to_zero(outputs, node, int(packing.get("gpusNeeded", 1)) or 1) if from_zero else {}),
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)
@@ -179,7 +151,7 @@ def region_cost(
                 f"{low}..{high} instances (all models) x 730 h; per million: one instance x {latency_seconds:g} s x 1M",
                 usage_rate=rate,
                 floor_seconds=low * month,
-                **(_eas_scale_to_zero(outputs, rate) if low == 0 else {}),
+                **(eas_scale_to_zero(outputs, rate) if low == 0 else {}),
                 max_key="maxReplicasPerModel",
                 max_instances=high,
                 instance_month=rate.times(month),
@@ -191,8 +163,6 @@ def region_cost(
     if counterpart:
         line = _counterpart_line(counterpart, prices, month, per_million, latency_seconds)
         lines.append(_with_idle(line, counterpart, outputs) if counterpart["scaling"]["minWorkers"] == 0 else line)
-
-    from fleet import platform_cost  # it builds on this module's types
 
     lines += platform_cost.extra_lines(outputs, prices, latency_seconds)
     workload = platform_cost.workload_view(outputs, lines)
@@ -210,40 +180,10 @@ def region_cost(
     )
 
 
-# Cold starts, by platform: the low end a source gives (seconds), and where it comes from. The high end is the
-# model's startup budget (fleet/serving.py: the probes' and timeouts' budget for image start plus model load).
-COLD_START_LOW = {
-    "runpod": (0.2, "Beacon's study: RunPod < 200 ms for 48% of requests with FlashBoot (models-prices-residency.md)"),
-    "modal": (2.0, "Beacon's study: Modal 2-4 s (models-prices-residency.md)"),
-    "fc": (10.0, "FC 3.0 GPU docs: a GPU instance in '10到30秒' (weights-fc-eas.md)"),
-}
 IDLE_SOURCE = {
     "runpod": "counterpartIdleTimeoutSeconds, RunPod's idle_timeout (billed while the worker waits)",
     "modal": "counterpartIdleTimeoutSeconds, Modal's scaledown_window (billed while the container waits)",
 }
-
-
-def _eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, Any]:
-    from fleet import eas
-
-    budget = startup_budget(outputs)
-    return {
-        "scales_to_zero": True,
-        "idle_rate": rate,  # an idle instance occupies its resources: billed as busy
-        "idle_window": float(eas.SCALE_TO_ZERO_GRACE_SECONDS),
-        "idle_source": "EAS onZero.scaleDownGracePeriodSeconds, default 600 s (UpdateServiceAutoScaler API)",
-        "cold_seconds": (budget, eas.PROVISION_SECONDS + budget),
-        "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
-        " provisioning estimate plus it (fleet/eas.py)",
-    }
-
-
-def startup_budget(outputs: Mapping[str, Any]) -> float:
-    """The largest startup budget of the region's models (image start plus model load), in seconds."""
-    from fleet import serving
-
-    weights = [m.get("weightsGiB", 0) for m in outputs.get("models") or []] or [0]
-    return float(max(serving.startup_budget_seconds(w) for w in weights))
 
 
 def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[str, Any]) -> CostLine:
@@ -337,8 +277,6 @@ def study_scenario(prices: PriceTable) -> dict[str, Any]:
                 "source": f"{price.source}, {price.date}",
             }
         )
-    from fleet import platform_cost  # it builds on this module's types
-
     today = platform_cost.study_today(prices, endpoints * inferences * seconds, endpoints)
     return {
         "endpoints": endpoints,
@@ -353,8 +291,6 @@ def study_scenario(prices: PriceTable) -> dict[str, Any]:
 
 
 def as_json(cost: RegionCost) -> dict[str, Any]:
-    from fleet import platform_cost  # it builds on this module's types
-
     return {
         "region": cost.region,
         "latencySeconds": cost.latency_seconds,
