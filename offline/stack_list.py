@@ -1,13 +1,19 @@
 """The stacks, from their Pulumi.<stack>.yaml files: which are regions and which is the router.
 
-    python -m offline.stack_list                 # {"all": [...], "regions": [...], "routers": [...]}
-    python -m offline.stack_list --github-output # the same as all=/regions=/routers= lines for $GITHUB_OUTPUT
+    python -m offline.stack_list                 # {"all": [...], "regions": [...], "routers": [...], "alibaba": [...]}
+    python -m offline.stack_list --github-output # the same as all=/regions=/routers=/alibaba= lines for $GITHUB_OUTPUT
     python -m offline.stack_list --fleet mvp     # the stacks of an example fleet (fleets/mvp/)
     python -m offline.stack_list --fleets        # the example fleets: ["four-region", "hybrid", ...]
 
-Needs only PyYAML, so CI can list the stacks for its job matrices before installing anything else; the
-files themselves are validated by the plan (offline/stack_files.py). Adding a region's stack file adds it
-to every list, so CI needs no edit.
+Needs only PyYAML (and fleet/kinds.py, which is standard library only), so CI can list the stacks for its job
+matrices before installing anything else; the files themselves are validated by the plan (offline/stack_files.py).
+Adding a region's stack file adds it to every list, so CI needs no edit.
+
+`alibaba` lists the stacks that declare resources on Alibaba Cloud, the only ones CI gives Alibaba credentials:
+a region stack whose servingPlatforms (its file's, else Pulumi.yaml's default) names a kind that is on Alibaba
+Cloud (fleet/kinds.py's on_alibaba). A region with no such platform declares nothing there, not even a look-up
+(stacks/region.py), and the router stack never does. tests/test_workflows.py checks the list against each stack's
+offline plan.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import sys
 from pathlib import Path
 
 import yaml
+
+from fleet.kinds import BY_PLATFORM
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project root holds the default fleet; each example fleet is a folder of stack files under fleets/.
@@ -36,9 +44,12 @@ def fleet_dir(fleet: str | None = None, root: Path = ROOT) -> Path:
 
 def stack_lists(root: Path = ROOT, fleet: str | None = None) -> dict[str, list[str]]:
     # The project file is at the project root, also for a fleet whose stack files are in fleets/<fleet>/.
-    project = (yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8")) or {})["name"]
+    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    project = project_file["name"]
+    default_platforms = ((project_file.get("config") or {}).get("servingPlatforms") or {}).get("default", [])
     root = fleet_dir(fleet, root)
     roles = {}
+    on_alibaba = set()
     for path in sorted(root.glob("Pulumi.*.yaml")):
         stack = path.name[len("Pulumi.") : -len(".yaml")]
         try:
@@ -48,11 +59,29 @@ def stack_lists(root: Path = ROOT, fleet: str | None = None) -> dict[str, list[s
         config = document.get("config") if isinstance(document, dict) else None
         config = config if isinstance(config, dict) else {}
         roles[stack] = config.get(f"{project}:stackRole", config.get("stackRole", "region"))
+        platforms = config.get(f"{project}:servingPlatforms", config.get("servingPlatforms", default_platforms))
+        if roles[stack] != "router" and declares_on_alibaba(platforms):
+            on_alibaba.add(stack)
     return {
         "all": sorted(roles),
         "regions": sorted(s for s, role in roles.items() if role != "router"),
         "routers": sorted(s for s, role in roles.items() if role == "router"),
+        "alibaba": sorted(on_alibaba),
     }
+
+
+def declares_on_alibaba(platforms: object) -> bool:
+    """Whether a region stack's servingPlatforms makes it declare resources on Alibaba Cloud. A value that is not a
+    list of known platforms counts as yes: the plan refuses it anyway, and credentials too many beat a preview that
+    fails for want of them."""
+    if isinstance(platforms, str):  # a value written as a string, e.g. '[]' or '["fc"]'
+        try:
+            platforms = yaml.safe_load(platforms)
+        except yaml.YAMLError:
+            return True
+    if not isinstance(platforms, list):
+        return True
+    return any(not isinstance(p, str) or p not in BY_PLATFORM or BY_PLATFORM[p].on_alibaba for p in platforms)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -193,3 +193,60 @@ def test_the_yearly_figure_sums_each_regions_plan_and_names_what_is_unknown():
     headline = {"headline": {"year": {"usd": 700.0, "missingPrices": ["c.price"]}}}
     plan = fleets.FleetPlan("x", 0, "", {"a": region(known), "c": region(headline), "router": router})
     assert fleets.year_at_expected_volume(plan) == (12 * 100.0 + 700.0, ["c.price"])
+
+
+@pytest.mark.parametrize("fleet", FLEETS)
+def test_ci_gives_alibaba_credentials_to_exactly_the_stacks_whose_plan_declares_alibaba_resources(fleet, fleet_plan):
+    """offline/stack_list.py's `alibaba` list (read from servingPlatforms with PyYAML alone, as CI's stacks job
+    runs it) against the offline plan of every stack: in the list iff its plan declares an alicloud: resource."""
+    result = fleet_plan(fleet)
+    assert result.exit_code == 0, result.why()
+    listed = set(stack_lists(fleet=fleet)["alibaba"])
+    for stack, document in result.documents.items():
+        declared = sorted({r["type"] for r in document["resources"] if r["type"].startswith("alicloud:")})
+        assert (stack in listed) == bool(declared), f"{fleet}/{stack}: listed {stack in listed}, declares {declared}"
+
+
+def test_the_alibaba_list_is_not_vacuous_across_the_fleets():
+    """Some shipped stacks are on Alibaba Cloud and some are not (the MVP's regions, option A's counterparts)."""
+    on = {s for f in FLEETS for s in stack_lists(fleet=f)["alibaba"]}
+    regions = {s for f in FLEETS for s in stack_lists(fleet=f)["regions"]}
+    assert on and regions - on and not set(stack_lists(fleet="mvp")["alibaba"])
+
+
+@pytest.mark.parametrize(
+    ("platforms", "on_alibaba"),
+    [
+        ([], False),
+        (["fc"], True),
+        (["eas", "ack"], True),
+        ("[]", False),
+        ('["eas"]', True),
+        (["lambda"], True),
+        ("not: [a list", True),
+        ({"eas": 1}, True),
+    ],
+)
+def test_servingplatforms_in_any_written_form_classifies_as_the_settings_would(platforms, on_alibaba):
+    """Unknown or unreadable values count as on Alibaba: the plan refuses them, and CI then errs on the side of
+    credentials rather than a preview that fails for want of them."""
+    from offline.stack_list import declares_on_alibaba
+
+    assert declares_on_alibaba(platforms) is on_alibaba
+
+
+def test_the_stack_list_needs_nothing_but_the_standard_library_and_pyyaml():
+    """CI's stacks job installs PyYAML alone before running it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; before = set(sys.modules); import offline.stack_list as s; s.stack_lists();"
+        "print('\\n'.join(m for m in set(sys.modules) - before if m.split('.')[0] not in sys.stdlib_module_names))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=fleets.PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    roots = {m.split(".")[0] for m in out.stdout.split() if "cython" not in m}  # libyaml's binding loads Cython's
+    assert roots <= {"offline", "fleet", "yaml", "_yaml"}, roots
+    assert {m for m in out.stdout.split() if m.startswith("fleet.")} <= {"fleet.kinds"}

@@ -7,6 +7,7 @@ not an action's inputs, so the inputs that matter are pinned here one by one.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,7 @@ def test_the_stack_matrices_are_generated_from_the_stack_files():
     assert job("stacks")["outputs"] == {
         "all": "${{ steps.list.outputs.all }}",
         "regions": "${{ steps.list.outputs.regions }}",
+        "alibaba": "${{ steps.list.outputs.alibaba }}",
     }
     assert job("preview")["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.all) }}"
     assert job("up-regions")["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.stacks.outputs.regions) }}"
@@ -141,6 +143,8 @@ def test_up_runs_on_main_behind_each_stacks_environment_regions_before_the_route
     assert regions["environment"] == "${{ matrix.stack }}"  # required reviewers are set on each environment
     assert regions["concurrency"]["group"] == "pulumi-up-${{ matrix.stack }}"
     assert router["environment"] == "router" and router["needs"] == "up-regions"
+    # The router's kubernetes target reaches the cluster's intranet endpoint: the runner the regions' up runs on.
+    assert router["runs-on"] == regions["runs-on"] == "${{ vars.PULUMI_UP_RUNNER || 'ubuntu-24.04' }}"
     assert pulumi_step(router)["with"]["stack-name"].endswith(f"/{PROJECT}/router")
 
 
@@ -171,3 +175,154 @@ def test_the_pulumi_cli_is_pinned_to_the_sdks_version():
     )
     for name in ("preview", "up-regions", "up-router"):
         assert pulumi_step(job(name))["with"]["pulumi-version"] == pinned
+
+
+# --- Alibaba credentials only for the stacks that declare Alibaba resources ---------------------------------------
+
+ALIBABA_STEP = "aliyun/configure-aliyun-credentials-action@"
+
+
+def evaluate(expression: str, context: dict) -> object:
+    """A GitHub Actions expression, evaluated the way the runner does for the few forms an `if:` here uses: literals,
+    context paths, ==, !=, !, &&, ||, parentheses, and the functions contains, fromJSON, startsWith, endsWith."""
+    tokens = re.findall(r"'(?:[^']|'')*'|[A-Za-z_][\w.-]*|==|!=|&&|\|\||[()!,]|\S", expression)
+    position = 0
+
+    def peek() -> str | None:
+        return tokens[position] if position < len(tokens) else None
+
+    def take(expected: str | None = None) -> str:
+        nonlocal position
+        token = tokens[position]
+        assert expected is None or token == expected, f"expected {expected} at {token} in {expression}"
+        position += 1
+        return token
+
+    def primary() -> object:
+        token = take()
+        if token == "!":
+            return not primary()
+        if token == "(":
+            value = either()
+            take(")")
+            return value
+        if token.startswith("'"):
+            return token[1:-1].replace("''", "'")
+        if token in ("true", "false"):
+            return token == "true"
+        if peek() == "(":
+            take("(")
+            args = [either()]
+            while peek() == ",":
+                take(",")
+                args.append(either())
+            take(")")
+            functions = {
+                "contains": lambda haystack, needle: needle in haystack,
+                "fromjson": json.loads,
+                "startswith": lambda text, prefix: str(text).lower().startswith(str(prefix).lower()),
+                "endswith": lambda text, suffix: str(text).lower().endswith(str(suffix).lower()),
+            }
+            return functions[token.lower()](*args)
+        value: object = context
+        for part in token.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+    def comparison() -> object:
+        left = primary()
+        while peek() in ("==", "!="):
+            operator, right = take(), primary()
+            left = (left == right) if operator == "==" else (left != right)
+        return left
+
+    def both() -> object:
+        left = comparison()
+        while peek() == "&&":
+            take()
+            right = comparison()
+            left = left and right
+        return left
+
+    def either() -> object:
+        left = both()
+        while peek() == "||":
+            take()
+            right = both()
+            left = left or right
+        return left
+
+    text = expression.strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        return evaluate(text[3:-2], context)
+    result = either()
+    assert position == len(tokens), f"unparsed tail in {expression}: {tokens[position:]}"
+    return result
+
+
+def credential_steps(name: str) -> list[dict]:
+    return [s for s in job(name)["steps"] if str(s.get("uses", "")).startswith(ALIBABA_STEP)]
+
+
+def runs(step: dict, stack: str, outputs: dict[str, list[str]]) -> bool:
+    """Whether the step runs in the matrix job of `stack`, given the `stacks` job's outputs (JSON strings there)."""
+    context = {
+        "matrix": {"stack": stack},
+        "needs": {"stacks": {"outputs": {name: json.dumps(value) for name, value in outputs.items()}}},
+        "github": {"event_name": "pull_request"},
+    }
+    return bool(evaluate(str(step.get("if", "true")), context))
+
+
+def stack_list_output(*args: str, cwd: Path = ROOT) -> dict[str, list[str]]:
+    completed = subprocess.run(
+        [sys.executable, "-m", "offline.stack_list", *args, "--github-output"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = (line.partition("=") for line in completed.stdout.split("\n") if line)
+    return {name: json.loads(value) for name, _, value in lines}
+
+
+def test_the_expression_evaluator_reads_the_forms_the_workflow_uses():
+    context = {"matrix": {"stack": "b"}, "needs": {"stacks": {"outputs": {"alibaba": '["a", "b"]'}}}}
+    assert evaluate("${{ contains(fromJSON(needs.stacks.outputs.alibaba), matrix.stack) }}", context) is True
+    assert evaluate("contains(fromJSON(needs.stacks.outputs.alibaba), 'c')", context) is False
+    assert evaluate("matrix.stack != 'router' && !(matrix.stack == 'a')", context) is True
+    with pytest.raises((AssertionError, IndexError)):
+        evaluate("contains(fromJSON(needs.stacks.outputs.alibaba), matrix.stack", context)
+
+
+def test_the_stacks_job_exports_the_alibaba_list():
+    assert job("stacks")["outputs"]["alibaba"] == "${{ steps.list.outputs.alibaba }}"
+    lists = listed_stacks()
+    assert set(lists["alibaba"]) <= set(lists["regions"]), "a router stack declares nothing on Alibaba Cloud"
+
+
+@pytest.mark.parametrize("name", ["preview", "up-regions", "up-router"])
+def test_the_alibaba_credential_step_runs_only_for_stacks_that_declare_alibaba_resources(name):
+    """Every stack of the matrix, as the workflow evaluates its `if:`: the step runs exactly for the stacks in the
+    `alibaba` list, so a stack served by RunPod or Modal alone (and the router) runs with its own tokens only."""
+    outputs = listed_stacks()
+    matrix = job(name).get("strategy", {}).get("matrix", {}).get("stack")
+    stacks = outputs["all"] if matrix == "${{ fromJSON(needs.stacks.outputs.all) }}" else outputs["regions"]
+    if name == "up-router":
+        assert not credential_steps(name), "the router stack declares nothing on Alibaba Cloud"
+        return
+    (step,) = credential_steps(name)
+    for stack in stacks:
+        assert runs(step, stack, outputs) == (stack in outputs["alibaba"]), stack
+
+
+@pytest.mark.parametrize("fleet", ["mvp", "option-a"])
+def test_an_example_fleets_stacks_without_alibaba_would_get_no_alibaba_credentials(fleet):
+    """The same `if:` over an example fleet's lists: the MVP (RunPod only) asks for no Alibaba credential at all."""
+    outputs = stack_list_output("--fleet", fleet)
+    for name in ("preview", "up-regions"):
+        (step,) = credential_steps(name)
+        given = {stack for stack in outputs["all"] if runs(step, stack, outputs)}
+        assert given == set(outputs["alibaba"])
+    if fleet == "mvp":
+        assert outputs["alibaba"] == [] and outputs["regions"]
