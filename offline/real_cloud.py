@@ -694,7 +694,7 @@ FC_HEALTH_CHECK_SOURCE = "FC API 2023-03-30 struct CustomHealthCheckConfig (../s
 # Container Registry Enterprise Edition" (alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/
 # api-fc-2023-03-30-struct-customcontainerconfig). The Terraform provider marks `acr_instance_id` deprecated
 # ("(Obsolete)", v1.228.0) yet still sends it when set (resource_alicloud_fcv3_function.go, v1.289.0, L809-811).
-FC_ACR_SOURCE = "FC API 2023-03-30 struct CustomContainerConfig, acrInstanceId"
+FC_ACR_SOURCE = cloud_facts.value("fc_acr_instance_id")["citation"]
 # vLLM's start-up check: the memory free once the CUDA context exists must be at least gpu_memory_utilization x
 # total ("Free memory on device ... on startup is less than desired GPU memory utilization", vllm-project/vllm
 # #20305, pytorch/pytorch#175666). The context: about 300 MiB with CUDA's lazy loading (pytorch/pytorch#107667),
