@@ -63,6 +63,7 @@ _GPU_TYPE_SHAPE = re.compile(cloud_facts.value("ecs_gpu_type_shape"))
 MODELS = cloud_facts.value("models")
 WEIGHT_BYTES = cloud_facts.value("vllm_weight_bytes_per_parameter")
 KV_CACHE_BYTES = cloud_facts.value("vllm_kv_cache_bytes_per_element")
+GIB = 2**30
 # EAS storage keys the "Mount storage to services" guide documents for an OSS mount.
 EAS_OSS_KEYS = set(cloud_facts.value("eas_oss_mount_keys"))
 # How DescribeService exports a service's config: hidden keys dropped, aliases under their exported name.
@@ -551,9 +552,6 @@ def _startup_seconds(cloud: RealCloud, model: str, config: Mapping[str, Any]) ->
     in offline/cloud_facts.json); the fixed part alone for a model the facts cannot size."""
     weights = _weights_gib(cloud, model, _env(config, "DTYPE"), _env(config, "QUANTIZATION")) or 0.0
     return math.ceil(MODEL_LOAD["base_seconds"] + MODEL_LOAD["seconds_per_weight_gib"] * weights)
-
-
-GIB = 2**30
 
 
 def _architecture(cloud: RealCloud, served_name: str) -> dict[str, Any] | None:
