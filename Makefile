@@ -8,7 +8,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PLAN_STAMP := $(VENV)/.plan-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: plan plan-diff prices test lint bench docs chart-docs clean
+.PHONY: plan plan-diff prices test lint bench docs chart-docs smoke clean
 
 $(PLAN_STAMP): requirements.txt requirements-plan.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -41,6 +41,12 @@ test: $(TEST_STAMP)
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
+
+## smoke: after `pulumi up`, ask every provider of a deployed router stack once, and say what to check
+##   make smoke STACK=router   (needs the Pulumi CLI and the credentials; ARGS="--secrets-from-stack")
+smoke: $(PLAN_STAMP)
+	@test -n "$(STACK)" || { echo "usage: make smoke STACK=<router stack>"; exit 2; }
+	$(PY) -m probe.smoke --stack $(STACK) $(ARGS)
 
 ## bench: the offline plan's cost per declared resource against the SDK's own floor
 bench: $(PLAN_STAMP)

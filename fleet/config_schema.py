@@ -24,8 +24,10 @@ SECRET_KEYS = {
     " deployer's).",
     "modalProxyTokenId": "Modal proxy-auth token id (wk-...) the router sends as Modal-Key.",
     "modalProxyTokenSecret": "Modal proxy-auth token secret (ws-...) the router sends as Modal-Secret.",
+    "partnerApiKey": "The key the router sends a partner's endpoint (partnerBaseUrl) as Authorization: Bearer.",
     "routerKubeconfig": "Router stack only; kubeconfig of the cluster the router runs in, for the kubernetes"
-    " publish target.",
+    " publish target: in the region of routerKubernetesRegionStack (its ACK cluster, or a cluster you run there when"
+    " that stack declares none).",
     "railwayToken": "Router stack only; the Railway token (see railwayTokenType) that writes the router's service"
     " variables, for the railway publish target.",
 }

@@ -40,7 +40,7 @@ DEFAULT_LATENCY_SECONDS = 2.0  # the Beacon study's average
 
 @dataclass(frozen=True)
 class CostLine:
-    provider: str  # ack | eas | runpod | modal
+    provider: str  # a kind's platform (fleet/kinds.py), or "alibaba" for what every Alibaba platform shares
     what: str
     month_min: Amount
     month_max: Amount
@@ -262,10 +262,16 @@ def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[
     )
 
 
+# The counterpart kinds (fleet/kinds.py) _counterpart_line prices: RunPod's workers, Modal's containers.
+PRICED_COUNTERPARTS = ("runpod", "modal")
+
+
 def _counterpart_line(
     counterpart: Mapping[str, Any], prices: PriceTable, month: float, per_million: float, latency: float
 ) -> CostLine:
     kind, gpus = counterpart["provider"], counterpart["gpus"]
+    if kind not in PRICED_COUNTERPARTS:
+        raise ValueError(f"no cost line for counterpart kind '{kind}'; price it in fleet/cost.py")
     scaling = counterpart["scaling"]
     low, high = scaling["minWorkers"], scaling["maxWorkers"]
     models = len(counterpart["models"])

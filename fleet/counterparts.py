@@ -10,14 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fleet import kinds
 from fleet.eas import vllm_dtype
 
 if TYPE_CHECKING:  # settings validate with this module, so it may not import them at run time
     from fleet.settings import RegionSettings, ServedModel
 
-PROVIDERS = ("none", "runpod", "modal")
+PROVIDERS = ("none", *(k.platform for k in kinds.COUNTERPARTS))
 # The secret config keys holding what the router sends each provider (declared in fleet/config_schema.SECRET_KEYS).
-ROUTER_SECRET_KEYS = {"runpod": ("runpodRouterApiKey",), "modal": ("modalProxyTokenId", "modalProxyTokenSecret")}
+ROUTER_SECRET_KEYS = {k.platform: k.secret_keys for k in kinds.COUNTERPARTS}
 
 # RunPod serverless GPU pools and the memory of each GPU in them (GB).
 RUNPOD_POOLS: dict[str, int] = {
@@ -98,6 +99,10 @@ MODAL_REGIONS: dict[str, str] = {
     "ca": "ca",
 }
 
+# Per counterpart kind (fleet/kinds.py): its locations with their jurisdictions, and its GPUs with their memory.
+LOCATIONS: dict[str, Mapping[str, str]] = {"runpod": RUNPOD_DATA_CENTERS, "modal": MODAL_REGIONS}
+GPUS: dict[str, Mapping[str, int]] = {"runpod": RUNPOD_POOLS, "modal": MODAL_GPUS}
+
 MODAL_WEB_LIMIT_SECONDS = 150  # Modal cuts every web request at 150 s
 RUNPOD_EXECUTION_LIMIT_SECONDS = 600  # RunPod's default job execution timeout
 
@@ -123,12 +128,12 @@ def modal_urls(web_url: str) -> CounterpartUrls:
 
 
 def jurisdictions_of(provider: str, locations: tuple[str, ...]) -> tuple[str, ...]:
-    table = RUNPOD_DATA_CENTERS if provider == "runpod" else MODAL_REGIONS
+    table = LOCATIONS[provider]
     return tuple(sorted({table[loc] for loc in locations if loc in table}))
 
 
 def gpu_memory_gb(provider: str, gpu: str) -> int | None:
-    return (RUNPOD_POOLS if provider == "runpod" else MODAL_GPUS).get(gpu)
+    return GPUS[provider].get(gpu)
 
 
 def runpod_env(settings: RegionSettings, model: ServedModel) -> dict[str, str]:
@@ -187,7 +192,7 @@ def router_view(settings: RegionSettings, auth: Mapping[str, str], urls: Any) ->
         },
         "requestTimeoutSeconds": spec.request_timeout_seconds,
         # RunPod's /health is a control-plane call; Modal's reaches vLLM and wakes a scaled-to-zero app.
-        "healthWakesBackend": spec.provider == "modal" and spec.min_workers == 0,
+        "healthWakesBackend": kinds.BY_PLATFORM[spec.provider].health_mode == "scale-to-zero" and spec.min_workers == 0,
         "auth": dict(auth),
         "models": urls,
     }

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fleet import kinds
 from fleet.cost import COLD_START_LOW, HOURS_PER_MONTH, Amount, CostLine, PriceTable, startup_budget, total
 from fleet.cost_budget import (  # noqa: F401 - the fleet's headline and budget, used through this module too
     break_even,
@@ -30,23 +31,13 @@ from fleet.cost_budget import (  # noqa: F401 - the fleet's headline and budget,
 from fleet.residency import is_mainland_region
 
 GB_PER_GIB = 2**30 / 1e9
-ALIBABA_PLATFORMS = ("ack", "eas", "fc")
+ALIBABA_PLATFORMS = kinds.PLATFORMS
 # One CLB LCU (HTTP) covers 25 new connections a second, billed hourly on its largest dimension (Alibaba's
 # "Billing of SLB instances", ../shared/reference/prices-2026-12.md); at Beacon's volume new connections are it.
 LCU_NEW_CONNECTIONS_PER_HOUR = 25 * 3600
 SHARED = "alibaba"  # lines every Alibaba platform needs (registry, bucket)
 # What a user waits for on the first request after scale to zero, by platform, and where the figure comes from.
-COLD_START = {
-    "fc": "10-30 s to a GPU instance (FC 3.0 GPU docs, '10到30秒'), plus the model's load from the OSS mount",
-    "ack": "none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod),"
-    " and without pod autoscaling nothing starts a model again at minReplicasPerModel 0",
-    "eas": "at minimum 0, the model's startup budget up to 15 min provisioning plus it (no source times it); idle"
-    " instances are billed for onZero.scaleDownGracePeriodSeconds (600 s default) before scaling to zero",
-    "runpod": "none with active workers; from 0, 0.2 s (FlashBoot, the study: 48% of requests) up to the startup"
-    " budget; idle workers billed for counterpartIdleTimeoutSeconds",
-    "modal": "none with warm containers; from 0, 2-4 s (the study) up to the startup budget; idle containers billed"
-    " for counterpartIdleTimeoutSeconds (scaledown_window)",
-}
+COLD_START = {k.platform: k.cold_start for k in kinds.KINDS}
 
 
 def _price(prices: PriceTable, price_id: str, per: str = "second") -> Amount:
@@ -118,6 +109,12 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
                 instance_month=active.times(month),
             )
         )
+    partner = outputs.get(kinds.BY_PLATFORM["partner"].output_key)
+    if partner:  # a partner's price is its agreement's; no public source gives it, so it stays unknown, named
+        unknown = Amount(None, (f"partner.{partner['name']} (the agreement's price)",))
+        what, basis = f"Partner {partner['name']}'s endpoint", "priced by the agreement; nothing is provisioned"
+        line = CostLine("partner", what, unknown, unknown, unknown, basis, usage_rate=unknown, per_request=unknown)
+        lines.append(line)
     kubernetes = outputs.get("kubernetes") or {}
     if kubernetes.get("systemPool"):
         system = kubernetes["systemPool"]
@@ -200,7 +197,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
         group = own + (shared if name in ALIBABA_PLATFORMS else [])
         floor = total(line.month_min for line in group)
         usage = total(_usage(line, busy, requests) for line in own)
-        cross_border = name not in ALIBABA_PLATFORMS and bool(counterpart.get("crossBorder"))
+        cross_border = _cross_border(name, counterpart, outputs.get(kinds.BY_PLATFORM["partner"].output_key) or {})
         platforms[name] = {
             "floor": floor,
             "usage": usage,
@@ -215,11 +212,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     for name in parked & set(platforms):
         platforms[name]["usage"] = Amount.zero()
         platforms[name]["coldStart"] = "parked: its GPU pool is at zero nodes and no pod autoscaler starts a model"
-    order = [
-        step
-        for step in workload.get("failoverOrder") or []
-        if (step in platforms and step not in parked) or step == "counterpart"
-    ]
+    order = [step for step in workload.get("failoverOrder") or [] if step not in parked]
     primary = next((p for p in _steps(order, platforms)), None)
     declared = total(line.month_min for line in lines)
     if primary:
@@ -285,10 +278,15 @@ def idle_and_cold(line: CostLine, requests: int) -> dict[str, float]:
 
 def _steps(order: Sequence[str], platforms: Mapping[str, Any]):
     for step in order:
-        if step == "counterpart":
-            yield from (p for p in platforms if p not in ALIBABA_PLATFORMS)
-        elif step in platforms:
-            yield step
+        yield from (p for p in platforms if p in kinds.BY_PLATFORM and kinds.BY_PLATFORM[p].failover_step == step)
+
+
+def _cross_border(platform: str, counterpart: Mapping[str, Any], partner: Mapping[str, Any]) -> bool:
+    """Whether a platform's line serves from outside the region's jurisdiction: never the region's own."""
+    kind = kinds.BY_PLATFORM.get(platform)
+    if kind is None or kind.on_alibaba:
+        return False
+    return bool((counterpart if kind.counterpart else partner).get("crossBorder"))
 
 
 def workload_lines(view: Mapping[str, Any] | None) -> list[str]:

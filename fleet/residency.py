@@ -40,6 +40,12 @@ def is_mainland_region(region: str) -> bool:
     return region.startswith("cn-") and region != "cn-hongkong"
 
 
+def is_mainland(cloud_region: str, jurisdiction: str) -> bool:
+    """Mainland China by its Alibaba region or by the jurisdiction a region states: a stack served without an
+    Alibaba region (counterparts, a partner) that claims the mainland is bound by the mainland's rules."""
+    return jurisdiction == MAINLAND or is_mainland_region(cloud_region)
+
+
 def derived_jurisdiction(region: str) -> str | None:
     if is_mainland_region(region):
         return MAINLAND

@@ -17,21 +17,16 @@ from typing import Any
 
 import jsonschema
 
-from fleet import router_reach, router_weights, urls
+from fleet import kinds, router_reach, router_weights, urls
 from fleet.config_schema import PROJECT_ROOT
+from fleet.kinds import env_name as env_name  # every credential's variable name comes from fleet/kinds.py
 from fleet.residency import is_mainland_region
 
 SCHEMA_VERSION = 1
 SCHEMA_PATH = PROJECT_ROOT / "schemas" / "router-config.v1.json"
-# Request timeouts the router may use per provider type: Modal cuts web requests at 150 s, RunPod's default
-# job execution limit is 600 s; the Alibaba endpoints sit behind load balancers and gateways we size to 600 s.
-TIMEOUT_LIMITS = {"modal": 149, "runpod": 600, "alibaba_eas": 600, "ack": 600, "alibaba_fc": 600}
+# Request timeouts the router may use per provider type, each with its source (fleet/kinds.py).
+TIMEOUT_LIMITS = {k.router_type: k.timeout_limit for k in kinds.KINDS}
 ALIBABA_TIMEOUT_SECONDS = 120
-
-
-def env_name(router_region: str, *parts: str) -> str:
-    """ASIA_EAST_EAS_LLAMA3_2_1B_TOKEN: upper snake case, what shells and Railway accept."""
-    return re.sub(r"[^A-Z0-9]+", "_", "_".join((router_region, *parts)).upper()).strip("_")
 
 
 def provider_id(router_region: str, kind: str, model_id: str) -> str:
@@ -80,7 +75,7 @@ def routes(
 
 
 def _step(provider_type: str) -> str:
-    return {"alibaba_eas": "eas", "ack": "ack", "alibaba_fc": "fc"}.get(provider_type, "counterpart")
+    return kinds.BY_ROUTER_TYPE[provider_type].failover_step
 
 
 def merge(
@@ -138,9 +133,12 @@ def _unrouted(regions: Sequence[Mapping[str, Any]], table: Mapping[str, Mapping[
         for model in sorted(served - set(table.get(region["label"], {}))):
             why = (
                 f"{region['label']} is residency-bound and every provider left is cross-border"
-                " (allowCrossBorderFailover is off)"
+                " (allowCrossBorderFailover is off); serve it inside "
+                f"{region['jurisdiction']}: a platform in failoverOrder and servingPlatforms, or a partner there"
+                " (partnerBaseUrl, partnerJurisdiction)"
                 if refuses_cross_border(region)
-                else f"none of its providers is in {region['label']}'s failoverOrder {region['failover_order']}"
+                else f"none of its providers is in {region['label']}'s failoverOrder {region['failover_order']};"
+                " add the step of one it declares to failoverOrder"
             )
             found.append(f"route {region['label']}/{model} has no provider left: {why}")
     return found

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, TIMEOUT_LIMITS, env_name, provider_id
+from fleet import kinds
+from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, TIMEOUT_LIMITS, provider_id
 from fleet.settings import FAILOVER_STEPS
 
 
@@ -21,39 +22,41 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
     providers: dict[str, dict[str, Any]] = {}
 
     # Alibaba Cloud's platforms: the same region, jurisdiction, timeout and weights; what differs is per platform.
-    for key, platform, fields in ALIBABA_PLATFORMS:
-        for model_id, exported in sorted((outputs.get(key) or {}).items()):
-            own = fields(exported, label, cloud_region, model_id)
-            providers[provider_id(label, platform, model_id)] = _entry(
+    for kind in kinds.ALIBABA:
+        for model_id, exported in sorted((outputs.get(kind.output_key) or {}).items()):
+            fields = ALIBABA_FIELDS[kind.platform](exported)
+            providers[provider_id(label, kind.platform, model_id)] = _entry(
+                name=f"Alibaba Cloud {cloud_region} {kind.title} {model_id}",
                 label=label,
                 cloud_region=cloud_region,
                 jurisdiction=residency["jurisdiction"],
+                kind=kind.router_type,
                 model_id=model_id,
-                timeout=own.pop("timeout", ALIBABA_TIMEOUT_SECONDS),
+                auth=kind.router_auth(label, model_id),
+                health=_health(kind, fields.pop("health_url")),
+                timeout=fields.pop("timeout", ALIBABA_TIMEOUT_SECONDS),
                 cross_border=False,
                 weights=served.get(model_id),
-                **own,
+                **fields,
             )
+    partner = outputs.get(kinds.BY_PLATFORM["partner"].output_key)
+    if partner:
+        providers.update(partner_providers(label, partner, served))
     counterpart = outputs.get("counterpart")
     if counterpart:
-        kind = counterpart["provider"]
-        auth = counterpart["auth"]
-        router_auth = (
-            {"type": "bearer", "env": auth["env"]}
-            if auth["type"] == "bearer"
-            else {"type": "modal_proxy", "key_env": auth["keyEnv"], "secret_env": auth["secretEnv"]}
-        )
+        kind = kinds.BY_PLATFORM[counterpart["provider"]]
         for model_id, urls in sorted(counterpart["models"].items()):
-            providers[provider_id(label, kind, model_id)] = _entry(
-                name=f"{kind.capitalize()} {','.join(counterpart['locations'])} {model_id} (for {cloud_region})",
+            providers[provider_id(label, kind.platform, model_id)] = _entry(
+                name=f"{kind.platform.capitalize()} {','.join(counterpart['locations'])} {model_id}"
+                f" (for {cloud_region})",
                 label=label,
                 cloud_region=",".join(counterpart["locations"]),
                 jurisdiction=",".join(counterpart["jurisdictions"]),
-                kind=kind,
+                kind=kind.router_type,
                 endpoint=urls["baseUrl"],
                 base_url=urls["baseUrl"],
                 model_id=model_id,
-                auth=router_auth,
+                auth=kind.router_auth(label, model_id),
                 # Scale-to-zero: an active probe that wakes a GPU costs money; watch real traffic instead.
                 health={
                     "mode": "passive" if counterpart["healthWakesBackend"] else "active",
@@ -78,59 +81,77 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
     }
 
 
-def _eas(eas: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -> dict[str, Any]:
+def partner_providers(
+    label: str, partner: Mapping[str, Any], served: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """A partner's OpenAI-compatible endpoint (option C): one provider per model it serves for the region."""
+    kind = kinds.BY_PLATFORM["partner"]
+    base = partner["baseUrl"].rstrip("/")
+    return {
+        provider_id(label, kind.platform, model_id): _entry(
+            name=f"Partner {partner['name']} {model_id} (for {label})",
+            label=label,
+            cloud_region=partner["jurisdiction"],  # where the partner hosts it, as the agreement says
+            jurisdiction=partner["jurisdiction"],
+            kind=kind.router_type,
+            endpoint=base,
+            base_url=base,
+            model_id=model_id,
+            auth=kind.router_auth(label, model_id),
+            health=_health(kind, base + kind.health_path),
+            timeout=int(partner["requestTimeoutSeconds"]),
+            network="internet",
+            cross_border=bool(partner["crossBorder"]),
+            weights=served.get(model_id),
+        )
+        for model_id in sorted(partner["models"])
+    }
+
+
+def _health(kind: kinds.Kind, url: str) -> dict[str, Any]:
+    # Passive: an active probe could start, and bill, a scaled-to-zero instance; the router watches traffic.
+    return {"mode": kind.health_mode, "url": url, "wakes_backend": kind.health_mode == "passive"}
+
+
+def _eas(eas: Mapping[str, Any]) -> dict[str, Any]:
     public = bool(eas["publicEndpoint"])
     # EAS serves its internet endpoint over HTTPS as well as HTTP; the token never crosses the internet in clear
     # text, so the router always takes the https form.
     endpoint = _https(eas["publicUrl"]) if public else eas["vpcUrl"]
     return {
-        "name": f"Alibaba Cloud {cloud_region} PAI-EAS {model_id}",
-        "kind": "alibaba_eas",
         "endpoint": endpoint,
         "base_url": f"{endpoint}/v1",
-        # EAS checks its service token in the Authorization header, without a scheme.
-        "auth": {"type": "eas_token", "env": env_name(label, "EAS", model_id, "TOKEN")},
-        "health": {"mode": "active", "url": f"{endpoint}/health", "wakes_backend": False},
+        "health_url": f"{endpoint}/health",
         "network": "internet" if public else "vpc",
     }
 
 
-def _ack(ack: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -> dict[str, Any]:
+def _ack(ack: Mapping[str, Any]) -> dict[str, Any]:
     base = ack["url"]
     return {
-        "name": f"Alibaba Cloud {cloud_region} ACK {model_id}",
-        "kind": "ack",
         "endpoint": base,
         "base_url": base,
-        "auth": {"type": "bearer", "env": env_name(label, "ACK", model_id, "KEY")},
-        "health": {"mode": "active", "url": base.removesuffix("/v1") + "/health", "wakes_backend": False},
+        "health_url": base.removesuffix("/v1") + "/health",
         "network": "internet" if ack["exposure"] == "internet" else "vpc",
     }
 
 
-def _fc(function: Mapping[str, Any], label: str, cloud_region: str, model_id: str) -> dict[str, Any]:
+def _fc(function: Mapping[str, Any]) -> dict[str, Any]:
     base = function["url"].rstrip("/")  # the trigger's public URL, HTTPS (fleet/fc.py)
+    limit = TIMEOUT_LIMITS[kinds.BY_PLATFORM["fc"].router_type]
     return {
-        "name": f"Alibaba Cloud {cloud_region} Function Compute {model_id}",
-        "kind": "alibaba_fc",
         "endpoint": base,
         "base_url": f"{base}/v1",
-        # The trigger is anonymous; vLLM in the function checks the key as a Bearer token.
-        "auth": {"type": "bearer", "env": env_name(label, "FC", model_id, "KEY")},
-        # Scale to zero: an active probe would start, and bill, a GPU instance; watch real traffic instead.
-        "health": {"mode": "passive", "url": f"{base}/health", "wakes_backend": True},
+        "health_url": f"{base}/health",
         "network": "internet",
         # A request after scale-to-zero waits for an instance and the whole model load before its answer; a
         # region stack that does not state its cold start gets the longest wait the router allows.
-        "timeout": min(
-            TIMEOUT_LIMITS["alibaba_fc"],
-            int(function.get("coldStartSeconds", TIMEOUT_LIMITS["alibaba_fc"])) + ALIBABA_TIMEOUT_SECONDS,
-        ),
+        "timeout": min(limit, int(function.get("coldStartSeconds", limit)) + ALIBABA_TIMEOUT_SECONDS),
     }
 
 
-# (the region stack's output, the provider id's platform, the platform's own fields), in the order entries are made.
-ALIBABA_PLATFORMS = (("easEndpoints", "eas", _eas), ("ackEndpoints", "ack", _ack), ("fcEndpoints", "fc", _fc))
+# Each Alibaba platform's own fields, from its entry in the region stack's output (kinds.Kind.output_key).
+ALIBABA_FIELDS = {"eas": _eas, "ack": _ack, "fc": _fc}
 
 
 def _https(url: str) -> str:

@@ -38,7 +38,9 @@ def merged_config(
         raise RouterConfigError(
             "region stacks export no routerProviders: "
             + ", ".join(missing)
-            + "; check the names in regionStacks and run `pulumi up` on those stacks first"
+            + "; check their names in regionStacks. A region stack exports its router entry once its program runs:"
+            ' in the offline plan, fix what that stack\'s own plan reports (make plan ARGS="--stack <stack>");'
+            " on a real backend, deploy the region stacks before the router"
         )
     read = [_whole_numbers_as_ints(found) for found in read]
     refused = [p for name, found in zip(stacks, read, strict=True) for p in router_trust.claim_problems(name, found)]
@@ -54,7 +56,9 @@ def merged_config(
         raise RouterConfigError(
             "the router refuses region stack outputs that contradict where the stack runs:\n  - "
             + "\n  - ".join(refused)
-            + "\n  run `pulumi up` on those stacks with their current program, and check nobody edited their outputs"
+            + "\n  the current program never exports these: in the offline plan this is a beacon-fleet defect (report"
+            " it); on a real backend, deploy those stacks with the current program and check nobody edited their"
+            " outputs"
         )
     kubernetes_vpc = next(
         (
@@ -65,6 +69,19 @@ def merged_config(
         None,
     )
     served = router_reach.served_from(sorted(labels), targets, kubernetes_vpc)
+    entries = {found["routerProviders"]["region"]["label"]: found["routerProviders"]["region"] for found in read}
+    misplaced = [
+        f"stack {names[0]}: {problem}; publish a router inside it: routerPublishTargets with kubernetes,"
+        f" routerKubernetesRegionStack: {names[0]} and routerKubeconfig for a Kubernetes cluster in"
+        f" {entries[label]['cloud_region'] or entries[label]['jurisdiction']} (the stack's own ACK cluster, or one"
+        " you run there; its VPC, for VPC-only endpoints)"
+        for label, names in sorted(labels.items())
+        if (problem := router_reach.placement_problem(entries, label, served[label]))
+    ]
+    if misplaced:
+        raise RouterConfigError(
+            "the router refuses to serve residency-bound regions from abroad:\n  - " + "\n  - ".join(misplaced)
+        )
     try:
         config = router_config.merge([found["routerProviders"] for found in read], served)
     except ValueError as error:
@@ -72,17 +89,36 @@ def merged_config(
         unreachable = sorted(label for label in labels if f"route {label}/" in str(error) and "can reach" in str(error))
         fixes = [
             f"for {label}, a router inside its VPC: routerPublishTargets [kubernetes, railway] and"
-            f" routerKubernetesRegionStack: {stack_of[label]} (routerKubeconfig for that stack's ACK cluster)"
+            f" routerKubernetesRegionStack: {stack_of[label]} (routerKubeconfig for a Kubernetes cluster in that"
+            " stack's VPC: its ACK cluster, or one you run there)"
             for label in unreachable
         ]
-        hint = "; ".join(fixes) if fixes else "fix the region stacks' config (failoverOrder, timeouts, names)"
-        raise RouterConfigError(f"{error}\n  {hint}") from None
+        hint = "; ".join(fixes) if fixes else "fix the named region stacks' config (each line names the key)"
+        raise RouterConfigError(f"{_naming_stacks(str(error), stack_of)}\n  {hint}") from None
     problems = router_config.schema_problems(json.loads(router_config.to_json(config)))
     if problems:
         raise RouterConfigError(
             f"router config does not validate against {router_config.SCHEMA_PATH.name}:\n  - " + "\n  - ".join(problems)
         )
     return config
+
+
+def _naming_stacks(message: str, stack_of: Mapping[str, str]) -> str:
+    """Each problem line of a merge error, prefixed with the region stack it is about: the user edits stacks,
+    not router region labels."""
+    lines = []
+    for line in message.split("\n"):
+        body = line.removeprefix("  - ")
+        label = next(
+            (
+                label
+                for label in sorted(stack_of, key=len, reverse=True)
+                if body.startswith((f"route {label}/", f"region {label} "))
+            ),
+            None,
+        )
+        lines.append(f"  - stack {stack_of[label]}: {body}" if label is not None and line.startswith("  - ") else line)
+    return "\n".join(lines)
 
 
 def _whole_numbers_as_ints(value: Any) -> Any:
@@ -110,6 +146,7 @@ def secret_values(
         raise RouterConfigError(
             "the router config names credentials no region stack supplies in routerSecrets: "
             + ", ".join(absent)
-            + f" (region stacks: {', '.join(stacks)}); set the matching secret config there and run `pulumi up`"
+            + f" (region stacks: {', '.join(stacks)}); set the matching secret config in the stack that serves it"
+            " (`pulumi config set --secret <key> --stack <stack>`; make plan names each under Secret placeholders)"
         )
     return {name: supplied[name] for name in needed}

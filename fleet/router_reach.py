@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fleet.residency import is_mainland
+
 INTERNET = "internet"
 VPC = "vpc"
 
@@ -78,9 +80,35 @@ def how_to_reach(region: Mapping[str, Any]) -> str:
         ways[0] += ", which in mainland China also needs an ICP licence (icpLicence)"
     ways.append(
         "or publish the router inside that VPC: routerPublishTargets with kubernetes and"
-        " routerKubernetesRegionStack naming that region stack (routerKubeconfig for its ACK cluster)"
+        " routerKubernetesRegionStack naming that region stack (routerKubeconfig for a Kubernetes cluster in its"
+        " VPC: its ACK cluster, or one you run there)"
     )
     return "; ".join(ways)
+
+
+def binds_residency(region: Mapping[str, Any]) -> bool:
+    """Personal data must stay in the region's jurisdiction: the stack says so, or the mainland's rules bind it."""
+    return bool(region["residency_bound"]) or is_mainland(region["cloud_region"], region["jurisdiction"])
+
+
+def placement_problem(regions: Mapping[str, Mapping[str, Any]], label: str, router: Mapping[str, Any]) -> str:
+    """Why the router placed as `router` may not serve residency-bound region `label`; empty when it may.
+
+    Every prompt of a region passes through the router that serves its routes, so a residency-bound region's
+    router must run in the region's own jurisdiction. The router stack knows where one router runs: the
+    in-cluster one, in the region of routerKubernetesRegionStack. Railway's place is not the router stack's
+    to check, and Railway has no region in mainland China: it serves no residency-bound region."""
+    region = regions[label]
+    if not binds_residency(region):
+        return ""
+    home = regions.get(str(router.get("vpc_of") or ""))
+    if router.get("target") == "kubernetes" and home is not None and home["jurisdiction"] == region["jurisdiction"]:
+        return ""
+    return (
+        f"region {label} is residency-bound ({region['jurisdiction']}), but its routes would be served by the"
+        f" router on {where(router)}, which is not known to run in {region['jurisdiction']}: its prompts would leave"
+        " the jurisdiction before any provider is chosen"
+    )
 
 
 def for_target(config: Mapping[str, Any], target: str) -> dict[str, Any]:

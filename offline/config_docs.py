@@ -127,6 +127,19 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ),
     ),
     (
+        "A partner's endpoint (option C)",
+        "An OpenAI-compatible endpoint a partner hosts for the region's models; nothing is provisioned, the router"
+        " routes to it ([router-config.md](router-config.md#a-partners-endpoint-option-c)).",
+        (
+            "partnerBaseUrl",
+            "partnerName",
+            "partnerJurisdiction",
+            "partnerModels",
+            "partnerRequestTimeoutSeconds",
+            "partnerApiKey",
+        ),
+    ),
+    (
         "The region in the router",
         "How a region stack appears in the hybrid router's configuration ([router-config.md](router-config.md)).",
         ("routerRegion", "failoverOrder"),

@@ -608,11 +608,12 @@ def _weights_lines(outputs: dict[str, Any]) -> list[str]:
         source = str(pinned["source"]).rsplit("@", 1)[0]
         kind, _, digest = str(pinned["digest"]).rpartition(":")
         rows.append((model_id, source, str(pinned["revision"])[:12], f"{kind}:{digest[:16]}…"))
-    return [
-        "",
-        "Model weights, synced into the bucket and verified before serving (weights/manifests):",
-        *_columns(rows),
-    ]
+    where = (
+        "synced into the bucket and verified before serving"
+        if "modelBucket" in outputs
+        else "pinned for its counterpart and partner, which fetch or host them (no bucket here)"
+    )
+    return ["", f"Model weights, {where} (weights/manifests):", *_columns(rows)]
 
 
 def _counterpart_lines(outputs: dict[str, Any]) -> list[str]:

@@ -265,6 +265,15 @@ def _check_entries(path: Path, entries: dict[str, Any], lines: dict[str, int], s
     return problems
 
 
+def declares_vpc(config: StackConfig, project: str) -> bool:
+    """A region stack declares a VPC when it serves on Alibaba Cloud (servingPlatforms not empty)."""
+    try:
+        platforms = json.loads(config.values.get(f"{project}:servingPlatforms", "[]"))
+    except ValueError:
+        return True  # the stack's own settings report it; its range is still worth checking
+    return platforms != []
+
+
 def cross_stack_problems(
     configs: list[StackConfig], schema: ProjectSchema | None = None
 ) -> list[tuple[frozenset[str], str]]:
@@ -277,6 +286,8 @@ def cross_stack_problems(
     problems = []
     vpcs: list[tuple[str, ipaddress.IPv4Network]] = []
     for config in regions:
+        if not declares_vpc(config, project):
+            continue  # served by its counterpart or a partner alone: vpcCidr is only the unused default
         try:
             vpcs.append((config.stack, ipaddress.IPv4Network(config.values.get(f"{project}:vpcCidr", ""))))
         except ValueError:

@@ -115,6 +115,7 @@ K8S_SERVICE = "kubernetes:core/v1:Service"
 # Alibaba's cloud controller manager: the address type of a Service's load balancer (internet unless said
 # otherwise), the existing load balancer it reuses, and the tags it puts on the one it creates.
 CCM = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+
 CCM_ADDRESS_TYPE = CCM + "address-type"
 CCM_LOAD_BALANCER_ID = CCM + "id"
 CCM_TAGS = CCM + "additional-resource-tags"
@@ -584,6 +585,13 @@ def _fc_public_trigger(r: PolicyResource) -> bool:
 def _routed_functions(r: PolicyResource) -> list[Any]:
     routes = _get(r.props, "routeConfig", "routes") or r.props.get("routeConfigs") or []
     return [route.get("functionName") for route in routes if isinstance(route, Mapping)]
+
+
+# Every resource type _public_endpoints looks at; each Alibaba serving kind's public endpoint types (fleet/kinds.py)
+# must be among them (tests/test_kinds.py), so a new kind's endpoint cannot go public without an ICP check.
+PUBLIC_ENDPOINT_TYPES = frozenset(
+    (*LOAD_BALANCERS, EAS_SERVICE, K8S_SERVICE, *HELM_RELEASES, *FC_HTTP_TRIGGERS, *FC_CUSTOM_DOMAINS)
+)
 
 
 def _public_endpoints(args: StackValidationArgs) -> Iterator[tuple[PolicyResource, str, Mapping[str, Any], Any]]:

@@ -3,6 +3,7 @@
     python -m probe --config router-config.json                  # every internet-reachable provider
     python -m probe --config router-config.json --json out.json  # and a JSON report
     python -m probe --config router-config.json --provider us-east-modal-llama3-2-1b --requests 8
+    python -m probe --config router-config.json --consistency    # every provider of a model answers alike
 
 Credentials come from the environment, under the variable names the config gives (the router's own
 variables). Each request is an OpenAI chat completion with a bounded timeout; the run sends at most

@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from fleet.router_config import SCHEMA_PATH, env_name, schema_problems
+from fleet import kinds
+from fleet.router_config import SCHEMA_PATH, schema_problems
 from providers import bounded_http
 from providers.redact import printable
 
@@ -104,21 +105,15 @@ def _read_json(path: Path) -> Any:
 
 def legitimate_auth(provider: Mapping[str, Any]) -> list[dict[str, str]]:
     """The auth entries the router config generator writes for this provider: one per model for Alibaba
-    endpoints, one per router region for counterparts (fleet/region.py, fleet/router_config.env_name)."""
+    endpoints, one per router region for counterparts and a partner (fleet/kinds.py, Kind.router_auth)."""
     region, models = provider["region"], provider["models"]
-    kind = provider["type"]
-    if kind == "alibaba_eas":
-        return [{"type": "eas_token", "env": env_name(region, "EAS", m, "TOKEN")} for m in models]
-    if kind == "ack":
-        return [{"type": "bearer", "env": env_name(region, "ACK", m, "KEY")} for m in models]
-    if kind == "alibaba_fc":
-        return [{"type": "bearer", "env": env_name(region, "FC", m, "KEY")} for m in models]
-    if kind == "runpod":
-        return [{"type": "bearer", "env": env_name(region, "RUNPOD_API_KEY")}]
-    if kind == "modal":
-        key, secret = env_name(region, "MODAL_KEY"), env_name(region, "MODAL_SECRET")
-        return [{"type": "modal_proxy", "key_env": key, "secret_env": secret}]
-    return []
+    kind = kinds.BY_ROUTER_TYPE.get(provider["type"])
+    if kind is None:
+        return []
+    # One credential per model for the kinds whose stack makes one per model, else one per router region.
+    if kind.per_model_credentials:
+        return [kind.router_auth(region, m) for m in models]
+    return [kind.router_auth(region, "")]
 
 
 def auth_problem(provider: Mapping[str, Any]) -> str:
@@ -358,6 +353,17 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser.add_argument("--include-vpc", action="store_true", help="also probe VPC-only endpoints (run inside the VPC)")
     parser.add_argument("--prompts", type=Path, default=PROMPTS_PATH, help="golden prompt file")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
+    parser.add_argument(
+        "--consistency",
+        action="store_true",
+        help="check that every provider of a model answers the same fixed prompts alike (probe/consistency.py)",
+    )
+    parser.add_argument(
+        "--logprob-tolerance",
+        type=float,
+        default=None,
+        help="with --consistency: nats within which two tokens count as a near tie (default 0.1; docs/probe.md)",
+    )
     args = parser.parse_args(argv)
 
     if not 1 <= args.requests <= MAX_REQUESTS_PER_PROVIDER:
@@ -378,6 +384,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     if unknown:
         print(f"error: unknown provider(s): {printable(', '.join(unknown))}", file=sys.stderr)
         return 2
+    if args.consistency or args.logprob_tolerance is not None:
+        from probe.consistency_command import run_consistency
+
+        return run_consistency(args, config, os.environ if environ is None else environ)
 
     results = run_probe(
         config,

@@ -63,6 +63,11 @@ def post(
     return request("POST", url, headers, body, timeout, max_body)
 
 
+def get(url: str, headers: Mapping[str, str], timeout: float, max_body: int = MAX_BODY_BYTES) -> HttpResponse:
+    """GET url under the same rules as post: one host, no redirect followed, a total deadline."""
+    return request("GET", url, headers, None, timeout, max_body)
+
+
 def request(
     method: str,
     url: str,

@@ -23,9 +23,9 @@ from fleet import (
     eas,
     fc,
     inference_chart,
+    kinds,
     naming,
     ram_policies,
-    router_config,
     serving,
     weights,
 )
@@ -40,10 +40,11 @@ SERVING_REPOSITORY = "inference-server"
 
 def declare_region(settings: RegionSettings) -> None:
     if not settings.serving_platforms:
-        # Counterpart-only: nothing on Alibaba Cloud (no look-up either, so no alicloud provider), and the router
-        # entry still exported. Settings have checked that a counterpart exists.
+        # Served by its counterpart or a partner only: nothing on Alibaba Cloud (no look-up either, so no alicloud
+        # provider), and the router entry still exported. Settings have checked that one of them exists.
         slug = naming.stack_slug(settings.name_prefix, settings.stack)
-        region_exports.export_counterpart_only(settings, _declare_counterpart(settings, slug))
+        counterpart = _declare_counterpart(settings, slug) if settings.counterpart is not None else None
+        region_exports.export_without_alibaba(settings, counterpart)
         return
     account = lookups.account_id()
     if settings.serves_on("ack"):
@@ -354,9 +355,7 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> Counterpart:
                 models=[RunpodModel(m.id, m.spec.hf_repo, counterparts.runpod_env(settings, m)) for m in mirrored],
             ),
         )
-        key_env = router_config.env_name(settings.router_region, "RUNPOD_API_KEY")
-        secrets = {key_env: secret("runpodRouterApiKey")}
-        auth = {"type": "bearer", "env": key_env}
+        secrets, auth = _counterpart_credentials(settings)
     else:
         component = ModalCounterpart(
             "counterpart",
@@ -366,8 +365,17 @@ def _declare_counterpart(settings: RegionSettings, slug: str) -> Counterpart:
                 models=[ModalModel(m.id, counterparts.modal_settings(settings, m)) for m in mirrored],
             ),
         )
-        key_env = router_config.env_name(settings.router_region, "MODAL_KEY")
-        secret_env = router_config.env_name(settings.router_region, "MODAL_SECRET")
-        secrets = {key_env: secret("modalProxyTokenId"), secret_env: secret("modalProxyTokenSecret")}
-        auth = {"type": "modal_proxy", "keyEnv": key_env, "secretEnv": secret_env}
+        secrets, auth = _counterpart_credentials(settings)
     return Counterpart(view=counterparts.router_view(settings, auth, component.urls), secrets=secrets)
+
+
+def _counterpart_credentials(settings: RegionSettings) -> tuple[dict[str, pulumi.Output[str]], dict[str, str]]:
+    """The router's variables for the counterpart, each filled from its secret config key (fleet/kinds.py), and
+    the auth the counterpart's output names them in."""
+    assert settings.counterpart is not None
+    kind = kinds.BY_PLATFORM[settings.counterpart.provider]
+    names = kind.env_names(settings.router_region, "")
+    secrets = {name: secret(key) for name, key in zip(names, kind.secret_keys, strict=True)}
+    if kind.auth_type == "modal_proxy":
+        return secrets, {"type": kind.auth_type, "keyEnv": names[0], "secretEnv": names[1]}
+    return secrets, {"type": kind.auth_type, "env": names[0]}

@@ -22,8 +22,10 @@ from components.model_weights import ModelWeights
 from components.region_network import RegionNetwork
 from components.serving_image import ServingImage
 from components.serving_registry import ServingRegistry
-from fleet import capacity, fc, inference_chart, router_config, router_entry, serving, weights
+from fleet import capacity, fc, inference_chart, kinds, router_entry, serving, weights
 from fleet.settings import RegionSettings
+from fleet.settings import partner as partner_settings
+from fleet.settings.source import secret
 from weights import manifest as weights_manifest
 
 
@@ -61,6 +63,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
     if counterpart is not None:
         pulumi.export("counterpart", counterpart.view)
         pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
+    partner = _export_partner(settings)
     pulumi.export("zones", list(declared.zones))
     pulumi.export("vpcId", declared.network.vpc_id)
     pulumi.export("nodeVswitchIds", declared.network.node_vswitch_ids)
@@ -131,15 +134,16 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         }
         for model_id, r in declared.releases.items()
     }
+    endpoints = {"eas": eas_endpoints, "ack": ack_endpoints, "fc": fc_endpoints}
     view = {
         "weights": weights_served(settings),
         "region": settings.region,
         "routerRegion": settings.router_region,
         "residency": residency,
-        "easEndpoints": eas_endpoints,
-        "ackEndpoints": ack_endpoints,
-        "fcEndpoints": fc_endpoints,
+        # Each Alibaba kind's endpoints under its output key (fleet/kinds.py), as the router entry reads them.
+        **{kind.output_key: endpoints[kind.platform] for kind in kinds.ALIBABA},
         "counterpart": counterpart.view if counterpart else None,
+        PARTNER.output_key: partner,
     }
     _export_router_entry(settings, view, router_secrets(settings, declared))
     if declared.fc_functions:
@@ -182,40 +186,75 @@ def residency_view(settings: RegionSettings) -> dict[str, Any]:
 
 def router_secrets(settings: RegionSettings, declared: RegionResources) -> dict[str, Any]:
     """Every credential the router needs for this region, by the environment variable the config names."""
+    made = {
+        "eas": {s.model_id: s.token for s in declared.eas_services},
+        "ack": {model_id: r.api_key for model_id, r in declared.releases.items()},
+        "fc": {model_id: f.api_key for model_id, f in declared.fc_functions.items()},
+    }
     return {
         **{
-            router_config.env_name(settings.router_region, "EAS", s.model_id, "TOKEN"): s.token
-            for s in declared.eas_services
+            kind.env_names(settings.router_region, model_id)[0]: credential
+            for kind in kinds.ALIBABA
+            for model_id, credential in made[kind.platform].items()
         },
-        **{
-            router_config.env_name(settings.router_region, "ACK", model_id, "KEY"): r.api_key
-            for model_id, r in declared.releases.items()
-        },
-        **{
-            router_config.env_name(settings.router_region, "FC", model_id, "KEY"): f.api_key
-            for model_id, f in declared.fc_functions.items()
-        },
+        **partner_secrets(settings),
         **(declared.counterpart.secrets if declared.counterpart else {}),
     }
 
 
-def export_counterpart_only(settings: RegionSettings, counterpart: Counterpart) -> None:
-    """A region served only by its counterpart: its residency, models, cost inputs and router entry, nothing on
-    Alibaba Cloud."""
+def export_without_alibaba(settings: RegionSettings, counterpart: Counterpart | None) -> None:
+    """A region served only by its counterpart or a partner: where it runs (`region`: its alicloud:region, or ''
+    when it has none), its residency, models, the weights its providers serve, cost inputs and router entry;
+    nothing on Alibaba Cloud."""
     pulumi.export("region", settings.region)
     pulumi.export("routerRegion", settings.router_region)
     residency = residency_view(settings)
     pulumi.export("residency", residency)
-    pulumi.export("counterpart", counterpart.view)
-    pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
+    if counterpart is not None:
+        pulumi.export("counterpart", counterpart.view)
+        pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
+    partner = _export_partner(settings)
     _export_models_and_workload(settings)
+    served = weights_served(settings)
+    # Which weights its providers serve: the pinned revision and the committed manifest's digest, as every
+    # provider of the model serves them. Nothing here copies them into a bucket: the counterpart fetches the
+    # pinned revision from the hub itself, a partner serves it by agreement.
+    models = {m.id: m for m in settings.models}
+    pulumi.export(
+        "weights",
+        {
+            model_id: {"source": f"huggingface:{models[model_id].spec.hf_repo}@{pinned['revision']}", **pinned}
+            for model_id, pinned in served.items()
+        },
+    )
     view = {
+        "weights": served,
         "region": settings.region,
         "routerRegion": settings.router_region,
         "residency": residency,
-        "counterpart": counterpart.view,
+        "counterpart": counterpart.view if counterpart else None,
+        PARTNER.output_key: partner,
     }
-    _export_router_entry(settings, view, counterpart.secrets)
+    _export_router_entry(settings, view, {**partner_secrets(settings), **(counterpart.secrets if counterpart else {})})
+
+
+PARTNER = kinds.BY_PLATFORM["partner"]
+
+
+def _export_partner(settings: RegionSettings) -> dict[str, Any] | None:
+    if settings.partner is None:
+        return None
+    view = partner_settings.router_view(settings.partner)
+    pulumi.export(PARTNER.output_key, view)
+    return view
+
+
+def partner_secrets(settings: RegionSettings) -> dict[str, pulumi.Output[str]]:
+    """The router's variable for the partner's key, from its secret config key (fleet/kinds.py)."""
+    if settings.partner is None:
+        return {}
+    names = PARTNER.env_names(settings.router_region, "")
+    return {name: secret(key) for name, key in zip(names, PARTNER.secret_keys, strict=True)}
 
 
 def _export_router_entry(settings: RegionSettings, view: dict[str, Any], secrets: Mapping[str, Any]) -> None:

@@ -134,7 +134,7 @@ def test_the_mermaid_diagram_draws_every_route_in_order(fleet_outputs):
 def test_a_bad_failover_order_is_one_clean_error(synth):
     result = synth("us-east", overrides={"failoverOrder": ["ack", "gpu", "ack"]})
     assert not result.ok and result.resources == []
-    assert "beacon-fleet:failoverOrder[1]: 'gpu' is not one of ack, eas, fc, counterpart" in result.error
+    assert "beacon-fleet:failoverOrder[1]: 'gpu' is not one of ack, eas, fc, partner, counterpart" in result.error
     assert "beacon-fleet:failoverOrder[2]: 'ack' is listed twice" in result.error
 
 

@@ -129,27 +129,35 @@ def test_beijing_never_fails_over_across_the_border(regions):
         assert [closed["providers"][p]["type"] for p in chain] == ["ack", "alibaba_eas"]
 
 
-def test_a_router_only_on_railway_refuses_the_mainland_routes_it_cannot_reach_and_says_what_to_set(regions):
+def test_a_router_only_on_railway_refuses_the_mainland_region_and_says_where_to_publish_one(regions):
     result = router(regions, {"routerKubernetesRegionStack": ""})
     assert not result.ok
-    assert "route asia-east/llama3.2-1b has no provider its router can reach" in result.error
+    assert (
+        "stack organization/beacon-fleet/cn-beijing: region asia-east is residency-bound (cn-mainland), but its"
+        " routes would be served by the router on railway, on the internet outside every VPC" in result.error
+    )
     assert "routerKubernetesRegionStack: organization/beacon-fleet/cn-beijing" in result.error
+    assert "pulumi up" not in result.error
     assert not result.of_type(RAILWAY) and not result.of_type(CONFIG_MAP)
 
 
-def test_a_router_in_another_regions_vpc_does_not_make_beijings_vpc_reachable(regions):
+def test_a_router_in_another_regions_vpc_does_not_serve_the_mainland(regions):
     result = router(regions, {"routerKubernetesRegionStack": "organization/beacon-fleet/us-east"})
-    assert not result.ok and "the router serving asia-east (railway, on the internet" in result.error
+    assert not result.ok and "region asia-east is residency-bound (cn-mainland)" in result.error
 
 
-def test_a_licensed_mainland_stack_is_served_from_railway_over_https_and_an_idle_target_is_warned(regions):
+def test_a_licensed_mainland_stack_is_still_not_served_from_railway_abroad(regions):
     licensed = {**regions, "cn-beijing": region("cn-beijing", {"icpLicence": "京ICP备12345678号"})}
-    result = settled_ok(router(licensed, {"routerKubernetesRegionStack": ""}))
-    config = result.outputs["routerConfig"]
-    first = config["providers"][config["routes"]["asia-east"]["qwen2.5-1.5b"][0]]
-    assert first["type"] == "alibaba_eas" and first["endpoint"].startswith("https://")
-    assert result.outputs["routerPublished"]["kubernetes"]["regions"] == []
-    assert any("the kubernetes router serves no region" in w for w in result.warnings)
+    result = router(licensed, {"routerKubernetesRegionStack": ""})
+    assert not result.ok and "its prompts would leave the jurisdiction" in result.error
+
+
+def test_a_licensed_mainland_stack_is_served_over_https_by_the_router_in_the_mainland(regions):
+    licensed = {**regions, "cn-beijing": region("cn-beijing", {"icpLicence": "京ICP备12345678号"})}
+    config = settled_ok(router(licensed)).outputs["routerConfig"]
+    eas = [config["providers"][p] for p in config["routes"]["asia-east"]["qwen2.5-1.5b"]][1]
+    assert config["regions"]["asia-east"]["served_from"]["target"] == "kubernetes"
+    assert eas["type"] == "alibaba_eas" and eas["endpoint"].startswith("https://")
 
 
 def test_the_same_region_outputs_give_the_same_config_bytes(regions, routed):

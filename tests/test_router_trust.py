@@ -219,7 +219,7 @@ def test_hong_kong_may_opt_out_of_residency_while_the_mainland_may_not():
     assert router_trust.claim_problems("hk-stack", entry("cn-hongkong", "hk")) == []
     assert router_trust.claim_problems("sz-stack", entry("cn-shenzhen", "cn-mainland")) == [
         "stack sz-stack: routerProviders.region.residency_bound: is off, but cn-shenzhen is in mainland China,"
-        " where residency binds whatever the stack says"
+        " where residency binds whatever the stack says; set residencyBound: true in its stack"
     ]
 
 

@@ -8,7 +8,7 @@ be mended in one pass.
     source        what the engine handed the program (plain keys, which are secret, secret values)
     typed         config strings to typed values by Pulumi.yaml's declarations
     problems      the error collector and the checks several domains share
-    residency, network, models, kubernetes, storage, eas, counterparts   one domain each
+    residency, network, models, kubernetes, storage, eas, fc, counterparts, partner   one domain each
     region        a region stack's settings, composed from the domains
     router        the router stack's settings
 """

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fleet import capacity, counterparts
+from fleet import capacity, counterparts, kinds
 from fleet.settings.models import ServedModel
 from fleet.settings.problems import Problems, check_known, check_min_max
 from fleet.settings.residency import Residency
@@ -53,11 +53,11 @@ def parse_counterpart(
     runpod = provider == "runpod"
     locations = tuple(values.get("counterpartLocations") or ())
     gpu_list = tuple(values.get("counterpartGpus") or ())
-    known_locations = counterparts.RUNPOD_DATA_CENTERS if runpod else counterparts.MODAL_REGIONS
+    known_locations = counterparts.LOCATIONS[provider]
     check_known(
         "counterpartLocations", locations, known_locations, "RunPod data center" if runpod else "Modal region", p
     )
-    known_gpus = counterparts.RUNPOD_POOLS if runpod else counterparts.MODAL_GPUS
+    known_gpus = counterparts.GPUS[provider]
     check_known("counterpartGpus", gpu_list, known_gpus, "RunPod GPU pool" if runpod else "Modal GPU type", p)
 
     served = {m.id: m for m in models}
@@ -93,7 +93,8 @@ def parse_counterpart(
             f"must be between {MIN_IDLE_SECONDS} and {MAX_IDLE_SECONDS} seconds, got {idle}",
         )
     timeout = values.get("counterpartRequestTimeoutSeconds")
-    limit = counterparts.RUNPOD_EXECUTION_LIMIT_SECONDS if runpod else counterparts.MODAL_WEB_LIMIT_SECONDS - 1
+    kind = kinds.BY_PLATFORM[provider]
+    limit = kind.timeout_limit
     if isinstance(timeout, int) and not 1 <= timeout <= limit:
         why = "RunPod's execution limit is 600 s" if runpod else "Modal cuts web requests at 150 s"
         p.add("counterpartRequestTimeoutSeconds", f"{timeout} s is out of range; {why}, so use 1 to {limit}")

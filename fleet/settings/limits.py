@@ -40,6 +40,7 @@ MAX_ITEMS: dict[str, tuple[int, str]] = {
     "counterpartLocations": (10, "a sane bound on counterpart locations"),
     "counterpartGpus": (10, "a sane bound on counterpart GPU types"),
     "counterpartModels": (16, "a counterpart mirrors at most the region's own models"),
+    "partnerModels": (16, "a partner serves at most the region's own models"),
     "failoverOrder": (len(FAILOVER_STEPS), f"there are {len(FAILOVER_STEPS)} steps: {', '.join(FAILOVER_STEPS)}"),
     "servingPlatforms": (len(PLATFORMS), f"there are {len(PLATFORMS)} platforms: {', '.join(PLATFORMS)}"),
     "regionStacks": (32, "a sane bound on region stacks one router merges"),

@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fleet import capacity, catalog, gpus, naming
+from fleet import capacity, catalog, gpus, kinds, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
 from weights.manifest import ManifestError, manifest_path, manifest_text, parse
 
-PLATFORMS = ("eas", "ack", "fc")
-# The order the router may try a region's endpoints in: a step per platform, then the counterpart.
-FAILOVER_STEPS = ("ack", "eas", "fc", "counterpart")
+PLATFORMS = kinds.PLATFORMS
+# The order the router may try a region's endpoints in: a step per platform, the partner, then the counterpart.
+FAILOVER_STEPS = kinds.FAILOVER_STEPS
 # The node label value cGPU reads for each isolation mode (ack.node.gpu.schedule).
 GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
 MIN_GPU_SYSTEM_DISK_GIB = 120

@@ -29,6 +29,7 @@ from fleet.settings.models import (
     parse_served_models,
 )
 from fleet.settings.network import NetworkSettings, parse_network
+from fleet.settings.partner import PartnerSettings, parse_partner
 from fleet.settings.problems import Problems
 from fleet.settings.residency import Residency, check_region, parse_residency
 from fleet.settings.storage import (
@@ -72,6 +73,7 @@ class RegionSettings:
     failover_order: tuple[str, ...] = FAILOVER_STEPS
     fc: FcSettings | None = None
     workload: Workload | None = None
+    partner: PartnerSettings | None = None
 
     def serves_on(self, platform: str) -> bool:
         return platform in self.serving_platforms
@@ -115,7 +117,9 @@ def parse_settings(
     image = parse_image(values, p)
     eas = parse_eas(values, p)
     counterpart = parse_counterpart(values, raw, schema.project, models, residency_settings, p)
+    partner = parse_partner(values, raw, schema.project, models, residency_settings, p)
     failover = _failover_order(values, p)
+    _check_mainland_served(region, platforms, residency_settings, counterpart, partner, values, p)
     if registry is not None and registry.edition == "personal" and "ack" in platforms:
         p.add(
             "registryEdition",
@@ -126,7 +130,7 @@ def parse_settings(
     fc_settings = parse_fc(values, region, platforms, residency_settings, p)
     workload = parse_workload(values, p)
     check_weights_sources(models, residency_settings, p)
-    if platforms or counterpart is not None:
+    if platforms or counterpart is not None or partner is not None:
         check_weights_manifests(models, p)
 
     context, sequences = values.get("maxContextTokens"), values.get("maxConcurrentSequences")
@@ -168,17 +172,46 @@ def parse_settings(
         failover_order=failover,
         fc=fc_settings,
         workload=workload,
+        partner=partner,
     )
 
 
 def _check_region_or_counterpart_only(region: str, platforms: tuple[str, ...], values: dict, p: Problems) -> None:
     """A stack serving nothing on Alibaba Cloud needs no Alibaba region, but then serves through a counterpart."""
-    if not platforms and values.get("counterpartProvider") in (None, "none"):
-        p.add("servingPlatforms", "is empty and there is no counterpart, so the region serves nothing; list a platform")
+    if not platforms and values.get("counterpartProvider") in (None, "none") and not values.get("partnerBaseUrl"):
+        p.add(
+            "servingPlatforms",
+            "is empty and there is no counterpart or partner, so the region serves nothing; list a platform",
+        )
     if region or platforms:
         check_region(region, p)
     elif not values.get("jurisdiction"):
         p.add("jurisdiction", "required when alicloud:region is unset (a counterpart-only region), e.g. de")
+
+
+def _check_mainland_served(
+    region: str,
+    platforms: tuple[str, ...],
+    residency_settings: Residency | None,
+    counterpart: CounterpartSettings | None,
+    partner: PartnerSettings | None,
+    values: dict,
+    p: Problems,
+) -> None:
+    """A region bound to the mainland by its declared jurisdiction alone (no Alibaba region) must have something in
+    the mainland to serve its residency-bound traffic: no counterpart location is (fleet/counterparts.py)."""
+    if residency_settings is None or not residency_settings.mainland or platforms:
+        return
+    if (partner is not None and not partner.cross_border) or (partner is None and values.get("partnerBaseUrl")):
+        return  # served by the partner in the mainland, or its own settings' problem is reported already
+    abroad = f"{counterpart.provider} in {', '.join(counterpart.locations)}" if counterpart else "nothing"
+    p.add(
+        "jurisdiction",
+        f"cn-mainland binds this region to mainland China's residency rules, but it serves only through {abroad},"
+        " outside the mainland, where its residency-bound traffic may not go; serve it in the mainland (alicloud:region"
+        " with servingPlatforms, or a partner's endpoint there: partnerBaseUrl with partnerJurisdiction: cn-mainland),"
+        " or set the jurisdiction its counterpart's traffic really belongs to",
+    )
 
 
 def _check_names(values: dict, p: Problems) -> None:

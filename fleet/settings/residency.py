@@ -40,7 +40,8 @@ def _real_jurisdiction(value: str) -> bool:
 def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residency | None:
     declared = values.get("jurisdiction", "")
     derived = residency.derived_jurisdiction(region) if region else None
-    mainland = residency.is_mainland_region(region)
+    # Mainland by its Alibaba region, or, without one, by what the stack declares: the same rules bind both.
+    mainland = residency.is_mainland(region, "" if region else declared)
     jurisdiction = declared or derived
     if declared and not _real_jurisdiction(declared):
         lowered = declared.strip().lower()
@@ -59,6 +60,11 @@ def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residen
         p.add("jurisdiction", f"{region} is in mainland China; the jurisdiction must be {residency.MAINLAND}")
     elif derived and declared and declared != derived:
         p.add("jurisdiction", f"{region} is in '{derived}', not '{declared}'; remove the key or correct it")
+    elif region and declared == residency.MAINLAND and not mainland:
+        p.add(
+            "jurisdiction",
+            f"{region} is not a mainland China region (those are cn-*, except cn-hongkong); set its country's code",
+        )
     elif region and not jurisdiction:
         p.add(
             "jurisdiction",
@@ -67,7 +73,11 @@ def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residen
 
     bound = values.get("residencyBound")
     if mainland and bound is False:
-        p.add("residencyBound", f"personal data must stay in mainland China; set residencyBound: true for {region}")
+        p.add(
+            "residencyBound",
+            "personal data must stay in mainland China; set residencyBound: true for"
+            f" {region or 'a cn-mainland region'}",
+        )
     cross_border = values.get("allowCrossBorderFailover", False)
     if bound and cross_border:
         p.add(
@@ -77,7 +87,7 @@ def parse_residency(values: dict[str, Any], region: str, p: Problems) -> Residen
         )
     icp = values.get("icpLicence", "")
     if isinstance(icp, str) and icp and not mainland:
-        p.add("icpLicence", f"an ICP licence only applies in mainland China, not {region}; remove it")
+        p.add("icpLicence", f"an ICP licence only applies in mainland China, not {region or declared}; remove it")
     elif isinstance(icp, str) and icp and not residency.ICP_NUMBER.fullmatch(icp):
         p.add("icpLicence", f"'{icp}' is not an ICP number; write it as on the filing, e.g. 京ICP备12345678号")
     if jurisdiction is None or bound is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from fleet import counterparts
+from fleet import counterparts, kinds
 
 
 def needed_secret_keys(project: str, values: Mapping[str, str]) -> tuple[str, ...]:
@@ -26,4 +26,6 @@ def needed_secret_keys(project: str, values: Mapping[str, str]) -> tuple[str, ..
         return tuple(wanted[t] for t in wanted if t in targets)
     needed = ["registryPassword"] if get("registryEdition") == "personal" else []
     needed += counterparts.ROUTER_SECRET_KEYS.get(get("counterpartProvider"), ())
+    if get("partnerBaseUrl"):
+        needed += kinds.BY_PLATFORM["partner"].secret_keys
     return tuple(needed)
