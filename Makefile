@@ -8,7 +8,8 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PLAN_STAMP := $(VENV)/.plan-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: plan plan-diff prices test lint bench docs chart-docs smoke clean
+
+.PHONY: plan plan-diff fleets prices test lint bench docs chart-docs smoke clean
 
 $(PLAN_STAMP): requirements.txt requirements-plan.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,8 +21,13 @@ $(TEST_STAMP): $(PLAN_STAMP) requirements-dev.txt
 	@touch $@
 
 ## plan: synthesize every stack offline (mock engine, no cloud) and write plan/<stack>.json
+##   make plan FLEET=mvp   plans an example fleet's stacks (fleets/mvp/), router included, into plan/mvp/
 plan: $(PLAN_STAMP)
-	$(PY) -m offline.plan $(ARGS)
+	$(PY) -m offline.plan $(if $(FLEET),--fleet $(FLEET)) $(ARGS)
+
+## fleets: plan every fleet (the default one and each under fleets/) and rewrite README.md's fleet table
+fleets: $(PLAN_STAMP)
+	$(PY) -m offline.fleets $(ARGS)
 
 ## plan-diff: plan a base ref and the working tree offline, and say what changed per stack
 ##   make plan-diff ARGS="--base-ref origin/main"
@@ -52,11 +58,12 @@ smoke: $(PLAN_STAMP)
 bench: $(PLAN_STAMP)
 	$(PY) -m bench.plan_cost $(ARGS)
 
-## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS, and the model
-##   tables in docs/models.md from fleet/catalog.py
+## docs: regenerate docs/configuration.md from Pulumi.yaml and fleet/config_schema.py's SECRET_KEYS, the model
+##   tables in docs/models.md from fleet/catalog.py, and the router contract in docs/router-config.md from schemas/
 docs: $(PLAN_STAMP)
 	$(PY) -m offline.config_docs
 	$(PY) -m offline.model_docs
+	$(PY) -m offline.contract_docs
 
 ## chart-docs: regenerate the values table in charts/inference-server/README.md from values.yaml's @param comments
 chart-docs:

@@ -17,13 +17,14 @@ from typing import Any
 
 import jsonschema
 
-from fleet import kinds, router_reach, router_weights, urls
-from fleet.config_schema import PROJECT_ROOT
+from fleet import kinds, router_contract, router_reach, router_weights, urls
 from fleet.kinds import env_name as env_name  # every credential's variable name comes from fleet/kinds.py
 from fleet.residency import is_mainland_region
 
-SCHEMA_VERSION = 1
-SCHEMA_PATH = PROJECT_ROOT / "schemas" / "router-config.v1.json"
+# One schema per published version of the router contract (fleet/router_contract.py).
+SCHEMA_PATHS = router_contract.SCHEMA_PATHS
+SCHEMA_VERSION = router_contract.SCHEMA_VERSION
+SCHEMA_PATH = SCHEMA_PATHS[SCHEMA_VERSION]
 # Request timeouts the router may use per provider type, each with its source (fleet/kinds.py).
 TIMEOUT_LIMITS = {k.router_type: k.timeout_limit for k in kinds.KINDS}
 ALIBABA_TIMEOUT_SECONDS = 120
@@ -118,7 +119,31 @@ def merge(
     found += problems(config)
     if found:
         raise ValueError("router config is invalid:\n  - " + "\n  - ".join(found))
+    config["version"] = required_version(config)
     return config
+
+
+def required_version(config: Mapping[str, Any]) -> int:
+    """The oldest schema version that holds this config: a router that accepts it can serve the fleet, so a fleet
+    that uses nothing new keeps working with a router that was never upgraded."""
+    document = json.loads(to_json(config))
+    for version in sorted(SCHEMA_PATHS):
+        if not any(True for _ in _schema_validator(version).iter_errors({**document, "version": version})):
+            return version
+    return SCHEMA_VERSION
+
+
+def version_problems(config: Mapping[str, Any], accepted: int) -> list[str]:
+    """What in a config the router's accepted schema version does not hold (empty when it holds all of it)."""
+    if accepted not in SCHEMA_PATHS:
+        return [f"version {accepted} is not a schema version; there are {', '.join(map(str, SCHEMA_PATHS))}"]
+    document = {**json.loads(to_json(config)), "version": accepted}
+    return sorted({_said(error) for error in _schema_validator(accepted).iter_errors(document)})
+
+
+def _said(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(part) for part in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
 
 
 def _unrouted(regions: Sequence[Mapping[str, Any]], table: Mapping[str, Mapping[str, list[str]]]) -> list[str]:
@@ -224,15 +249,19 @@ def schema_problems(document: Any) -> list[str]:
 
     The schema's URL patterns are a first filter; the URL checks a pattern cannot make exactly (the parsed host,
     user-info) are fleet/urls', applied here too, so the probe refuses what the router stack refuses."""
-    found = sorted(error.message for error in _schema_validator().iter_errors(document))
+    version = document.get("version") if isinstance(document, dict) else None
+    if isinstance(version, bool) or version not in SCHEMA_PATHS:
+        known = ", ".join(map(str, SCHEMA_PATHS))
+        return [f"version {json.dumps(version)[:20]} is not a router config schema version ({known})"]
+    found = sorted(error.message for error in _schema_validator(version).iter_errors(document))
     if found:
         return found
     return [p for pid, provider in document["providers"].items() for p in url_problems(pid, provider)]
 
 
 @functools.cache
-def _schema_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+def _schema_validator(version: int = SCHEMA_VERSION) -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATHS[version].read_text(encoding="utf-8"))
     validator = jsonschema.validators.validator_for(schema)
     validator.check_schema(schema)
     return validator(schema, format_checker=validator.FORMAT_CHECKER)

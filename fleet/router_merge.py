@@ -27,11 +27,13 @@ def merged_config(
     outputs: Sequence[Mapping[str, Any] | None],
     targets: Sequence[str] = ("railway",),
     kubernetes_stack: str = "",
+    accepted_version: int = router_config.SCHEMA_VERSION,
 ) -> dict[str, Any]:
     """The merged, validated config; RouterConfigError names the stack or the route at fault.
 
     `outputs` holds, per stack, what it exports of REGION_OUTPUTS (None when the stack exports nothing);
-    `targets` and `kubernetes_stack` say where the published routers run."""
+    `targets` and `kubernetes_stack` say where the published routers run; `accepted_version` is the newest
+    router config schema version those routers accept (routerAcceptsSchemaVersion)."""
     read = [dict(found or {}) for found in outputs]
     missing = [name for name, found in zip(stacks, read, strict=True) if not found.get("routerProviders")]
     if missing:
@@ -97,8 +99,17 @@ def merged_config(
         raise RouterConfigError(f"{_naming_stacks(str(error), stack_of)}\n  {hint}") from None
     problems = router_config.schema_problems(json.loads(router_config.to_json(config)))
     if problems:
+        schema = router_config.SCHEMA_PATHS[config["version"]].name
+        raise RouterConfigError(f"router config does not validate against {schema}:\n  - " + "\n  - ".join(problems))
+    if config["version"] > accepted_version:
+        needs = router_config.version_problems(config, accepted_version)
         raise RouterConfigError(
-            f"router config does not validate against {router_config.SCHEMA_PATH.name}:\n  - " + "\n  - ".join(problems)
+            f"the fleet's router config needs schema version {config['version']}, newer than version"
+            f" {accepted_version}, the newest the target router accepts"
+            f" (routerAcceptsSchemaVersion: {accepted_version}); what version {accepted_version} does not hold:\n  - "
+            + "\n  - ".join(needs[:8])
+            + f"\n  upgrade the router to accept version {config['version']} (docs/router-config.md, the router"
+            f" contract), then set routerAcceptsSchemaVersion: {config['version']}; or drop what needs it"
         )
     return config
 

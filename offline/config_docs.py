@@ -152,6 +152,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
             "routerPublishTargets",
             "routerNamespace",
             "routerKubernetesRegionStack",
+            "routerAcceptsSchemaVersion",
             "routerKubeconfig",
             "railwayApiUrl",
             "railwayProjectId",

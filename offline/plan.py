@@ -2,6 +2,7 @@
 
     python -m offline.plan                      # every stack: tables on stdout, JSON in plan/
     python -m offline.plan --stack cn-beijing   # one stack (repeatable)
+    python -m offline.plan --fleet mvp          # an example fleet's stacks (fleets/mvp/), JSON in plan/mvp/
     python -m offline.plan --json-only          # JSON files only, one status line per stack
     python -m offline.plan --out build/plan     # another output folder
     python -m offline.plan --view cost          # only the cost tables, per region and for the fleet
@@ -49,7 +50,9 @@ from offline.stack_files import (
     cross_stack_problems,
     load_stack_config,
     shipped_stacks,
+    stack_file,
 )
+from offline.stack_list import DEFAULT_FLEET, fleet_names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,8 +60,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--stack", action="append", help="a stack to plan (repeatable); default: every Pulumi.<stack>.yaml"
     )
+    parser.add_argument(
+        "--fleet",
+        default=DEFAULT_FLEET,
+        help=f"the fleet whose stacks to plan: {DEFAULT_FLEET} (the project root's stack files) or a folder under"
+        " fleets/ (default: default)",
+    )
     parser.add_argument("--json-only", action="store_true", help="write the JSON plans; print no tables")
-    parser.add_argument("--out", type=Path, default=Path("plan"), help="folder for <stack>.json (default: plan/)")
+    parser.add_argument(
+        "--out", type=Path, help="folder for <stack>.json (default: plan/, or plan/<fleet>/ for an example fleet)"
+    )
     parser.add_argument(
         "--view", choices=("full", "cost", "cost-json"), default="full", help="what to print (default: full)"
     )
@@ -76,11 +87,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    stacks = list(dict.fromkeys(args.stack or shipped_stacks()))
+    fleet = None if args.fleet == DEFAULT_FLEET else args.fleet
+    if fleet is not None and fleet not in fleet_names():
+        known = ", ".join([DEFAULT_FLEET, *fleet_names()])
+        print(f"error: no fleet '{fleet}': no fleets/{fleet}/ with stack files (fleets: {known})", file=sys.stderr)
+        return 2
+    if args.out is None:
+        args.out = Path("plan") if fleet is None else Path("plan") / fleet
+    stacks = list(dict.fromkeys(args.stack or shipped_stacks(fleet=fleet)))
     configs, broken = [], []
     for stack in stacks:
         try:
-            configs.append(load_stack_config(stack))
+            configs.append(_load(stack, fleet))
         except InvalidStackFileError as error:  # the file exists but is not a valid stack file: that stack fails
             broken.append((StackConfig(stack, {}, ()), Synthesis(stack, error=str(error))))
         except StackFileError as error:  # no such stack: a usage error
@@ -93,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     over_budget: list[str] = []
     region_costs = []
-    for config, synthesis in broken + plan_stacks(configs):
+    for config, synthesis in broken + plan_stacks(configs, fleet=fleet):
         path = args.out / f"{config.stack}.json"
         violations = policy_check.check_synthesis(synthesis)
         path.write_text(plan_json(plan_document(config, synthesis, prices, violations=violations)), encoding="utf-8")
@@ -129,9 +147,9 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"plan written to {path}\n")
 
-    across = [message for involved, message in _cross_stack(stacks) if involved & set(stacks)]
+    across = [message for involved, message in _cross_stack(fleet) if involved & set(stacks)]
 
-    fleet = {
+    fleet_cost = {
         "regions": [cost.as_json(r) for r in region_costs],
         "monthMin": cost.total(r.month_min for r in region_costs).as_json(),
         "monthMax": cost.total(r.month_max for r in region_costs).as_json(),
@@ -139,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "study": cost.study_scenario(prices),
     }
     if args.view == "cost-json":
-        print(plan_json(fleet), end="")
+        print(plan_json(fleet_cost), end="")
     elif not args.json_only and not failed:  # a fleet total over the stacks that planned would read as the fleet's
         fleet_lines = [
             *platform_cost.headline_lines(region_costs, f"Fleet, {plural(len(region_costs), 'region')}"),
@@ -178,12 +196,12 @@ def failure_lines(synthesis: Synthesis, violations: list[policy_check.Violation]
     return fit([f"  {line.strip()}" for line in policy_lines(policy_check.mandatory(violations))[2:]])
 
 
-def _cross_stack(asked: list[str]) -> list[tuple[frozenset[str], str]]:
-    """Cross-stack problems among every stack file that loads (not only the ones asked for)."""
+def _cross_stack(fleet: str | None = None) -> list[tuple[frozenset[str], str]]:
+    """Cross-stack problems among every stack file of the fleet that loads (not only the ones asked for)."""
     configs = []
-    for stack in shipped_stacks():
+    for stack in shipped_stacks(fleet=fleet):
         try:
-            configs.append(load_stack_config(stack))
+            configs.append(_load(stack, fleet))
         except StackFileError:
             continue  # reported as that stack's own failure when it is planned
     return cross_stack_problems(configs)
@@ -200,10 +218,11 @@ def _remove_stale_plans(out: Path, stacks: set[str]) -> None:
             path.unlink()
 
 
-def plan_stacks(configs: Iterable[StackConfig]) -> list[tuple[StackConfig, Synthesis]]:
+def plan_stacks(configs: Iterable[StackConfig], fleet: str | None = None) -> list[tuple[StackConfig, Synthesis]]:
     """Synthesize each stack, region stacks first; a router stack reads their outputs as its StackReferences.
 
-    A region stack a router references but that was not asked for is synthesized too, and not returned.
+    A region stack a router references but that was not asked for is synthesized too (from the same fleet's
+    folder), and not returned.
     """
     asked = sorted(configs, key=lambda c: (_role(c) == "router", c.stack))
     done: dict[str, Synthesis] = {}
@@ -213,7 +232,7 @@ def plan_stacks(configs: Iterable[StackConfig]) -> list[tuple[StackConfig, Synth
             for name in _referenced(config):
                 if name not in done:
                     try:
-                        region = load_stack_config(name)
+                        region = _load(name, fleet)
                     except StackFileError:
                         continue  # the router's synthesis reports the stack as exporting nothing
                     done[name] = synthesize(region.stack, region.values, region.secret_keys)
@@ -224,6 +243,11 @@ def plan_stacks(configs: Iterable[StackConfig]) -> list[tuple[StackConfig, Synth
         done[config.stack] = synthesis
         results.append((config, synthesis))
     return results
+
+
+def _load(stack: str, fleet: str | None) -> StackConfig:
+    """A stack's config from the default fleet's file at the project root, or from fleets/<fleet>/."""
+    return load_stack_config(stack) if fleet is None else load_stack_config(stack, stack_file(stack, fleet=fleet))
 
 
 def _role(config: StackConfig) -> str:

@@ -22,7 +22,7 @@ from fleet.config_schema import PROJECT_ROOT, ProjectSchema, encode_config_value
 from fleet.settings.problems import did_you_mean
 from fleet.settings.secrets import needed_secret_keys
 from offline.pulumi_yaml import PulumiYamlLoader, problems_of_values
-from offline.stack_list import stack_lists
+from offline.stack_list import DEFAULT_FLEET, fleet_dir, stack_lists
 
 # What a Pulumi stack file may hold besides config (the CLI's own keys).
 STACK_FILE_KEYS = ("config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment")
@@ -55,26 +55,30 @@ class StackConfig:
     secret_digests: dict[str, str] = field(default_factory=dict)
 
 
-def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
-    return root / f"Pulumi.{stack}.yaml"
+def stack_file(stack: str, root: Path = PROJECT_ROOT, fleet: str | None = None) -> Path:
+    """A stack's file: Pulumi.<stack>.yaml at the project root (the default fleet) or in fleets/<fleet>/."""
+    return fleet_dir(fleet, root) / f"Pulumi.{stack}.yaml"
 
 
-def shipped_stacks(root: Path = PROJECT_ROOT) -> list[str]:
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+def shipped_stacks(root: Path = PROJECT_ROOT, fleet: str | None = None) -> list[str]:
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in fleet_dir(fleet, root).glob("Pulumi.*.yaml"))
 
 
-def region_stacks(root: Path = PROJECT_ROOT) -> list[str]:
+def region_stacks(root: Path = PROJECT_ROOT, fleet: str | None = None) -> list[str]:
     """The region stacks (every stack file whose stackRole is not router), from the files."""
-    return stack_lists(root)["regions"]
+    return stack_lists(root, fleet)["regions"]
 
 
-def load_stack_config(stack: str, path: Path | None = None, schema: ProjectSchema | None = None) -> StackConfig:
+def load_stack_config(
+    stack: str, path: Path | None = None, schema: ProjectSchema | None = None, fleet: str | None = None
+) -> StackConfig:
     """Merge Pulumi.yaml defaults with a stack file; secrets become visible placeholders, never values."""
     schema = schema or load_project_schema()
-    path = path or stack_file(stack)
+    path = path or stack_file(stack, fleet=fleet)
     if not path.is_file():
-        known = ", ".join(shipped_stacks()) or "none"
-        raise StackFileError(f"unknown stack '{stack}': no {path.name} (stacks: {known})")
+        where = f" in fleet {fleet}" if fleet not in (None, DEFAULT_FLEET) else ""
+        known = ", ".join(shipped_stacks(fleet=fleet)) or "none"
+        raise StackFileError(f"unknown stack '{stack}'{where}: no {path.name} (stacks: {known})")
     entries, lines, problems = _read(path)
     problems += _check_entries(path, entries, lines, schema)
     if problems:

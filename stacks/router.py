@@ -48,7 +48,13 @@ def declare_router(settings: RouterSettings) -> None:
     # rebuilt value by value as nested Outputs (Output.from_input); a string is one value.
     config_json = read.apply(
         lambda found: router_config.to_json(
-            merged_config(settings.region_stacks, found, settings.publish_targets, settings.kubernetes_region_stack)
+            merged_config(
+                settings.region_stacks,
+                found,
+                settings.publish_targets,
+                settings.kubernetes_region_stack,
+                settings.accepted_schema_version,
+            )
         )
     )
     secret_maps = _gathered([ref.get_output("routerSecrets") for ref in references])

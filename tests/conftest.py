@@ -161,3 +161,47 @@ def us_east_release_values() -> dict[str, Any]:
     )
     values = inference_chart.release_values(settings, settings.models[0], role_name="beacon-us-east-serving")
     return inference_chart.with_cloud_values(values, cloud)
+
+
+@pytest.fixture(scope="session")
+def fleet_plan(tmp_path_factory) -> Callable[[str], Any]:
+    """fleet_plan("mvp") plans that fleet as `make plan FLEET=mvp` does (router included), once per session."""
+    from offline.fleets import plan_fleet
+
+    plans: dict[str, Any] = {}
+
+    def get(fleet: str):
+        if fleet not in plans:
+            plans[fleet] = plan_fleet(fleet, tmp_path_factory.mktemp(f"plan-{fleet}"))
+        return plans[fleet]
+
+    return get
+
+
+def router_label(stack: str) -> str:
+    """The router label (routerRegion) a shipped region stack's file declares."""
+    return load_stack_config(stack).values[f"{PROJECT}:routerRegion"]
+
+
+def served_models(stack: str) -> set[str]:
+    """The catalog ids a shipped region stack's file (or Pulumi.yaml's default) says it serves."""
+    return {str(m).split(":", 1)[0] for m in json.loads(load_stack_config(stack).values[f"{PROJECT}:models"])}
+
+
+# Derived from the stack files like REGION_STACKS: the router label of each region stack.
+ROUTER_LABELS = {stack: router_label(stack) for stack in REGION_STACKS}
+
+
+def serving_platforms(stack: str) -> list[str]:
+    """The Alibaba platforms a shipped region stack's file (or Pulumi.yaml's default) says it serves on."""
+    return list(json.loads(load_stack_config(stack).values[f"{PROJECT}:servingPlatforms"]))
+
+
+def stacks_on(*platforms: str) -> list[str]:
+    """The region stacks that serve on any of these platforms (ack, eas, fc), from their files; a region served by
+    its counterpart alone is in none, so tests of what a platform declares skip it."""
+    return [stack for stack in REGION_STACKS if set(serving_platforms(stack)) & set(platforms)]
+
+
+# Region stacks that declare anything on Alibaba Cloud (a VPC, a bucket, a registry): every platform but none.
+ALIBABA_STACKS = [stack for stack in REGION_STACKS if serving_platforms(stack)]

@@ -187,7 +187,8 @@ class Fleet:
             }
             for p in self.providers.values()
         }
-        return {"version": 1, "regions": regions, "providers": self.providers, "routes": {"r-main": {MODEL: order}}}
+        config = {"version": 1, "regions": regions, "providers": self.providers, "routes": {"r-main": {MODEL: order}}}
+        return {**config, "version": router_config.required_version(config)}  # as the router stack writes it
 
     def stop(self) -> None:
         for server in self.servers.values():

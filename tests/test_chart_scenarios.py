@@ -24,7 +24,7 @@ from fleet import inference_chart, serving
 from fleet.config_schema import PROJECT_ROOT, load_project_schema
 from fleet.settings import parse_settings
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, us_east_release_values
+from tests.conftest import stacks_on, us_east_release_values
 
 CHART = inference_chart.CHART_PATH
 # Bitnami's readme-generator-for-helm, pinned by tools/chart-docs/package-lock.json.
@@ -37,7 +37,7 @@ WARNING = 2  # helm lint's severities: 1 info, 2 warning, 3 error; --strict fail
 def kube_versions() -> list[str]:
     """The ACK versions the shipped region stacks pin, e.g. 1.36.1 for 1.36.1-aliyun.1."""
     versions = set()
-    for stack in REGION_STACKS:
+    for stack in stacks_on("ack"):
         config = load_stack_config(stack)
         settings = parse_settings(load_project_schema(), stack, config.values, frozenset(config.secret_keys))
         versions.add(settings.kubernetes.version.split("-", 1)[0])

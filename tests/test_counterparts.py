@@ -9,12 +9,11 @@ import pytest
 from fleet.catalog import BUILTIN_MODELS
 from fleet.config_schema import PROJECT_ROOT
 from offline.engine import Secret, is_secret, masked
-from tests.conftest import settled_ok
+from tests.conftest import served_models, settled_ok
 
 TEMPLATE = "runpod:index:Template"
 ENDPOINT = "runpod:index:Endpoint"
 MODAL_APP = "pulumi-python:dynamic/modal:App"
-MODELS = {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
 
 
 SHIPPED = [("cn-beijing", "runpod"), ("ap-southeast", "runpod"), ("us-east", "modal")]
@@ -25,9 +24,9 @@ def test_each_shipped_region_declares_its_counterpart_for_every_model(synth, sta
     result = settled_ok(synth(stack))
     counterpart = result.outputs["counterpart"]
     assert counterpart["provider"] == provider
-    assert set(counterpart["models"]) == MODELS
+    assert set(counterpart["models"]) == served_models(stack)
     declared = result.of_type(ENDPOINT) if provider == "runpod" else result.of_type(MODAL_APP)
-    assert len(declared) == 3
+    assert len(declared) == len(served_models(stack))
     assert isinstance(result.outputs["counterpartSecrets"], Secret)
 
 
@@ -40,7 +39,7 @@ def test_runpod_templates_pin_the_worker_and_reference_the_hf_token_by_name(synt
         assert inputs["dockerArgs"] == " " and inputs["readme"] and inputs["isServerless"] is True
         env = {e["key"]: e["value"] for e in inputs["env"]}
         assert env["HF_TOKEN"] == "{{ RUNPOD_SECRET_hf_token }}"
-        assert env["OPENAI_SERVED_MODEL_NAME_OVERRIDE"] in MODELS and env["MAX_MODEL_LEN"] == "4096"
+        assert env["OPENAI_SERVED_MODEL_NAME_OVERRIDE"] in served_models(stack) and env["MAX_MODEL_LEN"] == "4096"
     for endpoint in result.of_type(ENDPOINT):
         assert endpoint.inputs["workersMin"] == 0 and endpoint.inputs["workersMax"] == 1  # sized to Beacon
         assert endpoint.inputs["gpuIds"] == "ADA_24,AMPERE_24"

@@ -31,11 +31,10 @@ def fc_region():
 
 def test_an_fc_region_declares_one_gpu_function_per_model_and_no_node_pool_cluster_or_eas(fc_region):
     functions = fc_region.of_type(FUNCTION)
-    assert sorted(f.inputs["environmentVariables"]["SERVED_MODEL_NAME"] for f in _revealed(functions)) == [
-        "llama3.2-1b",
-        "qwen2.5-1.5b",
-    ]
-    assert len(fc_region.of_type(TRIGGER)) == len(fc_region.of_type(CAP)) == 2
+    assert sorted(f.inputs["environmentVariables"]["SERVED_MODEL_NAME"] for f in _revealed(functions)) == sorted(
+        FC_MODELS["models"]
+    )
+    assert len(fc_region.of_type(TRIGGER)) == len(fc_region.of_type(CAP)) == len(FC_MODELS["models"])
     types = {r.type for r in fc_region.resources}
     assert not types & {
         "alicloud:cs/managedKubernetes:ManagedKubernetes",
@@ -72,7 +71,7 @@ def test_each_function_scales_from_zero_to_the_configured_maximum(fc_region):
 def test_the_router_reaches_fc_over_https_with_a_bearer_key_the_function_itself_checks(fc_region):
     entry = fc_region.outputs["routerProviders"]
     fc_providers = {pid: p for pid, p in entry["providers"].items() if p["type"] == "alibaba_fc"}
-    assert len(fc_providers) == 2
+    assert len(fc_providers) == len(FC_MODELS["models"])
     for provider in fc_providers.values():
         assert provider["endpoint"].startswith("https://") and provider["network"] == "internet"
         assert provider["auth"]["type"] == "bearer"
@@ -206,5 +205,5 @@ def test_a_licensed_mainland_region_may_serve_on_fc_and_passes_the_policy_pack(s
     result = settled_ok(
         synth("cn-beijing", overrides={**FC_ONLY, **FC_MODELS, "icpLicence": "京ICP备12345678号"})
     )
-    assert len(result.of_type(FUNCTION)) == 2
+    assert len(result.of_type(FUNCTION)) == len(FC_MODELS["models"])
     assert not policy_check.mandatory(policy_check.check_synthesis(result))

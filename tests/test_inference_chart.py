@@ -14,7 +14,7 @@ from fleet import capacity, inference_chart, serving
 from fleet.config_schema import load_project_schema
 from fleet.settings import ConfigError, RegionSettings, parse_settings
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, settled_ok, shared_synthesis, us_east_release_values
+from tests.conftest import settled_ok, shared_synthesis, stacks_on, us_east_release_values
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 SECRET = "kubernetes:core/v1:Secret"
@@ -67,12 +67,12 @@ def releases(result) -> dict[str, dict]:
 def registered():
     """Each shipped stack synthesized once; the tests below only read it."""
     results = {}
-    for stack in REGION_STACKS:
+    for stack in stacks_on("ack"):
         results[stack] = settled_ok(shared_synthesis(stack))
     return results
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", stacks_on("ack"))
 def test_every_release_lints_strictly_and_every_manifest_matches_the_clusters_kubernetes_schema(registered, stack):
     settings = stack_settings(stack)
     for model_id, inputs in releases(registered[stack]).items():
@@ -102,7 +102,7 @@ def test_every_release_lints_strictly_and_every_manifest_matches_the_clusters_ku
             kubernetes_validate.validate(manifest, kube_version(settings), strict=True)
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", stacks_on("ack"))
 def test_each_pod_asks_for_the_planners_gpu_slice_on_the_cgpu_pool(registered, stack):
     settings = stack_settings(stack)
     for model in settings.models:

@@ -1,98 +1,124 @@
-"""Adding a region as the README says keeps everything green: a fourth region stack, in a copy of the
-repository, plans and passes the tests that depend on the stacks, with no edit but the README's two (the stack
-file, and its name in the router's regionStacks).
+"""Adding a region as the README says keeps everything green: the README's two examples (a region on Alibaba
+Cloud with no counterpart, and a region served by its RunPod counterpart alone, without Alibaba), read from
+the README itself, are added to a copy of the project with their names in the router's regionStacks; the copy
+plans, CI lists them, and the tests that read the stack files pass there with no edit and nothing deselected.
 
-The region is not the README's eu-central example: test_region_stacks.py already synthesizes a hypothetical
-eu-central and checks that its names do not collide with the shipped stacks'."""
+One subprocess runs those test modules in the copy (not the whole suite): the modules whose cases or
+expectations come from the stack files (conftest's REGION_STACKS, SHIPPED_STACKS, ROUTER_LABELS)."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from offline.stack_files import shipped_stacks
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_OUTPUT = (".git", ".venv", "plan", "__pycache__", ".pytest_cache", ".ruff_cache", "venv", "results")
-# The README's "Adding a region" recipe: three keys, everything else defaulted.
-NEW = "ap-northeast"
-NEW_STACK = """\
-config:
-  alicloud:region: ap-northeast-1
-  beacon-fleet:routerRegion: asia-northeast
-  beacon-fleet:vpcCidr: 10.50.0.0/16
-"""
-# Tests whose cases come from the stack files (REGION_STACKS, SHIPPED_STACKS, the CI matrices).
+README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+# The modules whose cases or expectations come from the stack files.
 STACK_TESTS = (
     "tests/test_workflows.py",
     "tests/test_router_stack.py",
     "tests/test_router_config.py",
     "tests/test_region_stacks.py",
+    "tests/test_policy_pack.py",
+    "tests/test_plan_diff.py",
 )
-# Tests in files this branch does not own that still spell out the shipped stacks instead of reading them;
-# each needs the change named here to pass with a fourth region (and fails without it, so it is left out).
-HARD_CODED = {
-    # expects exactly the three shipped router labels; should read each region stack's routerRegion
-    "tests/test_router_stack.py::test_the_offline_plan_synthesizes_the_router_from_the_region_plans",
-    # expect exactly the three shipped router labels; should read each region stack's routerRegion
-    "tests/test_router_config.py::test_the_merged_config_validates_against_the_versioned_schema",
-    "tests/test_router_config.py::test_the_mermaid_diagram_draws_every_route_in_order",
-    # expects a RunPod counterpart in every region but us-east; should read the stack's counterpartProvider
-    f"tests/test_region_stacks.py::test_every_resource_lives_under_a_component_of_the_project[{NEW}]",
-    # these two set allowCrossBorderFailover on residency-bound cn-beijing, now a config error (fail without a
-    # fourth region too): they should exercise the router with a region stack that is not residency-bound
-    "tests/test_router_stack.py::test_beijing_never_fails_over_across_the_border_unless_its_stack_allows_it",
-    "tests/test_router_config.py::test_beijing_fails_over_to_its_counterpart_last_when_its_stack_allows_it",
-}
+
+
+def readme_stack_files() -> dict[str, str]:
+    """The README's example stack files under "Adding a region": name -> YAML text, as a user would copy them."""
+    section = README.split("## Adding a region", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```yaml\n# Pulumi\.([a-z0-9-]+)\.yaml\n(.*?)```", section, re.DOTALL)
+    return {name: text for name, text in blocks}
+
+
+EXAMPLES = readme_stack_files()
 
 
 def run(repo: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=repo, capture_output=True, text=True, check=False)
 
 
-@pytest.fixture(scope="module")
-def four_regions(tmp_path_factory) -> Path:
-    repo = tmp_path_factory.mktemp("repo")
-    shutil.copytree(PROJECT_ROOT, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*BUILD_OUTPUT))
-    (repo / f"Pulumi.{NEW}.yaml").write_text(NEW_STACK, encoding="utf-8")
+def add_to_router(repo: Path, names: list[str]) -> None:
+    """The README's second edit: each name in the router stack's regionStacks."""
     router = repo / "Pulumi.router.yaml"
     text = router.read_text(encoding="utf-8")
-    listed = "    - organization/beacon-fleet/us-east\n"
-    assert listed in text
-    router.write_text(text.replace(listed, listed + f"    - organization/beacon-fleet/{NEW}\n"), encoding="utf-8")
+    listed = re.findall(r"^    - organization/beacon-fleet/.+\n", text, re.MULTILINE)
+    assert listed, "Pulumi.router.yaml lists no region stack"
+    added = "".join(f"    - organization/beacon-fleet/{name}\n" for name in names)
+    router.write_text(text.replace(listed[-1], listed[-1] + added), encoding="utf-8")
+
+
+def copy_project(tmp: Path) -> Path:
+    repo = tmp / "repo"
+    shutil.copytree(PROJECT_ROOT, repo, ignore=shutil.ignore_patterns(*BUILD_OUTPUT))
     return repo
 
 
-def test_the_new_region_plans_with_the_others(four_regions):
-    result = run(four_regions, "-m", "offline.plan", "--json-only")
+def test_the_readme_shows_a_region_on_alibaba_and_one_served_by_its_counterpart_alone():
+    configs = {name: yaml.safe_load(text)["config"] for name, text in EXAMPLES.items()}
+    assert len(configs) == 2, f"the README's examples under 'Adding a region': {sorted(EXAMPLES)}"
+    on_alibaba = [c for c in configs.values() if "alicloud:region" in c]
+    alone = [c for c in configs.values() if c.get("beacon-fleet:servingPlatforms") == []]
+    assert len(on_alibaba) == 1 and "beacon-fleet:counterpartProvider" not in on_alibaba[0]
+    assert len(alone) == 1 and "alicloud:region" not in alone[0]
+
+
+def test_the_readme_examples_take_free_names():
+    for name in EXAMPLES:
+        assert name not in shipped_stacks(), f"the README's example {name} is a shipped stack; pick a free name"
+
+
+@pytest.fixture(scope="module")
+def with_readme_regions(tmp_path_factory) -> Path:
+    repo = copy_project(tmp_path_factory.mktemp("new-region"))
+    for name, text in EXAMPLES.items():
+        (repo / f"Pulumi.{name}.yaml").write_text(text, encoding="utf-8")
+    add_to_router(repo, sorted(EXAMPLES))
+    return repo
+
+
+def test_the_new_regions_plan_with_the_others(with_readme_regions):
+    result = run(with_readme_regions, "-m", "offline.plan", "--json-only")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{NEW}: " in result.stdout and "all 5 stacks synthesized offline" in result.stdout
-    router = json.loads((four_regions / "plan" / "router.json").read_text())
-    assert "asia-northeast" in router["outputs"]["routerConfig"]["routes"]
+    total = len(shipped_stacks()) + len(EXAMPLES)
+    assert f"all {total} stacks synthesized offline" in result.stdout
+    router = json.loads((with_readme_regions / "plan" / "router.json").read_text())
+    routes = router["outputs"]["routerConfig"]["routes"]
+    for text in EXAMPLES.values():
+        label = yaml.safe_load(text)["config"]["beacon-fleet:routerRegion"]
+        assert routes[label] and all(routes[label].values()), f"{label} has a route without a provider"
 
 
-def test_ci_lists_the_new_region_with_no_edit(four_regions):
-    result = run(four_regions, "-m", "offline.stack_list")
-    assert json.loads(result.stdout)["regions"] == ["ap-northeast", "ap-southeast", "cn-beijing", "us-east"]
+def test_ci_lists_the_new_regions_with_no_edit(with_readme_regions):
+    result = run(with_readme_regions, "-m", "offline.stack_list")
+    regions = json.loads(result.stdout)["regions"]
+    assert set(EXAMPLES) <= set(regions) and len(regions) == len(shipped_stacks()) - 1 + len(EXAMPLES)
 
 
-def test_the_tests_that_depend_on_the_stacks_pass_with_the_new_region(four_regions):
-    deselect = [arg for test in sorted(HARD_CODED) for arg in ("--deselect", test)]
-    common = ("-m", "pytest", "-q", "-p", "no:cacheprovider", *deselect, *STACK_TESTS)
-    collected = run(four_regions, *common, "--collect-only").stdout
-    assert f"[{NEW}]" in collected, "the new region is not among the parametrized cases"
-    result = run(four_regions, *common)
+def test_the_tests_that_depend_on_the_stacks_pass_with_the_new_regions(with_readme_regions):
+    common = ("-m", "pytest", "-q", "-p", "no:cacheprovider", *STACK_TESTS)
+    collected = run(with_readme_regions, *common, "--collect-only").stdout
+    for name in EXAMPLES:
+        assert f"[{name}]" in collected, f"{name} is not among the parametrized cases"
+    result = run(with_readme_regions, *common)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
 def test_forgetting_the_router_fails_the_plan_with_what_to_add(tmp_path):
-    repo = tmp_path / "repo"
-    shutil.copytree(PROJECT_ROOT, repo, ignore=shutil.ignore_patterns(*BUILD_OUTPUT))
-    (repo / f"Pulumi.{NEW}.yaml").write_text(NEW_STACK, encoding="utf-8")
-    result = run(repo, "-m", "offline.plan", "--stack", NEW, "--json-only")
+    repo = copy_project(tmp_path)
+    name, text = next(iter(EXAMPLES.items()))
+    (repo / f"Pulumi.{name}.yaml").write_text(text, encoding="utf-8")
+    result = run(repo, "-m", "offline.plan", "--stack", name, "--json-only")
     assert result.returncode == 1
-    assert f"regionStacks does not list region stack {NEW}" in " ".join(result.stderr.split())
-    assert f"add organization/beacon-fleet/{NEW}" in " ".join(result.stderr.split())
+    assert f"regionStacks does not list region stack {name}" in " ".join(result.stderr.split())
+    assert f"add organization/beacon-fleet/{name}" in " ".join(result.stderr.split())

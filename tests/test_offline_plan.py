@@ -14,7 +14,7 @@ from offline.engine import synthesize
 from offline.report import SIMULATION_NOTE, plan_document, plan_json, plan_table
 from offline.simulated_cloud import SIMULATED_ACCOUNT_ID
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, SHIPPED_STACKS, shared_synthesis, shared_synthesize
+from tests.conftest import REGION_STACKS, SHIPPED_STACKS, served_models, shared_synthesis, shared_synthesize
 
 
 def plan_bytes(stack: str, shared: bool = False) -> str:
@@ -167,7 +167,7 @@ def test_plan_table_lists_each_counterpart_with_provider_location_gpu_scaling_an
     section = table.split("\nCounterpart (", 1)[1].split("\n\n", 1)[0].splitlines()
     assert section[0] == "runpod, jurisdiction jp, cross-border, request timeout 120s):"
     rows = {line.split()[0]: line.split() for line in section[2:]}
-    assert set(rows) == {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+    assert set(rows) == served_models("cn-beijing")
     assert rows["mistral-7b"][1:4] == ["runpod", "AP-JP-1", "ADA_24,AMPERE_24"]
     assert "0..1 workers, idle 300s" in " ".join(rows["mistral-7b"])
     assert rows["mistral-7b"][-1] == "https://api.runpod.ai/v2/ep-sim-counterpart-mistral-7b-endpoint/openai/v1"

@@ -24,7 +24,7 @@ from offline.engine import UNKNOWN_SHOWN, DeclaredResource, Secret, Synthesis
 from offline.policy_check import Violation, check, check_synthesis, mandatory
 from offline.stack_files import shipped_stacks
 from policy import beacon_policies as bp
-from tests.conftest import REGION_STACKS, settled_ok, shared_plan
+from tests.conftest import settled_ok, shared_plan, stacks_on
 from tests.test_inference_chart import render
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policy"
@@ -329,7 +329,7 @@ def test_the_policies_catch_a_safeguard_lost_from_what_the_program_really_declar
     assert {v.policy for v in found} == {policy}, messages(found)
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", stacks_on("ack"))
 def test_the_pods_helm_renders_from_the_declared_releases_fit_the_cgpu_pool(stack):
     result = shipped()[stack]
     pods = []

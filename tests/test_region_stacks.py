@@ -11,7 +11,8 @@ from fleet.settings import ConfigError
 from fleet.settings.source import load_settings
 from offline.engine import is_secret, masked, synthesize
 from offline.simulated_cloud import simulated_zone_ids
-from tests.conftest import REGION_STACKS, settled_ok
+from offline.stack_files import load_stack_config
+from tests.conftest import ALIBABA_STACKS, PROJECT, REGION_STACKS, SHIPPED_STACKS, settled_ok
 
 VPC = "alicloud:vpc/network:Network"
 VSWITCH = "alicloud:vpc/switch:Switch"
@@ -26,7 +27,7 @@ def node_vswitches(result):
     return found
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", ALIBABA_STACKS)
 def test_shipped_stack_declares_a_vpc_with_vswitches_in_two_zones(synth, stack):
     result = settled_ok(synth(stack))
     vpc = result.one(VPC)
@@ -40,7 +41,7 @@ def test_shipped_stack_declares_a_vpc_with_vswitches_in_two_zones(synth, stack):
     assert {v.inputs["vpcId"] for v in vswitches} == {f"sim-{vpc.name}"}
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", ALIBABA_STACKS)
 def test_shipped_stack_declares_a_protected_encrypted_versioned_private_bucket(synth, stack):
     result = settled_ok(synth(stack))
     bucket = result.one(BUCKET)
@@ -61,31 +62,62 @@ def test_shipped_stack_declares_a_protected_encrypted_versioned_private_bucket(s
     assert result.one(PUBLIC_ACCESS_BLOCK).inputs == {"bucket": name, "blockPublicAccess": True}
 
 
+# The components each serving platform and counterpart declares; every Alibaba platform shares the first set.
+ALIBABA_COMPONENTS = {
+    "beacon-fleet:network:RegionNetwork",
+    "beacon-fleet:storage:ModelBucket",
+    "beacon-fleet:storage:ModelWeights",
+    "beacon-fleet:registry:ServingRegistry",
+    "beacon-fleet:registry:ServingImage",
+    "beacon-fleet:iam:ModelReadAccess",
+}
+PLATFORM_COMPONENTS = {
+    "ack": {
+        "beacon-fleet:kubernetes:AckCluster",
+        "beacon-fleet:kubernetes:CgpuNodePool",
+        "beacon-fleet:kubernetes:InferenceRelease",
+    },
+    "eas": {"beacon-fleet:serving:EasModelService"},
+    "fc": {"beacon-fleet:serving:FcModelFunction"},
+}
+COUNTERPART_COMPONENTS = {
+    "runpod": {"beacon-fleet:counterpart:RunpodCounterpart"},
+    "modal": {"beacon-fleet:counterpart:ModalCounterpart"},
+    "none": set(),
+}
+
+
+def expected_components(stack: str) -> set[str]:
+    """What a shipped region stack declares, from what its file says it serves."""
+    values = load_stack_config(stack).values
+    platforms = json.loads(values[f"{PROJECT}:servingPlatforms"])
+    expected = set(COUNTERPART_COMPONENTS[values[f"{PROJECT}:counterpartProvider"]])
+    for platform in platforms:
+        expected |= ALIBABA_COMPONENTS | PLATFORM_COMPONENTS[platform]
+    return expected
+
+
+def test_the_expected_components_follow_the_stack_files_for_the_shipped_regions():
+    # The shipped stacks all serve on ACK and EAS beside a counterpart: Modal in us-east, RunPod elsewhere.
+    assert expected_components("us-east") == ALIBABA_COMPONENTS | PLATFORM_COMPONENTS["ack"] | PLATFORM_COMPONENTS[
+        "eas"
+    ] | {"beacon-fleet:counterpart:ModalCounterpart"}
+    assert "beacon-fleet:counterpart:RunpodCounterpart" in expected_components("cn-beijing")
+
+
 @pytest.mark.parametrize("stack", REGION_STACKS)
 def test_every_resource_lives_under_a_component_of_the_project(synth, stack):
     result = settled_ok(synth(stack))
     by_urn = result.by_urn()
     components = [r for r in result.resources if not r.custom]
-    assert {c.type for c in components} == {
-        "beacon-fleet:network:RegionNetwork",
-        "beacon-fleet:storage:ModelBucket",
-        "beacon-fleet:storage:ModelWeights",
-        "beacon-fleet:registry:ServingRegistry",
-        "beacon-fleet:registry:ServingImage",
-        "beacon-fleet:kubernetes:AckCluster",
-        "beacon-fleet:kubernetes:CgpuNodePool",
-        "beacon-fleet:iam:ModelReadAccess",
-        "beacon-fleet:serving:EasModelService",
-        "beacon-fleet:kubernetes:InferenceRelease",
-        "beacon-fleet:counterpart:" + ("ModalCounterpart" if stack == "us-east" else "RunpodCounterpart"),
-    }
+    assert {c.type for c in components} == expected_components(stack)
     for resource in result.resources:
         if resource.custom:
             parent = by_urn.get(resource.parent_urn)
             assert parent is not None and not parent.custom, f"{resource.name} is not parented to a component"
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", ALIBABA_STACKS)
 def test_every_taggable_resource_carries_the_fleet_tags(synth, stack):
     result = settled_ok(synth(stack))
     tagged = [r for r in result.resources if r.type in (VPC, VSWITCH, BUCKET)]
@@ -147,8 +179,10 @@ def test_several_mistakes_give_one_error_and_declare_nothing(stack_file):
 
 
 def test_a_region_no_file_ships_synthesizes_from_one_new_stack_file(stack_file, synth):
+    # The README's example name, unless a shipped stack already has it (a user who added it as the README says).
+    name = next(n for n in ("eu-central", "eu-central-new", "eu-central-example") if n not in SHIPPED_STACKS)
     config = stack_file(
-        "eu-central",
+        name,
         {
             "alicloud:region": "eu-central-1",
             "beacon-fleet:routerRegion": "eu-central",
@@ -157,10 +191,10 @@ def test_a_region_no_file_ships_synthesizes_from_one_new_stack_file(stack_file, 
     )
     result = settled_ok(synthesize(config.stack, config.values, config.secret_keys))
     assert result.outputs["residency"]["jurisdiction"] == "de"
-    assert result.one(VPC).inputs["vpcName"] == "beacon-eu-central-vpc"
+    assert result.one(VPC).inputs["vpcName"] == f"beacon-{name}-vpc"
 
     cloud_names = {result.one(BUCKET).inputs["bucket"], result.one(VPC).inputs["vpcName"]}
-    for stack in REGION_STACKS:
+    for stack in ALIBABA_STACKS:
         shipped = settled_ok(synth(stack))
         for name in (shipped.one(BUCKET).inputs["bucket"], shipped.one(VPC).inputs["vpcName"]):
             assert name not in cloud_names, f"{name} collides"

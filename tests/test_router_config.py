@@ -11,10 +11,13 @@ import pytest
 from fleet import router_config, router_reach, router_trust
 from offline.engine import Secret, synthesize
 from offline.stack_files import load_stack_config
-from tests.conftest import REGION_STACKS, settled_ok, shared_synthesis, with_overrides
+from tests.conftest import REGION_STACKS, ROUTER_LABELS, served_models, settled_ok, shared_synthesis, with_overrides
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
-MODELS = {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+# Each published contract version: a config validates against the version it says it is.
+SCHEMAS = {v: json.loads(path.read_text(encoding="utf-8")) for v, path in router_config.SCHEMA_PATHS.items()}
+# What Beijing serves, from its stack file (its routes are checked model by model).
+MODELS = served_models("cn-beijing")
 
 
 def region_outputs(stack: str, overrides: dict | None = None) -> dict:
@@ -28,7 +31,7 @@ def fleet_outputs() -> dict[str, dict]:
 
 # Where the shipped routers run once routerKubernetesRegionStack names cn-beijing: asia-east from inside its VPC,
 # the other regions from Railway.
-SERVED = router_reach.served_from(["asia-east", "asia-southeast", "us-east"], ("kubernetes", "railway"), "asia-east")
+SERVED = router_reach.served_from(sorted(ROUTER_LABELS.values()), ("kubernetes", "railway"), "asia-east")
 
 
 def merged(fleet_outputs: dict[str, dict], served: dict | None = None) -> dict:
@@ -37,14 +40,14 @@ def merged(fleet_outputs: dict[str, dict], served: dict | None = None) -> dict:
 
 def test_the_merged_config_validates_against_the_versioned_schema(fleet_outputs):
     config = merged(fleet_outputs)
-    jsonschema.Draft202012Validator(SCHEMA).validate(config)
-    assert config["version"] == 1 and set(config["regions"]) == {"asia-east", "asia-southeast", "us-east"}
+    jsonschema.Draft202012Validator(SCHEMAS[config["version"]]).validate(config)
+    assert config["version"] == 1 and set(config["regions"]) == set(ROUTER_LABELS.values())
 
 
 def test_every_region_and_model_has_a_route_in_the_settings_failover_order(fleet_outputs):
     config = merged(fleet_outputs)
-    for label in ("asia-southeast", "us-east"):
-        assert set(config["routes"][label]) == MODELS
+    for stack, label in ROUTER_LABELS.items():
+        assert set(config["routes"][label]) == served_models(stack)
     # us-east is served from Railway: its VPC-only ACK endpoint goes last, after what Railway can reach.
     route = config["routes"]["us-east"]["mistral-7b"]
     assert [config["providers"][pid]["type"] for pid in route] == ["alibaba_eas", "modal", "ack"]
@@ -128,7 +131,7 @@ def test_the_mermaid_diagram_draws_every_route_in_order(fleet_outputs):
     assert diagram.startswith("flowchart LR\n")
     assert 'us_east_mistral_7b -->|1| us_east_eas_mistral_7b["alibaba_eas us-east-1"]' in diagram
     assert 'us_east_mistral_7b -.->|2| us_east_modal_mistral_7b["modal us-east"]' in diagram
-    assert diagram.count("-->|1|") == 9
+    assert diagram.count("-->|1|") == sum(len(served_models(stack)) for stack in REGION_STACKS)
 
 
 def test_a_bad_failover_order_is_one_clean_error(synth):
@@ -140,7 +143,7 @@ def test_a_bad_failover_order_is_one_clean_error(synth):
 
 # --- reachability: the router can reach what it routes to -------------------------------------------------
 
-ON_RAILWAY = router_reach.served_from(["asia-east", "asia-southeast", "us-east"], ("railway",), None)
+ON_RAILWAY = router_reach.served_from(sorted(ROUTER_LABELS.values()), ("railway",), None)
 
 
 def test_a_vpc_only_endpoint_is_never_first_for_the_router_on_the_internet(fleet_outputs):
@@ -200,7 +203,7 @@ def test_each_published_router_gets_only_the_regions_it_serves_and_their_provide
     assert {p["region"] for p in in_cluster["providers"].values()} == {"asia-east"}
     assert set(on_railway["routes"]) == set(config["routes"]) - {"asia-east"}
     assert not router_config.problems(in_cluster) and not router_config.problems(on_railway)
-    jsonschema.Draft202012Validator(SCHEMA).validate(in_cluster)
+    jsonschema.Draft202012Validator(SCHEMAS[in_cluster["version"]]).validate(in_cluster)
 
 
 # --- HTTPS: no credential crosses the internet in clear text ---------------------------------------------
@@ -278,7 +281,7 @@ def test_every_provider_names_its_models_pinned_revision_and_the_same_manifest_d
     for provider in config["providers"].values():
         (model,) = provider["models"]
         by_model.setdefault(model, set()).add((provider["weights"]["revision"], provider["weights"]["digest"]))
-    assert set(by_model) == {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+    assert set(by_model) == set().union(*(served_models(stack) for stack in REGION_STACKS))
     assert all(len(pins) == 1 for pins in by_model.values()), by_model
 
 

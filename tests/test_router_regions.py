@@ -63,6 +63,8 @@ def router(regions: dict[str, Synthesis], overrides: dict | None = None) -> Synt
         {
             "regionStacks": [f"{ORG}/{name}" for name in regions],
             "routerKubernetesRegionStack": f"{ORG}/cn-beijing" if "cn-beijing" in regions else "",
+            # A router that implements the newest contract: these regions use what version 2 added.
+            "routerAcceptsSchemaVersion": router_config.SCHEMA_VERSION,
             **(overrides or {}),
         },
     )

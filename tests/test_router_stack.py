@@ -14,10 +14,19 @@ from offline.engine import Secret, Synthesis, as_stack_outputs, is_secret, synth
 from offline.plan import plan_stacks
 from offline.stack_files import load_stack_config
 from providers.railway_variables import ROUTER_CONFIG_VARIABLE
-from tests.conftest import PROJECT, REGION_STACKS, settled_ok, shared_synthesis, with_overrides
+from tests.conftest import (
+    PROJECT,
+    REGION_STACKS,
+    ROUTER_LABELS,
+    served_models,
+    settled_ok,
+    shared_synthesis,
+    with_overrides,
+)
 
 SCHEMA = json.loads(router_config.SCHEMA_PATH.read_text(encoding="utf-8"))
-MODELS = {"llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"}
+# Each published contract version: a config validates against the version it says it is.
+SCHEMAS = {v: json.loads(path.read_text(encoding="utf-8")) for v, path in router_config.SCHEMA_PATHS.items()}
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 K8S_SECRET = "kubernetes:core/v1:Secret"
 RAILWAY = "pulumi-python:dynamic/railway:ServiceVariables"
@@ -57,9 +66,10 @@ def test_the_router_stack_reads_each_region_stack_named_in_its_config(routed):
 
 def test_the_published_config_validates_and_routes_every_region_and_model_in_each_stacks_order(routed):
     config = routed.outputs["routerConfig"]
-    jsonschema.Draft202012Validator(SCHEMA).validate(config)
+    jsonschema.Draft202012Validator(SCHEMAS[config["version"]]).validate(config)
+    for stack, label in ROUTER_LABELS.items():
+        assert set(config["routes"][label]) == served_models(stack)
     for label in ("asia-east", "asia-southeast", "us-east"):
-        assert set(config["routes"][label]) == MODELS
         assert config["regions"][label]["failover_order"] == ["ack", "eas", "fc", "counterpart"]
     assert config["regions"]["asia-east"]["served_from"] == {
         "target": "kubernetes",
@@ -186,11 +196,7 @@ def test_a_credential_no_region_supplies_is_named_without_its_value(regions):
 def test_the_offline_plan_synthesizes_the_router_from_the_region_plans(shared_plan_syntheses):
     planned = dict((c.stack, s) for c, s in plan_stacks([load_stack_config("router")]))
     assert list(planned) == ["router"], "regions are synthesized for the router but only asked stacks are returned"
-    assert settled_ok(planned["router"]).outputs["routerConfig"]["regions"].keys() == {
-        "asia-east",
-        "asia-southeast",
-        "us-east",
-    }
+    assert settled_ok(planned["router"]).outputs["routerConfig"]["regions"].keys() == set(ROUTER_LABELS.values())
 
 
 def test_the_router_plan_masks_secrets_and_warns_about_placeholder_railway_ids(shared_plan_syntheses):
@@ -263,8 +269,8 @@ def test_railway_keys_are_not_required_when_railway_is_not_a_target():
     ("changes", "expected"),
     [
         (
-            {"routerKubernetesRegionStack": "organization/beacon-fleet/eu-central"},
-            "beacon-fleet:routerKubernetesRegionStack: 'organization/beacon-fleet/eu-central' is not one of"
+            {"routerKubernetesRegionStack": "organization/beacon-fleet/not-a-listed-stack"},
+            "beacon-fleet:routerKubernetesRegionStack: 'organization/beacon-fleet/not-a-listed-stack' is not one of"
             " regionStacks",
         ),
         (

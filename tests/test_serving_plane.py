@@ -12,7 +12,7 @@ from fleet.settings import ConfigError, parse_settings
 from offline.engine import Secret, is_secret, masked
 from offline.stack_files import load_stack_config
 from providers.eas_token import EasServiceToken
-from tests.conftest import REGION_STACKS, settled_ok
+from tests.conftest import ALIBABA_STACKS, served_models, settled_ok, stacks_on
 
 CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 NODE_POOL = "alicloud:cs/nodePool:NodePool"
@@ -32,7 +32,6 @@ TOKEN_READER = "pulumi-python:dynamic/eas:ServiceToken"
 POLICY = "alicloud:ram/policy:Policy"
 ROLE = "alicloud:ram/role:Role"
 ATTACHMENT = "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment"
-MODELS = ["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"]
 DEPLOYER = "198.51.100.0/24"
 
 
@@ -58,7 +57,7 @@ def eas_documents(result) -> dict[str, dict]:
 # --- ACK Pro ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", stacks_on("ack"))
 def test_the_cluster_is_ack_pro_with_deletion_protection_rrsa_terway_and_logs(synth, stack):
     result = settled_ok(synth(stack))
     cluster = result.one(CLUSTER)
@@ -102,7 +101,7 @@ def test_the_kubeconfig_is_a_secret_and_feeds_one_kubernetes_provider(synth):
     assert "kubeconfig" not in json.dumps(masked(result.outputs))
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", stacks_on("ack"))
 def test_shared_gpu_scheduling_pod_identity_and_pull_credentials_are_installed_as_addons(synth, stack):
     result = settled_ok(synth(stack))
     assert sorted(a.inputs["name"] for a in result.of_type(ADDON)) == [
@@ -115,7 +114,7 @@ def test_shared_gpu_scheduling_pod_identity_and_pull_credentials_are_installed_a
 # --- the cGPU pool ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", stacks_on("ack"))
 def test_the_gpu_pool_is_labelled_for_isolated_cgpu_binpacked_and_tainted(synth, stack):
     pool = gpu_pool(settled_ok(synth(stack)))
     assert labels(pool)["ack.node.gpu.schedule"] == "cgpu"
@@ -147,7 +146,7 @@ def test_compute_isolation_and_spot_change_the_pool(synth):
 # --- ACR and the image -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", ALIBABA_STACKS)
 def test_a_private_enterprise_registry_linked_to_the_vpc_holds_the_image(synth, stack):
     result = settled_ok(synth(stack))
     # Stateful: the instance, its namespace and the repository holding every image a region served.
@@ -160,7 +159,7 @@ def test_a_private_enterprise_registry_linked_to_the_vpc_holds_the_image(synth, 
     assert result.one(VPC_LINK).inputs["vpcId"] == "sim-network-vpc"
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", ALIBABA_STACKS)
 def test_the_image_is_built_from_this_repository_and_pushed_with_secret_credentials(synth, stack):
     result = settled_ok(synth(stack))
     image = result.one(IMAGE)
@@ -201,11 +200,11 @@ def test_personal_edition_uses_the_deprecated_resources_and_the_secret_password(
 # --- PAI-EAS ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", stacks_on("eas"))
 def test_one_eas_service_per_model_mounts_the_bucket_read_only_and_autoscales(synth, stack):
     result = settled_ok(synth(stack))
     documents = eas_documents(result)
-    assert sorted(documents) == sorted(MODELS)
+    assert sorted(documents) == sorted(served_models(stack))
     bucket = result.outputs["modelBucket"]
     region = result.outputs["region"]
     for model, document in documents.items():
@@ -288,7 +287,7 @@ def test_mainland_eas_is_vpc_only_without_an_icp_licence_and_the_plan_says_how_t
 def test_platforms_choose_what_is_declared(synth):
     eas_only = settled_ok(synth("us-east", overrides={"servingPlatforms": ["eas"]}))
     assert eas_only.of_type(CLUSTER) == [] and eas_only.of_type(NODE_POOL) == []
-    assert len(eas_only.of_type(EAS)) == 3 and "kubernetes" not in eas_only.outputs
+    assert len(eas_only.of_type(EAS)) == len(served_models("us-east")) and "kubernetes" not in eas_only.outputs
     ack_only = settled_ok(synth("us-east", overrides={"servingPlatforms": ["ack"]}))
     assert ack_only.of_type(EAS) == [] and "easTokens" not in ack_only.outputs
     assert ack_only.one(CLUSTER).inputs["enableRrsa"] is True
@@ -301,7 +300,7 @@ def statements(resource) -> list[dict]:
     return json.loads(resource.inputs["policyDocument"])["Statement"]
 
 
-@pytest.mark.parametrize("stack", REGION_STACKS)
+@pytest.mark.parametrize("stack", ALIBABA_STACKS)
 def test_the_read_policy_names_the_region_bucket_and_no_wildcard_resource(synth, stack):
     result = settled_ok(synth(stack))
     bucket = result.outputs["modelBucket"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -37,8 +38,10 @@ def test_shipped_cn_beijing_settings_are_typed_and_mainland():
     assert settings.residency.jurisdiction == "cn-mainland"
     assert settings.residency.mainland and settings.residency.residency_bound
     assert not settings.residency.allow_cross_border_failover
-    assert [m.id for m in settings.models] == ["llama3.2-1b", "qwen2.5-1.5b", "mistral-7b"]
-    assert {m.dtype for m in settings.models} == {"fp16"}
+    # The models in the order the stack file (or Pulumi.yaml's default) lists them, with their default dtype.
+    listed = json.loads(raw_for()["beacon-fleet:models"])
+    assert [m.id for m in settings.models] == [str(m).split(":", 1)[0] for m in listed]
+    assert all(m.dtype == "fp16" for m, entry in zip(settings.models, listed, strict=True) if ":" not in entry)
     assert settings.gpu.family.gpu == "A10" and settings.gpu.family.memory_gib == 24
     assert settings.network.node_vswitch_cidrs == ("10.10.0.0/20", "10.10.16.0/20")
     assert settings.tags["owner"] == "project-beacon" and settings.tags["stack"] == "cn-beijing"

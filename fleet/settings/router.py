@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from fleet import urls
+from fleet import router_contract, urls
 from fleet.config_schema import ProjectSchema
 from fleet.settings.problems import ConfigError, Problems
 from fleet.settings.typed import typed_values
@@ -55,6 +55,8 @@ class RouterSettings:
     # The region stack (one of region_stacks) whose VPC the kubernetes target's router runs in; '' = unknown,
     # then the in-cluster router is trusted with internet endpoints only (fleet/router_reach.py).
     kubernetes_region_stack: str = ""
+    # The newest router config schema version the published routers accept (schemas/router-config.v<N>.json).
+    accepted_schema_version: int = 1
 
     def publishes_to(self, target: str) -> bool:
         return target in self.publish_targets
@@ -118,6 +120,14 @@ def parse_router_settings(
             "says where the in-cluster router runs, but kubernetes is not in routerPublishTargets; remove it",
         )
 
+    accepted = values.get("routerAcceptsSchemaVersion")
+    if isinstance(accepted, bool) or accepted not in router_contract.SCHEMA_PATHS:
+        known = ", ".join(map(str, router_contract.SCHEMA_PATHS))
+        p.add(
+            "routerAcceptsSchemaVersion",
+            f"'{accepted}' is not a router config schema version ({known}); set the newest version your router"
+            " implements (docs/router-config.md, the router contract)",
+        )
     railway = _railway(schema, values, raw, p) if "railway" in targets else None
     p.raise_if_any(stack)
     return RouterSettings(
@@ -128,6 +138,7 @@ def parse_router_settings(
         namespace=namespace,
         railway=railway,
         kubernetes_region_stack=in_vpc_of,
+        accepted_schema_version=accepted,
     )
 
 

@@ -1,0 +1,97 @@
+"""Regenerate the router contract section of docs/router-config.md from the schemas and fleet/kinds.py.
+
+    python -m offline.contract_docs           # rewrite the section between its markers
+    python -m offline.contract_docs --check   # exit 1, saying so, when the committed section is stale
+
+Per published version: what it adds to the one before, and what a router that accepts it must handle (provider
+types with their auth and health check, auth types, failover steps, fields). The team running the hybrid router
+reads it to know what to implement before a fleet that needs the version is deployed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+
+from fleet import kinds, router_contract
+from fleet.config_schema import PROJECT_ROOT
+
+OUTPUT = PROJECT_ROOT / "docs" / "router-config.md"
+MARKER = "contract"
+AUTH = {
+    "bearer": "`Authorization: Bearer <value of env>`",
+    "eas_token": "`Authorization: <value of env>` (the PAI-EAS service token, no scheme)",
+    "modal_proxy": "`Modal-Key: <value of key_env>` and `Modal-Secret: <value of secret_env>`",
+}
+
+
+def _list(items: list[str]) -> str:
+    return ", ".join(f"`{item}`" for item in items) or "nothing"
+
+
+def section() -> list[str]:
+    lines = []
+    previous: dict[str, list[str]] = {}
+    by_type = {k.router_type: k for k in kinds.KINDS}
+    for version, record in sorted(router_contract.recorded().items(), key=lambda item: int(item[0])):
+        lines += [f"### Version {version}", "", record["summary"], ""]
+        if previous:
+            for key, label in (
+                ("provider_types", "provider types"),
+                ("auth_types", "auth types"),
+                ("failover_steps", "failover steps"),
+                ("provider_fields", "provider fields"),
+                ("region_fields", "region fields"),
+            ):
+                added = sorted(set(record[key]) - set(previous[key]))
+                if added:
+                    lines.append(f"- Adds {label}: {_list(added)}.")
+            if record["regions_without_alibaba"] != previous["regions_without_alibaba"]:
+                lines.append("- Adds regions served without Alibaba Cloud: `cloud_region` may be empty.")
+            lines.append("")
+        lines += ["| Provider type | Auth | Health check |", "|---|---|---|"]
+        for router_type in record["provider_types"]:
+            kind = by_type.get(router_type)
+            auth = AUTH[kind.auth_type] if kind else "—"
+            health = f"{kind.health_mode}, `{kind.health_path}`" if kind else "—"
+            lines.append(f"| `{router_type}` | {auth} | {health} |")
+        lines += [
+            "",
+            f"Failover steps: {_list(record['failover_steps'])}. Auth types: {_list(record['auth_types'])}.",
+            f"Provider fields: {_list(record['provider_fields'])}.",
+            f"Region fields: {_list(record['region_fields'])}.",
+            "",
+        ]
+        previous = record
+    return lines[:-1]
+
+
+def render(text: str) -> str:
+    pattern = re.compile(rf"(<!-- generated: {MARKER} .*?-->\n)(.*?)(<!-- end generated: {MARKER} -->)", re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"{OUTPUT.name} has no generated {MARKER!r} section (its markers are missing)")
+    return pattern.sub(lambda match: match.group(1) + "\n".join(section()) + "\n" + match.group(3), text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline.contract_docs", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 when the committed section is stale")
+    args = parser.parse_args(argv)
+    committed = OUTPUT.read_text(encoding="utf-8")
+    try:
+        current = render(committed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        if current != committed:
+            print(f"{OUTPUT} is stale: run `make docs`", file=sys.stderr)
+            return 1
+        return 0
+    OUTPUT.write_text(current, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
