@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import replay
+from fleet import weights_manifest as manifest
 from fleet.config_schema import PROJECT_ROOT
 from offline.engine import Synthesis, as_stack_outputs, synthesize
 from offline.plan import plan_stacks
 from offline.simulated_cloud import StackOutputs
 from offline.stack_files import StackConfig, load_stack_config, shipped_stacks
-from weights import manifest
 
 SCALE_REGIONS = ("us-east-1", "ap-southeast-1", "eu-central-1", "ap-northeast-1")
 TARGET_RATIO = 1.25
@@ -128,7 +128,7 @@ def synthetic_config(region: str, models: int) -> StackConfig:
 
 def synthetic_manifests(most: int) -> None:
     """Manifests for the synthetic models (one weight file each, hash unknown) beside the committed ones, in a
-    folder of their own that weights.manifest reads through its environment variable."""
+    folder of their own that fleet.weights_manifest reads through its environment variable."""
     folder = Path(tempfile.mkdtemp(prefix="beacon-bench-manifests-"))
     for path in manifest.MANIFEST_DIR.glob("*.json"):
         shutil.copy(path, folder / path.name)

@@ -13,8 +13,8 @@ import pulumi
 
 from fleet import serving, weights
 from fleet.weights import HUGGING_FACE, MODELSCOPE
+from fleet.weights_manifest import Manifest, ManifestError, parse
 from providers.weights_sync import WeightsSync
-from weights.manifest import Manifest, ManifestError, parse
 
 HUBS = (HUGGING_FACE, MODELSCOPE)
 
@@ -28,7 +28,7 @@ class ModelWeightsArgs:
     source_hub: str  # huggingface or modelscope (fleet.weights.source_for picks by residency)
     source_repo: str
     source_revision: str  # the Hugging Face commit, or the ModelScope branch or tag
-    manifest_json: str  # weights.manifest.manifest_text(model_id): the committed manifest
+    manifest_json: str  # fleet.weights_manifest.manifest_text(model_id): the committed manifest
     source_endpoint: str = ""  # a mirror of the hub; empty: the hub itself
 
 

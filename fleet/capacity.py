@@ -13,12 +13,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fleet.catalog import DTYPE_BYTES, ModelSpec
-
-if TYPE_CHECKING:  # settings validate with this module, so it may not import them at run time
-    from fleet.settings import RegionSettings
+from fleet.settings_types import RegionSettings
 
 GIB = 2**30
 KV_CACHE_BYTES = 2  # vLLM keeps the KV cache in fp16 unless told otherwise, whatever the weights' dtype

@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -32,6 +32,42 @@ SECRET_KEYS = {
     " variables, for the railway publish target.",
 }
 
+# Which stacks read each key: region stacks (stackRole: region), the router stack, or every stack. A key belongs to
+# region stacks unless it is named below. A stack that sets a key of the other kind is refused (fleet/settings/
+# typed.check_scope), since it would be silently ignored; docs/configuration.md shows each key's scope.
+Scope = Literal["region", "router", "every"]
+ROUTER_KEYS = frozenset(
+    {
+        "regionStacks",
+        "routerPublishTargets",
+        "routerNamespace",
+        "routerKubernetesRegionStack",
+        "routerAcceptsSchemaVersion",
+        "routerKubeconfig",
+        "railwayApiUrl",
+        "railwayProjectId",
+        "railwayEnvironmentId",
+        "railwayServiceId",
+        "railwayTokenType",
+        "railwayToken",
+    }
+)
+EVERY_STACK_KEYS = frozenset({"stackRole"})
+
+
+def scope_of(name: str) -> Scope:
+    return "router" if name in ROUTER_KEYS else "every" if name in EVERY_STACK_KEYS else "region"
+
+
+def unset_secret(full_key: str, file_name: str) -> str:
+    """What the offline plan hands the program for a secret key the stack file does not set, where the CLI hands
+    nothing: a visible placeholder, which the settings count as not set."""
+    return f"[secret placeholder: {full_key} is not set in {file_name}]"
+
+
+def is_unset_secret(full_key: str, value: str) -> bool:
+    return value.startswith(f"[secret placeholder: {full_key} is not set in ")
+
 
 @dataclass(frozen=True)
 class KeySpec:
@@ -44,6 +80,7 @@ class KeySpec:
     default: Any = None
     has_default: bool = False
     secret: bool = False
+    scope: Scope = "region"
 
     @property
     def type_name(self) -> str:
@@ -93,7 +130,8 @@ def load_project_schema(path: Path = PROJECT_FILE) -> ProjectSchema:
             default=declaration.get("default"),
             has_default="default" in declaration,
             secret=bool(declaration.get("secret", False)),
+            scope=scope_of(name),
         )
     for name, description in SECRET_KEYS.items():
-        keys[name] = KeySpec(name=name, type="string", description=description, secret=True)
+        keys[name] = KeySpec(name=name, type="string", description=description, secret=True, scope=scope_of(name))
     return ProjectSchema(project=document["name"], keys=keys)

@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet import platform_cost
+from fleet.cost_lines import COLD_START_LOW, CostLine, startup_budget
 from fleet.prices import (  # noqa: F401 - the price table's names, used through this module too
     BOUNDS,
     FX_PREFIX,
@@ -36,39 +38,6 @@ from fleet.prices import (  # noqa: F401 - the price table's names, used through
 )
 
 DEFAULT_LATENCY_SECONDS = 2.0  # the Beacon study's average
-
-
-@dataclass(frozen=True)
-class CostLine:
-    provider: str  # a kind's platform (fleet/kinds.py), or "alibaba" for what every Alibaba platform shares
-    what: str
-    month_min: Amount
-    month_max: Amount
-    per_million: Amount  # per million inferences at the given latency
-    basis: str  # the arithmetic, in words
-    # For the cost at a volume (fleet/platform_cost.py): USD per busy second beyond what the floor serves, the
-    # busy seconds a month the floor (month at minimum) already serves, and USD per request.
-    usage_rate: Amount = Amount(0.0)
-    floor_seconds: float = 0.0
-    per_request: Amount = Amount(0.0)
-    # A platform that scales to zero also bills, per model, the idle seconds before it scales down (at
-    # idle_rate, for idle_window seconds; None: no source gives the window) and each cold start's seconds (a
-    # range: the platform's sourced figure up to the startup budget) at usage_rate: fleet/platform_cost.py.
-    scales_to_zero: bool = False
-    idle_rate: Amount = Amount(0.0)
-    idle_window: float | None = 0.0
-    idle_source: str = ""
-    cold_seconds: tuple[float, float] = (0.0, 0.0)
-    cold_source: str = ""
-    models: int = 1
-    # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
-    # instances it allows now (all models), and one instance's month.
-    max_key: str = ""
-    max_instances: int = 0
-    instance_month: Amount = Amount(0.0)
-    # False for ACK's GPU pool at zero nodes: without pod autoscaling nothing starts a model there again, so it
-    # takes no traffic (the router fails over) and the view puts no usage on it.
-    serves: bool = True
 
 
 @dataclass(frozen=True)
@@ -192,8 +161,6 @@ def region_cost(
         line = _counterpart_line(counterpart, prices, month, per_million, latency_seconds)
         lines.append(_with_idle(line, counterpart, outputs) if counterpart["scaling"]["minWorkers"] == 0 else line)
 
-    from fleet import platform_cost  # it builds on this module's types
-
     lines += platform_cost.extra_lines(outputs, prices, latency_seconds)
     workload = platform_cost.workload_view(outputs, lines)
     return RegionCost(
@@ -210,13 +177,6 @@ def region_cost(
     )
 
 
-# Cold starts, by platform: the low end a source gives (seconds), and where it comes from. The high end is the
-# model's startup budget (fleet/serving.py: the probes' and timeouts' budget for image start plus model load).
-COLD_START_LOW = {
-    "runpod": (0.2, "Beacon's study: RunPod < 200 ms for 48% of requests with FlashBoot (models-prices-residency.md)"),
-    "modal": (2.0, "Beacon's study: Modal 2-4 s (models-prices-residency.md)"),
-    "fc": (10.0, "FC 3.0 GPU docs: a GPU instance in '10到30秒' (weights-fc-eas.md)"),
-}
 IDLE_SOURCE = {
     "runpod": "counterpartIdleTimeoutSeconds, RunPod's idle_timeout (billed while the worker waits)",
     "modal": "counterpartIdleTimeoutSeconds, Modal's scaledown_window (billed while the container waits)",
@@ -236,14 +196,6 @@ def _eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, An
         "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
         " provisioning estimate plus it (fleet/eas.py)",
     }
-
-
-def startup_budget(outputs: Mapping[str, Any]) -> float:
-    """The largest startup budget of the region's models (image start plus model load), in seconds."""
-    from fleet import serving
-
-    weights = [m.get("weightsGiB", 0) for m in outputs.get("models") or []] or [0]
-    return float(max(serving.startup_budget_seconds(w) for w in weights))
 
 
 def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[str, Any]) -> CostLine:
@@ -337,8 +289,6 @@ def study_scenario(prices: PriceTable) -> dict[str, Any]:
                 "source": f"{price.source}, {price.date}",
             }
         )
-    from fleet import platform_cost  # it builds on this module's types
-
     today = platform_cost.study_today(prices, endpoints * inferences * seconds, endpoints)
     return {
         "endpoints": endpoints,
@@ -353,8 +303,6 @@ def study_scenario(prices: PriceTable) -> dict[str, Any]:
 
 
 def as_json(cost: RegionCost) -> dict[str, Any]:
-    from fleet import platform_cost  # it builds on this module's types
-
     return {
         "region": cost.region,
         "latencySeconds": cost.latency_seconds,

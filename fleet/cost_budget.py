@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fleet.cost import Amount, PriceTable, total
+from fleet.prices import Amount, PriceTable, total
 from fleet.residency import is_mainland_region
 
 # What operating in mainland China costs beyond the cloud bill (Beacon's study, in USD as it gives them):

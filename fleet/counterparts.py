@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fleet import kinds
 from fleet.eas import vllm_dtype
-
-if TYPE_CHECKING:  # settings validate with this module, so it may not import them at run time
-    from fleet.settings import RegionSettings, ServedModel
+from fleet.settings_types import RegionSettings, ServedModel
 
 PROVIDERS = ("none", *(k.platform for k in kinds.COUNTERPARTS))
 # The secret config keys holding what the router sends each provider (declared in fleet/config_schema.SECRET_KEYS).

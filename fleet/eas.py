@@ -9,12 +9,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fleet import capacity, serving, weights
-
-if TYPE_CHECKING:
-    from fleet.settings import RegionSettings
+from fleet.settings_types import RegionSettings
 
 MODEL_MOUNT_ROOT = "/models"
 # The fewest instances an EAS service keeps. The sources contradict each other: the console guide for horizontal

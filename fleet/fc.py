@@ -16,12 +16,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fleet import capacity, eas, serving
-
-if TYPE_CHECKING:
-    from fleet.settings import RegionSettings
+from fleet.settings_types import RegionSettings
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from fleet import capacity, eas, naming, serving
 from fleet.config_schema import PROJECT_ROOT
-from fleet.settings import RegionSettings, ServedModel
+from fleet.settings_types import RegionSettings, ServedModel
 
 CHART_NAME = "inference-server"
 CHART_DIR = f"./charts/{CHART_NAME}"

@@ -16,7 +16,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleet import kinds
-from fleet.cost import COLD_START_LOW, HOURS_PER_MONTH, Amount, CostLine, PriceTable, startup_budget, total
 from fleet.cost_budget import (  # noqa: F401 - the fleet's headline and budget, used through this module too
     break_even,
     budget_json,
@@ -28,6 +27,8 @@ from fleet.cost_budget import (  # noqa: F401 - the fleet's headline and budget,
     headline_lines,
     operating_costs,
 )
+from fleet.cost_lines import COLD_START_LOW, CostLine, startup_budget
+from fleet.prices import HOURS_PER_MONTH, Amount, PriceTable, total
 from fleet.residency import is_mainland_region
 
 GB_PER_GIB = 2**30 / 1e9

@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fleet import kinds
+from fleet.kinds import FAILOVER_STEPS
 from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, TIMEOUT_LIMITS, provider_id
-from fleet.settings import FAILOVER_STEPS
 
 
 def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAILOVER_STEPS) -> dict[str, Any]:

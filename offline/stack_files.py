@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from fleet import credentials
-from fleet.config_schema import PROJECT_ROOT, ProjectSchema, encode_config_value, load_project_schema
+from fleet.config_schema import PROJECT_ROOT, ProjectSchema, encode_config_value, load_project_schema, unset_secret
 from fleet.settings.problems import did_you_mean
 from fleet.settings.secrets import needed_secret_keys
 from offline.pulumi_yaml import PulumiYamlLoader, problems_of_values
@@ -104,7 +104,7 @@ def load_stack_config(
         if spec.secret:
             secret_keys.append(full_key)
             if full_key not in values:
-                values[full_key] = f"[secret placeholder: {full_key} is not set in {path.name}]"
+                values[full_key] = unset_secret(full_key, path.name)
                 if spec.name in needed:  # the others are never read by this stack, so not worth a line
                     placeholders[full_key] = (
                         f"not set; run `pulumi config set --secret {spec.name}` before `pulumi up` ({spec.description})"

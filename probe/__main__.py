@@ -1,5 +1,5 @@
 import sys
 
-from probe.run import main
+from probe.command import main
 
 sys.exit(main())

@@ -52,8 +52,8 @@ def _progress(model_id: str):
 
 
 def _sync(props: dict[str, Any]) -> dict[str, Any]:
+    from fleet.weights_manifest import parse
     from weights import sync
-    from weights.manifest import parse
 
     manifest = parse(props["manifest"])
     src = props["source"]

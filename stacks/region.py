@@ -31,9 +31,9 @@ from fleet import (
 )
 from fleet.settings import RegionSettings
 from fleet.settings.source import secret
+from fleet.weights_manifest import manifest_text
 from stacks import lookups, region_exports
 from stacks.region_exports import Counterpart
-from weights.manifest import manifest_text
 
 SERVING_REPOSITORY = "inference-server"
 

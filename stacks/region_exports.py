@@ -22,11 +22,10 @@ from components.model_weights import ModelWeights
 from components.region_network import RegionNetwork
 from components.serving_image import ServingImage
 from components.serving_registry import ServingRegistry
-from fleet import capacity, fc, inference_chart, kinds, router_entry, serving, weights
+from fleet import capacity, fc, inference_chart, kinds, router_entry, serving, weights, weights_manifest
 from fleet.settings import RegionSettings
 from fleet.settings import partner as partner_settings
 from fleet.settings.source import secret
-from weights import manifest as weights_manifest
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import pytest
 
 from components.model_weights import ModelWeightsArgs, args_problems
 from fleet import catalog, weights
+from fleet.weights_manifest import load, manifest_text
 from offline.engine import synthesize
 from providers import weights_sync
-from weights.manifest import load, manifest_text
 
 SYNC_TYPE = "pulumi-python:dynamic/weights:Sync"
 
@@ -21,7 +21,7 @@ PROGRAM = textwrap.dedent(
     from components.model_bucket import ModelBucket, ModelBucketArgs
     from components.model_weights import ModelWeights, ModelWeightsArgs
     from fleet import catalog, serving, weights
-    from weights.manifest import manifest_text
+    from fleet.weights_manifest import manifest_text
 
     bucket = ModelBucket("models", ModelBucketArgs(bucket_name="beacon-cn-beijing-weights"))
     spec = catalog.BUILTIN_MODELS["{model}"]

@@ -78,13 +78,33 @@ def test_the_readme_examples_take_free_names():
         assert name not in shipped_stacks(), f"the README's example {name} is a shipped stack; pick a free name"
 
 
+def readme_router_edits() -> dict[str, str]:
+    """Router stack keys the README's "Adding a region" tells a user to set for its examples."""
+    section = README.split("## Adding a region", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"`beacon-fleet:([A-Za-z]+): ([^`]+)` in `Pulumi\.router\.yaml`", section))
+
+
+def set_router_keys(repo: Path, keys: dict[str, str]) -> None:
+    router = repo / "Pulumi.router.yaml"
+    lines = router.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = [line for line in lines if not any(line.startswith(f"  beacon-fleet:{key}:") for key in keys)]
+    at = next(i for i, line in enumerate(lines) if line.startswith("config:")) + 1
+    lines[at:at] = [f"  beacon-fleet:{key}: {value}\n" for key, value in keys.items()]
+    router.write_text("".join(lines), encoding="utf-8")
+
+
 @pytest.fixture(scope="module")
 def with_readme_regions(tmp_path_factory) -> Path:
     repo = copy_project(tmp_path_factory.mktemp("new-region"))
     for name, text in EXAMPLES.items():
         (repo / f"Pulumi.{name}.yaml").write_text(text, encoding="utf-8")
     add_to_router(repo, sorted(EXAMPLES))
+    set_router_keys(repo, readme_router_edits())  # the README's third edit, for the region without Alibaba
     return repo
+
+
+def test_the_readme_says_what_the_router_needs_for_a_region_without_alibaba():
+    assert readme_router_edits() == {"routerAcceptsSchemaVersion": "2"}
 
 
 def test_the_new_regions_plan_with_the_others(with_readme_regions):

@@ -14,7 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from fleet import router_config
-from probe.run import auth_headers, auth_problem, load_prompts, main, percentile, run_probe
+from probe.command import main
+from probe.run import auth_headers, auth_problem, load_prompts, percentile, run_probe
 
 KEY = "sk-test-key"
 

@@ -14,8 +14,8 @@ import pytest
 
 from fleet import router_config
 from probe import consistency
+from probe.command import main
 from probe.consistency import Answer, Endpoint, choose_reference, compare
-from probe.run import main
 from tests.provider_standins import MODEL, REVISION, SECRET, TYPES, Fleet
 
 

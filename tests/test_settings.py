@@ -7,10 +7,11 @@ import shutil
 
 import pytest
 
+from fleet import weights_manifest as manifest
 from fleet.config_schema import encode_config_value, load_project_schema
 from fleet.settings import ConfigError, parse_settings
 from offline.stack_files import load_stack_config
-from weights import manifest
+from weights import manifest as manifest_command
 
 SCHEMA = load_project_schema()
 
@@ -162,7 +163,8 @@ def manifests(tmp_path, monkeypatch):
     monkeypatch.setenv(manifest.MANIFEST_DIR_ENV, str(tmp_path))
 
     def add(model_id: str, repo: str, revision: str) -> None:
-        assert manifest.main([model_id, "--hf-repo", repo, "--revision", revision, "--file", "model.safetensors"]) == 0
+        args = [model_id, "--hf-repo", repo, "--revision", revision, "--file", "model.safetensors"]
+        assert manifest_command.main(args) == 0
 
     return add
 

@@ -9,9 +9,10 @@ import time
 import pytest
 
 from fleet import catalog
+from fleet import weights_manifest as wm
 from tests.hub_standin import HubServer
 from weights import hub_figures
-from weights import manifest as wm
+from weights import manifest as manifest_command
 
 SHA_A = "a" * 64
 
@@ -99,7 +100,7 @@ def test_the_committed_manifest_holds_only_hashes_a_source_gave(model_id):
 
 def test_the_manifest_command_offline_rewrites_the_committed_files_unchanged(tmp_path):
     for model_id in catalog.BUILTIN_MODELS:
-        assert wm.main([model_id, "--offline", "--directory", str(tmp_path)]) == 0
+        assert manifest_command.main([model_id, "--offline", "--directory", str(tmp_path)]) == 0
         assert (tmp_path / f"{model_id}.json").read_text() == wm.manifest_path(model_id).read_text()
 
 
@@ -109,7 +110,7 @@ def test_the_manifest_command_reads_lfs_hashes_from_the_api_and_hashes_small_fil
         for path in catalog.BUILTIN_WEIGHT_FILES[spec.id]:
             hub.add(spec.hf_repo, spec.revision, path, f"bytes of {path}".encode())
         hub.lfs.add("model.safetensors")
-        assert wm.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 0
+        assert manifest_command.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 0
     manifest = wm.load(spec.id, tmp_path)
     assert not manifest.provisional and manifest.digest.startswith("sha256:")
     weights = manifest.entry("model.safetensors")
@@ -124,7 +125,7 @@ def test_the_manifest_command_names_a_file_the_revision_lacks(tmp_path, capsys):
     spec = catalog.BUILTIN_MODELS["qwen2.5-1.5b"]
     with HubServer() as hub:
         hub.add(spec.hf_repo, spec.revision, "config.json", b"{}")
-        assert wm.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 1
+        assert manifest_command.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 1
     assert "has no generation_config.json" in capsys.readouterr().err
 
 
@@ -235,6 +236,6 @@ def test_the_modelscope_source_is_covered_by_the_digest():
     ],
 )
 def test_the_manifest_command_refuses_names_a_sync_would_refuse(args, tmp_path, capsys):
-    assert wm.main(["custom-model", *args, "--directory", str(tmp_path)]) == 1
+    assert manifest_command.main(["custom-model", *args, "--directory", str(tmp_path)]) == 1
     assert capsys.readouterr().err.startswith("error: ")
     assert not (tmp_path / "custom-model.json").exists()

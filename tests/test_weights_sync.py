@@ -17,9 +17,10 @@ import moto.s3.models
 import pytest
 from moto.server import ThreadedMotoServer
 
+from fleet.weights_manifest import BUCKET_MANIFEST_NAME, FileEntry, Manifest, parse
 from tests.hub_standin import HubServer
 from weights import sync as ws
-from weights.manifest import BUCKET_MANIFEST_NAME, FileEntry, InsecureTokenError, Manifest, hub_request, parse
+from weights.hub import InsecureTokenError, hub_request
 
 REPO, REVISION = "org/tiny-model", "1" * 40
 BUCKET, PREFIX = "beacon-weights-test", "models/tiny/"

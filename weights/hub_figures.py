@@ -21,7 +21,8 @@ import urllib.request
 from pathlib import Path
 
 from fleet import catalog
-from weights.manifest import MANIFEST_DIR, FileEntry, Manifest, ManifestError, build, hub_request, load
+from fleet.weights_manifest import MANIFEST_DIR, FileEntry, Manifest, ManifestError, build, load
+from weights.hub import hub_request
 
 HF_ENDPOINT = "https://huggingface.co"
 TIMEOUT_SECONDS = 60

@@ -42,16 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from fleet import credentials, hub_names
-from weights import manifest as manifest_module
-from weights.manifest import (
-    BUCKET_MANIFEST_NAME,
-    FileEntry,
-    InsecureTokenError,
-    Manifest,
-    ManifestError,
-    hub_request,
-    parse,
-)
+from fleet import weights_manifest as manifest_module
+from fleet.weights_manifest import BUCKET_MANIFEST_NAME, FileEntry, Manifest, ManifestError, parse
+from weights.hub import InsecureTokenError, hub_request
 
 HUBS = ("huggingface", "modelscope")
 HUB_ENDPOINTS = {"huggingface": "https://huggingface.co", "modelscope": "https://www.modelscope.cn"}

@@ -11,18 +11,31 @@ be mended in one pass.
     residency, network, models, kubernetes, storage, eas, fc, counterparts, partner   one domain each
     region        a region stack's settings, composed from the domains
     router        the router stack's settings
+
+The dataclasses they build are defined below the planners that take them, in fleet/settings_types.py, and
+exported here too; the settings validate with the planners, so the planners never import this package.
 """
 
-from fleet.settings.counterparts import CounterpartSettings
-from fleet.settings.eas import EasSettings
-from fleet.settings.kubernetes import AckServingSettings, KubernetesSettings
-from fleet.settings.models import GpuChoice, Scaling, ServedModel
-from fleet.settings.network import NetworkSettings
 from fleet.settings.problems import ConfigError, Problems
-from fleet.settings.region import FAILOVER_STEPS, RegionSettings, parse_settings
-from fleet.settings.residency import Residency
-from fleet.settings.router import RailwayTarget, RouterSettings, parse_router_settings
-from fleet.settings.storage import BucketSettings, ImageSettings, RegistrySettings
+from fleet.settings.region import FAILOVER_STEPS, parse_settings
+from fleet.settings.router import parse_router_settings
+from fleet.settings_types import (
+    AckServingSettings,
+    BucketSettings,
+    CounterpartSettings,
+    EasSettings,
+    GpuChoice,
+    ImageSettings,
+    KubernetesSettings,
+    NetworkSettings,
+    RailwayTarget,
+    RegionSettings,
+    RegistrySettings,
+    Residency,
+    RouterSettings,
+    Scaling,
+    ServedModel,
+)
 
 __all__ = [
     "FAILOVER_STEPS",

@@ -5,35 +5,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from fleet import capacity, counterparts, kinds
-from fleet.settings.models import ServedModel
 from fleet.settings.problems import Problems, check_known, check_min_max
-from fleet.settings.residency import Residency
+from fleet.settings_types import CounterpartSettings, Residency, ServedModel
 
 MIN_IDLE_SECONDS, MAX_IDLE_SECONDS = 2, 3600
 _RUNPOD_IMAGE = re.compile(r"^runpod/worker-v1-vllm:v[0-9]+\.[0-9]+\.[0-9]+$")
 _SECRET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class CounterpartSettings:
-    provider: str  # runpod or modal
-    locations: tuple[str, ...]
-    gpus: tuple[str, ...]
-    model_ids: tuple[str, ...]
-    min_workers: int
-    max_workers: int
-    idle_timeout_seconds: int
-    request_timeout_seconds: int
-    jurisdictions: tuple[str, ...]
-    cross_border: bool  # outside the region's jurisdiction: residency-bound traffic may not go there
-    runpod_worker_image: str
-    runpod_hf_token_secret: str
-    modal_environment: str
-    modal_hf_secret: str
 
 
 def parse_counterpart(

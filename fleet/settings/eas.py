@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fleet import gpus
 from fleet.settings.problems import Problems
+from fleet.settings_types import EasSettings
 
 # A sane bound: one GPU replica of an LLM serves a few requests per second, far below this; a larger target
 # would mean the autoscaler never scales out.
 MAX_QPS_TARGET = 1000
-
-
-@dataclass(frozen=True)
-class EasSettings:
-    instance_type: str
-    family: gpus.GpuFamily
-    qps_target: int
 
 
 def parse_eas(values: dict[str, Any], p: Problems) -> EasSettings | None:

@@ -3,33 +3,17 @@ expected workload the cost view prices each platform at."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fleet import capacity, fc, numbers, router_config, serving
-from fleet.settings.models import ServedModel
 from fleet.settings.problems import Problems, did_you_mean
-from fleet.settings.residency import Residency
+from fleet.settings_types import FcSettings, Residency, ServedModel, Workload
 
 # The workload's decimals: (lowest, highest, lowest excluded). A request holds a GPU at most as long as the
 # router's longest timeout (600 s, fleet/router_config.TIMEOUT_LIMITS); an hour leaves room and no more.
 DECIMAL_BOUNDS = {"averageSecondsPerRequest": (0.0, 3600.0, True), "costWarningMultiple": (1.0, 1000.0, False)}
 MAX_YEARLY_BUDGET_USD = 10_000_000.0  # a bound for the number, far above any research fleet
 FC_ACCOUNT_INSTANCE_QUOTA = 100  # FC's default per region and account (weights-fc-eas.md)
-
-
-@dataclass(frozen=True)
-class FcSettings:
-    gpu_type: str
-    max_instances: int  # per model; the minimum is always 0 (scale to zero)
-
-
-@dataclass(frozen=True)
-class Workload:
-    requests_per_month: int  # each model's expected requests a month in the region
-    seconds_per_request: float
-    cost_warning_multiple: float  # warn when the declared platforms cost more than this times the cheapest
-    yearly_budget_usd: float | None = None  # the plan fails above it (fleet/platform_cost.budget_view)
 
 
 def parse_fc(

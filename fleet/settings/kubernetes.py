@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from fleet import gpus
-from fleet.settings.network import NetworkSettings
 from fleet.settings.problems import Problems, allowlist
-from fleet.settings.residency import Residency
+from fleet.settings_types import AckServingSettings, KubernetesSettings, NetworkSettings, Residency
 
 ACK_EXPOSURES = ("intranet", "internet")
 MIN_RRSA_MINOR = 23  # RRSA needs ACK 1.22.3 or later; the version pattern names 1.23 as the first accepted minor
@@ -19,32 +17,6 @@ _K8S_VERSION = re.compile(r"^1\.(?P<minor>[0-9]+)\.[0-9]+-aliyun\.[0-9]+$")
 _RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 _ECS_TYPE = re.compile(r"^ecs\.[a-z0-9]+[.-][a-z0-9.-]+$")
 _CERT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class KubernetesSettings:
-    version: str
-    service_cidr: str
-    deployer_cidrs: tuple[str, ...]  # empty: API server reachable from the VPC only
-    system_instance_types: tuple[str, ...]
-    system_node_count: int
-
-
-@dataclass(frozen=True)
-class AckServingSettings:
-    """How the router reaches models served on ACK: a load balancer per model, allowlisted, TLS when public."""
-
-    exposure: str  # intranet | internet
-    allowed_cidrs: tuple[str, ...]
-    tls_cert_id: str  # empty: HTTP, VPC only
-
-    @property
-    def scheme(self) -> str:
-        return "https" if self.tls_cert_id else "http"
-
-    @property
-    def port(self) -> int:
-        return 443 if self.tls_cert_id else 80
 
 
 def parse_kubernetes(values: dict[str, Any], network: NetworkSettings | None, p: Problems) -> KubernetesSettings | None:

@@ -4,18 +4,16 @@ isolation, replica counts, and whether every model fits the GPUs it is given."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from fleet import capacity, catalog, gpus, kinds, naming
 from fleet.settings.problems import Problems, check_min_max, did_you_mean
-from weights.manifest import ManifestError, manifest_path, manifest_text, parse
+from fleet.settings_types import GPU_ISOLATION_LABELS, GpuChoice, ServedModel
+from fleet.weights_manifest import ManifestError, manifest_path, manifest_text, parse
 
 PLATFORMS = kinds.PLATFORMS
 # The order the router may try a region's endpoints in: a step per platform, the partner, then the counterpart.
 FAILOVER_STEPS = kinds.FAILOVER_STEPS
-# The node label value cGPU reads for each isolation mode (ack.node.gpu.schedule).
-GPU_ISOLATION_LABELS = {"memory": "cgpu", "memory-and-compute": "core_mem"}
 MIN_GPU_SYSTEM_DISK_GIB = 120
 MAX_ESSD_GIB = 2048
 # The chart's model.servedName (charts/inference-server/values.schema.json); the id is also the name clients send.
@@ -25,35 +23,6 @@ SERVED_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 MIN_CONTEXT_TOKENS, MAX_CONTEXT_TOKENS = 256, 1_048_576
 MAX_CONCURRENT_SEQUENCES = 1024
 _NOT_EAS_NAME = re.compile(r"[^a-z0-9_]+")
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    spec: catalog.ModelSpec
-    dtype: str
-
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-
-@dataclass(frozen=True)
-class GpuChoice:
-    instance_types: tuple[str, ...]
-    family: gpus.GpuFamily
-    isolation: str = "memory"
-    spot: bool = False
-    system_disk_gib: int = 200
-
-    @property
-    def schedule_label(self) -> str:
-        return GPU_ISOLATION_LABELS[self.isolation]
-
-
-@dataclass(frozen=True)
-class Scaling:
-    min_replicas: int
-    max_replicas: int
 
 
 def parse_catalog(values: dict[str, Any], p: Problems) -> dict[str, catalog.ModelSpec]:

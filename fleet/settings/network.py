@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from fleet.settings.problems import Problems
-
-
-@dataclass(frozen=True)
-class NetworkSettings:
-    vpc_cidr: str
-    zones: tuple[str, ...]  # explicit zone ids; empty means look them up
-    zone_count: int
-    node_vswitch_cidrs: tuple[str, ...]  # one per zone, in zone order
-    pod_vswitch_cidrs: tuple[str, ...]  # Terway pod vSwitches, one per zone, after the node ones
+from fleet.settings_types import NetworkSettings
 
 
 def parse_network(values: dict[str, Any], region: str, p: Problems) -> NetworkSettings | None:

@@ -6,27 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from fleet import kinds, residency, urls
-from fleet.settings.models import ServedModel
 from fleet.settings.problems import Problems
-from fleet.settings.residency import Residency
+from fleet.settings_types import PartnerSettings, Residency, ServedModel
 
 KIND = kinds.BY_PLATFORM["partner"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,39}$")
-
-
-@dataclass(frozen=True)
-class PartnerSettings:
-    name: str
-    base_url: str  # OpenAI-compatible base, https, without a trailing slash
-    jurisdiction: str  # where the partner hosts it, as the agreement says
-    model_ids: tuple[str, ...]
-    request_timeout_seconds: int
-    cross_border: bool  # outside the region's jurisdiction
 
 
 def declared(values: Mapping[str, Any]) -> bool:

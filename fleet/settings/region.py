@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from fleet import catalog, residency
 from fleet.config_schema import ProjectSchema
-from fleet.settings.counterparts import CounterpartSettings, parse_counterpart
-from fleet.settings.eas import EasSettings, parse_eas
-from fleet.settings.fc import FcSettings, Workload, check_fc_fit, parse_fc, parse_workload
-from fleet.settings.kubernetes import AckServingSettings, KubernetesSettings, parse_ack_serving, parse_kubernetes
+from fleet.settings.counterparts import parse_counterpart
+from fleet.settings.eas import parse_eas
+from fleet.settings.fc import check_fc_fit, parse_fc, parse_workload
+from fleet.settings.kubernetes import parse_ack_serving, parse_kubernetes
 from fleet.settings.models import (
     FAILOVER_STEPS,
-    GpuChoice,
-    Scaling,
-    ServedModel,
     check_context,
     check_models_fit,
     check_scaling,
@@ -28,67 +23,20 @@ from fleet.settings.models import (
     parse_platforms,
     parse_served_models,
 )
-from fleet.settings.network import NetworkSettings, parse_network
-from fleet.settings.partner import PartnerSettings, parse_partner
+from fleet.settings.network import parse_network
+from fleet.settings.partner import parse_partner
 from fleet.settings.problems import Problems
-from fleet.settings.residency import Residency, check_region, parse_residency
+from fleet.settings.residency import check_region, parse_residency
 from fleet.settings.storage import (
-    BucketSettings,
-    ImageSettings,
-    RegistrySettings,
     parse_bucket,
     parse_image,
     parse_registry,
 )
-from fleet.settings.typed import typed_values
+from fleet.settings.typed import check_scope, typed_values
+from fleet.settings_types import CounterpartSettings, PartnerSettings, RegionSettings, Residency, Scaling
 
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]{0,15}$")
 _ROUTER_REGION = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
-
-
-@dataclass(frozen=True)
-class RegionSettings:
-    project: str
-    stack: str
-    region: str
-    router_region: str
-    name_prefix: str
-    owner: str
-    residency: Residency
-    network: NetworkSettings
-    models: tuple[ServedModel, ...]
-    catalog: Mapping[str, catalog.ModelSpec]
-    serving_platforms: tuple[str, ...]
-    max_context_tokens: int
-    max_concurrent_sequences: int
-    gpu: GpuChoice
-    scaling: Scaling
-    bucket: BucketSettings
-    kubernetes: KubernetesSettings
-    ack_serving: AckServingSettings
-    registry: RegistrySettings
-    image: ImageSettings
-    eas: EasSettings
-    counterpart: CounterpartSettings | None
-    failover_order: tuple[str, ...] = FAILOVER_STEPS
-    fc: FcSettings | None = None
-    workload: Workload | None = None
-    partner: PartnerSettings | None = None
-
-    def serves_on(self, platform: str) -> bool:
-        return platform in self.serving_platforms
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """Tags every taggable resource carries; the policy pack requires project, stack and owner."""
-        return {
-            "project": self.project,
-            "stack": self.stack,
-            "region": self.region,
-            "jurisdiction": self.residency.jurisdiction,
-            "owner": self.owner,
-            "managed-by": "pulumi",
-        } | ({residency.ICP_TAG: self.residency.icp_licence} if self.residency.icp_licence else {})
 
 
 def parse_settings(
@@ -97,6 +45,7 @@ def parse_settings(
     """Pure: turn raw config strings into RegionSettings, or raise ConfigError with every problem found."""
     p = Problems(schema.project)
     values = typed_values(schema, raw, secret_keys, p)
+    check_scope(schema, raw, values, "region", p)
 
     region = str(raw.get("alicloud:region") or "")
     platforms = parse_platforms(values, p)

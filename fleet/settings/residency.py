@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from fleet import residency
 from fleet.countries import ISO_3166_ALPHA_2
 from fleet.settings.problems import Problems, did_you_mean
+from fleet.settings_types import Residency
 
 # Codes people write that ISO 3166-1 does not assign, and the country's code.
 _NOT_ISO = {"uk": "gb", "en": "gb", "el": "gr"}
 REGION_ID = re.compile(r"^[a-z]{2,}-[a-z]+(-[0-9]+)?$")
-
-
-@dataclass(frozen=True)
-class Residency:
-    jurisdiction: str
-    mainland: bool
-    residency_bound: bool
-    allow_cross_border_failover: bool
-    icp_licence: str
 
 
 def check_region(region: str, p: Problems) -> None:

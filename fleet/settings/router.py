@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from fleet import router_contract, urls
 from fleet.config_schema import ProjectSchema
 from fleet.settings.problems import ConfigError, Problems
-from fleet.settings.typed import typed_values
+from fleet.settings.typed import check_scope, typed_values
+from fleet.settings_types import RailwayTarget, RouterSettings
 
 ROLES = ("region", "router")
 PUBLISH_TARGETS = ("kubernetes", "railway")
@@ -24,42 +24,6 @@ RAILWAY_TOKEN_TYPES = ("project", "account")
 # org/project/stack; on a self-managed backend the organization is literally "organization".
 _STACK_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# Keys that describe a region; set in a router stack they would be silently ignored, so they are refused.
-REGION_ONLY_KEYS = ("routerRegion", "models", "servingPlatforms", "counterpartProvider")
-
-
-@dataclass(frozen=True)
-class RailwayTarget:
-    api_url: str
-    project_id: str
-    environment_id: str
-    service_id: str
-    token_type: str  # project | account
-
-    def ids(self) -> dict[str, str]:
-        return {
-            "railwayProjectId": self.project_id,
-            "railwayEnvironmentId": self.environment_id,
-            "railwayServiceId": self.service_id,
-        }
-
-
-@dataclass(frozen=True)
-class RouterSettings:
-    project: str
-    stack: str
-    region_stacks: tuple[str, ...]
-    publish_targets: tuple[str, ...]
-    namespace: str
-    railway: RailwayTarget | None
-    # The region stack (one of region_stacks) whose VPC the kubernetes target's router runs in; '' = unknown,
-    # then the in-cluster router is trusted with internet endpoints only (fleet/router_reach.py).
-    kubernetes_region_stack: str = ""
-    # The newest router config schema version the published routers accept (schemas/router-config.v<N>.json).
-    accepted_schema_version: int = 1
-
-    def publishes_to(self, target: str) -> bool:
-        return target in self.publish_targets
 
 
 def stack_role(schema: ProjectSchema, stack: str, raw: Mapping[str, str]) -> str:
@@ -77,10 +41,7 @@ def parse_router_settings(
     """Pure: the router stack's settings, or ConfigError listing every problem."""
     p = Problems(schema.project)
     values = typed_values(schema, raw, secret_keys, p)
-    for key in REGION_ONLY_KEYS:
-        # The CLI hands defaults over like set values, so "set" means "differs from the default".
-        if key in values and values[key] != schema.keys[key].default:
-            p.add(key, "describes a region and is ignored by a router stack; remove it from this stack file")
+    check_scope(schema, raw, values, "router", p)
 
     region_stacks = tuple(values.get("regionStacks") or ())
     if not region_stacks:

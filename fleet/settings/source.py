@@ -12,8 +12,9 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 
 from fleet.config_schema import load_project_schema
-from fleet.settings.region import RegionSettings, parse_settings
-from fleet.settings.router import RouterSettings, parse_router_settings, stack_role
+from fleet.settings.region import parse_settings
+from fleet.settings.router import parse_router_settings, stack_role
+from fleet.settings_types import RegionSettings, RouterSettings
 
 
 def current_config() -> dict[str, str]:

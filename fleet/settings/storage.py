@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from fleet import urls
 from fleet.settings.problems import Problems
+from fleet.settings_types import BucketSettings, ImageSettings, RegistrySettings
 
 BUCKET_REDUNDANCY = ("LRS", "ZRS")
 REGISTRY_EDITIONS = ("enterprise", "personal")
@@ -21,30 +21,6 @@ _KMS_KEY_ID = re.compile(
     r"^(key-[a-z0-9][a-z0-9-]{2,62}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.ASCII
 )
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-
-@dataclass(frozen=True)
-class BucketSettings:
-    redundancy: str
-    kms_key_id: str
-    incomplete_upload_expiry_days: int
-
-
-@dataclass(frozen=True)
-class RegistrySettings:
-    edition: str
-    instance_type: str
-    username: str  # Personal Edition only
-
-
-@dataclass(frozen=True)
-class ImageSettings:
-    base_image: str  # a reference, or "" when the base comes from the region's own registry (below)
-    package_index: str
-    # (namespace, repository, tag) on Docker Hub that the region's ACR Enterprise instance syncs in by artifact
-    # subscription, so a mainland build pulls its base from Alibaba, not from Docker Hub or a third-party mirror.
-    base_subscription: tuple[str, str, str] | None = None
-    apt_mirror: str = ""  # replaces deb.debian.org in the build; "" keeps Debian's own servers
 
 
 # servingImageBase: acr-subscription:<namespace>/<repository>:<tag> (a Docker Hub image the region's registry syncs).

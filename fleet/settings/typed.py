@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fleet import numbers
-from fleet.config_schema import KeySpec, ProjectSchema
+from fleet.config_schema import KeySpec, ProjectSchema, is_unset_secret
 from fleet.settings.limits import check_limits
 from fleet.settings.problems import Problems, did_you_mean, url_credential_problems
 
@@ -87,3 +87,28 @@ def _decode(spec: KeySpec, text: str, p: Problems) -> Any:
         p.add(spec.name, f"expected {want}; items {bad} are not {spec.items_type}s")
         return None
     return value
+
+
+# What a key of the other kind of stack is told, by the stacks it belongs to.
+OTHER_KIND = {
+    "region": "describes a region and is ignored by a router stack; remove it from this stack file",
+    "router": "describes the router stack and is ignored by a region stack; remove it from this stack file"
+    " (or set stackRole: router if this stack is the router)",
+}
+
+
+def check_scope(
+    schema: ProjectSchema, raw: Mapping[str, str], values: Mapping[str, Any], role: str, p: Problems
+) -> None:
+    """Refuse every key that belongs to the other kind of stack (fleet/config_schema.py's scopes) and is set here.
+    The CLI hands defaults over like set values, so a plain key counts as set when it differs from its default
+    (or does not decode); a secret key, when the stack holds it (not the offline plan's placeholder for one unset)."""
+    for name, spec in schema.keys.items():
+        full_key = f"{schema.project}:{name}"
+        if spec.scope in ("every", role) or full_key not in raw:
+            continue
+        if spec.secret:
+            if not is_unset_secret(full_key, raw[full_key]):
+                p.add(name, OTHER_KIND[spec.scope])
+        elif name not in values or values[name] != spec.default:
+            p.add(name, OTHER_KIND[spec.scope])
