@@ -39,6 +39,9 @@ class AckClusterArgs:
     acr_instance_id: pulumi.Input[str] | None = None
     log_ttl_days: int = 30
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Models scale to zero pods through KEDA's HTTP add-on (fleet/serving.py); 0: no add-on. Otherwise the seconds
+    # its interceptor holds a request for a pod to be ready: the longest cold start of the region's models.
+    scale_to_zero_wait_seconds: int = 0
 
 
 def acr_helper_config(instance_id: str, region: str) -> str:
@@ -55,6 +58,19 @@ def acr_helper_config(instance_id: str, region: str) -> str:
         sort_keys=True,
         separators=(",", ":"),
     )
+
+
+def http_addon_values(wait_seconds: int) -> dict:
+    """The kedacore keda-add-ons-http chart's values (its values.yaml, 0.15.0): watch the serving namespace, hold a
+    request until the model's pod is ready (the HTTPScaledObject's own conditionWait overrides it per model), and
+    run the add-on on the system pool, never on the GPU nodes."""
+    system = {serving.NODE_POOL_LABEL: "system"}
+    return {
+        "crds": {"install": True},
+        "operator": {"watchNamespace": serving.SERVING_NAMESPACE, "nodeSelector": system},
+        "scaler": {"nodeSelector": system},
+        "interceptor": {"readinessTimeout": f"{wait_seconds}s", "nodeSelector": system},
+    }
 
 
 def control_plane_addons() -> list[dict[str, str]]:
@@ -167,6 +183,10 @@ class AckCluster(pulumi.ComponentResource):
             expander="least-waste",
             scale_up_from_zero=True,
             scale_down_enabled=True,
+            # An empty GPU node is billed until these pass (the provider's defaults, stated: the cost view bills
+            # them as idle time; fleet/serving.py NODE_UNNEEDED_SECONDS).
+            unneeded_duration=f"{serving.NODE_UNNEEDED_SECONDS // 60}m",
+            cool_down_duration=f"{serving.NODE_UNNEEDED_SECONDS // 60}m",
             opts=child,
         )
 
@@ -184,6 +204,12 @@ class AckCluster(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
             )
+
+        # Scale to zero: ACK's managed KEDA, then KEDA's HTTP add-on, whose interceptor holds a request while KEDA
+        # starts the model's pod (and the autoscaler a GPU node for it). Both before any release that scales so.
+        self.keda_addon = None
+        self.http_addon = None
+        self.scale_to_zero_ready: list[pulumi.Resource] = []
 
         credential = alicloud.cs.get_cluster_credential_output(
             cluster_id=self.cluster.id,
@@ -219,6 +245,31 @@ class AckCluster(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, provider=self.provider, depends_on=[self.pod_identity_addon]),
         )
+
+        if args.scale_to_zero_wait_seconds:
+            self.keda_addon = alicloud.cs.KubernetesAddon(
+                f"{name}-keda-addon",
+                cluster_id=self.cluster.id,
+                name=serving.KEDA_ADDON,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.system_pool]),
+            )
+            self.http_addon = k8s.helm.v3.Release(
+                f"{name}-keda-http-addon",
+                name=serving.HTTP_ADDON_RELEASE,
+                chart=serving.HTTP_ADDON_CHART,
+                version=serving.HTTP_ADDON_VERSION,
+                repository_opts={"repo": serving.HTTP_ADDON_REPO},
+                namespace=serving.HTTP_ADDON_NAMESPACE,
+                create_namespace=True,
+                values=http_addon_values(args.scale_to_zero_wait_seconds),
+                atomic=True,
+                cleanup_on_fail=True,
+                max_history=10,
+                opts=pulumi.ResourceOptions(
+                    parent=self, provider=self.provider, depends_on=[self.keda_addon, self.namespace]
+                ),
+            )
+            self.scale_to_zero_ready = [self.keda_addon, self.http_addon]
 
         rrsa = self.cluster.rrsa_metadata
         self.cluster_id = self.cluster.id

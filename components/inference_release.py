@@ -24,7 +24,7 @@ import pulumi_random as random
 
 from fleet import inference_chart, serving
 
-RELEASE_MARGIN_SECONDS = 300  # image pull and load-balancer set-up, on top of the model's startup budget
+RELEASE_MARGIN_SECONDS = serving.IMAGE_PULL_SECONDS  # image pull and load-balancer set-up, on top of the startup budget
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class InferenceReleaseArgs:
     service_account_name: str = ""  # the pods' service account, declared here before the release
     # What must exist before that service account: the ACR credential helper, which patches it with its pull secret.
     service_account_after: Sequence[pulumi.Resource] = ()
+    # Scale to zero: what must exist before the release (KEDA and its HTTP add-on, whose CRD the release's
+    # HTTPScaledObject is), and the seconds a first pod may take on a pool at zero nodes (node, image, model).
+    release_after: Sequence[pulumi.Resource] = ()
+    cold_start_seconds: int = 0
 
 
 class InferenceRelease(pulumi.ComponentResource):
@@ -99,11 +103,18 @@ class InferenceRelease(pulumi.ComponentResource):
                 opts=child,
             )
             acl_id = acl.id
-        values = pulumi.Output.all(self.load_balancer.id, acl_id, args.image, args.bucket).apply(
+        values = pulumi.Output.all(
+            self.load_balancer.id, acl_id, args.image, args.bucket, self.load_balancer.address
+        ).apply(
             lambda resolved: inference_chart.with_cloud_values(
                 dict(args.values),
                 inference_chart.CloudValues(
-                    image=resolved[2], bucket=resolved[3], load_balancer_id=resolved[0], acl_id=resolved[1] or ""
+                    image=resolved[2],
+                    bucket=resolved[3],
+                    load_balancer_id=resolved[0],
+                    acl_id=resolved[1] or "",
+                    load_balancer_address=resolved[4] or "",
+                    port=args.port,
                 ),
             )
         )
@@ -133,8 +144,12 @@ class InferenceRelease(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             max_history=10,
-            timeout=args.startup_budget_seconds + RELEASE_MARGIN_SECONDS,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[secret, self.service_account]),
+            # Helm waits for the Deployment's pods: with replicas at the minimum, a pod may first need a GPU node
+            # (the pool can be at zero), then its image and the model; at zero replicas it waits for none.
+            timeout=max(args.startup_budget_seconds + RELEASE_MARGIN_SECONDS, args.cold_start_seconds),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=provider, depends_on=[secret, self.service_account, *args.release_after]
+            ),
         )
         self.url = self.load_balancer.address.apply(
             lambda address: inference_chart.base_url(args.scheme, address, args.port)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet import platform_cost
+from fleet.cost_idle import ack_scale_to_zero, eas_scale_to_zero
 from fleet.cost_lines import COLD_START_LOW, CostLine, startup_budget
 from fleet.prices import (  # noqa: F401 - the price table's names, used through this module too
     BOUNDS,
@@ -108,6 +109,7 @@ def region_cost(
         node = _rate(prices, f"alibaba.ecs.{instance}.{region}")
         gpu_gib = int(re.search(r"(\d+) GiB", packing.get("gpu", "0 GiB")).group(1)) or 1
         slices = [ack["gpuMemGiB"] for ack in outputs["ackEndpoints"].values()]
+        from_zero = pool["minNodes"] == 0 and any(a.get("scalesToZero") for a in outputs["ackEndpoints"].values())
         lines.append(
             CostLine(
                 "ack",
@@ -125,7 +127,8 @@ def region_cost(
                 max_key="maxReplicasPerModel",
                 max_instances=pool["maxNodes"],
                 instance_month=node.times(month),
-                serves=pool["minNodes"] > 0,
+                serves=pool["minNodes"] > 0 or from_zero,
+                **(ack_scale_to_zero(outputs, node, int(packing.get("gpusNeeded", 1)) or 1) if from_zero else {}),
             )
         )
         saving = node.times(packing.get("gpusSaved", 0) * month)
@@ -148,7 +151,7 @@ def region_cost(
                 f"{low}..{high} instances (all models) x 730 h; per million: one instance x {latency_seconds:g} s x 1M",
                 usage_rate=rate,
                 floor_seconds=low * month,
-                **(_eas_scale_to_zero(outputs, rate) if low == 0 else {}),
+                **(eas_scale_to_zero(outputs, rate) if low == 0 else {}),
                 max_key="maxReplicasPerModel",
                 max_instances=high,
                 instance_month=rate.times(month),
@@ -181,21 +184,6 @@ IDLE_SOURCE = {
     "runpod": "counterpartIdleTimeoutSeconds, RunPod's idle_timeout (billed while the worker waits)",
     "modal": "counterpartIdleTimeoutSeconds, Modal's scaledown_window (billed while the container waits)",
 }
-
-
-def _eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, Any]:
-    from fleet import eas
-
-    budget = startup_budget(outputs)
-    return {
-        "scales_to_zero": True,
-        "idle_rate": rate,  # an idle instance occupies its resources: billed as busy
-        "idle_window": float(eas.SCALE_TO_ZERO_GRACE_SECONDS),
-        "idle_source": "EAS onZero.scaleDownGracePeriodSeconds, default 600 s (UpdateServiceAutoScaler API)",
-        "cold_seconds": (budget, eas.PROVISION_SECONDS + budget),
-        "cold_source": "no source times an EAS start from zero: the model's startup budget, up to the 15-minute"
-        " provisioning estimate plus it (fleet/eas.py)",
-    }
 
 
 def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[str, Any]) -> CostLine:

@@ -37,14 +37,15 @@ class CostLine:
     idle_source: str = ""
     cold_seconds: tuple[float, float] = (0.0, 0.0)
     cold_source: str = ""
+    cold_rate: Amount | None = None  # what a cold start's seconds cost; None: usage_rate (ACK: whole GPU nodes)
     models: int = 1
     # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
     # instances it allows now (all models), and one instance's month.
     max_key: str = ""
     max_instances: int = 0
     instance_month: Amount = Amount(0.0)
-    # False for ACK's GPU pool at zero nodes: without pod autoscaling nothing starts a model there again, so it
-    # takes no traffic (the router fails over) and the view puts no usage on it.
+    # False for ACK's GPU pool at zero nodes without pod autoscaling (minReplicasPerModel above 0 never leaves the
+    # pool empty, and at 0 KEDA's HTTP add-on starts a model), kept for a line that takes no traffic.
     serves: bool = True
 
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from fleet import capacity, eas, naming, serving
+from fleet import capacity, eas, naming, router_config, serving
 from fleet.config_schema import PROJECT_ROOT
 from fleet.settings_types import RegionSettings, ServedModel
 
@@ -34,6 +34,8 @@ class CloudValues:
     bucket: str
     load_balancer_id: str
     acl_id: str  # empty: no allowlist
+    load_balancer_address: str = ""  # what the router's requests carry as their Host header
+    port: int = 0  # the load balancer's listener port, as the router's base URL names it
 
 
 def release_name(model_id: str) -> str:
@@ -64,6 +66,16 @@ def memory_estimate(settings: RegionSettings, model: ServedModel) -> capacity.Me
 
 def startup_budget_seconds(settings: RegionSettings, model: ServedModel) -> int:
     return serving.startup_budget_seconds(memory_estimate(settings, model).weights_gib)
+
+
+def scales_to_zero(settings: RegionSettings) -> bool:
+    """ACK's models scale to zero pods (and the GPU pool to zero nodes) at minReplicasPerModel 0."""
+    return settings.scaling.min_replicas == 0
+
+
+def cold_start_seconds(settings: RegionSettings, model: ServedModel) -> int:
+    """The first request to a model at zero pods, on a pool at zero nodes: node, image pull, model load."""
+    return serving.cold_start_seconds(memory_estimate(settings, model).weights_gib)
 
 
 def release_values(settings: RegionSettings, model: ServedModel, role_name: str) -> dict[str, Any]:
@@ -109,7 +121,10 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
             "capacityGiB": max(1, math.ceil(estimate.weights_gib * 2)),
             "fuseType": "ossfs2",
         },
-        "startup": {"budgetSeconds": startup_budget_seconds(settings, model)},
+        "startup": {
+            "budgetSeconds": startup_budget_seconds(settings, model),
+            "progressDeadlineSeconds": cold_start_seconds(settings, model),
+        },
         "service": {
             "addressType": exposure.exposure,
             "loadBalancerId": "",
@@ -131,7 +146,25 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
             "metricName": "vllm_num_requests_waiting",
             "targetAverageValue": 4,
         },
+        # At minReplicasPerModel 0 the model scales to zero pods through KEDA's HTTP add-on (ACK's ack-keda plus the
+        # add-on's interceptor, declared by components/ack_cluster.py), and the GPU pool to zero nodes with it.
+        "scaleToZero": {
+            "enabled": scales_to_zero(settings),
+            "maxReplicas": max(scaling.max_replicas, 1),
+            "scaledownPeriodSeconds": serving.POD_SCALEDOWN_SECONDS,
+            # vLLM batches up to maxNumSeqs sequences; only beyond that is a second pod worth a GPU slice.
+            "targetConcurrency": settings.max_concurrent_sequences,
+            "conditionWaitSeconds": cold_start_seconds(settings, model),
+            "responseHeaderSeconds": router_config.ALIBABA_TIMEOUT_SECONDS,
+            "hosts": [],
+            "interceptor": {
+                "namespace": serving.HTTP_ADDON_NAMESPACE,
+                "port": serving.HTTP_INTERCEPTOR_PORT,
+                "selector": dict(serving.HTTP_INTERCEPTOR_LABELS),
+            },
+        },
         "networkPolicy": {
+            # The interceptor's pods have VPC addresses (Terway), so the VPC's range admits them too.
             "allowedCidrs": sorted({settings.network.vpc_cidr, SLB_SOURCE_CIDR, *exposure.allowed_cidrs}),
         },
     }
@@ -144,7 +177,14 @@ def with_cloud_values(values: dict[str, Any], cloud: CloudValues) -> dict[str, A
     complete["image"].update(repository=repository, digest=digest)
     complete["weights"]["bucket"] = cloud.bucket
     complete["service"].update(loadBalancerId=cloud.load_balancer_id, aclId=cloud.acl_id)
+    if complete["scaleToZero"]["enabled"]:
+        complete["scaleToZero"]["hosts"] = routed_hosts(cloud.load_balancer_address, cloud.port)
     return complete
+
+
+def routed_hosts(address: str, port: int) -> list[str]:
+    """The Host headers a request to the model's load balancer carries: clients leave out a default port."""
+    return [address, f"{address}:{port}"] if address and port else [address] if address else []
 
 
 def base_url(scheme: str, address: str, port: int) -> str:

@@ -90,8 +90,10 @@ KINDS: tuple[Kind, ...] = (
         health_path="/health",
         timeout_limit=600,
         timeout_source=GATEWAY_LIMIT,
-        cold_start="none while the GPU pool has nodes; from zero nodes unknown (no source times a GPU node plus a pod),"
-        " and without pod autoscaling nothing starts a model again at minReplicasPerModel 0",
+        cold_start="none while the GPU pool has nodes; from zero nodes (minReplicasPerModel 0, KEDA's HTTP add-on) a"
+        " GPU node's creation (no source times it; the cluster autoscaler waits up to 15 min), the image pull and the"
+        " model load; the woken nodes are billed through KEDA's 300 s scale-down and the autoscaler's 10 min"
+        " unneeded_duration",
         public_endpoint_types=(
             "kubernetes:helm.sh/v3:Release",
             "kubernetes:helm.sh/v4:Chart",

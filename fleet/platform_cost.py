@@ -259,7 +259,7 @@ def _usage(line: CostLine, busy: float, requests: int) -> Amount:
     idle = min(waiting * per_model, max(0.0, month - busy_each * per_model)) * line.models
     cold = per_model * math.exp(-rate * line.idle_window) * line.models
     low, high = line.cold_seconds
-    cold_cost = Amount(cold * low, upper=cold * high) * line.usage_rate
+    cold_cost = Amount(cold * low, upper=cold * high) * (line.cold_rate or line.usage_rate)
     return usage + line.idle_rate.times(idle) + cold_cost
 
 

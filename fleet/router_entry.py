@@ -33,7 +33,7 @@ def region_entry(outputs: Mapping[str, Any], failover_order: Sequence[str] = FAI
                 kind=kind.router_type,
                 model_id=model_id,
                 auth=kind.router_auth(label, model_id),
-                health=_health(kind, fields.pop("health_url")),
+                health=_health(kind, fields.pop("health_url"), fields.pop("health_mode", None)),
                 timeout=fields.pop("timeout", ALIBABA_TIMEOUT_SECONDS),
                 cross_border=False,
                 weights=served.get(model_id),
@@ -108,9 +108,11 @@ def partner_providers(
     }
 
 
-def _health(kind: kinds.Kind, url: str) -> dict[str, Any]:
-    # Passive: an active probe could start, and bill, a scaled-to-zero instance; the router watches traffic.
-    return {"mode": kind.health_mode, "url": url, "wakes_backend": kind.health_mode == "passive"}
+def _health(kind: kinds.Kind, url: str, mode: str | None = None) -> dict[str, Any]:
+    # Passive: an active probe could start, and bill, a scaled-to-zero instance; the router watches traffic. An
+    # endpoint may say so itself (ACK at minReplicasPerModel 0), whatever its kind's default.
+    mode = mode or kind.health_mode
+    return {"mode": mode, "url": url, "wakes_backend": mode == "passive"}
 
 
 def _eas(eas: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,11 +130,24 @@ def _eas(eas: Mapping[str, Any]) -> dict[str, Any]:
 
 def _ack(ack: Mapping[str, Any]) -> dict[str, Any]:
     base = ack["url"]
+    limit = TIMEOUT_LIMITS[kinds.BY_PLATFORM["ack"].router_type]
     return {
         "endpoint": base,
         "base_url": base,
         "health_url": base.removesuffix("/v1") + "/health",
         "network": "internet" if ack["exposure"] == "internet" else "vpc",
+        # Scaled to zero (KEDA's HTTP add-on), the model is cold-startable: a /health probe would go through the
+        # interceptor and start (and bill) a GPU node and pod, so the router watches traffic instead, and the first
+        # request waits for a GPU node, the image and the model load, as long as the router allows; a region stack
+        # that scales to zero without stating its cold start gets the longest wait.
+        **(
+            {
+                "health_mode": "passive",
+                "timeout": min(limit, int(ack.get("coldStartSeconds", limit)) + ALIBABA_TIMEOUT_SECONDS),
+            }
+            if ack.get("scalesToZero")
+            else {}
+        ),
     }
 
 

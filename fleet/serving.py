@@ -66,3 +66,44 @@ def startup_budget_seconds(weights_gib: float) -> int:
 SERVING_CUDA = "12.8"
 NVIDIA_DRIVER_LABEL = "ack.aliyun.com/nvidia-driver-version"
 NVIDIA_DRIVER_VERSION = "570.195.03"
+
+
+# --- ACK from zero: the pod autoscaler that holds requests, and the GPU pool that starts from zero nodes ---------
+# KEDA on ACK is the managed ack-keda add-on (ACK docs, "ACK KEDA": "You can install KEDA in the ACK console";
+# alibabacloud.com/help/doc-detail/198978.html). KEDA scales on events, not HTTP requests; its HTTP add-on
+# (kedacore/http-add-on) puts an interceptor in front of a Deployment that holds each request while KEDA scales
+# the Deployment from zero, and routes by the request's Host header (HTTPScaledObject `hosts`). ACK ships no
+# HTTP add-on; it is the kedacore chart below, pinned (kedacore/charts http-add-on/Chart.yaml, 0.15.0).
+KEDA_ADDON = "ack-keda"
+HTTP_ADDON_CHART = "keda-add-ons-http"
+HTTP_ADDON_VERSION = "0.15.0"
+HTTP_ADDON_REPO = "https://kedacore.github.io/charts"
+HTTP_ADDON_NAMESPACE = "keda-http"
+HTTP_ADDON_RELEASE = "http-add-on"
+# The interceptor's pods and their proxy port, as the chart labels them (templates/interceptor/deployment.yaml,
+# _helpers.tpl `keda-http-add-on.matchLabels`; values.yaml `interceptor.proxy.port`).
+HTTP_INTERCEPTOR_LABELS = {
+    "app.kubernetes.io/component": "interceptor",
+    "app.kubernetes.io/name": "http-add-on",
+    "app.kubernetes.io/part-of": HTTP_ADDON_CHART,
+    "app.kubernetes.io/instance": HTTP_ADDON_RELEASE,
+}
+HTTP_INTERCEPTOR_PORT = 8080
+# How long an idle model keeps its pod before KEDA scales it to zero (HTTPScaledObject `scaledownPeriod`; KEDA's
+# ScaledObject cooldownPeriod defaults to 300 s, keda.sh "ScaledObject specification").
+POD_SCALEDOWN_SECONDS = 300
+# The cluster autoscaler: a node with nothing to run is removed after `unneeded_duration`, and a scale-in waits
+# `cool_down_duration` after a scale-out; both default to 10 minutes (terraform-provider-alicloud
+# website/docs/r/cs_autoscaling_config.html.markdown), declared explicitly in components/ack_cluster.py.
+NODE_UNNEEDED_SECONDS = 600
+# The longest the cluster autoscaler waits for a node it asked for before giving up on it: upstream
+# cluster-autoscaler's --max-node-provision-time, 15 minutes by default (kubernetes/autoscaler FAQ). ACK states
+# no figure of its own for a GPU node (docs/deploying.md, "Not verified"), so a cold start budgets this bound.
+NODE_PROVISION_SECONDS = 15 * 60
+# Image pull and load-balancer set-up, on top of a model's startup budget (components/inference_release.py).
+IMAGE_PULL_SECONDS = 300
+
+
+def cold_start_seconds(weights_gib: float) -> int:
+    """A request to a model at zero pods on a pool at zero nodes waits for a node, the image and the model load."""
+    return NODE_PROVISION_SECONDS + IMAGE_PULL_SECONDS + startup_budget_seconds(weights_gib)

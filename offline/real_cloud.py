@@ -307,14 +307,27 @@ def _check_gpu_pool(cloud: RealCloud, reg: Registration) -> None:
 
 
 def _check_autoscaler(cloud: RealCloud) -> None:
-    """A node pool's scaling_config does nothing unless the cluster autoscaler is on (TF cs_kubernetes_node_pool)."""
+    """A node pool's scaling_config does nothing unless the cluster autoscaler is on (TF cs_kubernetes_node_pool);
+    a pool that may sit at zero nodes starts again only if the autoscaler scales up from zero."""
     scaling = [p for p in cloud.of_type(POOL_TYPE) if (p.inputs.get("scalingConfig") or {}).get("enable")]
     clusters = {str(a.inputs.get("clusterId")) for a in cloud.of_type(AUTOSCALER_TYPE)}
+    from_zero = {
+        str(a.inputs.get("clusterId"))
+        for a in cloud.of_type(AUTOSCALER_TYPE)
+        if a.inputs.get("scaleUpFromZero", AUTOSCALER_SCALES_UP_FROM_ZERO_BY_DEFAULT)
+    }
     for pool in scaling:
         if str(pool.inputs.get("clusterId")) not in clusters:
             raise CloudRefusal(
                 f"the real cloud would never scale node pool '{pool.name}': its min and max mean nothing without the"
                 f" cluster autoscaler; declare cs.AutoscalingConfig for the cluster ({SOURCE})"
+            )
+        config = pool.inputs.get("scalingConfig") or {}
+        if not config.get("minSize") and str(pool.inputs.get("clusterId")) not in from_zero:
+            raise CloudRefusal(
+                f"the real cloud would leave node pool '{pool.name}' empty for good: it may scale to zero nodes, and"
+                " the cluster autoscaler is told not to scale up from zero ready nodes; set scale_up_from_zero"
+                f" ({AUTOSCALER_SOURCE})"
             )
 
 
@@ -357,7 +370,11 @@ def _check_image_push(cloud: RealCloud, reg: Registration) -> None:
 
 
 def _check_release(cloud: RealCloud, reg: Registration) -> None:
+    if _from_chart_repository(reg):
+        _check_http_addon_release(cloud, reg)  # a cluster add-on's chart, not a model's
+        return
     values = reg.inputs.get("values") or {}
+    _check_scale_to_zero_release(cloud, reg, values)
     waits_for = cloud.closure(reg)
     gpu = values.get("gpu") or {}
     _check_weights_first(cloud, reg, str((values.get("model") or {}).get("servedName", "")))
@@ -671,6 +688,79 @@ def _check_fc_function(cloud: RealCloud, reg: Registration) -> None:
         _check_weights_first(cloud, reg, str(env.get("SERVED_MODEL_NAME", "")))
 
 
+# --- Scale to zero on ACK: KEDA, its HTTP add-on, and a GPU pool from zero nodes ------------------------------
+# Each fact is stated here with its source, not read from the program's own tables (fleet/serving.py).
+
+# cs_autoscaling_config: "scale_up_from_zero - Should CA scale up when there 0 ready nodes. Default is `true`."
+AUTOSCALER_SOURCE = "terraform-provider-alicloud website/docs/r/cs_autoscaling_config.html.markdown"
+AUTOSCALER_SCALES_UP_FROM_ZERO_BY_DEFAULT = True
+# ACK's managed KEDA add-on ("ACK KEDA", alibabacloud.com/help/doc-detail/198978.html): it brings KEDA's
+# ScaledObject kind (keda.sh/v1alpha1).
+KEDA_ADDONS = ("ack-keda",)
+# kedacore/charts http-add-on (0.15.0): the chart installs the HTTPScaledObject CRD (http.keda.sh/v1alpha1,
+# templates/crds/crd-httpscaledobjects.yaml, `crds.install: true` by default) and scales its own interceptor with a
+# KEDA ScaledObject (templates/interceptor/scaledobject.yaml), which needs KEDA's CRD first.
+HTTP_ADDON_CHARTS = ("keda-add-ons-http",)
+HTTP_ADDON_SOURCE = "kedacore/charts http-add-on/templates (0.15.0)"
+# Helm refuses a manifest whose kind the API server does not serve ("no matches for kind ... ensure CRDs are
+# installed first"): the CRD must be installed before the release that uses it.
+
+
+def _from_chart_repository(reg: Registration) -> bool:
+    """A release of a chart fetched from a chart repository (a cluster add-on), not the project's own chart."""
+    return bool((reg.inputs.get("repositoryOpts") or {}).get("repo"))
+
+
+def _check_http_addon_release(cloud: RealCloud, reg: Registration) -> None:
+    if reg.inputs.get("chart") not in HTTP_ADDON_CHARTS:
+        return
+    kedas = [a.urn for a in cloud.of_type(ADDON_TYPE) if a.inputs.get("name") in KEDA_ADDONS]
+    if not set(kedas) & cloud.closure(reg):
+        _refuse(
+            reg,
+            "its interceptor's ScaledObject (keda.sh/v1alpha1) is applied before KEDA is installed, so Helm finds no"
+            " such kind and the install fails",
+            f"install KEDA ({KEDA_ADDONS[0]}) first and make the release depend on it ({HTTP_ADDON_SOURCE})",
+        )
+    if ((reg.inputs.get("values") or {}).get("crds") or {}).get("install") is False:
+        _refuse(
+            reg,
+            "it skips the HTTPScaledObject CRD, so no model can scale to zero through it",
+            f"keep crds.install on ({HTTP_ADDON_SOURCE})",
+        )
+
+
+def _check_scale_to_zero_release(cloud: RealCloud, reg: Registration, values: Mapping[str, Any]) -> None:
+    """A model that scales to zero renders an HTTPScaledObject: the HTTP add-on (its CRD) must be installed first,
+    and the GPU pool it lands on must be able to start from zero nodes."""
+    if not (values.get("scaleToZero") or {}).get("enabled"):
+        return
+    waits_for = cloud.closure(reg)
+    addons = [
+        r.urn
+        for r in cloud.of_type(RELEASE_TYPE)
+        if _from_chart_repository(r) and r.inputs.get("chart") in HTTP_ADDON_CHARTS
+    ]
+    if not set(addons) & waits_for:
+        _refuse(
+            reg,
+            "its HTTPScaledObject (http.keda.sh/v1alpha1) is applied before KEDA's HTTP add-on installs that kind,"
+            " so Helm fails with no matches for kind HTTPScaledObject",
+            f"install {HTTP_ADDON_CHARTS[0]} (after {KEDA_ADDONS[0]}) and make the release depend on it"
+            f" ({HTTP_ADDON_SOURCE})",
+        )
+    pools = [p for p in cloud.of_type(POOL_TYPE) if _is_gpu_pool(p) and p.urn in waits_for]
+    if pools and not any(
+        (p.inputs.get("scalingConfig") or {}).get("enable") and (p.inputs.get("scalingConfig") or {}).get("maxSize")
+        for p in pools
+    ):
+        _refuse(
+            reg,
+            "it scales its pods from zero onto a GPU pool that cannot add a node, so the first request waits forever",
+            "enable the pool's scaling_config with max_size of one node or more",
+        )
+
+
 _RULES = {
     EAS_TYPE: _check_eas,
     FC_FUNCTION_TYPE: _check_fc_function,
@@ -833,6 +923,8 @@ def _check_eas_findings(cloud: RealCloud, reg: Registration) -> None:
 
 
 def _check_release_findings(cloud: RealCloud, reg: Registration) -> None:
+    if _from_chart_repository(reg):
+        return
     values = reg.inputs.get("values") or {}
     _check_vllm_startup(reg, values)
     _check_release_service_account(cloud, reg, values)

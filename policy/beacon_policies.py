@@ -727,6 +727,51 @@ alicloud_provider_schema = ResourceValidationPolicy(
 )
 
 
+# --- The budget -----------------------------------------------------------------------------------------------
+
+# The region stack's cost view as a resource (components/cost_budget.py); its inputs carry the figures.
+COST_BUDGET = "beacon-fleet:cost:Budget"
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _check_budget(_type: str, props: Mapping[str, Any], report: Callable[[str], None]) -> None:
+    """Over when the known yearly cost exceeds yearlyBudgetUsd, or a platform's configured maximum exceeds what
+    the budget pays for; compared here from the figures, so a mistake in the program's verdict cannot hide it."""
+    budget = _number(props.get("yearlyBudgetUsd"))
+    if budget is None:
+        return  # no budget configured
+    known = _number(props.get("knownYearlyUsd"))
+    if known is None:
+        report("the region's known yearly cost is missing; the budget cannot be checked")
+        return
+    if known > budget:
+        dearest = ", ".join(str(d) for d in props.get("dearest") or []) or "none priced"
+        cheapest = props.get("cheapestPlacement") or "none priced"
+        report(
+            f"{props.get('region', '')}: the known cost a year, ${known:,.2f}, exceeds yearlyBudgetUsd"
+            f" (${budget:,.2f}); dearest: {dearest}; the cheapest residency-respecting placement is {cheapest}"
+            " (servingPlatforms, failoverOrder), or raise the budget"
+        )
+    for key, maximum in sorted((props.get("maxima") or {}).items()):
+        configured, allowed = _number(_get(maximum, "configured")), _number(_get(maximum, "allowed"))
+        if configured is not None and allowed is not None and configured > allowed:
+            report(
+                f"{props.get('region', '')}: {key} allows {configured:g}, but the budget pays for at most"
+                f" {allowed:g}; lower it or raise yearlyBudgetUsd"
+            )
+
+
+fleet_budget = ResourceValidationPolicy(
+    name="fleet-budget",
+    description="A region's known yearly cost, and every platform's maximum, stay within its yearlyBudgetUsd.",
+    enforcement_level=MANDATORY,
+    validate=_resource_validation([COST_BUDGET], _check_budget),
+)
+
+
 ALL_POLICIES = [
     oss_bucket_private,
     oss_bucket_encrypted,
@@ -739,4 +784,5 @@ ALL_POLICIES = [
     acr_repositories_private,
     required_tags,
     alicloud_provider_schema,
+    fleet_budget,
 ]

@@ -180,13 +180,11 @@ def declare_region(settings: RegionSettings) -> None:
             )
 
     releases = {}
-    if cluster is not None and settings.scaling.min_replicas == 0:
-        pulumi.log.warn(
-            f"{settings.stack}: minReplicasPerModel is 0, so the GPU pool may scale to zero nodes, but without pod"
-            " autoscaling nothing starts a model on ACK again: its router entries fail over until replicas are raised"
-            f" (EAS keeps {eas.MIN_INSTANCES} instance per model; FC and the counterparts scale from zero themselves)"
-        )
-    elif cluster is not None and settings.scaling.max_replicas > settings.scaling.min_replicas:
+    # At minReplicasPerModel 0, KEDA's HTTP add-on starts a model on its first request (and the autoscaler a GPU
+    # node for it); above it, replicas stay at the minimum.
+    if cluster is not None and not inference_chart.scales_to_zero(settings) and (
+        settings.scaling.max_replicas > settings.scaling.min_replicas
+    ):
         pulumi.log.warn(
             f"{settings.stack}: models on ACK stay at minReplicasPerModel ({settings.scaling.min_replicas}); pod"
             " autoscaling is off because vLLM's queue metric needs ack-alibaba-cloud-metrics-adapter and Managed"
@@ -246,6 +244,11 @@ def _declare_ack(
             region=settings.region,
             acr_instance_id=acr_instance_id,
             tags=tags,
+            scale_to_zero_wait_seconds=(
+                max(inference_chart.cold_start_seconds(settings, m) for m in settings.models)
+                if inference_chart.scales_to_zero(settings)
+                else 0
+            ),
         ),
     )
     size = capacity.gpu_pool_size(settings)
@@ -301,6 +304,8 @@ def _declare_inference(
                 tags=settings.tags,
                 service_account_name=inference_chart.fullname(model.id),
                 service_account_after=[cluster.acr_helper] if cluster.acr_helper is not None else [],
+                release_after=cluster.scale_to_zero_ready,
+                cold_start_seconds=inference_chart.cold_start_seconds(settings, model),
             ),
             provider=cluster.provider,
             # Its pods need GPU nodes: installed alongside the pool, they would wait Pending past Helm's timeout.

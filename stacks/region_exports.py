@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 
 from components.ack_cluster import AckCluster
+from components.cost_budget import CostBudget, CostBudgetArgs
 from components.eas_model_service import EasModelService
 from components.fc_model_function import FcModelFunction
 from components.inference_release import InferenceRelease
@@ -22,7 +23,18 @@ from components.model_weights import ModelWeights
 from components.region_network import RegionNetwork
 from components.serving_image import ServingImage
 from components.serving_registry import ServingRegistry
-from fleet import capacity, fc, inference_chart, kinds, router_entry, serving, weights, weights_manifest
+from fleet import (
+    capacity,
+    cost,
+    fc,
+    inference_chart,
+    kinds,
+    platform_cost,
+    router_entry,
+    serving,
+    weights,
+    weights_manifest,
+)
 from fleet.settings import RegionSettings
 from fleet.settings import partner as partner_settings
 from fleet.settings.source import secret
@@ -53,33 +65,34 @@ class RegionResources:
 
 
 def export_region(settings: RegionSettings, declared: RegionResources) -> None:
+    export = _Exports()
     image = declared.image
     counterpart = declared.counterpart
-    pulumi.export("region", settings.region)
-    pulumi.export("routerRegion", settings.router_region)
+    export("region", settings.region)
+    export("routerRegion", settings.router_region)
     residency = residency_view(settings)
-    pulumi.export("residency", residency)
+    export("residency", residency)
     if counterpart is not None:
-        pulumi.export("counterpart", counterpart.view)
-        pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
-    partner = _export_partner(settings)
-    pulumi.export("zones", list(declared.zones))
-    pulumi.export("vpcId", declared.network.vpc_id)
-    pulumi.export("nodeVswitchIds", declared.network.node_vswitch_ids)
-    pulumi.export("modelBucket", declared.models.bucket_name)
-    pulumi.export("modelBucketIntranetEndpoint", declared.models.intranet_endpoint)
-    pulumi.export("gpuPacking", capacity.region_packing(settings).as_output())
-    _export_models_and_workload(settings)
+        export("counterpart", counterpart.view)
+        export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
+    partner = _export_partner(settings, export)
+    export("zones", list(declared.zones))
+    export("vpcId", declared.network.vpc_id)
+    export("nodeVswitchIds", declared.network.node_vswitch_ids)
+    export("modelBucket", declared.models.bucket_name)
+    export("modelBucketIntranetEndpoint", declared.models.intranet_endpoint)
+    export("gpuPacking", capacity.region_packing(settings).as_output())
+    _export_models_and_workload(settings, export)
     if declared.weights:
         # Which weights each endpoint serves: where they came from, the pinned revision, the manifest's digest.
-        pulumi.export(
+        export(
             "weights",
             {
                 model_id: {"source": w.source, "revision": w.revision, "digest": w.digest, "uri": w.uri}
                 for model_id, w in declared.weights.items()
             },
         )
-    pulumi.export(
+    export(
         "registry",
         {
             "edition": settings.registry.edition,
@@ -89,8 +102,8 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "instanceType": settings.registry.instance_type if settings.registry.edition == "enterprise" else "",
         },
     )
-    pulumi.export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
-    pulumi.export("modelAccessRoles", {"servingPods": declared.access.serving_role_arn})
+    export("servingImage", {"tag": image.tag, "digest": image.repo_digest, "vpcImage": image.vpc_image})
+    export("modelAccessRoles", {"servingPods": declared.access.serving_role_arn})
     eas_endpoints = {
         s.model_id: {
             "service": s.service_name,
@@ -130,6 +143,9 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "url": r.url,
             "exposure": settings.ack_serving.exposure,
             "gpuMemGiB": inference_chart.memory_estimate(settings, served[model_id]).slice_gib,
+            # KEDA's HTTP add-on starts the model on its first request; that request waits this long at most.
+            "scalesToZero": inference_chart.scales_to_zero(settings),
+            "coldStartSeconds": inference_chart.cold_start_seconds(settings, served[model_id]),
         }
         for model_id, r in declared.releases.items()
     }
@@ -144,23 +160,74 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
         "counterpart": counterpart.view if counterpart else None,
         PARTNER.output_key: partner,
     }
-    _export_router_entry(settings, view, router_secrets(settings, declared))
+    _export_router_entry(settings, view, router_secrets(settings, declared), export)
     if declared.fc_functions:
-        pulumi.export("fcEndpoints", fc_endpoints)
-        pulumi.export("fcApiKeys", pulumi.Output.secret({m: f.api_key for m, f in declared.fc_functions.items()}))
+        export("fcEndpoints", fc_endpoints)
+        export("fcApiKeys", pulumi.Output.secret({m: f.api_key for m, f in declared.fc_functions.items()}))
     # What the cost view prices beyond the serving platforms (fleet/cost.py): one load balancer per ACK model,
     # plus the ACK API server's (ACK Pro bills its CLB to the account).
-    pulumi.export(
+    export(
         "loadBalancers",
         {"clb": len(declared.releases) + (1 if declared.cluster is not None else 0)},
     )
     if declared.eas_services:
-        pulumi.export("easEndpoints", eas_endpoints)
-        pulumi.export("easTokens", pulumi.Output.secret({s.model_id: s.token for s in declared.eas_services}))
+        export("easEndpoints", eas_endpoints)
+        export("easTokens", pulumi.Output.secret({s.model_id: s.token for s in declared.eas_services}))
     if declared.cluster is not None:
-        _export_kubernetes(settings, declared.cluster)
-        pulumi.export("ackEndpoints", ack_endpoints)
-        pulumi.export("ackApiKeys", pulumi.Output.secret({m: r.api_key for m, r in declared.releases.items()}))
+        _export_kubernetes(settings, declared.cluster, export)
+        export("ackEndpoints", ack_endpoints)
+        export("ackApiKeys", pulumi.Output.secret({m: r.api_key for m, r in declared.releases.items()}))
+    declare_budget(settings, export.plain)
+
+
+class _Exports:
+    """pulumi.export, also keeping each value's plain part (every Output left out) for the cost view."""
+
+    def __init__(self) -> None:
+        self.plain: dict[str, Any] = {}
+
+    def __call__(self, name: str, value: Any) -> None:
+        pulumi.export(name, value)
+        self.plain[name] = _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, pulumi.Output):
+        return None  # known only once the cloud answers; the cost view reads none of these
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def declare_budget(settings: RegionSettings, exported: Mapping[str, Any]) -> CostBudget | None:
+    """The region's cost view (fleet/cost.py over what the stack exports, at the committed prices) held beside
+    yearlyBudgetUsd, as a resource the policy pack refuses when over (`pulumi preview` sees it; the plan's
+    `--prices` files do not reach a preview, so the committed table is the one both agree on)."""
+    if settings.workload is None:
+        return None
+    region = cost.region_cost(exported, cost.load_prices())
+    view = platform_cost.budget_view(region)
+    workload = region.workload or {}
+    platforms = workload.get("platforms") or {}
+    dearest = sorted(platforms, key=lambda name: platforms[name]["month"].usd, reverse=True)[:2]
+    year = region.year()
+    return CostBudget(
+        "cost-budget",
+        CostBudgetArgs(
+            region=settings.region or settings.router_region,
+            known_yearly_usd=year.usd,
+            yearly_budget_usd=settings.workload.yearly_budget_usd,
+            ceiling_yearly_usd=region.month_max.times(12).usd,
+            requests_per_month=int(workload.get("requestsPerMonth") or 0),
+            unknown_parts=tuple(year.missing),
+            dearest=tuple(f"{name} {platforms[name]['month'].text()} a month" for name in dearest),
+            cheapest_placement=workload.get("cheapest") or "",
+            maxima=(view or {}).get("allowedMaxima", {}),
+            price_source=str(cost.PRICES_PATH.relative_to(cost.PRICES_PATH.parents[1])),
+        ),
+    )
 
 
 def weights_served(settings: RegionSettings) -> dict[str, dict[str, str]]:
@@ -205,21 +272,22 @@ def export_without_alibaba(settings: RegionSettings, counterpart: Counterpart | 
     """A region served only by its counterpart or a partner: where it runs (`region`: its alicloud:region, or ''
     when it has none), its residency, models, the weights its providers serve, cost inputs and router entry;
     nothing on Alibaba Cloud."""
-    pulumi.export("region", settings.region)
-    pulumi.export("routerRegion", settings.router_region)
+    export = _Exports()
+    export("region", settings.region)
+    export("routerRegion", settings.router_region)
     residency = residency_view(settings)
-    pulumi.export("residency", residency)
+    export("residency", residency)
     if counterpart is not None:
-        pulumi.export("counterpart", counterpart.view)
-        pulumi.export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
-    partner = _export_partner(settings)
-    _export_models_and_workload(settings)
+        export("counterpart", counterpart.view)
+        export("counterpartSecrets", pulumi.Output.secret(counterpart.secrets))
+    partner = _export_partner(settings, export)
+    _export_models_and_workload(settings, export)
     served = weights_served(settings)
     # Which weights its providers serve: the pinned revision and the committed manifest's digest, as every
     # provider of the model serves them. Nothing here copies them into a bucket: the counterpart fetches the
     # pinned revision from the hub itself, a partner serves it by agreement.
     models = {m.id: m for m in settings.models}
-    pulumi.export(
+    export(
         "weights",
         {
             model_id: {"source": f"huggingface:{models[model_id].spec.hf_repo}@{pinned['revision']}", **pinned}
@@ -234,17 +302,19 @@ def export_without_alibaba(settings: RegionSettings, counterpart: Counterpart | 
         "counterpart": counterpart.view if counterpart else None,
         PARTNER.output_key: partner,
     }
-    _export_router_entry(settings, view, {**partner_secrets(settings), **(counterpart.secrets if counterpart else {})})
+    secrets = {**partner_secrets(settings), **(counterpart.secrets if counterpart else {})}
+    _export_router_entry(settings, view, secrets, export)
+    declare_budget(settings, export.plain)
 
 
 PARTNER = kinds.BY_PLATFORM["partner"]
 
 
-def _export_partner(settings: RegionSettings) -> dict[str, Any] | None:
+def _export_partner(settings: RegionSettings, export: _Exports) -> dict[str, Any] | None:
     if settings.partner is None:
         return None
     view = partner_settings.router_view(settings.partner)
-    pulumi.export(PARTNER.output_key, view)
+    export(PARTNER.output_key, view)
     return view
 
 
@@ -256,16 +326,18 @@ def partner_secrets(settings: RegionSettings) -> dict[str, pulumi.Output[str]]:
     return {name: secret(key) for name, key in zip(names, PARTNER.secret_keys, strict=True)}
 
 
-def _export_router_entry(settings: RegionSettings, view: dict[str, Any], secrets: Mapping[str, Any]) -> None:
-    pulumi.export(
+def _export_router_entry(
+    settings: RegionSettings, view: dict[str, Any], secrets: Mapping[str, Any], export: _Exports
+) -> None:
+    export(
         "routerProviders",
         pulumi.Output.from_input(view).apply(lambda v: router_entry.region_entry(v, settings.failover_order)),
     )
-    pulumi.export("routerSecrets", pulumi.Output.secret(dict(secrets)))
+    export("routerSecrets", pulumi.Output.secret(dict(secrets)))
 
 
-def _export_models_and_workload(settings: RegionSettings) -> None:
-    pulumi.export(
+def _export_models_and_workload(settings: RegionSettings, export: _Exports) -> None:
+    export(
         "models",
         [
             {
@@ -285,7 +357,7 @@ def _export_models_and_workload(settings: RegionSettings) -> None:
         ],
     )
     if settings.workload is not None:
-        pulumi.export(
+        export(
             "workload",
             {
                 # The region's requests, all models together (the cost view's volume), and each model's.
@@ -300,8 +372,8 @@ def _export_models_and_workload(settings: RegionSettings) -> None:
         )
 
 
-def _export_kubernetes(settings: RegionSettings, cluster: AckCluster) -> None:
-    pulumi.export(
+def _export_kubernetes(settings: RegionSettings, cluster: AckCluster, export: _Exports) -> None:
+    export(
         "kubernetes",
         {
             "clusterId": cluster.cluster_id,
@@ -318,7 +390,7 @@ def _export_kubernetes(settings: RegionSettings, cluster: AckCluster) -> None:
         },
     )
     if cluster.api_server_acl_id is not None:
-        pulumi.export(
+        export(
             "apiServerAclAttachCommand",
             pulumi.Output.all(cluster.api_server_slb_id, cluster.api_server_acl_id).apply(
                 lambda ids: (

@@ -146,6 +146,16 @@ def inputs_json(resource) -> str:
     return json.dumps(resource.inputs, sort_keys=True, default=str)
 
 
+def model_releases(result: Synthesis) -> list:
+    """The Helm releases of charts/inference-server, one per model on ACK (not the cluster add-ons' charts, which
+    come from a chart repository)."""
+    return [
+        r
+        for r in result.resources
+        if r.type == "kubernetes:helm.sh/v3:Release" and not (r.inputs.get("repositoryOpts") or {}).get("repo")
+    ]
+
+
 def us_east_release_values() -> dict[str, Any]:
     """The chart values beacon-fleet computes for us-east's first model, with placeholder cloud inputs."""
     from fleet import inference_chart
@@ -158,6 +168,8 @@ def us_east_release_values() -> dict[str, Any]:
         bucket="beacon-models-us-east",
         load_balancer_id="lb-test",
         acl_id="",
+        load_balancer_address="10.30.8.21",
+        port=80,
     )
     values = inference_chart.release_values(settings, settings.models[0], role_name="beacon-us-east-serving")
     return inference_chart.with_cloud_values(values, cloud)

@@ -30,6 +30,8 @@ CHART = inference_chart.CHART_PATH
 # Bitnami's readme-generator-for-helm, pinned by tools/chart-docs/package-lock.json.
 CHART_DOCS = PROJECT_ROOT / "tools" / "chart-docs"
 SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+# Kinds a cluster add-on defines, which Kubernetes' own schema does not know.
+CUSTOM_KINDS = {"HTTPScaledObject"}
 WARNING = 2  # helm lint's severities: 1 info, 2 warning, 3 error; --strict fails on warnings too
 
 
@@ -80,6 +82,7 @@ def test_there_is_a_scenario_for_each_way_a_release_is_exposed_scaled_and_isolat
         "02-internet-tls-values.yaml",
         "03-autoscaling-values.yaml",
         "04-compute-isolation-values.yaml",
+        "05-scale-to-zero-values.yaml",
     ]
 
 
@@ -96,6 +99,8 @@ def test_each_scenario_renders_objects_that_match_the_clusters_kubernetes_schema
     assert {"Deployment", "Service", "NetworkPolicy"} <= {m["kind"] for m in manifests}
     for kube_version in kube_versions():
         for manifest in manifests:
+            if manifest["kind"] in CUSTOM_KINDS:
+                continue  # not in Kubernetes' schema: checked against its CRD below
             kubernetes_validate.validate(manifest, kube_version, strict=True)
 
 
@@ -165,9 +170,16 @@ def test_helm_test_asks_the_service_for_the_model_list_with_the_releases_api_key
     pod = connection_test(manifests)
     (container,) = pod["spec"]["containers"]
     env = {e["name"]: e for e in container["env"]}
-    service = of_kind(manifests, "Service")
+    (service,) = [m for m in manifests if m["kind"] == "Service" and not m["metadata"]["name"].endswith("-backend")]
     port = service["spec"]["ports"][0]["port"]
-    assert env["MODELS_URL"]["value"] == f"http://{service['metadata']['name']}:{port}/v1/models"
+    # The load balancer's Service: the model's own, or (scale to zero) the interceptor's namespace, by Host.
+    where = service["metadata"]["name"]
+    if values["scaleToZero"]["enabled"]:
+        where += f".{service['metadata']['namespace']}"
+    assert env["MODELS_URL"]["value"] == f"http://{where}:{port}/v1/models"
+    if values["scaleToZero"]["enabled"]:
+        assert env["ROUTED_HOST"]["value"] == values["scaleToZero"]["hosts"][0]
+        assert int(env["WAIT_SECONDS"]["value"]) > values["scaleToZero"]["conditionWaitSeconds"]
     assert env["SERVED_MODEL_NAME"]["value"] == values["model"]["servedName"]
     server = of_kind(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     (server_key,) = [e for e in server["env"] if e["name"] == "VLLM_API_KEY"]
@@ -381,3 +393,47 @@ def test_helm_test_stays_off_the_cgpu_pool_since_it_asks_for_no_gpu_slice():
     pod = connection_test(render(scenario(CHART / "ci" / "04-compute-isolation-values.yaml")))["spec"]
     assert "nodeSelector" not in pod and "tolerations" not in pod and "affinity" not in pod
     assert not any(name.startswith("aliyun.com/") for name in pod["containers"][0]["resources"]["limits"])
+
+
+def test_the_scale_to_zero_scenario_routes_the_load_balancer_through_the_interceptor_to_a_deployment_at_zero():
+    values = scenario(CHART / "ci" / "05-scale-to-zero-values.yaml")
+    manifests = render(values)
+    deployment = of_kind(manifests, "Deployment")
+    assert deployment["spec"]["replicas"] == 0  # KEDA starts the first pod on the first request
+    assert deployment["spec"]["progressDeadlineSeconds"] == values["startup"]["progressDeadlineSeconds"]
+    assert "HorizontalPodAutoscaler" not in {m["kind"] for m in manifests}
+    services = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Service"}
+    public = services[deployment["metadata"]["name"]]
+    backend = services[f"{deployment['metadata']['name']}-backend"]
+    interceptor = values["scaleToZero"]["interceptor"]
+    # The load balancer's Service selects the interceptor's pods, in the interceptor's namespace, on its port.
+    assert public["metadata"]["namespace"] == interceptor["namespace"]
+    assert public["spec"]["selector"] == interceptor["selector"]
+    assert public["spec"]["ports"][0]["targetPort"] == interceptor["port"]
+    prefix = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+    assert public["metadata"]["annotations"][prefix + "health-check-type"] == "tcp"  # /health would wake the model
+    # The backend Service reaches the model's pods, and the HTTPScaledObject ties hosts, Deployment and Service.
+    assert backend["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert backend["spec"]["type"] == "ClusterIP" and "namespace" not in backend["metadata"]
+    scaled = of_kind(manifests, "HTTPScaledObject")
+    assert scaled["apiVersion"] == "http.keda.sh/v1alpha1"
+    spec = scaled["spec"]
+    assert spec["hosts"] == values["scaleToZero"]["hosts"]
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": deployment["metadata"]["name"],
+        "service": backend["metadata"]["name"],
+        "port": backend["spec"]["ports"][0]["port"],
+    }
+    assert spec["replicas"] == {"min": 0, "max": values["scaleToZero"]["maxReplicas"]}
+    assert spec["scaledownPeriod"] == values["scaleToZero"]["scaledownPeriodSeconds"]
+    assert spec["timeouts"]["conditionWait"] == f"{values['scaleToZero']['conditionWaitSeconds']}s"
+
+
+def test_scale_to_zero_refuses_the_hpa_alongside_and_a_missing_host():
+    values = scenario(CHART / "ci" / "05-scale-to-zero-values.yaml")
+    both = {**values, "autoscaling": {**values["autoscaling"], "enabled": True}}
+    assert lint_findings(both, kube_versions()[-1])
+    no_host = {**values, "scaleToZero": {**values["scaleToZero"], "hosts": []}}
+    assert "/scaleToZero/hosts" in "\n".join(lint_findings(no_host, kube_versions()[-1]))

@@ -196,7 +196,10 @@ def test_at_zero_replicas_the_gpu_pool_may_reach_zero_nodes_and_eas_scales_to_ze
     assert result.one("alicloud:cs/autoscalingConfig:AutoscalingConfig").inputs["scaleUpFromZero"] is True
     # The console guide's lower limit (0), not the API's min > 0: fleet/eas.py says why.
     assert {e["autoscaler"]["min"] for e in result.outputs["easEndpoints"].values()} == {0}
-    assert any("may scale to zero nodes" in w for w in result.warnings)
+    # ... and KEDA's HTTP add-on starts a model on ACK again on its first request (no warning that nothing does).
+    addons = result.of_type("alicloud:cs/kubernetesAddon:KubernetesAddon")
+    assert "ack-keda" in {a.inputs["name"] for a in addons}
+    assert not any("nothing starts a model" in w for w in result.warnings)
 
 
 def test_a_licensed_mainland_region_may_serve_on_fc_and_passes_the_policy_pack(synth):

@@ -17,7 +17,7 @@ from fleet.config_schema import PROJECT_ROOT
 from offline import real_cloud
 from offline.real_cloud import CloudRefusal, RealCloud, Registration
 from offline.stack_files import load_stack_config
-from tests.conftest import settled_ok
+from tests.conftest import model_releases, settled_ok
 
 FUNCTION = "alicloud:fc/v3Function:V3Function"
 # mistral-7b starts cold on FC in more than the router may wait (finding 8): an FC region serves the small models.
@@ -177,7 +177,7 @@ def test_the_simulated_start_up_check_refuses_0_95_of_a_5_gib_slice(monkeypatch)
 def test_serving_pods_run_as_a_service_account_declared_after_the_credential_helper(shipped):
     for stack in ("cn-beijing", "ap-southeast", "us-east"):
         result = shipped[stack]
-        releases = result.of_type(real_cloud.RELEASE_TYPE)
+        releases = model_releases(result)
         assert releases, stack
         for release in releases:
             assert release.inputs["values"]["serviceAccount"]["create"] is False

@@ -108,7 +108,7 @@ def test_the_plan_records_which_policies_checked_the_stack(tmp_path, shared_plan
     assert plan.main(["--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 0
     policies = json.loads((tmp_path / "us-east.json").read_text())["policies"]
     assert policies["pack"] == "beacon-fleet-guardrails" and policies["violations"] == []
-    assert "cgpu-pods-request-gpu-memory" in policies["checked"] and len(policies["checked"]) == 11
+    assert "cgpu-pods-request-gpu-memory" in policies["checked"] and len(policies["checked"]) == 12
     assert "alicloud-provider-schema" in policies["checked"]
 
 
@@ -222,7 +222,7 @@ def test_a_broken_stack_file_fails_that_stack_and_the_others_still_plan(
     monkeypatch.setattr(plan, "load_stack_config", lambda s, p=None: real_loader(s, broken if s == "broken" else p))
     assert plan.main(["--stack", "broken", "--stack", "us-east", "--json-only", "--out", str(tmp_path)]) == 1
     captured = capsys.readouterr()
-    assert "us-east: 70 resources" in captured.out and "broken: FAILED" in captured.out
+    assert "us-east: 73 resources" in captured.out and "broken: FAILED" in captured.out
     document = json.loads((tmp_path / "broken.json").read_text())
     assert document["ok"] is False and "alicloud:region is set twice (also line 2)" in document["error"]
 

@@ -92,9 +92,13 @@ def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
     assert {"alicloud:pai/service:Service", "kubernetes:helm.sh/v3:Release"} <= removed_types
     # What stays changes only because the model left: a smaller GPU pool, one service account fewer in the trust.
     changed = {name: [path for path, _, _ in leaves] for (_, name, _), leaves in us_east.changed}
+    budget = changed.pop("cost-budget")  # the region's cost view, which the policy pack holds to the budget
+    assert "inputs.knownYearlyUsd" in budget and all(path.startswith("inputs.") for path in budget)
     assert changed == {
         "gpu-pool-pool": ["inputs.scalingConfig.maxSize"],  # its minimum is 0 nodes either way
         "model-access-serving-role": ["inputs.assumeRolePolicyDocument.Statement.0.Condition.StringEquals.oidc:sub[−]"],
+        # The interceptor holds a request for the longest cold start of the models left.
+        "ack-keda-http-addon": ["inputs.values.interceptor.readinessTimeout"],
     }
 
     router = diffs["router"]
@@ -126,7 +130,7 @@ def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, comm
     assert "| cn-beijing | unchanged | 0 | 0 | 0 |" in printed
     # 12 removed, every one named for the dropped model (checked above), its weights sync and its pods' service
     # account among them.
-    assert "| us-east | changed | 0 | 2 | 12 |" in printed
+    assert "| us-east | changed | 0 | 4 | 12 |" in printed
     # Served from Railway, us-east tries its EAS endpoint first: ACK is VPC-only and goes last.
     assert f"- us-east / {DROPPED_MODEL}: removed (was `us-east-eas-{DROPPED_MODEL} → " in printed
     assert "nothing was deployed, no credentials were used" in printed

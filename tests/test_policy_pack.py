@@ -24,7 +24,7 @@ from offline.engine import UNKNOWN_SHOWN, DeclaredResource, Secret, Synthesis
 from offline.policy_check import Violation, check, check_synthesis, mandatory
 from offline.stack_files import shipped_stacks
 from policy import beacon_policies as bp
-from tests.conftest import settled_ok, shared_plan, stacks_on
+from tests.conftest import model_releases, settled_ok, shared_plan, stacks_on
 from tests.test_inference_chart import render
 
 PACK_DIR = Path(__file__).resolve().parent.parent / "policy"
@@ -264,6 +264,7 @@ def test_every_policy_applies_to_something_the_fleet_declares():
         },
         "required-tags": set(bp.TAGGABLE) & declared,
         "alicloud-provider-schema": set(bp.provider_rules.rules()["resources"]) & declared,
+        "fleet-budget": {bp.COST_BUDGET},
     }
     assert set(applies) == {p.name for p in bp.ALL_POLICIES}
     for name, types in applies.items():
@@ -271,8 +272,9 @@ def test_every_policy_applies_to_something_the_fleet_declares():
 
 
 def _break(result: Synthesis, type_: str, change) -> list[DeclaredResource]:
-    """The synthesis's resources with the first resource of `type_` changed by `change(inputs)`."""
-    target = result.of_type(type_)[0]
+    """The synthesis's resources with the first resource of `type_` changed by `change(inputs)` (of Helm releases, the
+    first model's: the cluster add-ons' charts come from a chart repository)."""
+    target = next(r for r in result.of_type(type_) if not (r.inputs.get("repositoryOpts") or {}).get("repo"))
     return [
         dataclasses.replace(r, inputs=change(json.loads(json.dumps(r.inputs, default=_unwrap)))) if r is target else r
         for r in result.resources
@@ -333,7 +335,7 @@ def test_the_policies_catch_a_safeguard_lost_from_what_the_program_really_declar
 def test_the_pods_helm_renders_from_the_declared_releases_fit_the_cgpu_pool(stack):
     result = shipped()[stack]
     pods = []
-    for r in result.of_type("kubernetes:helm.sh/v3:Release"):
+    for r in model_releases(result):
         for manifest in render(r.inputs["values"], r.inputs["name"]):
             group, _, version = manifest["apiVersion"].rpartition("/")
             type_ = f"kubernetes:{group or 'core'}/{version}:{manifest['kind']}"

@@ -315,3 +315,70 @@ def test_a_config_written_as_eas_exports_it_round_trips():
     written = eas_config(credential={"role_arn": "acs:ram::1:role/r"}, options={"enable_ram_role": True})
     assert real_cloud.eas_export(written) == written
     cloud().admit(eas(written))
+
+
+# --- scale to zero on ACK: KEDA, its HTTP add-on, a GPU pool from zero nodes --------------------------------
+
+
+def test_a_model_release_that_scales_to_zero_before_the_http_add_on_is_installed_fails(synth, monkeypatch):
+    """Dropping the add-on from the release's dependencies: its HTTPScaledObject has no CRD yet."""
+    original = RealCloud.closure
+    monkeypatch.setattr(
+        RealCloud, "closure", lambda self, reg: {u for u in original(self, reg) if "keda-http-addon" not in u}
+    )
+    refused(synth("us-east"), "no matches for kind HTTPScaledObject", "keda-add-ons-http")
+
+
+def test_the_http_add_on_installed_before_keda_fails(synth, monkeypatch):
+    original = RealCloud.closure
+    monkeypatch.setattr(
+        RealCloud, "closure", lambda self, reg: {u for u in original(self, reg) if "keda-addon" not in u}
+    )
+    refused(synth("us-east"), "ScaledObject (keda.sh/v1alpha1) is applied before KEDA is installed", "ack-keda")
+
+
+def test_a_pool_at_zero_nodes_with_the_autoscaler_told_not_to_scale_from_zero_stays_empty():
+    cloud = RealCloud("us-east-1")
+    pool = gpu_pool()
+    empty = Registration(
+        pool.urn, pool.type, pool.name, {**pool.inputs, "scalingConfig": {"enable": True, "minSize": 0, "maxSize": 2}}
+    )
+    cloud.record(empty, "np-1")
+    autoscaler = {"clusterId": "sim-ack", "scaleUpFromZero": False}
+    cloud.record(Registration("urn:ca", real_cloud.AUTOSCALER_TYPE, "ca", autoscaler), "ca-1")
+    with pytest.raises(CloudRefusal, match="empty for good"):
+        cloud.finish()
+    on = Registration("urn:ca", real_cloud.AUTOSCALER_TYPE, "ca", {"clusterId": "sim-ack", "scaleUpFromZero": True})
+    cloud.record(on, "ca-1")
+    cloud.finish()
+    # The provider's default is to scale up from zero.
+    cloud.record(Registration("urn:ca", real_cloud.AUTOSCALER_TYPE, "ca", {"clusterId": "sim-ack"}), "ca-1")
+    cloud.finish()
+
+
+def test_a_model_scaling_from_zero_onto_a_pool_that_cannot_add_a_node_waits_forever():
+    cloud = RealCloud("us-east-1")
+    pool = gpu_pool()
+    fixed = Registration(pool.urn, pool.type, pool.name, {**pool.inputs, "scalingConfig": {"enable": False}})
+    cloud.record(fixed, "np-1")
+    addon = Registration(
+        "urn:http", real_cloud.RELEASE_TYPE, "http", {"chart": "keda-add-ons-http", "repositoryOpts": {"repo": "x"}}
+    )
+    cloud.record(addon, "rel-1")
+    values = {"scaleToZero": {"enabled": True}, "gpu": {}}
+    model = Registration("urn:m", real_cloud.RELEASE_TYPE, "m", {"values": values}, dependencies=(pool.urn, addon.urn))
+    with pytest.raises(CloudRefusal, match="cannot add a node"):
+        real_cloud._check_scale_to_zero_release(cloud, model, values)
+    scaling = Registration(
+        pool.urn, pool.type, pool.name, {**pool.inputs, "scalingConfig": {"enable": True, "minSize": 0, "maxSize": 1}}
+    )
+    cloud.record(scaling, "np-1")
+    real_cloud._check_scale_to_zero_release(cloud, model, values)
+
+
+def test_the_http_add_on_without_its_crd_is_refused():
+    cloud = RealCloud("us-east-1")
+    cloud.record(Registration("urn:keda", real_cloud.ADDON_TYPE, "keda", {"name": "ack-keda"}), "a-1")
+    inputs = {"chart": "keda-add-ons-http", "repositoryOpts": {"repo": "x"}, "values": {"crds": {"install": False}}}
+    with pytest.raises(CloudRefusal, match="skips the HTTPScaledObject CRD"):
+        cloud.admit(Registration("urn:http", real_cloud.RELEASE_TYPE, "http", inputs, dependencies=("urn:keda",)))

@@ -91,7 +91,8 @@ def expected_components(stack: str) -> set[str]:
     """What a shipped region stack declares, from what its file says it serves."""
     values = load_stack_config(stack).values
     platforms = json.loads(values[f"{PROJECT}:servingPlatforms"])
-    expected = set(COUNTERPART_COMPONENTS[values[f"{PROJECT}:counterpartProvider"]])
+    # Every region stack declares its cost view beside its budget (components/cost_budget.py).
+    expected = {"beacon-fleet:cost:Budget", *COUNTERPART_COMPONENTS[values[f"{PROJECT}:counterpartProvider"]]}
     for platform in platforms:
         expected |= ALIBABA_COMPONENTS | PLATFORM_COMPONENTS[platform]
     return expected
@@ -101,7 +102,7 @@ def test_the_expected_components_follow_the_stack_files_for_the_shipped_regions(
     # The shipped stacks all serve on ACK and EAS beside a counterpart: Modal in us-east, RunPod elsewhere.
     assert expected_components("us-east") == ALIBABA_COMPONENTS | PLATFORM_COMPONENTS["ack"] | PLATFORM_COMPONENTS[
         "eas"
-    ] | {"beacon-fleet:counterpart:ModalCounterpart"}
+    ] | {"beacon-fleet:counterpart:ModalCounterpart", "beacon-fleet:cost:Budget"}
     assert "beacon-fleet:counterpart:RunpodCounterpart" in expected_components("cn-beijing")
 
 

@@ -55,7 +55,7 @@ def test_every_region_and_model_has_a_route_in_the_settings_failover_order(fleet
     assert [config["providers"][pid]["priority"] for pid in route] == [1, 2, 3]
     # asia-east is served from inside its own VPC: its failover order stands.
     route = config["routes"]["asia-east"]["mistral-7b"]
-    assert [config["providers"][pid]["type"] for pid in route] == ["ack", "alibaba_eas"]
+    assert [config["providers"][pid]["type"] for pid in route] == ["alibaba_eas", "ack"]
 
 
 def test_the_config_holds_eas_ack_runpod_and_modal_endpoints_and_keeps_the_routers_field_names(fleet_outputs):

@@ -106,6 +106,7 @@ def test_shared_gpu_scheduling_pod_identity_and_pull_credentials_are_installed_a
     result = settled_ok(synth(stack))
     assert sorted(a.inputs["name"] for a in result.of_type(ADDON)) == [
         "ack-ai-installer",
+        "ack-keda",  # at minReplicasPerModel 0: KEDA, under the HTTP add-on's interceptor (scale to zero)
         "ack-pod-identity-webhook",
         "managed-aliyun-acr-credential-helper",
     ]
