@@ -689,18 +689,18 @@ def _check_fc_function(cloud: RealCloud, reg: Registration) -> None:
 
 
 # --- Scale to zero on ACK: KEDA, its HTTP add-on, and a GPU pool from zero nodes ------------------------------
-# Each fact is stated here with its source, not read from the program's own tables (fleet/serving.py).
+# Each fact comes from offline/cloud_facts.json with its source, not from the program's own tables (fleet/serving.py).
 
 # cs_autoscaling_config: "scale_up_from_zero - Should CA scale up when there 0 ready nodes. Default is `true`."
 AUTOSCALER_SOURCE = "terraform-provider-alicloud website/docs/r/cs_autoscaling_config.html.markdown"
-AUTOSCALER_SCALES_UP_FROM_ZERO_BY_DEFAULT = True
+AUTOSCALER_SCALES_UP_FROM_ZERO_BY_DEFAULT = cloud_facts.value("ack_autoscaler_scale_up_from_zero_default")
 # ACK's managed KEDA add-on ("ACK KEDA", alibabacloud.com/help/doc-detail/198978.html): it brings KEDA's
 # ScaledObject kind (keda.sh/v1alpha1).
-KEDA_ADDONS = ("ack-keda",)
+KEDA_ADDONS = tuple(cloud_facts.value("ack_keda_addons"))
 # kedacore/charts http-add-on (0.15.0): the chart installs the HTTPScaledObject CRD (http.keda.sh/v1alpha1,
 # templates/crds/crd-httpscaledobjects.yaml, `crds.install: true` by default) and scales its own interceptor with a
 # KEDA ScaledObject (templates/interceptor/scaledobject.yaml), which needs KEDA's CRD first.
-HTTP_ADDON_CHARTS = ("keda-add-ons-http",)
+HTTP_ADDON_CHARTS = tuple(cloud_facts.value("keda_http_addon_charts"))
 HTTP_ADDON_SOURCE = "kedacore/charts http-add-on/templates (0.15.0)"
 # Helm refuses a manifest whose kind the API server does not serve ("no matches for kind ... ensure CRDs are
 # installed first"): the CRD must be installed before the release that uses it.

@@ -91,6 +91,10 @@ def disagreements() -> list[str]:
     differ("the serving port", serving.SERVING_PORT, image["default_port"], "serving_image")
     if serving.ACR_HELPER_ADDON not in cloud_facts.value("ack_acr_credential_helper")["addons"]:
         found.append(f"{serving.ACR_HELPER_ADDON} is not an ACR credential helper add-on ACK offers")
+    if serving.KEDA_ADDON not in cloud_facts.value("ack_keda_addons"):
+        found.append(f"{serving.KEDA_ADDON} is not ACK's KEDA add-on (ack_keda_addons)")
+    if serving.HTTP_ADDON_CHART not in cloud_facts.value("keda_http_addon_charts"):
+        found.append(f"{serving.HTTP_ADDON_CHART} is not KEDA's HTTP add-on chart (keda_http_addon_charts)")
     endpoints = cloud_facts.value("oss_endpoints")
     differ("OSS internal endpoint", serving.oss_internal_endpoint("r"), endpoints["internal"].format(region="r"), "oss")
     differ("OSS public endpoint", serving.oss_public_endpoint("r"), endpoints["public"].format(region="r"), "oss")
@@ -147,6 +151,7 @@ def _replace_family(name: str, **changes):
         (serving, "NVIDIA_DRIVER_VERSION", lambda: "580.1", "driver 580.1"),
         (serving, "GPU_SCHEDULE_LABEL", lambda: "ack.node.gpu.share", "cGPU schedule label"),
         (eas, "PROVISION_SECONDS", lambda: 5 * 60, "EAS provisioning budget"),
+        (serving, "HTTP_ADDON_CHART", lambda: "keda-http", "keda-http is not"),
     ],
 )
 def test_a_wrong_program_table_is_named_by_its_disagreement_with_the_facts(
