@@ -14,51 +14,66 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import pulumi
+import yaml
 
-from fleet import capacity, catalog, eas, fc, gpus, kubeconfig, serving
-from fleet.config_schema import PROJECT_ROOT
+from offline import cloud_facts
+from offline.cloud_facts import PROJECT_ROOT
 from policy import provider_rules
+
+# What the simulated cloud knows comes from offline/cloud_facts.json (each fact with its source and trust) and the
+# provider's own rules (policy/alicloud_rules.json), never from the program's tables in fleet/: a wrong program
+# table would then pass both the program and its "cloud". tests/test_cloud_facts.py compares the two, and
+# tests/test_layers.py keeps fleet's tables out of this module. Chart values keys (`values.gpu.memGiB`, ...) and
+# the weights sync's inputs are read as the interface they are: what the program asked the cloud to run.
 
 SOURCE = "../shared/reference/real-cloud-behaviour.md"
 # The provider's default create timeout for alicloud_pai_service, from its schema (policy/alicloud_rules.json).
 EAS_PROVIDER_DEFAULT_CREATE = provider_rules.default_timeout_seconds("alicloud:pai/service:Service", "create")
 # *estimate*: a GPU instance started and a several-GB image pulled before the model starts loading.
-EAS_PROVISION_SECONDS = 10 * 60
-CGPU_ISOLATING_LABELS = ("cgpu", "core_mem")
-ACR_HELPER_ADDONS = ("managed-aliyun-acr-credential-helper", "aliyun-acr-credential-helper")
-METRICS_ADAPTER_ADDON = "ack-alibaba-cloud-metrics-adapter"
-# ACK's published NVIDIA driver list ("ACK supported NVIDIA driver versions", clusters 1.28 and later).
-ACK_DRIVERS = (
-    "570.195.03",
-    "570.169",
-    "570.133.20",
-    "550.163.01",
-    "550.144.03",
-    "550.90.07",
-    "535.230.02",
-    "535.161.07",
-)
-# Which driver ACK installs when a pool's label names none (or one not in the list above) is not stated by any
-# source we have, so the simulation assumes nothing: such a pool is refused.
-# The oldest driver branch each CUDA major release runs on, with CUDA's minor version compatibility (NVIDIA, "CUDA
-# Compatibility", Minor Version Compatibility, Table 1: CUDA 12.x >= 525, CUDA 13.x >= 580; a limited feature set,
-# e.g. no PTX JIT, below the toolkit's own driver).
-MIN_DRIVER_MAJOR = {"12": 525, "13": 580}
+EAS_PROVISION_SECONDS = cloud_facts.value("eas_provision_estimate_seconds")
+# *estimate*: a model's start, container start to ready (the CUDA context, graph capture, the weights' read).
+MODEL_LOAD = cloud_facts.value("model_load_estimate")
+_SCHEDULE = cloud_facts.value("ack_gpu_schedule_label")
+GPU_SCHEDULE_LABEL = _SCHEDULE["label"]
+CGPU_ISOLATING_LABELS = tuple(_SCHEDULE["isolating"])
+CGPU_MAX_PODS_PER_GPU = cloud_facts.value("ack_gpu_pods_per_gpu")
+GPUSHARE_UNIT_MIB = cloud_facts.value("ack_gpushare_units")["unit_mib"]
+ACR_HELPER_ADDONS = tuple(cloud_facts.value("ack_acr_credential_helper")["addons"])
+METRICS_ADAPTER_ADDON = cloud_facts.value("ack_metrics_adapter_addon")
+NVIDIA_DRIVER_LABEL = cloud_facts.value("ack_nvidia_driver_label")
+# ACK's published NVIDIA driver list. Which driver ACK installs when a pool's label names none (or one not in the
+# list) is not stated by any source we have, so the simulation assumes nothing: such a pool is refused.
+ACK_DRIVERS = tuple(cloud_facts.value("ack_nvidia_drivers"))
+# The oldest driver branch each CUDA major release runs on, with CUDA's minor version compatibility.
+MIN_DRIVER_MAJOR = cloud_facts.value("cuda_minimum_driver_major")
 CUDA_COMPATIBILITY_SOURCE = "docs.nvidia.com/deploy/cuda-compatibility/minor-version-compatibility.html, Table 1"
+VLLM_CUDA = cloud_facts.value("vllm_cuda_generation")
+# ECS GPU families: GPU, memory, NVML MiB (None where no source gives it) and the instance types of each.
+GPU_FAMILIES = cloud_facts.value("ecs_gpu_families")
+_GPU_TYPE_SHAPE = re.compile(cloud_facts.value("ecs_gpu_type_shape"))
+# Model architectures by Hugging Face repository (config.json), and what vLLM holds per parameter and KV element.
+MODELS = cloud_facts.value("models")
+WEIGHT_BYTES = cloud_facts.value("vllm_weight_bytes_per_parameter")
+KV_CACHE_BYTES = cloud_facts.value("vllm_kv_cache_bytes_per_element")
+GIB = 2**30
 # EAS storage keys the "Mount storage to services" guide documents for an OSS mount.
-EAS_OSS_KEYS = {"path", "readOnly"}
-# How DescribeService exports a service's config (an EAS service-key constants file: `ServiceKeyToken =
-# "credential.token,token,?h"`, "h: Hide the key when config exported"; `role_arn` exported as
-# `credential.role_arn`). Dotted names address nested keys.
-EAS_HIDDEN_ON_EXPORT = ("token", "credential.token")
-EAS_EXPORTED_AS = {"role_arn": "credential.role_arn"}
-_ENTERPRISE_DOMAIN = re.compile(r"^(?P<instance>.+)-registry(?P<vpc>-vpc)?\.(?P<region>[a-z0-9-]+)\.cr\.aliyuncs\.com$")
+EAS_OSS_KEYS = set(cloud_facts.value("eas_oss_mount_keys"))
+# How DescribeService exports a service's config: hidden keys dropped, aliases under their exported name.
+EAS_HIDDEN_ON_EXPORT = tuple(cloud_facts.value("eas_export")["hidden"])
+EAS_EXPORTED_AS = cloud_facts.value("eas_export")["exported_as"]
+_ENTERPRISE_DOMAIN = re.compile(cloud_facts.value("acr_enterprise_domain"))
+FC_GPU_REGIONS = tuple(cloud_facts.value("fc_gpu_regions"))
+FC_GPU_TYPES = cloud_facts.value("fc_gpu_types")
+FC_MEMORY_STEP_MB = cloud_facts.value("fc_gpu_memory_step_mb")
+SERVING_IMAGE = cloud_facts.value("serving_image")
 
 POOL_TYPE = "alicloud:cs/nodePool:NodePool"
 RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
@@ -74,7 +89,7 @@ AUTOSCALER_TYPE = "alicloud:cs/autoscalingConfig:AutoscalingConfig"
 WEIGHTS_TYPE = "pulumi-python:dynamic/weights:Sync"
 FC_FUNCTION_TYPE = "alicloud:fc/v3Function:V3Function"
 ACR_LINKED_VPC_TYPE = "alicloud:cr/vpcEndpointLinkedVpc:VpcEndpointLinkedVpc"
-FC_DEFAULT_PORT = 9000  # FC's customContainerConfig.port when unset ("must listen on 0.0.0.0:CAPort")
+FC_DEFAULT_PORT = cloud_facts.value("fc_default_port")  # customContainerConfig.port when unset
 
 
 class CloudRefusal(pulumi.RunError):
@@ -160,15 +175,15 @@ def _check_eas_timeout(cloud: RealCloud, reg: Registration) -> None:
     """PAI-EAS: the provider waits for Running for 5 minutes unless told otherwise; a GPU service takes longer."""
     config = json_object(reg.inputs.get("serviceConfig"))
     model = _env(config, "SERVED_MODEL_NAME")
-    needed = EAS_PROVISION_SECONDS + _startup_seconds(model, config)
+    needed = EAS_PROVISION_SECONDS + _startup_seconds(cloud, model, config)
     timeout = seconds(reg.create_timeout) or EAS_PROVIDER_DEFAULT_CREATE
     if timeout < needed:
         shown = reg.create_timeout or "the provider's default of 5m"
         _refuse(
             reg,
             f"create waits {shown} for status Running, but instance start, image pull and loading"
-            f" {model or 'the model'} take about {needed // 60} minutes in the simulation",
-            f"give it custom_timeouts create of at least {needed // 60}m",
+            f" {model or 'the model'} take about {math.ceil(needed / 60)} minutes in the simulation",
+            f"give it custom_timeouts create of at least {math.ceil(needed / 60)}m",
         )
 
 
@@ -258,21 +273,28 @@ def _check_gpu_pool(cloud: RealCloud, reg: Registration) -> None:
     if not _is_gpu_pool(reg):
         return
     labels = {entry.get("key"): entry.get("value") for entry in reg.inputs.get("labels") or []}
-    driver = labels.get(serving.NVIDIA_DRIVER_LABEL)
-    cuda_major = serving.SERVING_CUDA.split(".")[0]
+    driver = labels.get(NVIDIA_DRIVER_LABEL)
+    cuda = serving_image_cuda()
+    cuda_major = cuda.split(".")[0]
+    if cuda == "unknown":
+        _refuse(
+            reg,
+            "the serving image installs a vLLM whose CUDA generation no fact here gives, so no driver can be checked",
+            "add its version to vllm_cuda_generation in offline/cloud_facts.json with its source",
+        )
     if cuda_major not in MIN_DRIVER_MAJOR:
         _refuse(
             reg,
-            f"the serving image's CUDA {serving.SERVING_CUDA} has no known minimum driver here",
-            f"add its major release to MIN_DRIVER_MAJOR with its source ({CUDA_COMPATIBILITY_SOURCE})",
+            f"the serving image's CUDA {cuda} has no known minimum driver here",
+            "add its major release to cuda_minimum_driver_major in offline/cloud_facts.json with its source"
+            f" ({CUDA_COMPATIBILITY_SOURCE})",
         )
     if driver not in ACK_DRIVERS:
         why = f"its label names {driver}, which ACK does not list" if driver else "no driver label is set"
         _refuse(
             reg,
-            f"{why}, so ACK installs its default driver, which no source names, for the serving image's CUDA"
-            f" {serving.SERVING_CUDA}",
-            f"label the pool {serving.NVIDIA_DRIVER_LABEL} with a driver ACK lists",
+            f"{why}, so ACK installs its default driver, which no source names, for the serving image's CUDA {cuda}",
+            f"label the pool {NVIDIA_DRIVER_LABEL} with a driver ACK lists",
         )
     needed = MIN_DRIVER_MAJOR[cuda_major]
     if int(str(driver).split(".")[0]) < needed:
@@ -280,7 +302,7 @@ def _check_gpu_pool(cloud: RealCloud, reg: Registration) -> None:
             reg,
             f"its label names driver {driver}, older than the {needed} branch CUDA {cuda_major}.x needs even with"
             f" minor version compatibility ({CUDA_COMPATIBILITY_SOURCE})",
-            f"label the pool {serving.NVIDIA_DRIVER_LABEL} with a listed driver of the {needed} branch or later",
+            f"label the pool {NVIDIA_DRIVER_LABEL} with a listed driver of the {needed} branch or later",
         )
 
 
@@ -315,7 +337,8 @@ def _check_kubernetes_provider(cloud: RealCloud, reg: Registration) -> None:
     if not isinstance(text, str) or "server:" not in text:
         return
     try:
-        server = kubeconfig.server_of(text)
+        # What a Kubernetes client reads: the first cluster's server.
+        server = str(yaml.safe_load(text)["clusters"][0]["cluster"]["server"])
     except Exception:  # noqa: BLE001 - a parser's message would quote the (secret) kubeconfig
         _refuse(reg, "its kubeconfig is not one a Kubernetes client can read", "check where the kubeconfig comes from")
     for cluster in cloud.of_type(CLUSTER_TYPE):
@@ -364,7 +387,7 @@ def _check_release(cloud: RealCloud, reg: Registration) -> None:
                 " atomic timeout runs out",
                 "make the release depend on the GPU node pool",
             )
-        _check_vllm_budget(reg, values, pools)
+        _check_vllm_budget(cloud, reg, values, pools)
     if (values.get("autoscaling") or {}).get("enabled"):
         adapters = [a for a in cloud.of_type(ADDON_TYPE) if a.inputs.get("name") == METRICS_ADAPTER_ADDON]
         if not adapters:
@@ -388,17 +411,21 @@ def _check_release(cloud: RealCloud, reg: Registration) -> None:
             )
 
 
-def _check_vllm_budget(reg: Registration, values: Mapping[str, Any], pools: Sequence[Registration]) -> None:
+def _check_vllm_budget(
+    cloud: RealCloud, reg: Registration, values: Mapping[str, Any], pools: Sequence[Registration]
+) -> None:
     """Under cGPU memory isolation the container sees its slice as the GPU's whole memory (cGPU README), and
     vLLM budgets total × --gpu-memory-utilization: the budget must hold the weights and KV cache planned."""
     gpu = values["gpu"]
-    if (gpu.get("nodeSelector") or {}).get(serving.GPU_SCHEDULE_LABEL) not in CGPU_ISOLATING_LABELS:
+    if (gpu.get("nodeSelector") or {}).get(GPU_SCHEDULE_LABEL) not in CGPU_ISOLATING_LABELS:
         return
     family = _pool_family(pools)
     model = values.get("model") or {}
-    spec = catalog.BUILTIN_MODELS.get(str(model.get("servedName", "")))
-    if family is None or family.schedulable_gib is None or spec is None:
-        return  # a custom model or an unknown GPU: not simulated
+    weights = _weights_gib(
+        cloud, str(model.get("servedName", "")), str(model.get("dtype", "")), str(model.get("quantization", ""))
+    )
+    if family is None or family.schedulable_gib is None or weights is None:
+        return  # a model or a GPU the facts do not size: not simulated
     slice_gib = int(gpu["memGiB"])
     environ = {
         # What the gpushare device plugin sets in the container, in GiB units.
@@ -407,9 +434,10 @@ def _check_vllm_budget(reg: Registration, values: Mapping[str, Any], pools: Sequ
         **{e["name"]: str(e["value"]) for e in values.get("extraEnv") or [] if "value" in e},
     }
     budget = slice_gib * serve_module().gpu_memory_utilization(environ)
-    dtype = _catalog_dtype(str(model.get("dtype", "")), str(model.get("quantization", "")))
-    planned = capacity.estimate_memory(spec, dtype, int(model["maxModelLen"]), int(model["maxNumSeqs"]))
-    needed = planned.weights_gib + planned.kv_cache_gib
+    architecture = _architecture(cloud, str(model.get("servedName", "")))
+    assert architecture is not None  # _weights_gib found it
+    kv_per_token = 2 * architecture["layers"] * architecture["kv_heads"] * architecture["head_dim"] * KV_CACHE_BYTES
+    needed = weights + kv_per_token * int(model["maxModelLen"]) * int(model["maxNumSeqs"]) / GIB
     if budget < needed:
         raise CloudRefusal(
             f"the real cloud would break release '{reg.name}': under cGPU isolation its container sees {slice_gib} GiB"
@@ -431,15 +459,14 @@ def _check_gpu_scheduling(cloud: RealCloud) -> None:
     for release in cloud.of_type(RELEASE_TYPE):
         values = release.inputs.get("values") or {}
         gib = int((values.get("gpu") or {}).get("memGiB") or 0)
-        slices += [capacity.Slice(release.name, r + 1, gib) for r in range(int(values.get("replicas") or 0)) if gib]
+        slices += [(release.name, gib) for _ in range(int(values.get("replicas") or 0)) if gib]
     if not slices:
         return
-    try:
-        needed = capacity.pack(slices, family.gpu, family.schedulable_gib).gpus_needed
-    except capacity.SliceTooLargeError as error:
-        needed, detail = len(slices) + nodes + 1, str(error)
+    too_big = [f"{name} needs {gib} GiB" for name, gib in slices if gib > family.schedulable_gib]
+    if too_big:
+        needed, detail = len(slices) + nodes + 1, ", ".join(too_big)
     else:
-        detail = ""
+        needed, detail = _gpus_needed([gib for _, gib in slices], family.schedulable_gib), ""
     if needed > nodes:
         raise CloudRefusal(
             f"the real cloud would leave GPU pods Pending: the minimum replicas need {needed} {family.gpu} GPUs at the"
@@ -456,9 +483,22 @@ def intranet_endpoint(cluster_id: str, region: str) -> str:
     return f"https://{cluster_id}.intranet.{region}.invalid:6443"
 
 
+@cache
+def serving_image_cuda() -> str:
+    """The CUDA generation of the vLLM the serving image installs (its requirements file, vllm_cuda_generation in
+    offline/cloud_facts.json); "unknown" for a vLLM the facts do not know, which no driver is then checked against."""
+    return vllm_cuda_of((PROJECT_ROOT / SERVING_IMAGE["requirements"]).read_text(encoding="utf-8"))
+
+
+def vllm_cuda_of(requirements: str) -> str:
+    """The CUDA generation of the one vLLM a requirements file pins; "unknown" for none, several or an unknown one."""
+    pins = re.findall(r"^vllm==(\S+)", requirements, flags=re.MULTILINE)
+    return VLLM_CUDA.get(pins[0], "unknown") if len(pins) == 1 else "unknown"
+
+
 def serve_module():
     """images/inference-server/serve.py, the code that really sizes vLLM in the container."""
-    path = PROJECT_ROOT / "images" / "inference-server" / "serve.py"
+    path = PROJECT_ROOT / SERVING_IMAGE["entrypoint"]
     spec = importlib.util.spec_from_file_location("beacon_serve", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -467,17 +507,52 @@ def serve_module():
 
 
 def _is_gpu_pool(pool: Registration) -> bool:
-    labels = pool.inputs.get("labels") or []
-    return {"key": serving.NODE_POOL_LABEL, "value": "gpu"} in labels
+    """A pool of ECS GPU instances (ecs.gn*), whatever the program labels it."""
+    return any(_GPU_TYPE_SHAPE.match(str(t)) for t in pool.inputs.get("instanceTypes") or [])
 
 
-def _pool_family(pools: Sequence[Registration]) -> gpus.GpuFamily | None:
+@dataclass(frozen=True)
+class GpuFamily:
+    """An ECS GPU family as the facts give it (offline/cloud_facts.json, ecs_gpu_families)."""
+
+    family: str
+    gpu: str
+    nvml_mib: int | None
+
+    @property
+    def schedulable_gib(self) -> int | None:
+        """aliyun.com/gpu-mem units the gpushare device plugin advertises per GPU: floor(NVML MiB / 1024)."""
+        return self.nvml_mib // GPUSHARE_UNIT_MIB if self.nvml_mib is not None else None
+
+
+def gpu_family_of(instance_type: str) -> GpuFamily | None:
+    for name, family in GPU_FAMILIES.items():
+        if instance_type in family["instance_types"]:
+            return GpuFamily(name, family["gpu"], family["nvml_mib"])
+    return None
+
+
+def _pool_family(pools: Sequence[Registration]) -> GpuFamily | None:
     for pool in pools:
         for instance_type in pool.inputs.get("instanceTypes") or []:
-            family = gpus.gpu_family_of(str(instance_type))
+            family = gpu_family_of(str(instance_type))
             if family is not None:
                 return family
     return None
+
+
+def _gpus_needed(slices: Sequence[int], capacity_gib: int) -> int:
+    """GPUs the scheduler fills with these slices (GiB), binpack placement: largest first, each onto the first GPU
+    with room and a pod place left (ACK's `ack.node.gpu.placement` default, alibaba.md §2)."""
+    gpus: list[list[int]] = []
+    for gib in sorted(slices, reverse=True):
+        for gpu in gpus:
+            if sum(gpu) + gib <= capacity_gib and len(gpu) < CGPU_MAX_PODS_PER_GPU:
+                gpu.append(gib)
+                break
+        else:
+            gpus.append([gib])
+    return len(gpus)
 
 
 def _helper_covers(addon: Registration, instance_name: str, cloud: RealCloud, namespace: str) -> bool:
@@ -489,20 +564,31 @@ def _helper_covers(addon: Registration, instance_name: str, cloud: RealCloud, na
     return wanted in ids and (namespace in namespaces or "all" in namespaces)
 
 
-def _startup_seconds(model: str, config: Mapping[str, Any]) -> int:
-    """The model's load time as the chart budgets it (fleet.inference_chart), for a model the catalog knows."""
-    spec = catalog.BUILTIN_MODELS.get(model)
-    if spec is None:
-        return serving.STARTUP_BASE_SECONDS
-    dtype = _catalog_dtype(_env(config, "DTYPE"), _env(config, "QUANTIZATION"))
-    weights = capacity.estimate_memory(spec, dtype, 1, 1).weights_gib
-    return serving.startup_budget_seconds(weights)
+def _startup_seconds(cloud: RealCloud, model: str, config: Mapping[str, Any]) -> int:
+    """How long the model takes from container start to ready, by the simulation's estimate (model_load_estimate
+    in offline/cloud_facts.json); the fixed part alone for a model the facts cannot size."""
+    weights = _weights_gib(cloud, model, _env(config, "DTYPE"), _env(config, "QUANTIZATION")) or 0.0
+    return math.ceil(MODEL_LOAD["base_seconds"] + MODEL_LOAD["seconds_per_weight_gib"] * weights)
 
 
-def _catalog_dtype(dtype: str, quantization: str) -> str:
-    """The catalog dtype the program turned into these vLLM flags (fleet.eas.vllm_dtype, read backwards)."""
-    found = (d for d in catalog.DTYPE_BYTES if eas.vllm_dtype(d) == (dtype, quantization))
-    return next(found, catalog.DEFAULT_DTYPE)
+def _architecture(cloud: RealCloud, served_name: str) -> dict[str, Any] | None:
+    """The config.json figures of the model served under this name: the weights synced for it name their Hugging
+    Face repository (the manifest's hfRepo), whose files vLLM loads from the mount; None for one the facts lack."""
+    for sync in cloud.of_type(WEIGHTS_TYPE):
+        if served_name and sync.inputs.get("model_id") == served_name:
+            found = MODELS.get(str(json_object(sync.inputs.get("manifest")).get("hfRepo", "")))
+            if found is not None:
+                return found
+    return None
+
+
+def _weights_gib(cloud: RealCloud, served_name: str, dtype: str, quantization: str) -> float | None:
+    """The weights vLLM holds in GPU memory for these --dtype/--quantization flags, or None where unknown."""
+    architecture = _architecture(cloud, served_name)
+    per_parameter = WEIGHT_BYTES.get(f"{dtype}+{quantization}" if quantization else dtype)
+    if architecture is None or per_parameter is None:
+        return None
+    return architecture["params_b"] * 1e9 * per_parameter / GIB
 
 
 def json_object(value: Any) -> dict[str, Any]:
@@ -546,20 +632,33 @@ def _env(config: Mapping[str, Any], name: str) -> str:
     return ""
 
 
+def _fc_memory_problem(gpu_type: str, memory_mb: int) -> str | None:
+    """Why FC would refuse this gpuMemorySize on this GPU type (fc_gpu_types in offline/cloud_facts.json), or None."""
+    found = FC_GPU_TYPES.get(gpu_type)
+    if found is None:
+        return f"'{gpu_type}' is not an FC GPU type; use one of {', '.join(FC_GPU_TYPES)}"
+    if memory_mb % FC_MEMORY_STEP_MB or not FC_MEMORY_STEP_MB <= memory_mb <= found["max_memory_mb"]:
+        return (
+            f"needs {memory_mb} MB of GPU memory, but {gpu_type} ({found['gpu']}) takes {FC_MEMORY_STEP_MB}-"
+            f"{found['max_memory_mb']} MB in steps of {FC_MEMORY_STEP_MB} ({found['source']})"
+        )
+    return None
+
+
 def _check_fc_function(cloud: RealCloud, reg: Registration) -> None:
     """Function Compute 3.0 GPU functions (weights-fc-eas.md): where FC offers GPUs, the sizes it takes, the
     port it sends requests to, the image it can pull and the bucket it can mount."""
     gpu = reg.inputs.get("gpuConfig") or {}
     env = reg.inputs.get("environmentVariables") or {}
-    if gpu and cloud.region not in fc.FC_GPU_REGIONS:
+    if gpu and cloud.region not in FC_GPU_REGIONS:
         _refuse(reg, f"no source says FC offers GPU functions in {cloud.region}", "serve on eas or ack there")
     if gpu:
-        problem = fc.memory_problem(str(gpu.get("gpuType", "")), int(gpu.get("gpuMemorySize") or 0))
+        problem = _fc_memory_problem(str(gpu.get("gpuType", "")), int(gpu.get("gpuMemorySize") or 0))
         if problem:
             _refuse(reg, f"its gpuConfig {problem}", "size gpuMemorySize from the model's slice, in whole GiB")
     container = reg.inputs.get("customContainerConfig") or {}
     port = int(container.get("port") or FC_DEFAULT_PORT)
-    listens = int(env.get("PORT") or serving.SERVING_PORT)
+    listens = int(env.get("PORT") or SERVING_IMAGE["default_port"])
     if container and port != listens:
         _refuse(
             reg,
@@ -590,18 +689,18 @@ def _check_fc_function(cloud: RealCloud, reg: Registration) -> None:
 
 
 # --- Scale to zero on ACK: KEDA, its HTTP add-on, and a GPU pool from zero nodes ------------------------------
-# Each fact is stated here with its source, not read from the program's own tables (fleet/serving.py).
+# Each fact comes from offline/cloud_facts.json with its source, not from the program's own tables (fleet/serving.py).
 
 # cs_autoscaling_config: "scale_up_from_zero - Should CA scale up when there 0 ready nodes. Default is `true`."
 AUTOSCALER_SOURCE = "terraform-provider-alicloud website/docs/r/cs_autoscaling_config.html.markdown"
-AUTOSCALER_SCALES_UP_FROM_ZERO_BY_DEFAULT = True
+AUTOSCALER_SCALES_UP_FROM_ZERO_BY_DEFAULT = cloud_facts.value("ack_autoscaler_scale_up_from_zero_default")
 # ACK's managed KEDA add-on ("ACK KEDA", alibabacloud.com/help/doc-detail/198978.html): it brings KEDA's
 # ScaledObject kind (keda.sh/v1alpha1).
-KEDA_ADDONS = ("ack-keda",)
+KEDA_ADDONS = tuple(cloud_facts.value("ack_keda_addons"))
 # kedacore/charts http-add-on (0.15.0): the chart installs the HTTPScaledObject CRD (http.keda.sh/v1alpha1,
 # templates/crds/crd-httpscaledobjects.yaml, `crds.install: true` by default) and scales its own interceptor with a
 # KEDA ScaledObject (templates/interceptor/scaledobject.yaml), which needs KEDA's CRD first.
-HTTP_ADDON_CHARTS = ("keda-add-ons-http",)
+HTTP_ADDON_CHARTS = tuple(cloud_facts.value("keda_http_addon_charts"))
 HTTP_ADDON_SOURCE = "kedacore/charts http-add-on/templates (0.15.0)"
 # Helm refuses a manifest whose kind the API server does not serve ("no matches for kind ... ensure CRDs are
 # installed first"): the CRD must be installed before the release that uses it.
@@ -677,24 +776,18 @@ _RULES = {
 
 # FC 3.0 API struct CustomHealthCheckConfig (alibaba.md §7): the ranges FC itself accepts. The provider's schema
 # says IntBetween(0, 3) for timeout_seconds; FC's API says 1-3, so 0 passes the one and fails the other.
-FC_HEALTH_CHECK_RANGES = {
-    "timeoutSeconds": (1, 3),
-    "initialDelaySeconds": (0, 120),
-    "periodSeconds": (1, 120),
-    "failureThreshold": (1, 120),
-    "successThreshold": (1, 120),
-}
+FC_HEALTH_CHECK_RANGES = {k: tuple(v) for k, v in cloud_facts.value("fc_health_check_ranges").items()}
 FC_HEALTH_CHECK_SOURCE = "FC API 2023-03-30 struct CustomHealthCheckConfig (../shared/reference/alibaba.md §7)"
 # FC API 2023-03-30 struct CustomContainerConfig: acrInstanceId "must specify this parameter if you use an image of
 # Container Registry Enterprise Edition" (alibabacloud.com/help/en/functioncompute/fc-3-0/developer-reference/
 # api-fc-2023-03-30-struct-customcontainerconfig). The Terraform provider marks `acr_instance_id` deprecated
 # ("(Obsolete)", v1.228.0) yet still sends it when set (resource_alicloud_fcv3_function.go, v1.289.0, L809-811).
-FC_ACR_SOURCE = "FC API 2023-03-30 struct CustomContainerConfig, acrInstanceId"
+FC_ACR_SOURCE = cloud_facts.value("fc_acr_instance_id")["citation"]
 # vLLM's start-up check: the memory free once the CUDA context exists must be at least gpu_memory_utilization x
 # total ("Free memory on device ... on startup is less than desired GPU memory utilization", vllm-project/vllm
 # #20305, pytorch/pytorch#175666). The context: about 300 MiB with CUDA's lazy loading (pytorch/pytorch#107667),
 # 200 to 700+ MiB by machine (pytorch/pytorch#28113). The simulation takes the largest figure reported.
-CUDA_CONTEXT_AT_START_GIB = 700 / 1024
+CUDA_CONTEXT_AT_START_GIB = cloud_facts.value("cuda_context_at_start_mib") / 1024
 VLLM_STARTUP_SOURCE = "vllm-project/vllm#20305; CUDA context size: pytorch/pytorch#107667, #28113"
 # EAS with a custom RAM role pulls the image with that role (Alibaba "Configure the EAS RAM role", alibaba.md §3,
 # corrected 2026-12); without one, "EAS pulls images from ACR without authentication when the registry and service
@@ -702,8 +795,8 @@ VLLM_STARTUP_SOURCE = "vllm-project/vllm#20305; CUDA context size: pytorch/pytor
 EAS_PULL_SOURCE = "PAI docs: Configure the EAS RAM role; Deploy a model service by using a custom image"
 # RAM actions an ACR Enterprise pull needs (AliyunContainerRegistryReadOnlyAccess is the system policy that grants
 # them; FC's custom-container guide attaches it for the same purpose).
-ACR_PULL_SYSTEM_POLICIES = ("AliyunContainerRegistryReadOnlyAccess", "AliyunContainerRegistryFullAccess")
-EAS_ROLE_KEYS = ("role_arn", "credential.role_arn")
+ACR_PULL_SYSTEM_POLICIES = tuple(cloud_facts.value("eas_pull")["acr_pull_system_policies"])
+EAS_ROLE_KEYS = tuple(cloud_facts.value("eas_pull")["role_keys"])
 RAM_ATTACHMENT_TYPE = "alicloud:ram/rolePolicyAttachment:RolePolicyAttachment"
 RAM_ROLE_TYPE = "alicloud:ram/role:Role"
 SERVICE_ACCOUNT_TYPE = "kubernetes:core/v1:ServiceAccount"
@@ -742,9 +835,7 @@ def _check_fc_findings(cloud: RealCloud, reg: Registration) -> None:
 def _check_vllm_startup(reg: Registration, values: Mapping[str, Any]) -> None:
     """Under cGPU isolation the slice is the whole GPU vLLM sees; the CUDA context takes its share first."""
     gpu = values.get("gpu") or {}
-    if not gpu.get("memGiB") or (gpu.get("nodeSelector") or {}).get(serving.GPU_SCHEDULE_LABEL) not in (
-        CGPU_ISOLATING_LABELS
-    ):
+    if not gpu.get("memGiB") or (gpu.get("nodeSelector") or {}).get(GPU_SCHEDULE_LABEL) not in (CGPU_ISOLATING_LABELS):
         return
     slice_gib = float(gpu["memGiB"])
     environ = {

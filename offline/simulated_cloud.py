@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 
+from offline import cloud_facts
 from offline.real_cloud import (
     EAS_TOKEN_TYPE,
     EAS_TYPE,
@@ -53,16 +54,18 @@ def simulated_kubeconfig(cluster_id: str, region: str) -> str:
     )
 
 
-# The simulated account has authorized ACK's service roles, as a real one must have before `pulumi up`.
-SIMULATED_SERVICE_ROLES = ("AliyunCSManagedAutoScalerRole", "AliyunCSManagedAcrRole")
-
+# The simulated account has authorized ACK's service roles, as a real one must have before `pulumi up`
+# (ack_service_roles in offline/cloud_facts.json, where every fact this module uses has its source).
+SIMULATED_SERVICE_ROLES = tuple(cloud_facts.value("ack_service_roles"))
+OSS_ENDPOINTS = cloud_facts.value("oss_endpoints")
+_ID_PREFIXES = cloud_facts.value("resource_id_prefixes")
+# Ids that other inputs validate by shape (the chart's schema checks lb-* and acl-*): the real prefix.
 ID_SHAPES = {
-    "alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer": "lb-",
-    "alicloud:slb/acl:Acl": "acl-",
+    t: _ID_PREFIXES[t] for t in ("alicloud:slb/applicationLoadBalancer:ApplicationLoadBalancer", "alicloud:slb/acl:Acl")
 }
 # Ids the provider's own rules check by a shape without separators: ManagedKubernetes takes vSwitch ids matching
 # ^vsw-[a-z0-9]*$ (policy/alicloud_rules.json). The real prefix, then "sim" and the name's letters and digits.
-COMPACT_ID_SHAPES = {"alicloud:vpc/switch:Switch": "vsw-"}
+COMPACT_ID_SHAPES = {t: _ID_PREFIXES[t] for t in ("alicloud:vpc/switch:Switch",)}
 
 
 @dataclass(frozen=True)
@@ -115,8 +118,8 @@ class SimulatedCloud(pulumi.runtime.Mocks):
             return {"outputs": dict(found.values), "secretOutputNames": list(found.secret_names)}
         if typ == "alicloud:oss/bucket:Bucket":
             return {
-                "intranetEndpoint": f"oss-{self.region}-internal.aliyuncs.com",
-                "extranetEndpoint": f"oss-{self.region}.aliyuncs.com",
+                "intranetEndpoint": OSS_ENDPOINTS["internal"].format(region=self.region),
+                "extranetEndpoint": OSS_ENDPOINTS["public"].format(region=self.region),
                 "location": f"oss-{self.region}",
             }
         if typ == "alicloud:cs/managedKubernetes:ManagedKubernetes":

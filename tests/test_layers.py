@@ -212,3 +212,74 @@ def test_the_pure_layer_check_catches_a_module_that_reaches_up(tmp_path):
         "from stacks import region\npulumi.export('x', 1)\n"
     )
     assert impure(bad) == {"pulumi_alicloud", "components", "stacks", "export"}
+
+
+# The simulated cloud takes its facts from offline/cloud_facts.json and policy/alicloud_rules.json, never from the
+# program's tables in fleet/ (fleet.capacity, fleet.catalog, fleet.gpus, fleet.fc, fleet.eas, fleet.serving, ...):
+# a wrong table would then pass both the program and its "cloud". Checked for the two modules and everything of this
+# project they import, transitively.
+SIMULATED_CLOUD = ("offline/real_cloud.py", "offline/simulated_cloud.py")
+# Names the cloud may import from fleet: interface contracts, spelled alike on both sides because the cloud reads
+# them off what the program declares (which label marks a pool, which annotation names a role), not facts about a
+# service, so importing one cannot hide a wrong figure. None is imported today; a new one is added here on purpose.
+CLOUD_INTERFACE_NAMES = frozenset(
+    {
+        "fleet.serving.NODE_POOL_LABEL",
+        "fleet.serving.SERVING_NAMESPACE",
+        "fleet.serving.POD_IDENTITY_NAMESPACE_LABEL",
+        "fleet.serving.POD_IDENTITY_ROLE_ANNOTATION",
+    }
+)
+
+
+def fleet_imports(path: Path) -> set[str]:
+    """What a file imports from fleet, by full dotted name, less the allowed interface names."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if roots({a.name}) == {"fleet"})
+        elif isinstance(node, ast.ImportFrom) and node.module and roots({node.module}) == {"fleet"}:
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+    return found - CLOUD_INTERFACE_NAMES
+
+
+def project_closure(path: Path) -> list[Path]:
+    """The file and every module of this project outside fleet/ it imports, transitively."""
+    seen: list[Path] = []
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        for name in imported(current):
+            if roots({name}) == {"fleet"}:
+                continue
+            candidate = PROJECT_ROOT / (name.replace(".", "/") + ".py")
+            if candidate.is_file():
+                todo.append(candidate)
+    return seen
+
+
+@pytest.mark.parametrize("module", SIMULATED_CLOUD)
+def test_the_simulated_cloud_imports_none_of_the_programs_tables(module):
+    reached = {relative(p): sorted(fleet_imports(p)) for p in project_closure(PROJECT_ROOT / module)}
+    offending = {where: names for where, names in reached.items() if names}
+    assert not offending, (
+        f"{module} reaches the program's own tables through {offending}: take the fact from offline/cloud_facts.json"
+        " (with its source) and compare the program's table with it in tests/test_cloud_facts.py"
+    )
+
+
+def test_the_simulated_cloud_check_catches_a_table_import_and_allows_an_interface_name(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import fleet.capacity\nfrom fleet import gpus\nfrom fleet.serving import NODE_POOL_LABEL, SERVING_PORT\n"
+        "from fleet.catalog import BUILTIN_MODELS\n"
+    )
+    assert fleet_imports(bad) == {
+        "fleet.capacity",
+        "fleet.gpus",
+        "fleet.serving.SERVING_PORT",
+        "fleet.catalog.BUILTIN_MODELS",
+    }

@@ -126,9 +126,11 @@ def eas(config: dict, timeout: str = "60m") -> Registration:
 
 
 def cloud() -> RealCloud:
-    """A simulated region where llama3.2-1b's weights are synced."""
+    """A simulated region where llama3.2-1b's weights are synced (their manifest names the repository)."""
     region = RealCloud("us-east-1")
-    region.record(Registration(WEIGHTS_URN, real_cloud.WEIGHTS_TYPE, "w", {"model_id": "llama3.2-1b"}), "w-1")
+    manifest = json.dumps({"model": "llama3.2-1b", "hfRepo": "meta-llama/Llama-3.2-1B-Instruct"})
+    weights = {"model_id": "llama3.2-1b", "manifest": manifest}
+    region.record(Registration(WEIGHTS_URN, real_cloud.WEIGHTS_TYPE, "w", weights), "w-1")
     return region
 
 
@@ -137,9 +139,10 @@ def eas_config(**extra) -> dict:
     return {"containers": [{"env": env + extra.pop("env", [])}], **extra}
 
 
-@pytest.mark.parametrize("timeout", ["", "5m", "10m", "15m"])
+@pytest.mark.parametrize("timeout", ["", "5m", "10m", "15m", "16m"])
 def test_an_eas_create_shorter_than_provisioning_plus_the_model_load_is_refused(timeout):
-    with pytest.raises(CloudRefusal, match="custom_timeouts create of at least 16m"):
+    """10 minutes' provisioning, 300 s and 30 s per GiB of llama3.2-1b's 2.3 GiB fp16 weights: 969 s, so 17m."""
+    with pytest.raises(CloudRefusal, match="custom_timeouts create of at least 17m"):
         cloud().admit(eas(eas_config(), timeout))
 
 
@@ -181,13 +184,13 @@ def gpu_pool(labels=GPU_POOL_LABELS, min_size=1, enable=True) -> Registration:
     ids=["unlabelled", "unlisted"],
 )
 def test_a_gpu_pool_whose_driver_cannot_run_the_images_cuda_is_refused(labels):
-    with pytest.raises(CloudRefusal, match=f"CUDA {serving.SERVING_CUDA}"):
+    with pytest.raises(CloudRefusal, match=f"CUDA {real_cloud.serving_image_cuda()}"):
         RealCloud("us-east-1").admit(gpu_pool(labels))
 
 
 def test_a_listed_driver_below_the_cuda_major_releases_minimum_is_refused(monkeypatch):
     """CUDA 13.x needs the 580 branch even with minor version compatibility; ACK lists none (NVIDIA, Table 1)."""
-    monkeypatch.setattr(serving, "SERVING_CUDA", "13.0")
+    monkeypatch.setattr(real_cloud, "serving_image_cuda", lambda: real_cloud.vllm_cuda_of("vllm==0.33.0\n"))
     labels = [
         {"key": serving.NODE_POOL_LABEL, "value": "gpu"},
         {"key": serving.NVIDIA_DRIVER_LABEL, "value": "570.195.03"},
@@ -277,9 +280,22 @@ def test_an_unreadable_kubeconfig_is_refused_without_quoting_it():
 
 
 def test_a_serving_image_cuda_with_no_known_minimum_driver_is_refused_not_waved_through(monkeypatch):
-    monkeypatch.setattr(serving, "SERVING_CUDA", "14.0")
+    monkeypatch.setattr(real_cloud, "serving_image_cuda", lambda: "14.0")
     with pytest.raises(CloudRefusal, match="CUDA 14.0 has no known minimum driver"):
         RealCloud("us-east-1").admit(gpu_pool())
+
+
+@pytest.mark.parametrize("requirements", ["vllm==0.99.0\n", "torch==2.8.0\n", "vllm==0.11.0\nvllm==0.33.0\n"])
+def test_a_serving_image_whose_vllm_has_no_known_cuda_is_refused_not_waved_through(monkeypatch, requirements):
+    """The cloud reads which vLLM the image installs; one the facts give no CUDA generation for is not guessed."""
+    monkeypatch.setattr(real_cloud, "serving_image_cuda", lambda: real_cloud.vllm_cuda_of(requirements))
+    with pytest.raises(CloudRefusal, match="vLLM whose CUDA generation no fact here gives"):
+        RealCloud("us-east-1").admit(gpu_pool())
+
+
+def test_the_serving_image_runs_the_cuda_its_vllm_pin_needs():
+    """vllm 0.11.0 (torch 2.8.0, CUDA runtime 12.8.90, PyPI metadata) is what images/inference-server installs."""
+    assert real_cloud.serving_image_cuda() == "12.8"
 
 
 @pytest.mark.parametrize(
