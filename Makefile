@@ -43,10 +43,12 @@ prices: $(TEST_STAMP)
 ## test: lint, then the test suite under Pulumi mocks, on every core (pytest-xdist; ARGS="-n 0" runs it in one process)
 test: $(TEST_STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -n auto $(ARGS)
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 ## smoke: after `pulumi up`, ask every provider of a deployed router stack once, and say what to check
 ##   make smoke STACK=router   (needs the Pulumi CLI and the credentials; ARGS="--secrets-from-stack")

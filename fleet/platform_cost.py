@@ -389,8 +389,7 @@ def fleet_lines(costs: Sequence[Any]) -> list[str]:
         return []
     declared = total(v["declared"] for v in views)
     cheapest = [
-        v["platforms"][v["cheapest"]]["month"] if v["cheapest"] else Amount.unknown("a priced placement")
-        for v in views
+        v["platforms"][v["cheapest"]]["month"] if v["cheapest"] else Amount.unknown("a priced placement") for v in views
     ]
     return [
         f"Fleet at the expected volume: declared {declared.text()} a month; the cheapest residency-respecting"

@@ -236,9 +236,7 @@ def url_problems(pid: str, provider: Mapping[str, Any]) -> list[str]:
     internet."""
     found = []
     for key, url in router_reach.provider_urls(provider):
-        problem = (
-            urls.transport_problem(url) if provider.get("network") != "vpc" else urls.credential_problem(url)
-        )
+        problem = urls.transport_problem(url) if provider.get("network") != "vpc" else urls.credential_problem(url)
         if problem:
             found.append(f"provider '{pid}': {key} {url} {problem}")
     return found

@@ -56,16 +56,26 @@ app = modal.App(os.environ.get("COUNTERPART_APP", f"beacon-{MODEL}"))
 @modal.web_server(port=PORT, startup_timeout=15 * 60, requires_proxy_auth=True)
 def serve() -> None:
     command = [
-        "vllm", "serve", os.environ["HF_REPO"],
-        "--served-model-name", os.environ["SERVED_MODEL_NAME"],
-        "--host", "0.0.0.0",
-        "--port", str(PORT),
-        "--max-model-len", os.environ["MAX_MODEL_LEN"],
-        "--max-num-seqs", os.environ["MAX_NUM_SEQS"],
-        "--dtype", os.environ["DTYPE"],
+        "vllm",
+        "serve",
+        os.environ["HF_REPO"],
+        "--served-model-name",
+        os.environ["SERVED_MODEL_NAME"],
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(PORT),
+        "--max-model-len",
+        os.environ["MAX_MODEL_LEN"],
+        "--max-num-seqs",
+        os.environ["MAX_NUM_SEQS"],
+        "--dtype",
+        os.environ["DTYPE"],
         # The same weights and tokenizer as every other endpoint of this model.
-        "--revision", os.environ["REVISION"],
-        "--tokenizer-revision", os.environ["REVISION"],
+        "--revision",
+        os.environ["REVISION"],
+        "--tokenizer-revision",
+        os.environ["REVISION"],
     ]
     if not os.environ["REVISION"]:
         raise RuntimeError("COUNTERPART_REVISION was not set at deploy: refusing to serve an unpinned 'main'")

@@ -191,8 +191,7 @@ def _admit_by_provider_rules(registration: Registration, shown: Mapping[str, Any
     if broken:
         kind = registration.type.rsplit(":", 1)[-1]
         raise ProviderRuleRefusal(
-            f"the provider would refuse {kind} '{registration.name}' at preview: "
-            + "; ".join(str(v) for v in broken)
+            f"the provider would refuse {kind} '{registration.name}' at preview: " + "; ".join(str(v) for v in broken)
         )
 
 

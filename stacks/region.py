@@ -182,8 +182,10 @@ def declare_region(settings: RegionSettings) -> None:
     releases = {}
     # At minReplicasPerModel 0, KEDA's HTTP add-on starts a model on its first request (and the autoscaler a GPU
     # node for it); above it, replicas stay at the minimum.
-    if cluster is not None and not inference_chart.scales_to_zero(settings) and (
-        settings.scaling.max_replicas > settings.scaling.min_replicas
+    if (
+        cluster is not None
+        and not inference_chart.scales_to_zero(settings)
+        and (settings.scaling.max_replicas > settings.scaling.min_replicas)
     ):
         pulumi.log.warn(
             f"{settings.stack}: models on ACK stay at minReplicasPerModel ({settings.scaling.min_replicas}); pod"

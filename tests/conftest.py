@@ -71,9 +71,7 @@ def shared_synthesize(
     return copy.deepcopy(_SHARED[key])
 
 
-def shared_synthesis(
-    stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()
-) -> Synthesis:
+def shared_synthesis(stack: str, overrides: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()) -> Synthesis:
     """A shipped stack's synthesis (with overrides), computed once per session (shared_synthesize)."""
     config = with_overrides(load_stack_config(stack), overrides, remove)
     return shared_synthesize(stack, config.values, config.secret_keys)

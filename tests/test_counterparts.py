@@ -90,9 +90,7 @@ def test_the_modal_app_is_deployed_from_this_repository_with_a_source_hash_and_p
 
 
 def test_no_counterpart_secret_is_in_a_plain_input_or_output(synth):
-    result = settled_ok(
-        synth("us-east")
-    )
+    result = settled_ok(synth("us-east"))
     secrets = result.outputs["counterpartSecrets"]
     assert is_secret(secrets) and set(secrets.value) == {"US_EAST_MODAL_KEY", "US_EAST_MODAL_SECRET"}
     plain = json.dumps([masked(r.inputs) for r in result.resources]) + json.dumps(masked(result.outputs))

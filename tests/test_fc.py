@@ -205,8 +205,6 @@ def test_at_zero_replicas_the_gpu_pool_may_reach_zero_nodes_and_eas_scales_to_ze
 def test_a_licensed_mainland_region_may_serve_on_fc_and_passes_the_policy_pack(synth):
     from offline import policy_check
 
-    result = settled_ok(
-        synth("cn-beijing", overrides={**FC_ONLY, **FC_MODELS, "icpLicence": "京ICP备12345678号"})
-    )
+    result = settled_ok(synth("cn-beijing", overrides={**FC_ONLY, **FC_MODELS, "icpLicence": "京ICP备12345678号"}))
     assert len(result.of_type(FUNCTION)) == len(FC_MODELS["models"])
     assert not policy_check.mandatory(policy_check.check_synthesis(result))

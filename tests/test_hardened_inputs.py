@@ -29,8 +29,29 @@ def refused(stack: str, overrides: dict[str, Any]) -> list[str]:
 
 # --- 10: numbers are ASCII, finite and bounded; patterns match ASCII only ----------------------------------
 
-BAD_DECIMALS = ["1e308", "1e309", "nan", "NaN", "inf", "-inf", "Infinity", "٣", "１", "2.٥", "1_000", "-2", "+2",
-                "2\n", " 2", "0x10", "1e3", "", "2.0.0", "9" * 40, "3601"]
+BAD_DECIMALS = [
+    "1e308",
+    "1e309",
+    "nan",
+    "NaN",
+    "inf",
+    "-inf",
+    "Infinity",
+    "٣",
+    "１",
+    "2.٥",
+    "1_000",
+    "-2",
+    "+2",
+    "2\n",
+    " 2",
+    "0x10",
+    "1e3",
+    "",
+    "2.0.0",
+    "9" * 40,
+    "3601",
+]
 
 
 @pytest.mark.parametrize("text", BAD_DECIMALS)
@@ -115,7 +136,9 @@ def test_a_credential_url_in_a_stack_file_is_refused_like_a_plain_text_secret(tm
 
 
 def test_an_ordinary_mirror_url_is_accepted():
-    assert parse_settings(SCHEMA, "us-east", raw_for("us-east", {"pythonPackageIndex": "https://mirrors.aliyun.com/pypi/simple/"}))
+    assert parse_settings(
+        SCHEMA, "us-east", raw_for("us-east", {"pythonPackageIndex": "https://mirrors.aliyun.com/pypi/simple/"})
+    )
 
 
 # --- 11: stack files are read as the Pulumi CLI reads them (yaml.v3, YAML 1.2 core schema) ------------------

@@ -410,9 +410,7 @@ class RecordingEnviron(dict):
         ("alibaba_eas", "us-east", {"type": "bearer", "env": "US_EAST_EAS_LLAMA3_2_1B_TOKEN"}),
     ],
 )
-def test_a_config_naming_a_variable_that_is_not_the_providers_own_never_reads_or_sends_it(
-    scripted, kind, region, auth
-):
+def test_a_config_naming_a_variable_that_is_not_the_providers_own_never_reads_or_sends_it(scripted, kind, region, auth):
     server = scripted(lambda h: send(h, 200, completion()))
     entry = {**provider(server.base_url, region), "type": kind, "auth": auth, "timeout": 100}
     config = {**config_for({}), "providers": {"target": entry}}
@@ -528,7 +526,9 @@ def test_a_bad_command_line_is_a_one_line_usage_error(servers, tmp_path, capsys,
     _assert_one_line_usage_error(capsys)
 
 
-@pytest.mark.parametrize("trick", ["http://localhost:1@{host}/v1", "http://localhost:@{host}/v1", "http://x:y@{host}/v1"])
+@pytest.mark.parametrize(
+    "trick", ["http://localhost:1@{host}/v1", "http://localhost:@{host}/v1", "http://x:y@{host}/v1"]
+)
 def test_a_loopback_look_alike_with_user_info_is_refused_before_any_key_is_sent(servers, tmp_path, capsys, trick):
     # The host is what the URL parses to, not what it starts with: here the key would go to {host}.
     healthy = servers["healthy"]

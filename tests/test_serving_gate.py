@@ -21,9 +21,25 @@ from fleet import eas, serving
 from fleet.config_schema import PROJECT_ROOT
 
 KEY = "k3y-for-the-gate-0123456789"
-PATHS = ["/invocations", "/tokenize", "/detokenize", "/pooling", "/metrics", "/score", "/rerank", "/classify",
-         "/v1/chat/completions", "/v1/models", "/v2/embed", "/inference/v1/generate", "/", "/health/", "/health?x=1",
-         "/%2e%2e/v1/models", "/HEALTH"]
+PATHS = [
+    "/invocations",
+    "/tokenize",
+    "/detokenize",
+    "/pooling",
+    "/metrics",
+    "/score",
+    "/rerank",
+    "/classify",
+    "/v1/chat/completions",
+    "/v1/models",
+    "/v2/embed",
+    "/inference/v1/generate",
+    "/",
+    "/health/",
+    "/health?x=1",
+    "/%2e%2e/v1/models",
+    "/HEALTH",
+]
 
 
 def load_serve():

@@ -117,7 +117,7 @@ def test_the_pr_comment_compares_the_real_preview_with_the_offline_plan_through_
     assert steps.index(compare) > steps.index(pulumi_step(job("preview")))
     run = compare["run"]
     assert "pulumi preview" in run and "--json" in run and '> "real-preview/$STACK.json"' in run
-    assert "offline.plan --stack \"$STACK\" --json-only --out offline-plan" in run
+    assert 'offline.plan --stack "$STACK" --json-only --out offline-plan' in run
     assert "offline.plan_diff offline-plan real-preview" in run and "gh pr comment" in run
 
 

@@ -54,8 +54,18 @@ WHOLE_GPU_UTILIZATION = 0.90  # vLLM's own default, for a GPU of its own (EAS)
 UPSTREAM_PORT = 8100  # vLLM behind the gate, on loopback only; not 8080 or 9090, which EAS reserves
 MAX_REQUEST_BYTES = 16 << 20  # a chat request with a long prompt is well under this
 HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
-     "upgrade", "host", "content-length"}
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
 )
 
 
@@ -94,15 +104,25 @@ def command(environ: dict[str, str]) -> list[str]:
         raise SystemExit("serve.py: VLLM_API_KEY is not set; the endpoint would be open to anyone who reaches it")
     host, port = ("127.0.0.1", str(UPSTREAM_PORT)) if gated(environ) else ("0.0.0.0", environ.get("PORT", "8000"))
     args = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", environ["MODEL_DIR"],
-        "--served-model-name", environ["SERVED_MODEL_NAME"],
-        "--host", host,
-        "--port", port,
-        "--max-model-len", environ.get("MAX_MODEL_LEN", "4096"),
-        "--max-num-seqs", environ.get("MAX_NUM_SEQS", "8"),
-        "--dtype", environ.get("DTYPE", "auto"),
-        "--gpu-memory-utilization", str(gpu_memory_utilization(environ)),
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        environ["MODEL_DIR"],
+        "--served-model-name",
+        environ["SERVED_MODEL_NAME"],
+        "--host",
+        host,
+        "--port",
+        port,
+        "--max-model-len",
+        environ.get("MAX_MODEL_LEN", "4096"),
+        "--max-num-seqs",
+        environ.get("MAX_NUM_SEQS", "8"),
+        "--dtype",
+        environ.get("DTYPE", "auto"),
+        "--gpu-memory-utilization",
+        str(gpu_memory_utilization(environ)),
     ]
     if environ.get("QUANTIZATION"):
         args += ["--quantization", environ["QUANTIZATION"]]
