@@ -16,16 +16,18 @@ Alibaba's SDKs (requirements-dev.txt) are imported only here, never by the plan.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
-from fleet import credentials
+from fleet import credentials, urls
 from fleet.config_schema import PROJECT_ROOT
 
 # The BSS OpenAPI endpoint per account site (alibabacloud.com/help/doc-detail/91486.html).
@@ -53,6 +55,37 @@ def needs(outputs_by_stack: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, 
         for endpoint in (outputs.get("easEndpoints") or {}).values():
             found[("eas", region, endpoint["instanceType"])] = None
     return list(found)
+
+
+class _NoRedirectSession(requests.Session):
+    """The SDK's HTTP session, but refusing every redirect before it is followed: requests would resend the signed
+    request, the STS token's x-acs-security-token header included, to whatever host a Location names (the EAS
+    token reader avoids the SDK's transport for the same reason: providers/eas_token.py)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_redirects = 0  # resolve_redirects raises TooManyRedirects before sending anything on
+
+
+@contextlib.contextmanager
+def _no_redirects() -> Iterator[None]:
+    """The pricing SDKs (darabonba over requests) send through sessions that never follow a redirect."""
+    from darabonba import core
+
+    saved_class, saved_sessions = core.Session, dict(core.DaraCore._sessions)
+    core.Session, core.DaraCore._sessions = _NoRedirectSession, {}
+    try:
+        yield
+    finally:
+        core.Session, core.DaraCore._sessions = saved_class, saved_sessions
+
+
+def endpoint_problem(endpoint: str) -> str:
+    """An endpoint override is for a local stand-in only: the real endpoints are Alibaba's, over https."""
+    url = endpoint if "://" in endpoint else f"https://{endpoint}"
+    return (
+        "" if urls.is_loopback(url) else f"--bss-endpoint/--ecs-endpoint take a loopback stand-in only, got {endpoint}"
+    )
 
 
 def _config(keys: Any, endpoint: str, region: str) -> Any:
@@ -207,8 +240,13 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     configs = [load_stack_config(stack) for stack in (args.stack or shipped_stacks())]
     outputs = {config.stack: synthesis.outputs for config, synthesis in plan_stacks(configs) if synthesis.ok}
     today = datetime.date.today().isoformat()
+    refused = [problem for e in (args.bss_endpoint, args.ecs_endpoint) if e and (problem := endpoint_problem(e))]
+    if refused:
+        print(f"error: {refused[0]}", file=sys.stderr)
+        return 2
     try:
-        entries = fetch(needs(outputs), keys, args.site, args.bss_endpoint, args.ecs_endpoint, today)
+        with _no_redirects():
+            entries = fetch(needs(outputs), keys, args.site, args.bss_endpoint, args.ecs_endpoint, today)
     except PricesError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -212,3 +212,64 @@ def test_without_credentials_nothing_is_asked_and_nothing_changes(api, tmp_path,
     assert prices_fetch.main(_args(api, out), environ={}) == 0
     assert api.requests == [] and not out.exists()
     assert "no Alibaba Cloud credentials: nothing asked, nothing written" in capsys.readouterr().out
+
+
+def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys):
+    """A pricing API (or a proxy) that answers 302 to another host: the SDK would resend the signed request and
+    the STS token there; the command refuses it before anything reaches the other host."""
+    seen: list[str] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.headers.get("x-acs-security-token", "") + self.headers.get("Authorization", ""))
+            self.send_response(200)
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *_args) -> None:
+            return None
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_address[1]}/stolen")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *_args) -> None:
+            return None
+
+    bouncer = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=bouncer.serve_forever, daemon=True).start()
+    try:
+        where = f"http://127.0.0.1:{bouncer.server_address[1]}"
+        argv = [
+            "--stack",
+            "us-east",
+            "--out",
+            str(tmp_path / "p.yaml"),
+            "--bss-endpoint",
+            where,
+            "--ecs-endpoint",
+            where,
+        ]
+        environ = {**KEYS, "ALIBABA_CLOUD_SECURITY_TOKEN": "sts-token-value"}
+        assert prices_fetch.main(argv, environ=environ) == 1
+    finally:
+        bouncer.shutdown()
+        other.shutdown()
+    assert seen == [], "the credential reached the host the redirect named"
+    printed = capsys.readouterr()
+    assert "sts-token-value" not in printed.out + printed.err and "deployer-secret-value" not in printed.err
+
+
+def test_an_endpoint_override_is_for_a_loopback_stand_in_only(tmp_path, capsys):
+    argv = ["--stack", "us-east", "--out", str(tmp_path / "p.yaml"), "--ecs-endpoint", "http://pricing.example"]
+    assert prices_fetch.main(argv, environ=KEYS) == 2
+    assert "loopback stand-in only" in capsys.readouterr().err
