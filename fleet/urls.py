@@ -74,7 +74,10 @@ def credential_params(url: str) -> list[str]:
 
 
 def credential_problem(url: str) -> str:
-    """Why `url` carries a credential (user-info, or a credential-looking query parameter); '' when it does not."""
+    """Why `url` carries a credential (user-info, or a credential-looking query parameter); '' when it does not.
+    A URL that does not parse is refused as such: its host or port cannot be read, so nothing is sent to it."""
+    if _parts(url) is None:
+        return "is not a valid URL (its host or port cannot be read)"
     if has_user_info(url):
         return "embeds user-info (user:password@ before the host), a credential in the URL"
     params = credential_params(url)

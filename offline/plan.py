@@ -247,7 +247,12 @@ def plan_stacks(configs: Iterable[StackConfig], fleet: str | None = None) -> lis
 
 def _load(stack: str, fleet: str | None) -> StackConfig:
     """A stack's config from the default fleet's file at the project root, or from fleets/<fleet>/."""
-    return load_stack_config(stack) if fleet is None else load_stack_config(stack, stack_file(stack, fleet=fleet))
+    # The fleet goes along, so an unknown stack is named with the fleet's own stacks, not the default fleet's.
+    return (
+        load_stack_config(stack)
+        if fleet is None
+        else load_stack_config(stack, stack_file(stack, fleet=fleet), fleet=fleet)
+    )
 
 
 def _role(config: StackConfig) -> str:

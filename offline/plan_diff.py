@@ -157,8 +157,8 @@ def plan_from_preview(digest: dict[str, Any], fallback_stack: str) -> dict[str, 
                 "inputs": {k: v for k, v in (state.get("inputs") or {}).items() if k != "__defaults"},
             }
         )
-    diagnostics = digest.get("diagnostics") or []
-    errors = [str(d.get("message", "")).strip() for d in diagnostics if d.get("severity") == "error"]
+    diagnostics = [d for d in digest.get("diagnostics") or [] if isinstance(d, dict)]
+    errors = [_said(d) for d in diagnostics if d.get("severity") == "error"]
     return {
         "format": PLAN_FORMAT,
         "source": "pulumi preview --json",
@@ -168,10 +168,21 @@ def plan_from_preview(digest: dict[str, Any], fallback_stack: str) -> dict[str, 
         "config": dict(sorted((digest.get("config") or {}).items())),
         "resources": sorted(resources, key=lambda r: (r["parent"], r["name"], r["type"])),
         "outputs": outputs,
-        "warnings": sorted(str(d.get("message", "")).strip() for d in diagnostics if d.get("severity") == "warning"),
+        "warnings": sorted(_said(d) for d in diagnostics if d.get("severity") == "warning"),
         "policies": {"violations": []},
         "cost": None,
     }
+
+
+# A real preview's messages come from the cloud and reach a PR comment: bounded, and scrubbed of anything shaped
+# like a credential and of terminal control characters.
+MAX_MESSAGE_CHARS = 2000
+
+
+def _said(diagnostic: Mapping[str, Any]) -> str:
+    text = credentials.redact(str(diagnostic.get("message", "")).strip())
+    shown = "".join(c if c in "\n\t" or (c.isprintable() and not 0x202A <= ord(c) <= 0x202E) else "?" for c in text)
+    return shown if len(shown) <= MAX_MESSAGE_CHARS else shown[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 def _urn_name(urn: str) -> str:

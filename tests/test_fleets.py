@@ -73,11 +73,12 @@ def test_the_fleets_yearly_cost_is_a_known_figure_and_the_readme_states_it(fleet
     year, _missing = fleets.year_at_expected_volume(result)
     assert year > 0, "no part of the fleet's cost is known"
     row = fleets.fleet_row(result)
-    assert f"${year:,.0f}" in row
     readme = fleets.README.read_text(encoding="utf-8")
     if fleets.recorded_stacks(readme).get(fleet) != sorted(result.documents):
-        # A user added or removed a stack (as the README says to): the table is theirs to regenerate.
-        pytest.skip(f"fleet {fleet} has other stacks than README.md's table was made from; run `make fleets`")
+        # Only the default fleet changes by the README's own recipe (a region added at the project root): its row
+        # is then the user's to regenerate. An example fleet's folder changes only by editing it: a stale row fails.
+        assert fleet == "default", f"fleet {fleet}'s stacks are not the ones README.md's table was made from"
+        pytest.skip("the default fleet has other stacks than README.md's table was made from; run `make fleets`")
     assert row in readme, f"README.md's row for fleet {fleet} is not what its plan says; run `make fleets`:\n{row}"
 
 
@@ -250,3 +251,11 @@ def test_the_stack_list_needs_nothing_but_the_standard_library_and_pyyaml():
     roots = {m.split(".")[0] for m in out.stdout.split() if "cython" not in m}  # libyaml's binding loads Cython's
     assert roots <= {"offline", "fleet", "yaml", "_yaml"}, roots
     assert {m for m in out.stdout.split() if m.startswith("fleet.")} <= {"fleet.kinds"}
+
+
+def test_an_unknown_stack_of_a_fleet_is_named_with_that_fleets_own_stacks(capsys):
+    from offline.plan import main as plan_main
+
+    assert plan_main(["--fleet", "mvp", "--stack", "router", "--json-only"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown stack 'router' in fleet mvp" in error and "mvp-router" in error and "cn-beijing" not in error

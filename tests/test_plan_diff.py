@@ -360,3 +360,13 @@ def test_a_preview_that_failed_is_the_stacks_failure_and_another_document_is_ref
     (tmp_path / "notes.json").write_text(json.dumps({"resources": []}))
     with pytest.raises(ValueError, match="plan, nor the output of `pulumi preview --json`"):
         plan_diff.load_plans(tmp_path)
+
+
+def test_a_real_previews_messages_reach_the_diff_scrubbed_and_bounded(tmp_path):
+    # A provider error may quote request details; the cloud's text is untrusted and goes into a PR comment.
+    echoed = "error: 403 for ak LTAI5tQ9xZyw8AbCdEfGh12 with header x-acs-security-token: \x1b[2Jabc " + "x" * 5000
+    failed = {"steps": [], "diagnostics": [{"message": echoed, "severity": "error"}]}
+    (tmp_path / "cn-beijing.json").write_text(json.dumps(failed))
+    error = plan_diff.load_plans(tmp_path)["cn-beijing"]["error"]
+    assert "LTAI5tQ9xZyw8AbCdEfGh12" not in error and "\x1b" not in error
+    assert len(error) <= plan_diff.MAX_MESSAGE_CHARS and error.startswith("error: 403")

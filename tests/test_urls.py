@@ -55,3 +55,9 @@ def test_plain_http_is_only_for_loopback():
     assert urls.transport_problem("http://127.0.0.1:9/v1") == ""
     assert "plain http" in urls.transport_problem("http://api.example/v1")
     assert "user-info" in urls.transport_problem("http://localhost:1@api.example/v1")
+
+
+@pytest.mark.parametrize("url", ["https://h:99999/v1", "https://[::1/v1"])
+def test_a_url_that_does_not_parse_is_named_as_such_not_as_user_info(url):
+    assert urls.credential_problem(url) == "is not a valid URL (its host or port cannot be read)"
+    assert not urls.is_loopback(url)
