@@ -268,3 +268,19 @@ def test_a_model_server_still_loading_makes_the_probe_fail_cleanly():
     finally:
         front.shutdown()
         front.server_close()
+
+
+def test_a_client_that_never_finishes_its_request_is_cut_off(gate, monkeypatch):
+    # Behind FC's anonymous trigger anyone may connect; one that trickles its request must not hold a thread.
+    import socket
+    import time
+
+    assert isinstance(serve._GateHandler.timeout, (int, float)) and 0 < serve._GateHandler.timeout <= 60
+    monkeypatch.setattr(serve._GateHandler, "timeout", 0.2)  # the same mechanism, quicker
+    front, upstream = gate
+    with socket.create_connection(("127.0.0.1", front.server_port), timeout=5) as client:
+        client.sendall(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n")  # and never the blank line that ends it
+        started = time.monotonic()
+        assert client.recv(1024) == b""  # the gate closed the connection
+        assert time.monotonic() - started < 3
+    assert upstream.seen == []

@@ -146,6 +146,9 @@ class _GateHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"  # one request per connection; a streamed answer ends when the connection does
     server_version = "gate"
     sys_version = ""
+    # StreamRequestHandler puts this on the socket: a client that sends its request a byte at a time (before any
+    # key is checked, behind FC's anonymous trigger) is cut off instead of holding a thread for good.
+    timeout = 30
 
     def log_message(self, *_args: object) -> None:
         return None  # request lines may carry prompts; vLLM logs what it serves
