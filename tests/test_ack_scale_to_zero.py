@@ -57,11 +57,20 @@ def test_ack_is_priced_as_a_scale_to_zero_platform_with_idle_and_cold_start_seco
     assert "ack" in view["platforms"] and "parked" not in view["platforms"]["ack"]["coldStart"]
     seen = platform_cost.idle_and_cold(pool, view["requestsPerMonth"])
     assert seen["idleSeconds"] > 0.9 * cost.HOURS_PER_MONTH * 3600
-    assert view["platforms"]["ack"]["usage"].usd > view["platforms"]["eas"]["usage"].usd
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)
-def test_the_default_failover_order_puts_eas_before_ack_which_costs_more_at_beacons_volume(synth, stack):
-    view = cost.region_cost(settled_ok(synth(stack)).outputs, SHIPPED).workload
+def test_the_default_failover_order_puts_eas_before_ack_whose_woken_pool_never_empties_at_beacons_volume(
+    synth, stack
+):
+    # EAS instances have no list price (only an upper bound), so which platform costs less is not known; what is
+    # known is that at Beacon's volume ACK's woken GPU nodes bill the whole month (its idle window outlasts the gap
+    # between requests), so ACK is not the default first choice.
+    region = cost.region_cost(settled_ok(synth(stack)).outputs, SHIPPED)
+    view = region.workload
     assert view["primary"] == "eas"
-    assert view["platforms"]["eas"]["month"].usd < view["platforms"]["ack"]["month"].usd
+    (pool,) = [line for line in region.lines if line.provider == "ack" and line.what.startswith("GPU node pool")]
+    mean_gap = cost.HOURS_PER_MONTH * 3600 / view["requestsPerMonth"]
+    assert pool.idle_window > 10 * mean_gap
+    ack_month, ack_ceiling = view["platforms"]["ack"]["month"], pool.month_max
+    assert ack_month.usd >= 0.9 * ack_ceiling.usd  # at the expected volume, ACK costs about its nodes at maximum
