@@ -60,9 +60,7 @@ def test_ack_is_priced_as_a_scale_to_zero_platform_with_idle_and_cold_start_seco
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)
-def test_the_default_failover_order_puts_eas_before_ack_whose_woken_pool_never_empties_at_beacons_volume(
-    synth, stack
-):
+def test_the_default_failover_order_puts_eas_before_ack_whose_woken_pool_never_empties_at_beacons_volume(synth, stack):
     # EAS instances have no list price (only an upper bound), so which platform costs less is not known; what is
     # known is that at Beacon's volume ACK's woken GPU nodes bill the whole month (its idle window outlasts the gap
     # between requests), so ACK is not the default first choice.
