@@ -27,6 +27,13 @@ from fleet import inference_chart, serving
 RELEASE_MARGIN_SECONDS = serving.IMAGE_PULL_SECONDS  # image pull and load-balancer set-up, on top of the startup budget
 
 
+# Pulumi waits, before the release that depends on the account, until the credential helper has patched it with
+# its pull secret: pulumi-kubernetes' await annotations ("pulumi.com/waitFor" with a JSONPath, and
+# "pulumi.com/timeoutSeconds"; pulumi-kubernetes 4.18 and later, CHANGELOG). Without the wait, Pulumi creates the
+# account and installs the release at once, and a pod admitted before the patch keeps no pull secret.
+PULL_SECRET_WAIT = {"pulumi.com/waitFor": "jsonpath={.imagePullSecrets[0].name}", "pulumi.com/timeoutSeconds": "600"}
+
+
 @dataclass(frozen=True)
 class InferenceReleaseArgs:
     release_name: str
@@ -128,7 +135,10 @@ class InferenceRelease(pulumi.ComponentResource):
                 "name": args.service_account_name,
                 "namespace": args.namespace,
                 # ack-pod-identity-webhook injects credentials for this RAM role (RRSA) into the pods.
-                "annotations": {serving.POD_IDENTITY_ROLE_ANNOTATION: str(args.values["serviceAccount"]["roleName"])},
+                "annotations": {
+                    serving.POD_IDENTITY_ROLE_ANNOTATION: str(args.values["serviceAccount"]["roleName"]),
+                    **PULL_SECRET_WAIT,
+                },
             },
             automount_service_account_token=False,
             opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(args.service_account_after)),

@@ -856,6 +856,16 @@ def _check_vllm_startup(reg: Registration, values: Mapping[str, Any]) -> None:
         )
 
 
+# pulumi-kubernetes' await annotation: the resource is ready only once the JSONPath matches (4.18 and later).
+PULUMI_WAIT_FOR = "pulumi.com/waitFor"
+PULUMI_WAIT_SOURCE = "pulumi-kubernetes CHANGELOG 4.18: pulumi.com/waitFor await annotations with JSONPath"
+
+
+def _waits_for_pull_secret(account: Registration) -> bool:
+    annotations = (account.inputs.get("metadata") or {}).get("annotations") or {}
+    return str(annotations.get(PULUMI_WAIT_FOR, "")).replace(" ", "").startswith("jsonpath={.imagePullSecrets")
+
+
 def _check_release_service_account(cloud: RealCloud, reg: Registration, values: Mapping[str, Any]) -> None:
     """A pod pulling a private ACR image gets the helper's pull secret only if its service account was patched
     before the pod was admitted: the account must exist, and the helper serve it, before the release starts."""
@@ -873,6 +883,14 @@ def _check_release_service_account(cloud: RealCloud, reg: Registration, values: 
         and (sa.inputs.get("metadata") or {}).get("namespace") == namespace
     ]
     ready = [sa for sa in declared if sa.urn in waits_for and helpers & cloud.closure(sa)]
+    waited = [sa for sa in ready if _waits_for_pull_secret(sa)]
+    if ready and not waited and not account.get("create", True):
+        raise CloudRefusal(
+            f"the real cloud may leave release '{reg.name}' in ImagePullBackOff: its pods' service account"
+            f" {account.get('name') or '?'} is declared after the credential helper, but nothing waits for the"
+            " helper to patch it, so the first pods can be admitted before the patch and keep no pull secret;"
+            f" annotate the account {PULUMI_WAIT_FOR}: jsonpath={{.imagePullSecrets[0].name}} ({PULUMI_WAIT_SOURCE})"
+        )
     if account.get("create", True) or not ready:
         how = "by the release itself" if account.get("create", True) else "out of order"
         raise CloudRefusal(

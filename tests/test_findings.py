@@ -181,7 +181,18 @@ def test_serving_pods_run_as_a_service_account_declared_after_the_credential_hel
         assert releases, stack
         for release in releases:
             assert release.inputs["values"]["serviceAccount"]["create"] is False
-        assert result.of_type(real_cloud.SERVICE_ACCOUNT_TYPE), stack
+        accounts = result.of_type(real_cloud.SERVICE_ACCOUNT_TYPE)
+        assert accounts, stack
+        # Pulumi holds the release until the credential helper has patched the account with its pull secret.
+        assert all(real_cloud._waits_for_pull_secret(account) for account in accounts), stack
+
+
+def test_a_release_that_does_not_wait_for_the_pull_secret_fails_the_plan(synth, monkeypatch):
+    from components import inference_release
+
+    monkeypatch.setattr(inference_release, "PULL_SECRET_WAIT", {})
+    result = synth("ap-southeast", overrides={"minReplicasPerModel": 1})
+    assert not result.ok and "nothing waits for the helper to patch it" in result.error
 
 
 # --- 6. EAS's export --------------------------------------------------------------------------------------------

@@ -196,7 +196,7 @@ def test_weights_are_mounted_read_only_from_the_regions_bucket_through_rrsa(regi
         for a in result.of_type("kubernetes:core/v1:ServiceAccount")
         if a.inputs["metadata"]["name"] == pod["serviceAccountName"]
     ]
-    assert account["metadata"]["annotations"] == {"pod-identity.alibabacloud.com/role-name": "beacon-us-east-serving"}
+    assert account["metadata"]["annotations"]["pod-identity.alibabacloud.com/role-name"] == "beacon-us-east-serving"
     assert account["metadata"]["namespace"] == serving.SERVING_NAMESPACE
     # The role trusts exactly this service account and the CSI driver's ossfs pods.
     assert f"system:serviceaccount:beacon-serving:{account['metadata']['name']}" in subjects
