@@ -10,12 +10,11 @@ reads it to know what to implement before a fleet that needs the version is depl
 
 from __future__ import annotations
 
-import argparse
-import re
 import sys
 
 from fleet import kinds, router_contract
 from fleet.config_schema import PROJECT_ROOT
+from offline import generated_docs
 
 OUTPUT = PROJECT_ROOT / "docs" / "router-config.md"
 MARKER = "contract"
@@ -68,29 +67,11 @@ def section() -> list[str]:
 
 
 def render(text: str) -> str:
-    pattern = re.compile(rf"(<!-- generated: {MARKER} .*?-->\n)(.*?)(<!-- end generated: {MARKER} -->)", re.DOTALL)
-    if not pattern.search(text):
-        raise ValueError(f"{OUTPUT.name} has no generated {MARKER!r} section (its markers are missing)")
-    return pattern.sub(lambda match: match.group(1) + "\n".join(section()) + "\n" + match.group(3), text)
+    return generated_docs.replace(text, MARKER, section(), OUTPUT.name)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.contract_docs", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when the committed section is stale")
-    args = parser.parse_args(argv)
-    committed = OUTPUT.read_text(encoding="utf-8")
-    try:
-        current = render(committed)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if args.check:
-        if current != committed:
-            print(f"{OUTPUT} is stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(current, encoding="utf-8")
-    return 0
+    return generated_docs.command(argv, "python -m offline.contract_docs", __doc__.splitlines()[0], OUTPUT, render)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,12 @@ Each table sits between `<!-- generated: NAME ... -->` and `<!-- end generated: 
 
 from __future__ import annotations
 
-import argparse
-import re
 import sys
 from collections.abc import Callable
 
 from fleet.catalog import BUILTIN_MODELS
 from fleet.config_schema import PROJECT_ROOT
+from offline import generated_docs
 
 OUTPUT = PROJECT_ROOT / "docs" / "models.md"
 
@@ -47,32 +46,12 @@ TABLES: dict[str, Callable[[], list[str]]] = {"catalog": catalog_table, "pins": 
 def render(text: str) -> str:
     """The page with every generated table replaced by what the catalog says now."""
     for name, table in TABLES.items():
-        pattern = re.compile(
-            rf"(<!-- generated: {name} .*?-->\n)(.*?)(<!-- end generated: {name} -->)", flags=re.DOTALL
-        )
-        if not pattern.search(text):
-            raise ValueError(f"{OUTPUT.name} has no generated {name!r} table (its markers are missing)")
-        text = pattern.sub(lambda match, t=table: match.group(1) + "\n".join(t()) + "\n" + match.group(3), text)
+        text = generated_docs.replace(text, name, table(), OUTPUT.name)
     return text
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m offline.model_docs", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 when docs/models.md is not current")
-    args = parser.parse_args(argv)
-    committed = OUTPUT.read_text(encoding="utf-8")
-    try:
-        current = render(committed)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if args.check:
-        if current != committed:
-            print(f"{OUTPUT} is stale: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    OUTPUT.write_text(current, encoding="utf-8")
-    return 0
+    return generated_docs.command(argv, "python -m offline.model_docs", __doc__.splitlines()[0], OUTPUT, render)
 
 
 if __name__ == "__main__":
