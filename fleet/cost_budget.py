@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from fleet import kinds
 from fleet.prices import Amount, PriceTable, total
 from fleet.residency import is_mainland_region
 
@@ -234,7 +235,7 @@ def budget_json(cost: Any) -> dict[str, Any] | None:
     return {**view, "year": view["year"].as_json(), "ceilingYear": view["ceilingYear"].as_json()}
 
 
-DEDICATED = ("ack", "eas")  # a GPU node or an EAS instance: paid by the hour whether busy or not
+DEDICATED = tuple(k.platform for k in kinds.KINDS if k.dedicated)  # paid by the hour whether busy or not
 
 
 def break_even(lines: Sequence[Any], platforms: Mapping[str, Any], requests: int) -> dict[str, Any]:

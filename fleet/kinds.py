@@ -47,6 +47,9 @@ class Kind:
     host_suffix: str = ""  # the host every endpoint of a counterpart lives under
     # The Alibaba resource types that expose it to the internet (the policy pack's ICP check covers each).
     public_endpoint_types: tuple[str, ...] = ()
+    # Billed by the hour per node or instance, busy or not, while one runs (an ACK GPU node, an EAS instance); the
+    # cost view says at what volume one of it all month beats the serverless kinds.
+    dedicated: bool = False
 
     def env_names(self, router_region: str, model_id: str) -> tuple[str, ...]:
         """The environment variables holding this kind's credentials for one model of one router region."""
@@ -76,6 +79,7 @@ def env_name(router_region: str, *parts: str) -> str:
 KINDS: tuple[Kind, ...] = (
     Kind(
         platform="ack",
+        dedicated=True,
         router_type="ack",
         title="ACK",
         failover_step="ack",
@@ -103,6 +107,7 @@ KINDS: tuple[Kind, ...] = (
     ),
     Kind(
         platform="eas",
+        dedicated=True,
         router_type="alibaba_eas",
         title="PAI-EAS",
         failover_step="eas",

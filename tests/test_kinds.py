@@ -9,7 +9,17 @@ from typing import Any
 
 import pytest
 
-from fleet import config_schema, cost, counterparts, kinds, platform_cost, router_config, router_entry, router_trust
+from fleet import (
+    config_schema,
+    cost,
+    cost_budget,
+    counterparts,
+    kinds,
+    platform_cost,
+    router_config,
+    router_entry,
+    router_trust,
+)
 from fleet.settings import limits
 from fleet.settings.models import FAILOVER_STEPS, PLATFORMS
 from policy import beacon_policies
@@ -142,6 +152,9 @@ def test_cost_groups_and_orders_each_kind(kind):
     platforms = {kind.platform: {}}
     assert list(platform_cost._steps([kind.failover_step], platforms)) == [kind.platform]
     assert (kind.platform in cost.PRICED_COUNTERPARTS) is kind.counterpart
+    # A dedicated kind runs on nodes or instances the region's own account pays for by the hour.
+    assert (kind.platform in cost_budget.DEDICATED) is kind.dedicated
+    assert not kind.dedicated or (kind.on_alibaba and kind.provisioned)
 
 
 @pytest.mark.parametrize("kind", kinds.KINDS, ids=IDS)
