@@ -36,22 +36,22 @@ SECRET_KEYS = {
 # region stacks unless it is named below. A stack that sets a key of the other kind is refused (fleet/settings/
 # typed.check_scope), since it would be silently ignored; docs/configuration.md shows each key's scope.
 Scope = Literal["region", "router", "every"]
-ROUTER_KEYS = frozenset(
-    {
-        "regionStacks",
-        "routerPublishTargets",
-        "routerNamespace",
-        "routerKubernetesRegionStack",
-        "routerAcceptsSchemaVersion",
-        "routerKubeconfig",
-        "railwayApiUrl",
-        "railwayProjectId",
-        "railwayEnvironmentId",
-        "railwayServiceId",
-        "railwayTokenType",
-        "railwayToken",
-    }
+# In the order docs/configuration.md lists them.
+ROUTER_KEY_ORDER = (
+    "regionStacks",
+    "routerPublishTargets",
+    "routerNamespace",
+    "routerKubernetesRegionStack",
+    "routerAcceptsSchemaVersion",
+    "routerKubeconfig",
+    "railwayApiUrl",
+    "railwayProjectId",
+    "railwayEnvironmentId",
+    "railwayServiceId",
+    "railwayTokenType",
+    "railwayToken",
 )
+ROUTER_KEYS = frozenset(ROUTER_KEY_ORDER)
 EVERY_STACK_KEYS = frozenset({"stackRole"})
 
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fleet.config_schema import PROJECT_ROOT, ProjectSchema, load_project_schema
+from fleet.config_schema import PROJECT_ROOT, ROUTER_KEY_ORDER, ProjectSchema, load_project_schema
 
 OUTPUT = PROJECT_ROOT / "docs" / "configuration.md"
 
@@ -147,20 +147,7 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Router stack",
         "Keys only the router stack (`stackRole: router`) reads ([router-config.md](router-config.md)).",
-        (
-            "regionStacks",
-            "routerPublishTargets",
-            "routerNamespace",
-            "routerKubernetesRegionStack",
-            "routerAcceptsSchemaVersion",
-            "routerKubeconfig",
-            "railwayApiUrl",
-            "railwayProjectId",
-            "railwayEnvironmentId",
-            "railwayServiceId",
-            "railwayTokenType",
-            "railwayToken",
-        ),
+        ROUTER_KEY_ORDER,  # the router's keys are listed once, where their scope is declared
     ),
 )
 
