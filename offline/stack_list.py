@@ -27,6 +27,8 @@ import yaml
 from fleet.kinds import BY_PLATFORM
 
 ROOT = Path(__file__).resolve().parent.parent
+# libyaml's parser where PyYAML has it (its wheels do): the same documents as SafeLoader's, in a tenth of the time.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # The project root holds the default fleet; each example fleet is a folder of stack files under fleets/.
 FLEETS_DIR = "fleets"
 DEFAULT_FLEET = "default"
@@ -44,7 +46,7 @@ def fleet_dir(fleet: str | None = None, root: Path = ROOT) -> Path:
 
 def stack_lists(root: Path = ROOT, fleet: str | None = None) -> dict[str, list[str]]:
     # The project file is at the project root, also for a fleet whose stack files are in fleets/<fleet>/.
-    project_file = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8")) or {}
+    project_file = yaml.load((root / "Pulumi.yaml").read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
     project = project_file["name"]
     default_platforms = ((project_file.get("config") or {}).get("servingPlatforms") or {}).get("default", [])
     root = fleet_dir(fleet, root)
@@ -53,7 +55,7 @@ def stack_lists(root: Path = ROOT, fleet: str | None = None) -> dict[str, list[s
     for path in sorted(root.glob("Pulumi.*.yaml")):
         stack = path.name[len("Pulumi.") : -len(".yaml")]
         try:
-            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            document = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER) or {}
         except yaml.YAMLError:
             document = {}  # listed as a region; the plan reports what is wrong with the file
         config = document.get("config") if isinstance(document, dict) else None
