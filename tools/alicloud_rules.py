@@ -5,8 +5,9 @@ type the program can declare, read from the provider's Go source with Go's own p
         --ref v1.289.0 --survey v1.285.0 v1.288.0 [--out policy/alicloud_rules.json] [--check]
 
 `--provider` is a checkout of the provider, or a bare git directory (as `fetch` brings it) with `--ref`: the
-ref's `alicloud/` package is exported to a temporary directory. The provider's source is never written here;
-the data file holds facts (names, types, ranges, allowed values and the file:line stating each).
+ref's `alicloud/` package goes from `git archive` straight into tfschema, never onto disk (tools/tfschema is
+built once per run, and reads only the files the named resources need). The provider's source is never written
+here; the data file holds facts (names, types, ranges, allowed values and the file:line stating each).
 
 Each Pulumi type is tied to its Terraform resource in TOKENS; the bridge names each Pulumi input after its
 Terraform field, and the SDK's generated code (`@pulumi.getter(name="timeoutSeconds")` over `def
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import keyword
 import os
@@ -101,11 +103,10 @@ class SdkTypes:
         self.top = ""  # the resource's own input class (`KubernetesAddonInitArgs` where the name is taken)
         found: dict[str, ast.ClassDef] = {}
         for path in (sdk_root() / module / "_inputs.py", sdk_root() / module / resource_file):
-            for node in ast.parse(path.read_text()).body:
-                if isinstance(node, ast.ClassDef) and node.name.endswith("Args"):
-                    found[node.name] = node
-                    if path.name == resource_file:
-                        self.top = node.name
+            for node in _arg_classes(path):
+                found[node.name] = node
+                if path.name == resource_file:
+                    self.top = node.name
         for name, node in found.items():
             self.classes[name] = dict(self._properties(node, found))
 
@@ -131,6 +132,18 @@ class SdkTypes:
                 yield item.name, (pulumi_name, nested[0] if nested else None)
 
 
+@functools.cache
+def _arg_classes(path: Path) -> list[ast.ClassDef]:
+    """The input classes a file of the SDK defines, in order; a module's _inputs.py is read once per run."""
+    return [n for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef) and n.name.endswith("Args")]
+
+
+@functools.cache
+def sdk_types(module: str, resource_file: str) -> SdkTypes:
+    """The SDK's input classes of one resource, read once per run: the same SDK is compared with every ref."""
+    return SdkTypes(module, resource_file)
+
+
 def _names_in(annotation: ast.AST | None) -> list[str]:
     """Class names an annotation refers to, quoted forward references included."""
     found = []
@@ -145,28 +158,46 @@ def _names_in(annotation: ast.AST | None) -> list[str]:
 # --- the provider's facts -------------------------------------------------------------------------------------
 
 
-def provider_schemas(checkout: Path, names: list[str], allow_missing: bool = False) -> dict[str, Any]:
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
-    with tempfile.TemporaryDirectory() as build:
-        binary = Path(build) / "tfschema"
-        subprocess.run(["go", "build", "-o", str(binary), "."], cwd=TFSCHEMA, env=env, check=True)
-        flags = ["-allow-missing"] if allow_missing else []
-        done = subprocess.run([str(binary), *flags, str(checkout), *names], capture_output=True, text=True, env=env)
+GO_ENV = {"GOFLAGS": "-mod=mod", "GOPROXY": "off", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+
+
+def built_tfschema(into: Path) -> Path:
+    """tools/tfschema built into a directory, once per run (every ref read uses the same binary)."""
+    binary = into / "tfschema"
+    subprocess.run(["go", "build", "-o", str(binary), "."], cwd=TFSCHEMA, env={**os.environ, **GO_ENV}, check=True)
+    return binary
+
+
+def provider_schemas(
+    binary: Path, provider: Path, ref: str | None, names: list[str], allow_missing: bool = False
+) -> dict[str, Any]:
+    """What tfschema reads of the named resources: from a checkout, or (with a ref) from a bare git directory,
+    whose `alicloud/` package at that ref goes from `git archive` straight into tfschema, never onto disk."""
+    command = [str(binary), *(["-allow-missing"] if allow_missing else []), "-" if ref else str(provider), *names]
+    env = {**os.environ, **GO_ENV}
+    if ref is None:
+        done = subprocess.run(command, capture_output=True, text=True, env=env)
+    else:
+        # Only what tfschema reads: the package's own .go files, not its tests (half of its 50 MB).
+        paths = [":(glob)alicloud/*.go", ":(glob,exclude)alicloud/*_test.go"]
+        archive = subprocess.Popen(
+            ["git", f"--git-dir={provider}", "archive", ref, "--", *paths], stdout=subprocess.PIPE
+        )
+        try:
+            done = subprocess.run(command, stdin=archive.stdout, capture_output=True, text=True, env=env)
+        finally:
+            archive.stdout.close()
+            if archive.wait() != 0:
+                raise SystemExit(f"git archive {ref} failed (exit {archive.returncode})")
     if done.returncode != 0:
         raise SystemExit(f"tfschema failed: {done.stderr.strip()}")
     return json.loads(done.stdout)
 
 
-def exported(git_dir: Path, ref: str, into: Path) -> str:
-    """Export the ref's `alicloud/` package into a directory; the ref's commit id."""
-    commit = subprocess.run(
+def commit_of(git_dir: Path, ref: str) -> str:
+    return subprocess.run(
         ["git", f"--git-dir={git_dir}", "rev-parse", f"{ref}^{{commit}}"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    archive = subprocess.run(
-        ["git", f"--git-dir={git_dir}", "archive", commit, "alicloud"], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return commit
 
 
 def joined(
@@ -225,8 +256,10 @@ def _note_unreadable(rule: Mapping[str, Any], token: str, path: str, report: dic
         _note_unreadable(inner, token, path, report)
 
 
-def build(checkout: Path, allow_missing: bool = False) -> tuple[dict[str, Any], dict[str, list]]:
-    schemas = provider_schemas(checkout, sorted({tf for tf, _ in TOKENS.values()}), allow_missing)
+def build(
+    binary: Path, provider: Path, ref: str | None = None, allow_missing: bool = False
+) -> tuple[dict[str, Any], dict[str, list]]:
+    schemas = provider_schemas(binary, provider, ref, sorted({tf for tf, _ in TOKENS.values()}), allow_missing)
     resources: dict[str, Any] = {}
     report: dict[str, list] = {"notInSdk": [], "notInProvider": [], "unreadable": [], "missingTypes": []}
     for token, (tf_name, mapping) in sorted(TOKENS.items()):
@@ -234,7 +267,7 @@ def build(checkout: Path, allow_missing: bool = False) -> tuple[dict[str, Any], 
             report["missingTypes"].append(token)
             continue
         module, name = token.split(":")[1].split("/")
-        sdk = SdkTypes(module, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() + ".py")
+        sdk = sdk_types(module, re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() + ".py")
         schema = schemas[tf_name]
         mine: dict[str, list] = {"notInSdk": [], "notInProvider": [], "unreadable": []}
         resources[token] = {
@@ -266,20 +299,19 @@ def generate(provider: Path, ref: str | None, survey: list[str]) -> str:
     git_dir = provider if (provider / "HEAD").exists() and not (provider / "alicloud").exists() else None
     if git_dir is None and (ref or survey):
         raise SystemExit("--ref and --survey need a git directory as --provider")
-    with tempfile.TemporaryDirectory() as scratch:
-        if git_dir is not None:
-            if not ref:
-                raise SystemExit("--provider is a git directory: name the --ref to read")
-            commit = exported(git_dir, ref, Path(scratch))
-            resources, report = build(Path(scratch))
-        else:
-            commit, resources, report = "(a checkout)", *build(provider)
+    if git_dir is not None and not ref:
+        raise SystemExit("--provider is a git directory: name the --ref to read")
     counts = {}
-    for other in survey:
-        with tempfile.TemporaryDirectory() as scratch:
-            exported(git_dir, other, Path(scratch))
-            _, found = build(Path(scratch), allow_missing=True)
-        counts[other] = _counts(found)
+    with tempfile.TemporaryDirectory() as tools:
+        binary = built_tfschema(Path(tools))
+        if git_dir is not None:
+            commit = commit_of(git_dir, ref)
+            resources, report = build(binary, git_dir, commit)
+        else:
+            commit, resources, report = "(a checkout)", *build(binary, provider)
+        for other in survey:
+            _, found = build(binary, git_dir, commit_of(git_dir, other), allow_missing=True)
+            counts[other] = _counts(found)
     counts[ref or "checkout"] = _counts(report)
     document = {
         "provider": {

@@ -7,12 +7,18 @@
 //
 // Usage: tfschema [-allow-missing] <provider checkout> <terraform resource name>...
 //
+//	or: git archive <ref> -- alicloud | tfschema [-allow-missing] - <terraform resource name>...
+//
+// With `-`, the provider's package is read from a tar on stdin (as `git archive` writes it), so a ref of a bare
+// git directory is read without writing its two thousand files to disk.
+//
 // A resource the provider does not register fails the run, unless -allow-missing (then it is left out).
 //
 // Only the standard library is used, so it builds offline.
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -20,6 +26,7 @@ import (
 	"go/parser"
 	"go/printer"
 	"go/token"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -74,6 +81,12 @@ type pkg struct {
 	root   string
 	funcs  map[string]*ast.FuncDecl
 	consts map[string]ast.Expr
+	// Where each top-level function may be declared, from a scan of the source text; a file is parsed when a
+	// function it may declare is first asked for (fn), so a run parses the few dozen files its resources need,
+	// not the package's two thousand.
+	declaredIn map[string][]string
+	parsed     map[string]bool
+	sources    map[string][]byte // each file's text, by its name
 }
 
 func main() {
@@ -83,7 +96,7 @@ func main() {
 		args = args[1:]
 	}
 	if len(args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: tfschema [-allow-missing] <provider checkout> <terraform resource name>...")
+		fmt.Fprintln(os.Stderr, "usage: tfschema [-allow-missing] <provider checkout, or - for a tar on stdin> <terraform resource name>...")
 		os.Exit(2)
 	}
 	root := args[0]
@@ -119,53 +132,147 @@ func main() {
 	}
 }
 
+// load indexes the package's files: alicloud/*.go of a checkout, or of a tar on stdin when root is "-".
 func load(root string) (*pkg, error) {
-	p := &pkg{fset: token.NewFileSet(), root: root, funcs: map[string]*ast.FuncDecl{}, consts: map[string]ast.Expr{}}
+	p := &pkg{
+		fset: token.NewFileSet(), root: root, funcs: map[string]*ast.FuncDecl{}, consts: map[string]ast.Expr{},
+		declaredIn: map[string][]string{}, parsed: map[string]bool{}, sources: map[string][]byte{},
+	}
 	dir := filepath.Join(root, "alicloud")
-	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	var err error
+	if root == "-" {
+		p.root, dir = ".", "alicloud"
+		err = p.readTar(os.Stdin)
+	} else {
+		err = p.readDir(dir)
+	}
 	if err != nil {
 		return nil, err
 	}
+	names := make([]string, 0, len(p.sources))
+	for name := range p.sources {
+		names = append(names, name)
+	}
 	sort.Strings(names)
 	for _, name := range names {
-		if strings.HasSuffix(name, "_test.go") {
-			continue
-		}
-		file, err := parser.ParseFile(p.fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return nil, err
-		}
-		for _, decl := range file.Decls {
-			switch d := decl.(type) {
-			case *ast.FuncDecl:
-				if d.Recv == nil {
-					p.funcs[d.Name.Name] = d
-				}
-			case *ast.GenDecl:
-				if d.Tok != token.CONST {
-					continue
-				}
-				for _, spec := range d.Specs {
-					vs := spec.(*ast.ValueSpec)
-					for i, n := range vs.Names {
-						if i < len(vs.Values) {
-							p.consts[n.Name] = vs.Values[i]
-						}
-					}
+		// gofmt starts every top-level declaration at the line's first column: `func Name(` (not a method's
+		// `func (`) and `const`. Every file with a constant is parsed now, since any expression may name one.
+		declaresConst := false
+		for _, line := range bytes.Split(p.sources[name], []byte("\n")) {
+			if bytes.HasPrefix(line, []byte("const")) {
+				declaresConst = true
+			} else if bytes.HasPrefix(line, []byte("func ")) && !bytes.HasPrefix(line, []byte("func (")) {
+				rest := line[len("func "):]
+				if end := bytes.IndexAny(rest, "([ "); end > 0 {
+					fn := string(rest[:end])
+					p.declaredIn[fn] = append(p.declaredIn[fn], name)
 				}
 			}
 		}
+		if declaresConst {
+			if err := p.parse(name); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if len(p.funcs) == 0 {
+	if len(p.declaredIn) == 0 {
 		return nil, fmt.Errorf("no Go functions under %s: not a provider checkout", dir)
 	}
 	return p, nil
 }
 
+// inPackage says whether a path is one of the package's own files (not a test, not in a subpackage).
+func inPackage(dir, name string) bool {
+	return filepath.Dir(name) == dir && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
+}
+
+func (p *pkg) readDir(dir string) error {
+	names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if !inPackage(dir, name) {
+			continue
+		}
+		if p.sources[name], err = os.ReadFile(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pkg) readTar(r io.Reader) error {
+	archive := tar.NewReader(r)
+	for {
+		header, err := archive.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading the tar on stdin: %w", err)
+		}
+		name := filepath.Clean(header.Name)
+		if header.Typeflag != tar.TypeReg || !inPackage("alicloud", name) {
+			continue
+		}
+		if p.sources[name], err = io.ReadAll(archive); err != nil {
+			return fmt.Errorf("reading %s from the tar on stdin: %w", name, err)
+		}
+	}
+}
+
+// parse reads one file's top-level functions and constants, once.
+func (p *pkg) parse(name string) error {
+	if p.parsed[name] {
+		return nil
+	}
+	p.parsed[name] = true
+	file, err := parser.ParseFile(p.fset, name, p.sources[name], parser.SkipObjectResolution)
+	if err != nil {
+		return err
+	}
+	for _, decl := range file.Decls {
+		switch d := decl.(type) {
+		case *ast.FuncDecl:
+			if d.Recv == nil {
+				p.funcs[d.Name.Name] = d
+			}
+		case *ast.GenDecl:
+			if d.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range d.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if i < len(vs.Values) {
+						p.consts[n.Name] = vs.Values[i]
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// fn is the package's top-level function of that name, parsing the files that may declare it; nil if none does.
+func (p *pkg) fn(name string) *ast.FuncDecl {
+	if decl, ok := p.funcs[name]; ok {
+		return decl
+	}
+	for _, file := range p.declaredIn[name] {
+		if err := p.parse(file); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	return p.funcs[name]
+}
+
 // resourcesMap reads Provider()'s ResourcesMap: terraform resource name -> the function that returns its schema.
 func (p *pkg) resourcesMap() (map[string]string, error) {
-	fn, ok := p.funcs["Provider"]
-	if !ok {
+	fn := p.fn("Provider")
+	if fn == nil {
 		return nil, fmt.Errorf("no func Provider in the provider's package")
 	}
 	found := map[string]string{}
@@ -221,8 +328,8 @@ func (p *pkg) text(n ast.Node) string {
 
 // returned finds the composite literal a function returns (`return &schema.Resource{...}`, `return map...{}`).
 func (p *pkg) returned(name string) *ast.CompositeLit {
-	fn, ok := p.funcs[name]
-	if !ok || fn.Body == nil {
+	fn := p.fn(name)
+	if fn == nil || fn.Body == nil {
 		return nil
 	}
 	for _, stmt := range fn.Body.List {
@@ -272,7 +379,7 @@ func keyed(lit *ast.CompositeLit) map[string]ast.Expr {
 
 func (p *pkg) resource(name, fn string) *resource {
 	r := &resource{Terraform: name, Function: fn, Fields: map[string]*field{}}
-	decl := p.funcs[fn]
+	decl := p.fn(fn)
 	r.File, r.Line = p.file(decl), p.line(decl)
 	lit := p.returned(fn)
 	if lit == nil {
