@@ -28,6 +28,13 @@ SHIPPED_STACKS = shipped_stacks()
 REGION_STACKS = region_stacks()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests marked slow run first, in file order, the rest after them as collected. `make test` spreads the
+    suite over every core (pytest-xdist, which hands out tests in this order): a test of tens of seconds started
+    near the end would keep one worker busy long after the others ran out of work."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def fresh_runtime():
     """No config, root stack or pending work may leak from one test into the next."""

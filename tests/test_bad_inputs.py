@@ -670,6 +670,7 @@ ODD_VALUES = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stack", ["ap-southeast", "us-east", "router"])
 def test_no_value_of_any_key_raises_anything_but_a_config_error(stack, record_property):
     parse = parse_router_settings if stack == "router" else parse_settings

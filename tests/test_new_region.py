@@ -19,7 +19,9 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
+from offline import stack_files
 from offline.stack_files import shipped_stacks
+from tests.conftest import shared_synthesize
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_OUTPUT = (".git", ".venv", "plan", "__pycache__", ".pytest_cache", ".ruff_cache", "venv", "results")
@@ -108,12 +110,30 @@ def test_the_readme_says_what_the_router_needs_for_a_region_without_alibaba():
     assert readme_router_edits() == {"routerAcceptsSchemaVersion": "2"}
 
 
-def test_the_new_regions_plan_with_the_others(with_readme_regions):
-    result = run(with_readme_regions, "-m", "offline.plan", "--json-only")
-    assert result.returncode == 0, result.stdout + result.stderr
+def plan_in(repo: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """`python -m offline.plan` over the stack files of `repo`, in this process: the copy's code is this checkout's,
+    so only its stack files differ, and the stacks both have are synthesized once per session (shared_synthesize)."""
+    from offline import plan
+
+    monkeypatch.setattr(plan, "shipped_stacks", lambda fleet=None: stack_files.shipped_stacks(root=repo))
+    monkeypatch.setattr(
+        plan,
+        "load_stack_config",
+        lambda stack, path=None, fleet=None: stack_files.load_stack_config(
+            stack, path or stack_files.stack_file(stack, root=repo)
+        ),
+    )
+    monkeypatch.setattr(plan, "synthesize", shared_synthesize)
+    return plan.main(list(args))
+
+
+def test_the_new_regions_plan_with_the_others(with_readme_regions, monkeypatch, capsys, tmp_path):
+    code = plan_in(with_readme_regions, monkeypatch, "--json-only", "--out", str(tmp_path))
+    printed = capsys.readouterr()
+    assert code == 0, printed.out + printed.err
     total = len(shipped_stacks()) + len(EXAMPLES)
-    assert f"all {total} stacks synthesized offline" in result.stdout
-    router = json.loads((with_readme_regions / "plan" / "router.json").read_text())
+    assert f"all {total} stacks synthesized offline" in printed.out
+    router = json.loads((tmp_path / "router.json").read_text())
     routes = router["outputs"]["routerConfig"]["routes"]
     for text in EXAMPLES.values():
         label = yaml.safe_load(text)["config"]["beacon-fleet:routerRegion"]
@@ -126,6 +146,7 @@ def test_ci_lists_the_new_regions_with_no_edit(with_readme_regions):
     assert set(EXAMPLES) <= set(regions) and len(regions) == len(shipped_stacks()) - 1 + len(EXAMPLES)
 
 
+@pytest.mark.slow
 def test_the_tests_that_depend_on_the_stacks_pass_with_the_new_regions(with_readme_regions, tmp_path):
     # Every test of those modules runs in the copy but the cases of the regions already shipped, which this very
     # suite runs on the same files: the copy adds only the new regions' cases and the whole-fleet tests. One run,
@@ -144,11 +165,14 @@ def test_the_tests_that_depend_on_the_stacks_pass_with_the_new_regions(with_read
         assert any(f"[{name}]" in case for case in passed), f"{name} is not among the parametrized cases that passed"
 
 
-def test_forgetting_the_router_fails_the_plan_with_what_to_add(tmp_path):
-    repo = copy_project(tmp_path)
+def test_forgetting_the_router_fails_the_plan_with_what_to_add(tmp_path, monkeypatch, capsys):
+    repo = tmp_path / "repo"  # the shipped stack files and one of the README's, the router left as it is
+    repo.mkdir()
+    for stack in shipped_stacks():
+        shutil.copy2(stack_files.stack_file(stack), repo)
     name, text = next(iter(EXAMPLES.items()))
     (repo / f"Pulumi.{name}.yaml").write_text(text, encoding="utf-8")
-    result = run(repo, "-m", "offline.plan", "--stack", name, "--json-only")
-    assert result.returncode == 1
-    assert f"regionStacks does not list region stack {name}" in " ".join(result.stderr.split())
-    assert f"add organization/beacon-fleet/{name}" in " ".join(result.stderr.split())
+    assert plan_in(repo, monkeypatch, "--stack", name, "--json-only", "--out", str(tmp_path / "plan")) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"regionStacks does not list region stack {name}" in err
+    assert f"add organization/beacon-fleet/{name}" in err

@@ -78,6 +78,7 @@ def by_stack(diffs: list[StackDiff]) -> dict[str, StackDiff]:
     return {d.stack: d for d in diffs}
 
 
+@pytest.mark.slow  # with the two others that read command_run, so they run together on one worker
 def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
     diffs = by_stack(diff_plans(*plans))
     assert list(diffs) == [*REGION_STACKS, "router"]  # regions first, as planned
@@ -114,6 +115,7 @@ def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
     assert "secret inputs" in changed["router-railway"]
 
 
+@pytest.mark.slow  # with the two others that read command_run, so they run together on one worker
 def test_the_reverse_change_adds_the_same_model_back(plans):
     base, head = plans
     diffs = by_stack(diff_plans(head, base))
@@ -123,6 +125,7 @@ def test_the_reverse_change_adds_the_same_model_back(plans):
     assert [(name, old) for name, old, _ in router.routes] == [(f"us-east / {DROPPED_MODEL}", None)]
 
 
+@pytest.mark.slow  # with the two others that read command_run, so they run together on one worker
 def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, command_run):
     assert command_run["code"] == 0
     printed = command_run["printed"]

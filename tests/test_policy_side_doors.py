@@ -281,6 +281,7 @@ def test_every_ack_cluster_kind_without_deletion_protection_is_refused(kind):
 # --- tags: every taggable type, not only the ones declared today --------------------------------------------
 
 
+@pytest.mark.slow  # imports every module of the SDK
 def test_taggable_is_exactly_the_sdks_resources_that_accept_tags():
     taggable = {t for t, cls in _sdk_resources("").items() if "tags" in _params(cls)}
     assert len(taggable) > 200, "the SDK scan found too few types: the scan itself is broken"

@@ -333,6 +333,7 @@ def test_the_go_reader_uses_only_the_standard_library():
     assert "require" not in go_mod and not (PROJECT_ROOT / "tools" / "tfschema" / "go.sum").exists()
 
 
+@pytest.mark.slow
 def test_the_generator_reproduces_the_committed_file_byte_for_byte():
     """Runs where the fetched provider source and Go are present; says plainly that it skipped elsewhere."""
     if not (PROVIDER_SOURCE / "HEAD").exists():
