@@ -7,9 +7,10 @@ when a query finds nothing, so an assertion over an empty list cannot pass vacuo
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,20 @@ def shared_plan_syntheses(monkeypatch: pytest.MonkeyPatch) -> None:
 _SHARED_PLAN: dict[str, Synthesis] = {}
 
 
+@contextlib.contextmanager
+def _plan_sharing_syntheses() -> Iterator[None]:
+    """offline.plan synthesizing through shared_synthesize: the shipped stacks' syntheses shared with
+    shared_synthesis's, whichever of the two asks first."""
+    from offline import plan
+
+    real = plan.synthesize
+    plan.synthesize = shared_synthesize
+    try:
+        yield
+    finally:
+        plan.synthesize = real
+
+
 def shared_plan() -> dict[str, Synthesis]:
     """Every shipped stack planned as `make plan` plans it (regions first, the router from their outputs), once per
     session; a deep copy per caller, as shared_synthesis."""
@@ -103,12 +118,8 @@ def shared_plan() -> dict[str, Synthesis]:
         from offline import plan
 
         configs = [load_stack_config(stack) for stack in SHIPPED_STACKS]
-        real = plan.synthesize
-        plan.synthesize = shared_synthesize  # the region stacks' syntheses, shared with shared_synthesis's
-        try:
+        with _plan_sharing_syntheses():
             _SHARED_PLAN.update({config.stack: synthesis for config, synthesis in plan.plan_stacks(configs)})
-        finally:
-            plan.synthesize = real
     return copy.deepcopy(_SHARED_PLAN)
 
 
@@ -182,14 +193,16 @@ def us_east_release_values() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def fleet_plan(tmp_path_factory) -> Callable[[str], Any]:
-    """fleet_plan("mvp") plans that fleet as `make plan FLEET=mvp` does (router included), once per session."""
+    """fleet_plan("mvp") plans that fleet as `make plan FLEET=mvp` does (router included), once per session; its
+    syntheses are shared (the default fleet's are the shipped stacks')."""
     from offline.fleets import plan_fleet
 
     plans: dict[str, Any] = {}
 
     def get(fleet: str):
         if fleet not in plans:
-            plans[fleet] = plan_fleet(fleet, tmp_path_factory.mktemp(f"plan-{fleet}"))
+            with _plan_sharing_syntheses():
+                plans[fleet] = plan_fleet(fleet, tmp_path_factory.mktemp(f"plan-{fleet}"))
         return plans[fleet]
 
     return get

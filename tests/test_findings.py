@@ -47,22 +47,16 @@ def _revealed(resources):
 
 @pytest.fixture(scope="module")
 def fc_region():
-    from offline.engine import synthesize
-    from tests.conftest import with_overrides
+    from tests.conftest import shared_synthesis
 
-    config = with_overrides(load_stack_config("ap-southeast"), FC_ONLY)
-    return settled_ok(synthesize("ap-southeast", config.values, config.secret_keys))
+    return settled_ok(shared_synthesis("ap-southeast", FC_ONLY))
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    from offline.engine import synthesize
+    from tests.conftest import shared_synthesis
 
-    found = {}
-    for stack in REGION_STACKS:
-        config = load_stack_config(stack)
-        found[stack] = settled_ok(synthesize(stack, config.values, config.secret_keys))
-    return found
+    return {stack: settled_ok(shared_synthesis(stack)) for stack in REGION_STACKS}
 
 
 # --- 1. FC health check ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from offline.report import plan_document, plan_json
 from offline.stack_files import load_stack_config
 from policy import beacon_policies as bp
 from policy import provider_rules
-from tests.conftest import REGION_STACKS, settled_ok, with_overrides
+from tests.conftest import REGION_STACKS, settled_ok, shared_synthesis, with_overrides
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where the `fetch` tool leaves aliyun/terraform-provider-alicloud (a bare git directory); override with
@@ -58,7 +58,7 @@ def run(stack: str, overrides: dict[str, Any]):
 
 @pytest.fixture(scope="module")
 def fleets():
-    return {label: settled_ok(run(stack, overrides)) for label, (stack, overrides) in VARIANTS.items()}
+    return {label: settled_ok(shared_synthesis(stack, overrides)) for label, (stack, overrides) in VARIANTS.items()}
 
 
 def missing_rules(types: set[str], data: dict[str, Any]) -> set[str]:
