@@ -3,6 +3,7 @@ isolation, replica counts, and whether every model fits the GPUs it is given."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -234,6 +235,11 @@ def check_weights_sources(models: list[ServedModel], residency: Any, p: Problems
             )
 
 
+# The same committed text parses to the same (frozen) Manifest: settings are parsed for every stack and, in a
+# sweep of bad values, thousands of times, and checking the manifests was half of each parse.
+_parsed = functools.lru_cache(maxsize=64)(parse)
+
+
 def check_weights_manifests(models: list[ServedModel], p: Problems) -> None:
     """Every served model has a committed weights manifest that reads cleanly and pins what the catalog says:
     the files to sync, the hashes to check them by, and the repositories and revisions they come from."""
@@ -248,7 +254,7 @@ def check_weights_manifests(models: list[ServedModel], p: Problems) -> None:
             )
             continue
         try:
-            manifest = parse(manifest_text(model.id))
+            manifest = _parsed(manifest_text(model.id))
         except (ManifestError, OSError, UnicodeDecodeError) as error:
             p.add(f"models[{index}]", f"{model.id}'s weights manifest weights/manifests/{path.name}: {error}")
             continue
