@@ -169,7 +169,7 @@ class HubServer:
         self.hub = Hub()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.hub))
         self.hub.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True)
 
     def __enter__(self) -> Hub:
         self._thread.start()

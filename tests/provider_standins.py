@@ -167,7 +167,7 @@ class Fleet:
     def add(self, pid: str, variant: str = "same", kind: str = "ack", network: str = "internet") -> StandIn:
         provider, environ, required = entry(pid, kind, f"r-{pid}", network)
         server = StandIn(variant, required)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
         provider["endpoint"] = provider["base_url"] = server.base_url
         provider["health_check"] = provider["health"]["url"] = server.base_url.removesuffix("/v1") + "/health"
         self.servers[pid], self.providers[pid] = server, provider

@@ -60,7 +60,7 @@ def api() -> Iterator[EasApi]:
     server.services = {"cn-beijing/beacon_svc": running}
     server.requests = []
     server.behave = None
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -144,7 +144,7 @@ SENT_SECRETS = (*KEYS.values(), STS["ALIBABA_CLOUD_SECURITY_TOKEN"])
 
 def _server(api_fixture_like: Callable[[], EasApi]) -> Iterator[EasApi]:
     server = api_fixture_like()
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -206,7 +206,7 @@ def redirecting_proxy(elsewhere) -> Iterator[_Proxy]:
 
     proxy = _Proxy(("127.0.0.1", 0), Handler)
     proxy.connects, proxy.location = [], f"{endpoint(elsewhere)}/api/v2/services/cn-beijing/beacon_svc"
-    threading.Thread(target=proxy.serve_forever, args=(0.01,), daemon=True).start()
+    threading.Thread(target=proxy.serve_forever, args=(0.001,), daemon=True).start()
     yield proxy
     proxy.shutdown()
 

@@ -99,7 +99,7 @@ def api() -> Iterator[PricingApi]:
     server = PricingApi(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.RequestHandlerClass = _handler(server)
     server.requests, server.fail = [], ""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -231,7 +231,7 @@ def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys):
             return None
 
     other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
-    threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
 
     class Redirecting(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -246,7 +246,7 @@ def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys):
             return None
 
     bouncer = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
-    threading.Thread(target=bouncer.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    threading.Thread(target=bouncer.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
     try:
         where = f"http://127.0.0.1:{bouncer.server_address[1]}"
         argv = [

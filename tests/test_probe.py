@@ -75,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
 def servers() -> Iterator[dict[str, FakeOpenAI]]:
     running = {name: FakeOpenAI(name) for name in ("healthy", "slow", "failing", "rejecting", "impostor")}
     for server in running.values():
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
     yield running
     for server in running.values():
         server.shutdown()
@@ -284,7 +284,7 @@ def scripted():
 
     def start(answer) -> Scripted:
         server = Scripted(answer)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
         started.append(server)
         return server
 

@@ -92,7 +92,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def railway() -> Iterator[FakeRailway]:
     server = FakeRailway()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True)
     thread.start()
     yield server
     server.shutdown()
@@ -237,7 +237,7 @@ class _RecorderHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def elsewhere() -> Iterator[Recorder]:
     server = Recorder()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()

@@ -94,7 +94,7 @@ def gate() -> Iterator[tuple[object, FakeVllm]]:
     upstream.seen = []
     front = serve.AuthGate(("127.0.0.1", 0), KEY, ("127.0.0.1", upstream.server_port), timeout=5)
     for server in (upstream, front):
-        threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True).start()
     yield front, upstream
     for server in (front, upstream):
         server.shutdown()
@@ -261,7 +261,7 @@ def test_a_model_server_still_loading_makes_the_probe_fail_cleanly():
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as placeholder:
         closed_port = placeholder.server_port  # nothing listens there once the block ends
     front = serve.AuthGate(("127.0.0.1", 0), KEY, ("127.0.0.1", closed_port), timeout=2)
-    threading.Thread(target=front.serve_forever, args=(0.01,), daemon=True).start()
+    threading.Thread(target=front.serve_forever, args=(0.001,), daemon=True).start()
     try:
         assert call(front, "GET", "/health")[0] == 503
         assert call(front, "GET", "/metrics")[0] == 401  # refused before the upstream is even tried

@@ -378,7 +378,7 @@ def test_a_hub_token_never_follows_a_redirect_to_another_host():
 
     hub = http.server.ThreadingHTTPServer(("localhost", 0), Hub)
     for server in (cdn, hub):
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
     try:
         request = hub_request(f"http://localhost:{hub.server_port}/file", "hf_secret", "test")
         with urllib.request.urlopen(request, timeout=5) as response:
