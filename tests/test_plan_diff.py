@@ -1,84 +1,57 @@
-"""The credential-free plan diff: two commits planned offline, and what differs per stack, said plainly."""
+"""The credential-free plan diff: what differs per stack between two plans of the fleet, said plainly. The command
+itself, planning two commits in worktrees, is tests/test_plan_diff_cli.py."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
-import shutil
-import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from fleet.config_schema import encode_config_value
 from offline import plan_diff
 from offline.plan_diff import StackDiff, diff_plans, diff_stack, markdown
-from tests.conftest import REGION_STACKS
+from offline.stack_files import StackConfig
+from tests.conftest import PROJECT, REGION_STACKS, shared_synthesize
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUILD_OUTPUT = (".git", ".venv", "plan", "__pycache__", ".pytest_cache", ".ruff_cache", "venv", "results")
 DROPPED_MODEL = "mistral-7b"
-
-
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=beacon-test", "-c", "user.email=test@beacon.invalid", *args]
-    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+KEPT_MODELS = ["llama3.2-1b", "qwen2.5-1.5b"]  # us-east's models after the change
 
 
 @pytest.fixture(scope="module")
-def two_commits(tmp_path_factory) -> Path:
-    """A copy of this project as a git repository with two commits: the second drops one model from us-east."""
-    repo = tmp_path_factory.mktemp("repo")
-    shutil.copytree(PROJECT_ROOT, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(*BUILD_OUTPUT))
-    git(repo, "init", "--quiet")
-    git(repo, "add", "-A")
-    git(repo, "commit", "--quiet", "-m", "base")
-    stack_file = repo / "Pulumi.us-east.yaml"
-    stack_file.write_text(
-        stack_file.read_text() + "  beacon-fleet:models: [llama3.2-1b, qwen2.5-1.5b]\n", encoding="utf-8"
-    )
-    git(repo, "commit", "--quiet", "-am", f"Stop serving {DROPPED_MODEL} in us-east")
-    return repo
+def plans(tmp_path_factory) -> tuple[dict, dict]:
+    """What `make plan` writes for this project's stacks, before and after us-east stops serving DROPPED_MODEL (the
+    change tests/test_plan_diff_cli.py commits and diffs through the command): `offline.plan` in this process over
+    the stack files, read back as the diff reads a folder of plans, its syntheses shared with the session's."""
+    from offline import plan
 
+    real_loader = plan.load_stack_config
+    models = encode_config_value(KEPT_MODELS)
+    folders = []
+    for side in ("base", "head"):
 
-@pytest.fixture(scope="module")
-def command_run(two_commits, tmp_path_factory) -> dict:
-    """`python -m offline.plan_diff --base-ref HEAD~1 --head-ref HEAD --out <summary>` run once in the two-commit
-    repository, as CI runs it: each ref planned in a real temporary worktree. The plans it made are kept (copied
-    before its temporary folder goes), so the diff's rules are checked on them without planning twice."""
-    out = tmp_path_factory.mktemp("plans")
-    summary = out / "summary.md"
-    summary.write_text("earlier step\n")
-    real_plan_ref, kept = plan_diff.plan_ref, {}
+        def loader(stack: str, path: Path | None = None, side: str = side) -> StackConfig:
+            config = real_loader(stack, path)
+            if side == "base" or stack != "us-east":
+                return config
+            return replace(config, values={**config.values, f"{PROJECT}:models": models})
 
-    def plan_and_keep(ref: str, folder: Path, repo: Path | None = None) -> Path:
-        planned = real_plan_ref(ref, folder, repo)
-        kept[ref] = shutil.copytree(planned, out / ref.replace("~", "-"))
-        return planned
-
-    printed = io.StringIO()
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
-        patch.chdir(two_commits)
-        patch.setattr(plan_diff, "plan_ref", plan_and_keep)
-        code = plan_diff.main(["--base-ref", "HEAD~1", "--head-ref", "HEAD", "--out", str(summary)])
-    return {
-        "code": code,
-        "printed": printed.getvalue(),
-        "summary": summary.read_text(),
-        "plans": (plan_diff.load_plans(kept["HEAD~1"]), plan_diff.load_plans(kept["HEAD"])),
-    }
-
-
-@pytest.fixture(scope="module")
-def plans(command_run) -> tuple[dict, dict]:
-    return command_run["plans"]
+        out = tmp_path_factory.mktemp(side)
+        with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
+            patch.setattr(plan, "load_stack_config", loader)
+            patch.setattr(plan, "synthesize", shared_synthesize)
+            assert plan.main(["--json-only", "--out", str(out)]) == 0
+        folders.append(plan_diff.load_plans(out))
+    return folders[0], folders[1]
 
 
 def by_stack(diffs: list[StackDiff]) -> dict[str, StackDiff]:
     return {d.stack: d for d in diffs}
 
 
-@pytest.mark.slow  # with the two others that read command_run, so they run together on one worker
 def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
     diffs = by_stack(diff_plans(*plans))
     assert list(diffs) == [*REGION_STACKS, "router"]  # regions first, as planned
@@ -115,7 +88,6 @@ def test_dropping_one_model_names_exactly_that_change_in_every_stack(plans):
     assert "secret inputs" in changed["router-railway"]
 
 
-@pytest.mark.slow  # with the two others that read command_run, so they run together on one worker
 def test_the_reverse_change_adds_the_same_model_back(plans):
     base, head = plans
     diffs = by_stack(diff_plans(head, base))
@@ -123,22 +95,6 @@ def test_the_reverse_change_adds_the_same_model_back(plans):
     assert us_east.removed == [] and us_east.added
     assert all(DROPPED_MODEL in name for _, name, _ in us_east.added)
     assert [(name, old) for name, old, _ in router.routes] == [(f"us-east / {DROPPED_MODEL}", None)]
-
-
-@pytest.mark.slow  # with the two others that read command_run, so they run together on one worker
-def test_the_command_plans_both_commits_and_writes_the_summary(two_commits, command_run):
-    assert command_run["code"] == 0
-    printed = command_run["printed"]
-    assert command_run["summary"] == "earlier step\n" + printed  # appended, as a job summary is
-    assert "| cn-beijing | unchanged | 0 | 0 | 0 |" in printed
-    # 12 removed, every one named for the dropped model (checked above), its weights sync and its pods' service
-    # account among them.
-    assert "| us-east | changed | 0 | 4 | 12 |" in printed
-    # Served from Railway, us-east tries its EAS endpoint first: ACK is VPC-only and goes last.
-    assert f"- us-east / {DROPPED_MODEL}: removed (was `us-east-eas-{DROPPED_MODEL} → " in printed
-    assert "nothing was deployed, no credentials were used" in printed
-    assert not list(Path(two_commits).glob("plan")), "the diff must not leave plans in the checkout"
-    assert git(two_commits, "worktree", "list").count("\n") == 0, "the temporary worktree was left behind"
 
 
 # --- the diff's rules, on small documents ---------------------------------------------------------------------
