@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from fleet import inference_chart, serving
-from fleet.config_schema import PROJECT_ROOT, load_project_schema
+from fleet.config_schema import PROJECT_ROOT, SAFE_LOADER, load_project_schema
 from fleet.settings import parse_settings
 from offline.stack_files import load_stack_config
 from tests.conftest import stacks_on, us_east_release_values
@@ -66,7 +66,7 @@ def render(values: dict[str, Any], release: str = "llama3-2-1b") -> list[dict[st
         doc
         for path, text in sorted(files.items())
         if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
+        for doc in yaml.load_all(text, Loader=SAFE_LOADER)  # libyaml: Helm's output is long
         if doc
     ]
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from fleet import capacity, inference_chart, serving
-from fleet.config_schema import load_project_schema
+from fleet.config_schema import SAFE_LOADER, load_project_schema
 from fleet.settings import ConfigError, RegionSettings, parse_settings
 from offline.stack_files import load_stack_config
 from tests.conftest import model_releases, settled_ok, shared_synthesis, stacks_on, us_east_release_values
@@ -40,7 +40,7 @@ def render(values: dict, release: str) -> list[dict]:
         doc
         for path, text in sorted(files.items())
         if not path.endswith("NOTES.txt")
-        for doc in yaml.safe_load_all(text)
+        for doc in yaml.load_all(text, Loader=SAFE_LOADER)  # libyaml: Helm's output is long
         if doc
     ]
 
