@@ -75,7 +75,7 @@ class RunpodCounterpart(pulumi.ComponentResource):
                 idle_timeout=args.idle_timeout_seconds,
                 # One worker per few concurrent requests suits LLM traffic better than queue delay.
                 scaler_type="REQUEST_COUNT",
-                scaler_value=4,
+                scaler_value=counterparts.REQUESTS_PER_WORKER["runpod"],
                 opts=child,
             )
             endpoint_id = endpoint.endpoint.id

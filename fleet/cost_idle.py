@@ -6,12 +6,13 @@ EAS at 0 instances and ACK at 0 pods and nodes here; FC and the counterparts bes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from fleet import eas, serving
-from fleet.cost_lines import startup_budget
-from fleet.prices import Amount
+from fleet.cost_lines import CostLine, startup_budget
+from fleet.prices import HOURS_PER_MONTH, Amount
 
 
 def eas_scale_to_zero(outputs: Mapping[str, Any], rate: Amount) -> dict[str, Any]:
@@ -45,4 +46,44 @@ def ack_scale_to_zero(outputs: Mapping[str, Any], node: Amount, nodes: int) -> d
         "cold_source": "no source times an ACK GPU node's creation: the image pull and the model's startup budget,"
         " up to the cluster autoscaler's 15-minute max-node-provision-time plus them (fleet/serving.py)",
         "models": 1,  # one pool for all models: any model's request keeps it
+        "requests_per_instance": 0,  # and one wake of it serves any job
+    }
+
+
+def woken_per_job(line: CostLine, per_job: int) -> int:
+    """The instances one job's requests wake for a model: as many as its simultaneous requests need at what one
+    instance takes (0: one wake serves any job, ACK's pool), at most what the platform may start for a model."""
+    if line.requests_per_instance == 0:
+        return 1
+    cap = max(1, line.max_instances // max(line.models, 1)) if line.max_instances else per_job
+    return max(1, min(math.ceil(per_job / line.requests_per_instance), cap))
+
+
+def idle_and_cold_seconds(line: CostLine, busy: float, requests: int, per_job: int) -> tuple[float, float]:
+    """(idle seconds, cold starts) a month. Per model, jobs of `per_job` simultaneous requests arrive at random
+    (Poisson): after each job every instance it woke waits min(gap, window) before scaling down (mean
+    (1 - e^(-rate x window)) / rate), and the next job starts them cold with probability e^(-rate x window).
+    At per_job 1 this is requests arriving one at a time."""
+    month = HOURS_PER_MONTH * 3600.0
+    models = max(line.models, 1)
+    jobs = requests / models / per_job
+    rate = jobs / month
+    woken = woken_per_job(line, per_job)
+    waiting = (1 - math.exp(-rate * line.idle_window)) / rate
+    busy_each_job = busy / max(requests, 1) * per_job
+    idle = min(waiting * jobs, max(0.0, month - busy_each_job * jobs)) * woken * models
+    cold = jobs * math.exp(-rate * line.idle_window) * woken * models
+    return idle, cold
+
+
+def idle_and_cold(line: CostLine, requests: int, per_job: int = 1, busy: float = 0.0) -> dict[str, Any]:
+    """The idle seconds and cold starts a month that fleet/platform_cost.py bills, for the view."""
+    if not line.scales_to_zero or requests == 0 or line.idle_window is None:
+        return {}
+    idle, cold = idle_and_cold_seconds(line, busy, requests, per_job)
+    return {
+        "idleSeconds": round(idle),
+        "coldStarts": round(cold),
+        "coldStartSeconds": list(line.cold_seconds),
+        "instancesWokenPerJob": woken_per_job(line, per_job),
     }

@@ -126,7 +126,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "vcpu": fc.VCPU,
             "memoryMB": fc.MEMORY_MB,
             "diskMB": fc.DISK_MB,
-            "instances": {"min": 0, "max": f.plan.max_instances},
+            "instances": {"min": 0, "max": f.plan.max_instances, "concurrency": f.plan.instance_concurrency},
             # The first request after scale-to-zero waits this long; the router's timeout covers it.
             "coldStartSeconds": f.plan.cold_start_seconds,
             "auth": "Authorization: Bearer <key>, checked by vLLM in the function (the trigger is anonymous)",
@@ -364,6 +364,7 @@ def _export_models_and_workload(settings: RegionSettings, export: _Exports) -> N
                 "requestsPerMonth": settings.workload.requests_per_month * len(settings.models),
                 "requestsPerModelPerMonth": settings.workload.requests_per_month,
                 "secondsPerRequest": settings.workload.seconds_per_request,
+                "requestsPerJob": settings.workload.requests_per_job,
                 "costWarningMultiple": settings.workload.cost_warning_multiple,
                 "yearlyBudgetUsd": settings.workload.yearly_budget_usd,
                 "servingPlatforms": list(settings.serving_platforms),
