@@ -152,8 +152,6 @@ def region_cost(
                 usage_rate=rate,
                 floor_seconds=low * month,
                 **(eas_scale_to_zero(outputs, rate) if low == 0 else {}),
-                # A job's requests arrive within a second: the qps autoscaler starts a replica per qps target.
-                requests_per_instance=min(e["autoscaler"].get("qps", 1) for e in eas.values()),
                 max_key="maxReplicasPerModel",
                 max_instances=high,
                 instance_month=rate.times(month),
@@ -201,7 +199,6 @@ def _with_idle(line: CostLine, counterpart: Mapping[str, Any], outputs: Mapping[
         cold_seconds=(low, startup_budget(outputs)),
         cold_source=f"{source}; up to the model's startup budget",
         models=len(counterpart["models"]),
-        requests_per_instance=counterpart["scaling"].get("requestsPerWorker", 1),
     )
 
 

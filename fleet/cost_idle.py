@@ -46,44 +46,40 @@ def ack_scale_to_zero(outputs: Mapping[str, Any], node: Amount, nodes: int) -> d
         "cold_source": "no source times an ACK GPU node's creation: the image pull and the model's startup budget,"
         " up to the cluster autoscaler's 15-minute max-node-provision-time plus them (fleet/serving.py)",
         "models": 1,  # one pool for all models: any model's request keeps it
-        "requests_per_instance": 0,  # and one wake of it serves any job
+        "models_per_job": max(len(outputs["ackEndpoints"]), 1),  # and a job's questions to all of them wake it once
     }
 
 
-def woken_per_job(line: CostLine, per_job: int) -> int:
-    """The instances one job's requests wake for a model: as many as its simultaneous requests need at what one
-    instance takes (0: one wake serves any job, ACK's pool), at most what the platform may start for a model."""
-    if line.requests_per_instance == 0:
-        return 1
-    cap = max(1, line.max_instances // max(line.models, 1)) if line.max_instances else per_job
-    return max(1, min(math.ceil(per_job / line.requests_per_instance), cap))
+def idle_and_cold_seconds(line: CostLine, busy: float, requests: int, per_job: int) -> tuple[float, float, float]:
+    """(idle seconds, the most idle seconds, cold starts) a month.
 
-
-def idle_and_cold_seconds(line: CostLine, busy: float, requests: int, per_job: int) -> tuple[float, float]:
-    """(idle seconds, cold starts) a month. Per model, jobs of `per_job` simultaneous requests arrive at random
-    (Poisson): after each job every instance it woke waits min(gap, window) before scaling down (mean
-    (1 - e^(-rate x window)) / rate), and the next job starts them cold with probability e^(-rate x window).
-    At per_job 1 this is requests arriving one at a time."""
+    Beacon's runner asks a region's models one question at a time, all models at once, and the next question once
+    every model has answered (Project Beacon's job_runner.go, deployed 2025-10-02): a model gets a job's `per_job`
+    requests one after another. Jobs arrive at random (Poisson). After a job the instance waits min(gap, window)
+    before scaling down (mean (1 - e^(-rate x window)) / rate), and the next job starts it cold with probability
+    e^(-rate x window). Between two questions of a job a model waits for the slowest model (and for a router
+    that serves a region's requests in turn): nothing when every model answers in averageSecondsPerRequest, as
+    the plan takes them to, and at most the window, after which it would have scaled down. At per_job 1 this is
+    requests arriving one at a time."""
     month = HOURS_PER_MONTH * 3600.0
     models = max(line.models, 1)
-    jobs = requests / models / per_job
+    jobs = requests / models / max(line.models_per_job, 1) / per_job
     rate = jobs / month
-    woken = woken_per_job(line, per_job)
     waiting = (1 - math.exp(-rate * line.idle_window)) / rate
-    busy_each_job = busy / max(requests, 1) * per_job
-    idle = min(waiting * jobs, max(0.0, month - busy_each_job * jobs)) * woken * models
-    cold = jobs * math.exp(-rate * line.idle_window) * woken * models
-    return idle, cold
+    room = max(0.0, month - busy / models)  # one instance's month beyond its busy seconds
+    idle = min(waiting * jobs, room) * models
+    most = min((waiting + (per_job - 1) * line.idle_window) * jobs, room) * models
+    cold = jobs * math.exp(-rate * line.idle_window) * models
+    return idle, most, cold
 
 
 def idle_and_cold(line: CostLine, requests: int, per_job: int = 1, busy: float = 0.0) -> dict[str, Any]:
     """The idle seconds and cold starts a month that fleet/platform_cost.py bills, for the view."""
     if not line.scales_to_zero or requests == 0 or line.idle_window is None:
         return {}
-    idle, cold = idle_and_cold_seconds(line, busy, requests, per_job)
+    idle, most, cold = idle_and_cold_seconds(line, busy, requests, per_job)
     return {
-        "idleSeconds": round(idle),
+        "idleSeconds": [round(idle), round(most)],
         "coldStarts": round(cold),
         "coldStartSeconds": list(line.cold_seconds),
-        "instancesWokenPerJob": woken_per_job(line, per_job),
     }

@@ -39,10 +39,9 @@ class CostLine:
     cold_source: str = ""
     cold_rate: Amount | None = None  # what a cold start's seconds cost; None: usage_rate (ACK: whole GPU nodes)
     models: int = 1
-    # Of one job's simultaneous requests (workload requestsPerJob), how many one instance takes before the platform
-    # starts another (RunPod's scaler value, Modal's max_inputs, FC's instance concurrency, EAS's qps target);
-    # 0: one wake serves any job (ACK's pool, which cGPU packs every model onto). Capped by max_instances per model.
-    requests_per_instance: int = 1
+    # How many models' requests one job brings to the line at once: ACK's pool serves every model, so a job's
+    # questions to all of them wake it once; every other line is one model's instances.
+    models_per_job: int = 1
     # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
     # instances it allows now (all models), and one instance's month.
     max_key: str = ""

@@ -101,10 +101,12 @@ MODAL_REGIONS: dict[str, str] = {
 LOCATIONS: dict[str, Mapping[str, str]] = {"runpod": RUNPOD_DATA_CENTERS, "modal": MODAL_REGIONS}
 GPUS: dict[str, Mapping[str, int]] = {"runpod": RUNPOD_POOLS, "modal": MODAL_GPUS}
 
-# Concurrent requests one worker (RunPod) or container (Modal) takes before the platform starts another: RunPod's
-# REQUEST_COUNT scaler keeps ceil((inQueue + inProgress) / value) workers, the value the docs' example uses for
-# LLM traffic (counterparts-and-router.md 1.8); Modal's @modal.concurrent(max_inputs=), vLLM's batch of 8.
-REQUESTS_PER_WORKER = {"runpod": 4, "modal": 8}
+# RunPod scales on queue delay: a worker is added when a request has waited this many seconds (the default), and
+# idle_timeout, the window the cost view bills after each job, "only [is] meaningful with QUEUE_DELAY"
+# (counterparts-and-router.md 1.8). Beacon sends a model one request at a time, so no request count to scale on.
+RUNPOD_SCALER = ("QUEUE_DELAY", 4)
+# Requests one Modal container takes at once (@modal.concurrent(max_inputs=)), vLLM's batch in the app.
+MODAL_MAX_INPUTS = 8
 MODAL_WEB_LIMIT_SECONDS = 150  # Modal cuts every web request at 150 s
 RUNPOD_EXECUTION_LIMIT_SECONDS = 600  # RunPod's default job execution timeout
 
@@ -172,7 +174,7 @@ def modal_settings(settings: RegionSettings, model: ServedModel) -> dict[str, st
         "COUNTERPART_HF_SECRET": spec.modal_hf_secret,
         "COUNTERPART_MAX_MODEL_LEN": str(settings.max_context_tokens),
         "COUNTERPART_MAX_NUM_SEQS": str(settings.max_concurrent_sequences),
-        "COUNTERPART_MAX_INPUTS": str(REQUESTS_PER_WORKER["modal"]),
+        "COUNTERPART_MAX_INPUTS": str(MODAL_MAX_INPUTS),
         "COUNTERPART_DTYPE": dtype,
         "COUNTERPART_QUANTIZATION": quantization,
     }
@@ -192,8 +194,6 @@ def router_view(settings: RegionSettings, auth: Mapping[str, str], urls: Any) ->
             "minWorkers": spec.min_workers,
             "maxWorkers": spec.max_workers,
             "idleTimeoutSeconds": spec.idle_timeout_seconds,
-            # Concurrent requests one worker or container takes before the platform starts another.
-            "requestsPerWorker": REQUESTS_PER_WORKER[spec.provider],
         },
         "requestTimeoutSeconds": spec.request_timeout_seconds,
         # RunPod's /health is a control-plane call; Modal's reaches vLLM and wakes a scaled-to-zero app.

@@ -105,7 +105,6 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
                 cold_seconds=(COLD_START_LOW["fc"][0], 30 + startup_budget(outputs)),
                 cold_source=f"{COLD_START_LOW['fc'][1]}; up to 30 s plus the model's startup budget",
                 models=len(functions),
-                requests_per_instance=min(f["instances"].get("concurrency", 1) for f in functions.values()),
                 max_key="fcMaxInstances",
                 max_instances=high,
                 instance_month=active.times(month),
@@ -259,7 +258,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
 
 def _usage(line: CostLine, busy: float, requests: int, per_job: int = 1) -> Amount:
     """Busy seconds beyond the floor; for a platform that scales to zero also the idle seconds before it scales
-    down and the cold starts' seconds (_idle_and_cold)."""
+    down and the cold starts' seconds (fleet/cost_idle.idle_and_cold_seconds)."""
     beyond = max(0.0, busy - line.floor_seconds)
     usage = line.usage_rate.times(beyond)
     per_request = line.per_request.times(requests)
@@ -267,10 +266,10 @@ def _usage(line: CostLine, busy: float, requests: int, per_job: int = 1) -> Amou
         return line.capped(usage) + per_request
     if line.idle_window is None:
         return line.capped(usage) + per_request + Amount.unknown(line.idle_source.split(":")[0])
-    idle, cold = idle_and_cold_seconds(line, busy, requests, per_job)
+    idle, most, cold = idle_and_cold_seconds(line, busy, requests, per_job)
     low, high = line.cold_seconds
     cold_cost = Amount(cold * low, upper=cold * high) * (line.cold_rate or line.usage_rate)
-    return line.capped(usage + line.idle_rate.times(idle) + cold_cost) + per_request
+    return line.capped(usage + Amount(idle, upper=most) * line.idle_rate + cold_cost) + per_request
 
 
 def _steps(order: Sequence[str], platforms: Mapping[str, Any]):

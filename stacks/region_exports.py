@@ -126,7 +126,7 @@ def export_region(settings: RegionSettings, declared: RegionResources) -> None:
             "vcpu": fc.VCPU,
             "memoryMB": fc.MEMORY_MB,
             "diskMB": fc.DISK_MB,
-            "instances": {"min": 0, "max": f.plan.max_instances, "concurrency": f.plan.instance_concurrency},
+            "instances": {"min": 0, "max": f.plan.max_instances},
             # The first request after scale-to-zero waits this long; the router's timeout covers it.
             "coldStartSeconds": f.plan.cold_start_seconds,
             "auth": "Authorization: Bearer <key>, checked by vLLM in the function (the trigger is anonymous)",
@@ -221,6 +221,7 @@ def declare_budget(settings: RegionSettings, exported: Mapping[str, Any]) -> Cos
             yearly_budget_usd=settings.workload.yearly_budget_usd,
             ceiling_yearly_usd=region.month_max.times(12).usd,
             requests_per_month=int(workload.get("requestsPerMonth") or 0),
+            requests_per_job=settings.workload.requests_per_job,
             unknown_parts=tuple(year.missing),
             dearest=tuple(f"{name} {platforms[name]['month'].text()} a month" for name in dearest),
             cheapest_placement=workload.get("cheapest") or "",

@@ -65,13 +65,7 @@ def test_each_function_is_sized_by_the_planner_and_runs_the_vpc_image_on_port_80
 def test_each_function_scales_from_zero_to_the_configured_maximum(fc_region):
     assert {c.inputs["reservedConcurrency"] for c in fc_region.of_type(CAP)} == {1}  # Beacon's budget: 1
     assert not [r for r in fc_region.resources if r.type == "alicloud:fc/v3ProvisionConfig:V3ProvisionConfig"]
-    for endpoint in fc_region.outputs["fcEndpoints"].values():
-        # Concurrency: the requests one instance takes before FC starts another, vLLM's batch (the cost view's wakes).
-        assert endpoint["instances"] == {"min": 0, "max": 1, "concurrency": endpoint["instances"]["concurrency"]}
-    functions = [c.inputs for c in fc_region.resources if c.type == "alicloud:fc/v3Function:V3Function"]
-    concurrency = {f["functionName"]: f["instanceConcurrency"] for f in functions}
-    exported = {e["function"]: e["instances"]["concurrency"] for e in fc_region.outputs["fcEndpoints"].values()}
-    assert exported == concurrency and all(n > 1 for n in exported.values())
+    assert all(e["instances"] == {"min": 0, "max": 1} for e in fc_region.outputs["fcEndpoints"].values())
 
 
 def test_the_router_reaches_fc_over_https_with_a_bearer_key_the_function_itself_checks(fc_region):

@@ -91,6 +91,7 @@ def test_the_readme_recommends_for_beacon_today_a_fleet_within_5000_a_year_by_it
     readme = fleets.README.read_text(encoding="utf-8")
     today = readme.split("- **For Beacon today**", 1)[1].split("\n\n", 1)[0]
     assert "[mvp](docs/fleets.md#mvp)" in today and f"**${year:,.0f} a year** at Beacon's volume" in today
+    assert "low end of its range" in today  # the figure is the plan's known figure, the low end of its range
 
 
 def test_every_fleet_says_what_it_is_for():
