@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import socket
 import threading
 import time
@@ -17,8 +18,15 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import helm_python as helm
 import pytest
 
+from fleet import inference_chart, residency
+from fleet.config_schema import load_project_schema
+from fleet.settings import parse_settings
+from offline.stack_files import load_stack_config
+from tests.conftest import model_releases, settled_ok, shared_synthesis, stacks_on, with_overrides
+from tests.test_inference_chart import kind, render
 from tests.test_serving_gate import KEY, PATHS, serve
 
 EXPOSITION = b'# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting{model_name="m"} 0.0\n'
@@ -216,3 +224,157 @@ def test_the_metrics_port_is_none_that_a_platform_or_the_gate_claims():
     for clash in ("8000", str(serve.UPSTREAM_PORT)):
         with pytest.raises(SystemExit, match="METRICS_PORT"):
             serve.metrics_port({"PORT": "8000", "METRICS_PORT": clash})
+
+
+# --- the chart: the port is named, annotated, kept off the Services and admitted from inside only -----------------
+
+
+def stack_settings(stack: str, overrides: dict[str, Any] | None = None):
+    config = with_overrides(load_stack_config(stack), overrides)
+    return parse_settings(load_project_schema(), stack, config.values, frozenset(config.secret_keys))
+
+
+INTERNET = {
+    "ackExposure": "internet",
+    "servingAllowedCidrs": ["203.0.113.0/24", "198.51.100.7/32"],
+    "servingTlsCertId": "12345-test-1",
+}
+
+
+def internet_overrides(stack: str) -> dict[str, Any]:
+    """Internet exposure, with the ICP licence a mainland region needs for it."""
+    region = load_stack_config(stack).values["alicloud:region"]
+    return {**INTERNET, "icpLicence": "京ICP备12345678号"} if residency.is_mainland_region(region) else dict(INTERNET)
+
+
+def release_cases() -> list[tuple[str, bool]]:
+    return [(stack, internet) for stack in stacks_on("ack") for internet in (False, True)]
+
+
+def values_of(stack: str, internet: bool, scale_to_zero: bool | None = None) -> list[dict[str, Any]]:
+    """The values beacon-fleet computes for each model of the stack: registered by the shipped stack's program, or
+    (internet exposure, or the other scaling mode) computed by the same function with placeholder cloud inputs."""
+    if not internet and scale_to_zero is None:
+        return [r.inputs["values"] for r in model_releases(settled_ok(shared_synthesis(stack)))]
+    overrides = internet_overrides(stack) if internet else {}
+    if scale_to_zero is not None:
+        overrides["minReplicasPerModel"] = 0 if scale_to_zero else 1
+    settings = stack_settings(stack, overrides)
+    cloud = inference_chart.CloudValues(
+        image="registry-vpc.example.aliyuncs.com/beacon/inference-server@sha256:" + "0" * 64,
+        bucket="beacon-models",
+        load_balancer_id="lb-test",
+        acl_id="acl-test" if internet else "",
+        load_balancer_address="10.1.2.3",
+        port=443 if internet else 80,
+    )
+    return [
+        inference_chart.with_cloud_values(inference_chart.release_values(settings, model, "role"), cloud)
+        for model in settings.models
+    ]
+
+
+def container(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    (only,) = kind(manifests, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def metrics_container_port(manifests: list[dict[str, Any]]) -> int:
+    (port,) = [p["containerPort"] for p in container(manifests)["ports"] if p["name"] == "metrics"]
+    return port
+
+
+@pytest.mark.parametrize(("stack", "internet"), release_cases())
+def test_the_scrape_annotations_point_at_the_gates_metrics_port(stack, internet):
+    for values in values_of(stack, internet):
+        manifests = render(values, "metrics-check")
+        template = kind(manifests, "Deployment")["spec"]["template"]
+        annotations = template["metadata"]["annotations"]
+        port = metrics_container_port(manifests)
+        assert annotations["prometheus.io/scrape"] == "true"
+        assert annotations["prometheus.io/port"] == str(port)
+        assert annotations["prometheus.io/path"] == "/metrics"
+        env = {e["name"]: e.get("value") for e in container(manifests)["env"]}
+        assert serve.metrics_port(env) == port == serve.METRICS_PORT  # the gate listens where the chart says
+        assert port != int(env["PORT"])
+
+
+@pytest.mark.parametrize(("stack", "internet"), release_cases())
+@pytest.mark.parametrize("scale_to_zero", [True, False])
+def test_no_service_exposes_the_metrics_port(stack, internet, scale_to_zero):
+    for values in values_of(stack, internet, scale_to_zero):
+        manifests = render(values, "metrics-check")
+        port = metrics_container_port(manifests)
+        services = [m for m in manifests if m["kind"] == "Service"]
+        assert services and len(services) == (2 if scale_to_zero else 1)
+        for service in services:
+            for entry in service["spec"]["ports"]:
+                assert entry["port"] != port and entry.get("targetPort") not in ("metrics", port), service
+
+
+def admits(rule: dict[str, Any], name: str, number: int) -> bool:
+    """Whether an ingress rule admits this container port: a rule without ports admits every port."""
+    ports = rule.get("ports")
+    return not ports or any(p.get("port") in (name, number) for p in ports)
+
+
+def cidrs(rule: dict[str, Any]) -> set[str]:
+    return {peer["ipBlock"]["cidr"] for peer in rule.get("from") or [] if "ipBlock" in peer}
+
+
+def internet_cidrs(settings) -> set[str]:
+    return set(settings.ack_serving.allowed_cidrs) | {inference_chart.SLB_SOURCE_CIDR}
+
+
+@pytest.mark.parametrize(("stack", "internet"), release_cases())
+def test_the_network_policy_admits_the_metrics_port_from_inside_the_cluster_and_vpc_only(stack, internet):
+    settings = stack_settings(stack, internet_overrides(stack) if internet else None)
+    vpc = ipaddress.ip_network(settings.network.vpc_cidr)
+    outside = internet_cidrs(settings)
+    assert outside - {inference_chart.SLB_SOURCE_CIDR} or not internet
+    for values in values_of(stack, internet):
+        manifests = render(values, "metrics-check")
+        port = metrics_container_port(manifests)
+        policy = kind(manifests, "NetworkPolicy")["spec"]
+        assert "Ingress" in policy["policyTypes"]
+        rules = [rule for rule in policy["ingress"] if admits(rule, "metrics", port)]
+        assert rules, "nothing may scrape the metrics port"
+        for rule in rules:
+            peers = rule.get("from")
+            assert peers, "a rule without peers admits everyone"
+            for peer in peers:
+                if "ipBlock" in peer:
+                    cidr = ipaddress.ip_network(peer["ipBlock"]["cidr"])
+                    assert cidr.subnet_of(vpc) and str(cidr) not in outside, peer
+                else:
+                    # Terway, like Cilium, matches no pod of the cluster by ipBlock (AliyunContainerService/terway
+                    # #904): in-cluster scrapers are admitted by selector, which names no address at all.
+                    assert "namespaceSelector" in peer, peer
+        # And the rule that admits the callers' CIDRs admits the serving port only.
+        callers = [rule for rule in policy["ingress"] if cidrs(rule) & outside]
+        assert callers and all(not admits(rule, "metrics", port) for rule in callers)
+
+
+def test_the_schema_refuses_a_policy_that_would_open_either_port_to_everyone():
+    values = values_of(stacks_on("ack")[0], internet=False)[0]
+    policy = values["networkPolicy"]
+    with helm.Chart.load(inference_chart.CHART_PATH) as chart:
+        chart.validate_schema(values)
+        # An ingress rule with no source admits every source: the serving port's list may not be empty.
+        with pytest.raises(helm.HelmValuesError, match="allowedCidrs"):
+            chart.validate_schema({**values, "networkPolicy": {**policy, "allowedCidrs": []}})
+        for everyone in ("0.0.0.0/0", inference_chart.SLB_SOURCE_CIDR):
+            with pytest.raises(helm.HelmValuesError, match="metricsAllowedCidrs"):
+                chart.validate_schema({**values, "networkPolicy": {**policy, "metricsAllowedCidrs": [everyone]}})
+        with pytest.raises(helm.HelmValuesError, match="metricsNamespaceSelector"):
+            chart.validate_schema({**values, "networkPolicy": {**policy, "metricsNamespaceSelector": {"app": "x"}}})
+
+
+def test_a_narrower_scraper_selector_is_rendered_as_given():
+    values = values_of(stacks_on("ack")[0], internet=False)[0]
+    selector = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    values = {**values, "networkPolicy": {**values["networkPolicy"], "metricsNamespaceSelector": selector}}
+    manifests = render(values, "metrics-check")
+    port = metrics_container_port(manifests)
+    (rule,) = [r for r in kind(manifests, "NetworkPolicy")["spec"]["ingress"] if admits(r, "metrics", port)]
+    assert {"namespaceSelector": selector} in rule["from"]
