@@ -165,7 +165,8 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
             },
         },
         "networkPolicy": {
-            # The interceptor's pods have VPC addresses (Terway), so the VPC's range admits them too.
+            # The load balancer's health checks and proxies, the VPC and the callers. (Scaling to zero, the chart admits
+            # the interceptor's pods by selector: Terway matches no pod of the cluster by CIDR, terway#904.)
             "allowedCidrs": sorted({settings.network.vpc_cidr, SLB_SOURCE_CIDR, *exposure.allowed_cidrs}),
             # The gate's metrics port answers GET /metrics without the key: from inside only. The VPC's addresses (a
             # scraper on a node or elsewhere in the VPC) and every pod of the cluster (a scraper running in it), never

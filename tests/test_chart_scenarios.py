@@ -431,6 +431,27 @@ def test_the_scale_to_zero_scenario_routes_the_load_balancer_through_the_interce
     assert spec["timeouts"]["conditionWait"] == f"{values['scaleToZero']['conditionWaitSeconds']}s"
 
 
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_the_interceptor_pods_reach_the_serving_port_by_selector_since_terway_matches_no_pod_by_cidr(path):
+    # Terway, like Cilium, never matches a pod of the cluster by ipBlock (AliyunContainerService/terway#904): the
+    # VPC's CIDR does not admit the interceptor, whose pods have VPC addresses.
+    values = scenario(path)
+    (rule,) = [
+        r for r in of_kind(render(values), "NetworkPolicy")["spec"]["ingress"] if r["ports"][0]["port"] == "http"
+    ]
+    selectors = [peer for peer in rule["from"] if "ipBlock" not in peer]
+    if not values["scaleToZero"]["enabled"]:
+        assert selectors == []  # no pod of the cluster calls the model: the load balancer and the VPC do
+        return
+    interceptor = values["scaleToZero"]["interceptor"]
+    assert selectors == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": interceptor["namespace"]}},
+            "podSelector": {"matchLabels": interceptor["selector"]},
+        }
+    ]
+
+
 def test_scale_to_zero_refuses_the_hpa_alongside_and_a_missing_host():
     values = scenario(CHART / "ci" / "05-scale-to-zero-values.yaml")
     both = {**values, "autoscaling": {**values["autoscaling"], "enabled": True}}
