@@ -131,7 +131,7 @@ OTHER_TARGETS = [
 ]
 
 
-@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND"])
 def test_every_other_target_and_method_is_404_with_or_without_the_key(metrics_port, method):
     front, upstream = metrics_port
     body = b'{"prompt": "hi"}' if method in ("POST", "PUT", "PATCH") else None
@@ -142,7 +142,7 @@ def test_every_other_target_and_method_is_404_with_or_without_the_key(metrics_po
     assert upstream.seen == []  # not a byte reached vLLM
 
 
-@pytest.mark.parametrize("method", ["HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("method", ["HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "BREW"])
 def test_only_get_reaches_metrics(metrics_port, method):
     front, upstream = metrics_port
     assert call(front, method, "/metrics", body=b"{}" if method == "POST" else None)[0] == 404

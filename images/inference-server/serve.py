@@ -309,7 +309,10 @@ class _MetricsHandler(BaseHTTPRequestHandler):
         self._send(answer.status, bytes(body), answer.getheader("Content-Type") or "text/plain")
         return None
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("do_"):  # any method at all, TRACE or made up: 404 too, not http.server's 501
+            return self._handle
+        raise AttributeError(name)
 
 
 def main(environ: dict[str, str]) -> None:
