@@ -25,6 +25,7 @@ class CostBudgetArgs:
     yearly_budget_usd: float | None  # None: no budget configured, nothing to hold
     ceiling_yearly_usd: float  # every platform at its configured maximum all year (known part)
     requests_per_month: int
+    requests_per_job: int  # a job's requests to each model, in turn (idle and cold starts are billed once a job)
     unknown_parts: Sequence[str] = ()  # price ids the known figure lacks
     dearest: Sequence[str] = ()  # the platforms that cost most, with their month
     cheapest_placement: str = ""  # the cheapest residency-respecting platform, "" when none is priced
@@ -41,6 +42,7 @@ def budget_props(args: CostBudgetArgs) -> dict[str, object]:
         "yearlyBudgetUsd": args.yearly_budget_usd,
         "ceilingYearlyUsd": round(args.ceiling_yearly_usd, 2),
         "requestsPerMonth": args.requests_per_month,
+        "requestsPerJob": args.requests_per_job,
         "unknownParts": list(args.unknown_parts),
         "dearest": list(args.dearest),
         "cheapestPlacement": args.cheapest_placement,

@@ -73,9 +73,8 @@ class RunpodCounterpart(pulumi.ComponentResource):
                 workers_min=args.min_workers,
                 workers_max=args.max_workers,
                 idle_timeout=args.idle_timeout_seconds,
-                # One worker per few concurrent requests suits LLM traffic better than queue delay.
-                scaler_type="REQUEST_COUNT",
-                scaler_value=4,
+                scaler_type=counterparts.RUNPOD_SCALER[0],
+                scaler_value=counterparts.RUNPOD_SCALER[1],
                 opts=child,
             )
             endpoint_id = endpoint.endpoint.id

@@ -39,6 +39,9 @@ class CostLine:
     cold_source: str = ""
     cold_rate: Amount | None = None  # what a cold start's seconds cost; None: usage_rate (ACK: whole GPU nodes)
     models: int = 1
+    # How many models' requests one job brings to the line at once: ACK's pool serves every model, so a job's
+    # questions to all of them wake it once; every other line is one model's instances.
+    models_per_job: int = 1
     # What bounds the line's maximum, for the budget (fleet/platform_cost.budget_view): the config key, the
     # instances it allows now (all models), and one instance's month.
     max_key: str = ""
@@ -47,6 +50,14 @@ class CostLine:
     # False for ACK's GPU pool at zero nodes without pod autoscaling (minReplicasPerModel above 0 never leaves the
     # pool empty, and at 0 KEDA's HTTP add-on starts a model), kept for a line that takes no traffic.
     serves: bool = True
+
+    def capped(self, usage: Amount) -> Amount:
+        """Instance time beyond the floor, never more than the ceiling allows (every instance all month): a cold
+        start's range runs to the startup budget, which at many cold starts would bill more hours than a month has."""
+        if not self.month_max.known or self.month_max.upper <= 0:
+            return usage
+        room = max(0.0, self.month_max.upper - self.month_min.usd)
+        return Amount(min(usage.usd, room), usage.missing, min(usage.upper, room))
 
 
 # Cold starts, by platform: the low end a source gives (seconds), and where it comes from. The high end is the

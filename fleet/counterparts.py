@@ -101,6 +101,12 @@ MODAL_REGIONS: dict[str, str] = {
 LOCATIONS: dict[str, Mapping[str, str]] = {"runpod": RUNPOD_DATA_CENTERS, "modal": MODAL_REGIONS}
 GPUS: dict[str, Mapping[str, int]] = {"runpod": RUNPOD_POOLS, "modal": MODAL_GPUS}
 
+# RunPod scales on queue delay: a worker is added when a request has waited this many seconds (the default), and
+# idle_timeout, the window the cost view bills after each job, "only [is] meaningful with QUEUE_DELAY"
+# (counterparts-and-router.md 1.8). Beacon sends a model one request at a time, so no request count to scale on.
+RUNPOD_SCALER = ("QUEUE_DELAY", 4)
+# Requests one Modal container takes at once (@modal.concurrent(max_inputs=)), vLLM's batch in the app.
+MODAL_MAX_INPUTS = 8
 MODAL_WEB_LIMIT_SECONDS = 150  # Modal cuts every web request at 150 s
 RUNPOD_EXECUTION_LIMIT_SECONDS = 600  # RunPod's default job execution timeout
 
@@ -168,6 +174,7 @@ def modal_settings(settings: RegionSettings, model: ServedModel) -> dict[str, st
         "COUNTERPART_HF_SECRET": spec.modal_hf_secret,
         "COUNTERPART_MAX_MODEL_LEN": str(settings.max_context_tokens),
         "COUNTERPART_MAX_NUM_SEQS": str(settings.max_concurrent_sequences),
+        "COUNTERPART_MAX_INPUTS": str(MODAL_MAX_INPUTS),
         "COUNTERPART_DTYPE": dtype,
         "COUNTERPART_QUANTIZATION": quantization,
     }

@@ -136,7 +136,8 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
         # accounts after they exist, and a pod admitted before the patch keeps no pull secret.
         "serviceAccount": {"create": False, "name": fullname(model.id), "roleName": role_name},
         "podDisruptionBudget": {"maxUnavailable": 1},
-        # Off: vLLM exports its queue as vllm:num_requests_waiting on /metrics, which reaches an HPA only through
+        # Off: vLLM exports its queue as vllm:num_requests_waiting on /metrics (scraped without the key on the gate's
+        # metrics port, which the pods' prometheus.io annotations name), which reaches an HPA only through
         # ack-alibaba-cloud-metrics-adapter and Managed Prometheus; this stack installs neither (ACK: "Configure
         # elastic scaling for inference"), so an HPA would never scale. Replicas stay at the minimum on ACK.
         "autoscaling": {
@@ -164,8 +165,14 @@ def release_values(settings: RegionSettings, model: ServedModel, role_name: str)
             },
         },
         "networkPolicy": {
-            # The interceptor's pods have VPC addresses (Terway), so the VPC's range admits them too.
+            # The load balancer's health checks and proxies, the VPC and the callers. (Scaling to zero, the chart admits
+            # the interceptor's pods by selector: Terway matches no pod of the cluster by CIDR, terway#904.)
             "allowedCidrs": sorted({settings.network.vpc_cidr, SLB_SOURCE_CIDR, *exposure.allowed_cidrs}),
+            # The gate's metrics port answers GET /metrics without the key: from inside only. The VPC's addresses (a
+            # scraper on a node or elsewhere in the VPC) and every pod of the cluster (a scraper running in it), never
+            # the load balancer's range or the callers' servingAllowedCidrs.
+            "metricsAllowedCidrs": [settings.network.vpc_cidr],
+            "metricsNamespaceSelector": {},
         },
     }
 

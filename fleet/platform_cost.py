@@ -11,7 +11,6 @@ Pure functions over a region stack's outputs and the price table.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,8 +26,9 @@ from fleet.cost_budget import (  # noqa: F401 - the fleet's headline and budget,
     headline_lines,
     operating_costs,
 )
+from fleet.cost_idle import idle_and_cold_seconds
 from fleet.cost_lines import COLD_START_LOW, CostLine, startup_budget
-from fleet.prices import HOURS_PER_MONTH, Amount, PriceTable, total
+from fleet.prices import Amount, PriceTable, total
 from fleet.residency import is_mainland_region
 
 GB_PER_GIB = 2**30 / 1e9
@@ -126,7 +126,7 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
                 f"ACK system pool, {system['instanceTypes'][0]}",
                 *[node.times(system["nodes"] * month)] * 2,
                 Amount.zero(),
-                f"{system['nodes']} nodes x 730 h, always on",
+                f"{system['nodes']} nodes x 730 h, always on" + ("" if node.known else _unpriced_cpu(prices, region)),
             )
         )
         fee = _price(prices, f"alibaba.{kubernetes.get('clusterSpec', 'ack.pro.small')}")
@@ -180,6 +180,20 @@ def extra_lines(outputs: Mapping[str, Any], prices: PriceTable, latency: float) 
     return lines
 
 
+def _unpriced_cpu(prices: PriceTable, region: str) -> str:
+    """Why the system pool keeps a CPU type no source prices rather than a type the table does price."""
+    priced = {
+        p.id.split(".", 2)[2].rsplit(f".{region}", 1)[0]: p.per_second * 3600
+        for p in prices.prices.values()
+        if p.id.startswith("alibaba.ecs.") and p.id.endswith(f".{region}") and p.unit == "hour"
+    }
+    why = "; no stored source prices a CPU-only ECS type (the sourced catalog holds GPU types only)"
+    if priced:
+        cheapest = min(priced, key=priced.get)
+        why += f", and the cheapest type it prices here, {cheapest} at ${priced[cheapest]:.4f}/h, is a GPU node"
+    return why + "; `make prices` asks Alibaba's pricing API for it"
+
+
 def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict[str, Any] | None:
     """Each declared platform's month at the expected volume, the cheapest residency-respecting one, and the
     declared region's month (every floor, usage on the first platform of the failover order)."""
@@ -187,6 +201,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     if not workload:
         return None
     requests, seconds = workload["requestsPerMonth"], workload["secondsPerRequest"]
+    per_job = workload.get("requestsPerJob", 1)
     busy = requests * seconds
     residency = outputs.get("residency") or {}
     counterpart = outputs.get("counterpart") or {}
@@ -197,7 +212,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
         own = [line for line in lines if line.provider == name]
         group = own + (shared if name in ALIBABA_PLATFORMS else [])
         floor = total(line.month_min for line in group)
-        usage = total(_usage(line, busy, requests) for line in own)
+        usage = total(_usage(line, busy, requests, per_job) for line in own)
         cross_border = _cross_border(name, counterpart, outputs.get(kinds.BY_PLATFORM["partner"].output_key) or {})
         platforms[name] = {
             "floor": floor,
@@ -228,6 +243,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     return {
         "requestsPerMonth": requests,
         "secondsPerRequest": seconds,
+        "requestsPerJob": per_job,
         "busySeconds": busy,
         "platforms": platforms,
         "cheapest": cheapest,
@@ -240,41 +256,20 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     }
 
 
-def _usage(line: CostLine, busy: float, requests: int) -> Amount:
-    """Busy seconds beyond the floor; for a platform that scales to zero also, per model, the idle seconds
-    before it scales down and the cold starts' seconds, with requests arriving at random (Poisson) one at a time:
-    after each request the instance waits min(gap, window) (mean (1 - e^(-rate x window)) / rate) and the next
-    request starts cold with probability e^(-rate x window)."""
+def _usage(line: CostLine, busy: float, requests: int, per_job: int = 1) -> Amount:
+    """Busy seconds beyond the floor; for a platform that scales to zero also the idle seconds before it scales
+    down and the cold starts' seconds (fleet/cost_idle.idle_and_cold_seconds)."""
     beyond = max(0.0, busy - line.floor_seconds)
-    usage = line.usage_rate.times(beyond) + line.per_request.times(requests)
+    usage = line.usage_rate.times(beyond)
+    per_request = line.per_request.times(requests)
     if not line.scales_to_zero or requests == 0:
-        return usage
-    month = HOURS_PER_MONTH * 3600.0
-    per_model = requests / max(line.models, 1)
-    rate = per_model / month
+        return line.capped(usage) + per_request
     if line.idle_window is None:
-        return usage + Amount.unknown(line.idle_source.split(":")[0])
-    waiting = (1 - math.exp(-rate * line.idle_window)) / rate
-    busy_each = busy / max(requests, 1)
-    idle = min(waiting * per_model, max(0.0, month - busy_each * per_model)) * line.models
-    cold = per_model * math.exp(-rate * line.idle_window) * line.models
+        return line.capped(usage) + per_request + Amount.unknown(line.idle_source.split(":")[0])
+    idle, most, cold = idle_and_cold_seconds(line, busy, requests, per_job)
     low, high = line.cold_seconds
     cold_cost = Amount(cold * low, upper=cold * high) * (line.cold_rate or line.usage_rate)
-    return usage + line.idle_rate.times(idle) + cold_cost
-
-
-def idle_and_cold(line: CostLine, requests: int) -> dict[str, float]:
-    """The idle seconds and cold starts a month that _usage bills, for the view."""
-    if not line.scales_to_zero or requests == 0 or line.idle_window is None:
-        return {}
-    month = HOURS_PER_MONTH * 3600.0
-    per_model = requests / max(line.models, 1)
-    rate = per_model / month
-    return {
-        "idleSeconds": round((1 - math.exp(-rate * line.idle_window)) / rate * per_model * line.models),
-        "coldStarts": round(per_model * math.exp(-rate * line.idle_window) * line.models),
-        "coldStartSeconds": list(line.cold_seconds),
-    }
+    return line.capped(usage + Amount(idle, upper=most) * line.idle_rate + cold_cost) + per_request
 
 
 def _steps(order: Sequence[str], platforms: Mapping[str, Any]):
@@ -294,8 +289,9 @@ def workload_lines(view: Mapping[str, Any] | None) -> list[str]:
     if not view:
         return []
     lines = [
-        f"  At the expected volume ({view['requestsPerMonth']:,} requests x {view['secondsPerRequest']:g} s a month;"
-        " floor = month at minimum, usage = busy seconds beyond what the floor serves):"
+        f"  At the expected volume ({view['requestsPerMonth']:,} requests x {view['secondsPerRequest']:g} s a month,"
+        f" in jobs of {view.get('requestsPerJob', 1)} a model at once; floor = month at minimum, usage = busy seconds"
+        " beyond what the floor serves, plus each woken instance's idle window and cold start once a job):"
     ]
     for name, p in view["platforms"].items():
         note = "" if p["respectsResidency"] else "  (cross-border: not allowed for this region's traffic)"

@@ -132,6 +132,7 @@ class Workload:
     seconds_per_request: float
     cost_warning_multiple: float  # warn when the declared platforms cost more than this times the cheapest
     yearly_budget_usd: float | None = None  # the plan fails above it (fleet/platform_cost.budget_view)
+    requests_per_job: int = 1  # requests one job sends each model at once (idle and cold starts: once a job)
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ app = modal.App(os.environ.get("COUNTERPART_APP", f"beacon-{MODEL}"))
     secrets=[modal.Secret.from_name(HF_SECRET)],
     env=SERVE_ENV,
 )
-@modal.concurrent(max_inputs=8)
+@modal.concurrent(max_inputs=int(os.environ.get("COUNTERPART_MAX_INPUTS", "8")))
 # Proxy auth: Modal's edge refuses any request without the router's Modal-Key / Modal-Secret pair.
 @modal.web_server(port=PORT, startup_timeout=15 * 60, requires_proxy_auth=True)
 def serve() -> None:

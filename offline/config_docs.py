@@ -103,7 +103,13 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Expected workload and cost",
         "The volume the cost view prices each platform at ([cost.md](cost.md)).",
-        ("expectedRequestsPerMonth", "averageSecondsPerRequest", "costWarningMultiple", "yearlyBudgetUsd"),
+        (
+            "expectedRequestsPerMonth",
+            "requestsPerJob",
+            "averageSecondsPerRequest",
+            "costWarningMultiple",
+            "yearlyBudgetUsd",
+        ),
     ),
     (
         "Counterparts: RunPod and Modal",

@@ -102,11 +102,13 @@ def year_at_expected_volume(fleet_plan: FleetPlan) -> tuple[float, list[str]]:
 def cost_cell(fleet_plan: FleetPlan) -> str:
     year, missing = year_at_expected_volume(fleet_plan)
     volumes = {d["cost"]["workload"]["requestsPerMonth"] for d in fleet_plan.regions.values() if d.get("cost")}
+    jobs = {d["cost"]["workload"].get("requestsPerJob", 1) for d in fleet_plan.regions.values() if d.get("cost")}
     volume = "/".join(f"{v:,}" for v in sorted(volumes))
+    volume += f" requests a month per region, in jobs of {'/'.join(str(j) for j in sorted(jobs))} a model"
     if not missing:
-        return f"${year:,.0f} ({volume} requests a month per region)"
+        return f"${year:,.0f} ({volume})"
     unknown = "1 price" if len(missing) == 1 else f"{len(missing)} prices"
-    return f"at least ${year:,.0f}, {unknown} unknown ({volume} requests a month per region)"
+    return f"at least ${year:,.0f}, {unknown} unknown ({volume})"
 
 
 def regions_cell(fleet_plan: FleetPlan) -> str:

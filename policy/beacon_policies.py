@@ -750,8 +750,11 @@ def _check_budget(_type: str, props: Mapping[str, Any], report: Callable[[str], 
     if known > budget:
         dearest = ", ".join(str(d) for d in props.get("dearest") or []) or "none priced"
         cheapest = props.get("cheapestPlacement") or "none priced"
+        volume = _number(props.get("requestsPerMonth"))
+        job = _number(props.get("requestsPerJob"))
+        at = f" at {volume:,.0f} requests a month in jobs of {job:g}" if volume is not None and job is not None else ""
         report(
-            f"{props.get('region', '')}: the known cost a year, ${known:,.2f}, exceeds yearlyBudgetUsd"
+            f"{props.get('region', '')}: the known cost a year{at}, ${known:,.2f}, exceeds yearlyBudgetUsd"
             f" (${budget:,.2f}); dearest: {dearest}; the cheapest residency-respecting placement is {cheapest}"
             " (servingPlatforms, failoverOrder), or raise the budget"
         )

@@ -40,6 +40,7 @@ class Hub:
     # ModelScope branch heads: (repo, branch) -> commit ids, one per listing asked for (the last one repeats).
     heads: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)  # path -> bytes the server managed to send
+    gone: set[str] = field(default_factory=set)  # paths paths-info lists but a download answers 404 for
 
     def add(self, repo: str, revision: str, path: str, data: bytes) -> None:
         self.files[(repo, revision, path)] = data
@@ -66,7 +67,7 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
         def _serve_file(self, repo: str, rev: str, path: str) -> None:
             hub.requests.append((path, self.headers.get("Range")))
             data = hub.files.get((repo, rev, path))
-            if data is None:
+            if data is None or path in hub.gone:
                 self._send(404, b"Entry not found")
                 return
             start = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet import cost, platform_cost, router_entry, serving
+from fleet import cost, cost_idle, router_entry, serving
 from fleet.router_config import ALIBABA_TIMEOUT_SECONDS, TIMEOUT_LIMITS
 from tests.conftest import REGION_STACKS, settled_ok
 
@@ -55,8 +55,10 @@ def test_ack_is_priced_as_a_scale_to_zero_platform_with_idle_and_cold_start_seco
     # At Beacon's volume a request comes well within the window: the woken nodes bill nearly all month.
     view = region.workload
     assert "ack" in view["platforms"] and "parked" not in view["platforms"]["ack"]["coldStart"]
-    seen = platform_cost.idle_and_cold(pool, view["requestsPerMonth"])
-    assert seen["idleSeconds"] > 0.9 * cost.HOURS_PER_MONTH * 3600
+    seen = cost_idle.idle_and_cold(pool, view["requestsPerMonth"], view["requestsPerJob"], view["busySeconds"])
+    assert seen["idleSeconds"][0] + view["busySeconds"] > 0.9 * cost.HOURS_PER_MONTH * 3600
+    # One job asks every model the pool serves at once: it wakes the pool once, not once a model.
+    assert pool.models_per_job == len(settled_ok(synth(stack)).outputs["ackEndpoints"]) > 1
 
 
 @pytest.mark.parametrize("stack", REGION_STACKS)

@@ -34,6 +34,11 @@ def test_each_region_declares_the_plans_known_yearly_cost_beside_its_budget(synt
     assert declared.inputs["ceilingYearlyUsd"] == pytest.approx(view["ceilingYear"].usd, abs=0.01)
     assert declared.inputs["unknownParts"] == list(view["year"].missing)
     assert declared.inputs["maxima"] == view["allowedMaxima"]
+    workload = synthesis.outputs["workload"]
+    assert (declared.inputs["requestsPerMonth"], declared.inputs["requestsPerJob"]) == (
+        workload["requestsPerMonth"],
+        workload["requestsPerJob"],
+    )
     # What a stack policy reads (the resource's outputs in a preview) is the same.
     assert synthesis.resource_outputs[declared.urn] == declared.inputs
     assert fleet_budget in ALL_POLICIES
@@ -73,3 +78,10 @@ def test_the_policy_compares_the_figures_itself_and_says_when_one_is_missing():
     assert "missing" in run({"yearlyBudgetUsd": 10})[0]
     assert run({"knownYearlyUsd": 1, "yearlyBudgetUsd": 10, "maxima": {"x": {"configured": 3, "allowed": 3}}}) == []
     assert len(run({"knownYearlyUsd": 1, "yearlyBudgetUsd": 10, "maxima": {"x": {"configured": 4, "allowed": 3}}})) == 1
+
+
+def test_an_over_budget_refusal_says_at_what_volume_and_job_size_it_was_priced():
+    found = []
+    props = {"knownYearlyUsd": 11.0, "yearlyBudgetUsd": 10, "requestsPerMonth": 249999, "requestsPerJob": 8}
+    _check_budget(COST_BUDGET, props, found.append)
+    assert len(found) == 1 and "at 249,999 requests a month in jobs of 8, $11.00, exceeds" in found[0]

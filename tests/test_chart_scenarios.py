@@ -212,6 +212,17 @@ def test_helm_test_pod_is_selected_by_neither_the_service_nor_the_network_policy
         assert not selector.items() <= labels.items(), selector
 
 
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_the_network_policy_lets_helm_test_reach_the_serving_port_by_its_labels(path):
+    # The test pod has a VPC address, which Terway never matches by ipBlock (AliyunContainerService/terway#904).
+    manifests = render(scenario(path))
+    labels = connection_test(manifests)["metadata"]["labels"]
+    (rule,) = [r for r in of_kind(manifests, "NetworkPolicy")["spec"]["ingress"] if r["ports"][0]["port"] == "http"]
+    same_namespace = [peer["podSelector"] for peer in rule["from"] if set(peer) == {"podSelector"}]
+    assert any(selector["matchLabels"].items() <= labels.items() for selector in same_namespace)
+    assert all(selector["matchLabels"]["app.kubernetes.io/component"] == "test" for selector in same_namespace)
+
+
 def names(manifests: list[dict[str, Any]]) -> dict[str, str]:
     return {m["kind"]: m["metadata"]["name"] for m in manifests}
 
@@ -429,6 +440,27 @@ def test_the_scale_to_zero_scenario_routes_the_load_balancer_through_the_interce
     assert spec["replicas"] == {"min": 0, "max": values["scaleToZero"]["maxReplicas"]}
     assert spec["scaledownPeriod"] == values["scaleToZero"]["scaledownPeriodSeconds"]
     assert spec["timeouts"]["conditionWait"] == f"{values['scaleToZero']['conditionWaitSeconds']}s"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_the_interceptor_pods_reach_the_serving_port_by_selector_since_terway_matches_no_pod_by_cidr(path):
+    # Terway, like Cilium, never matches a pod of the cluster by ipBlock (AliyunContainerService/terway#904): the
+    # VPC's CIDR does not admit the interceptor, whose pods have VPC addresses.
+    values = scenario(path)
+    (rule,) = [
+        r for r in of_kind(render(values), "NetworkPolicy")["spec"]["ingress"] if r["ports"][0]["port"] == "http"
+    ]
+    selectors = [peer for peer in rule["from"] if "namespaceSelector" in peer]  # pods of another namespace
+    if not values["scaleToZero"]["enabled"]:
+        assert selectors == []  # no pod of the cluster calls the model: the load balancer and the VPC do
+        return
+    interceptor = values["scaleToZero"]["interceptor"]
+    assert selectors == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": interceptor["namespace"]}},
+            "podSelector": {"matchLabels": interceptor["selector"]},
+        }
+    ]
 
 
 def test_scale_to_zero_refuses_the_hpa_alongside_and_a_missing_host():

@@ -82,6 +82,18 @@ def test_the_fleets_yearly_cost_is_a_known_figure_and_the_readme_states_it(fleet
     assert row in readme, f"README.md's row for fleet {fleet} is not what its plan says; run `make fleets`:\n{row}"
 
 
+def test_the_readme_recommends_for_beacon_today_a_fleet_within_5000_a_year_by_its_own_plan(fleet_plan):
+    result = fleet_plan("mvp")
+    year, missing = fleets.year_at_expected_volume(result)
+    assert not missing and 0 < year <= 5000, (year, missing)  # idle and cold starts included, every price known
+    budgets = [float(d["outputs"]["workload"]["yearlyBudgetUsd"]) for d in result.regions.values()]
+    assert sum(budgets) <= 5000, "the fleet's budget is the sum of its regions'"
+    readme = fleets.README.read_text(encoding="utf-8")
+    today = readme.split("- **For Beacon today**", 1)[1].split("\n\n", 1)[0]
+    assert "[mvp](docs/fleets.md#mvp)" in today and f"**${year:,.0f} a year** at Beacon's volume" in today
+    assert "low end of its range" in today  # the figure is the plan's known figure, the low end of its range
+
+
 def test_every_fleet_says_what_it_is_for():
     assert set(fleets.PURPOSE) == set(FLEETS), "add the fleet's purpose to offline/fleets.py's PURPOSE"
 

@@ -208,3 +208,9 @@ def test_a_value_the_cli_cannot_pass_on_or_with_stray_whitespace_is_refused(tmp_
         stack_file(tmp_path, f"  beacon-fleet:owner: {written}\n")
     assert time.perf_counter() - started < SECONDS
     assert len(caught.value.problems) == 1 and "beacon-fleet:owner" in caught.value.problems[0]
+
+
+@pytest.mark.parametrize("value", [0, -8, 10_001])
+def test_a_job_size_outside_one_to_ten_thousand_is_one_problem_naming_the_key(value):
+    problems = refused("us-east", {"requestsPerJob": value})
+    assert problems == [f"beacon-fleet:requestsPerJob: must be 1 to 10000 (a job's requests to a model), got {value}"]

@@ -217,8 +217,10 @@ def test_ack_pods_serve_only_through_the_gate():
     manifests = render(sample_values(), "gate-check")
     container = kind(manifests, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     environ = {e["name"]: e.get("value", "from-secret" if "valueFrom" in e else "") for e in container["env"]}
-    ports = {p["containerPort"] for p in container["ports"]}
-    assert_gated_on(environ, ports)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    # The gate's metrics port answers GET /metrics only, keyless, and no Service names it (test_serving_metrics.py).
+    assert ports.pop("metrics") == serve.metrics_port(environ)
+    assert_gated_on(environ, set(ports.values()))
     # Every Service that reaches the model's pods targets the named container port: the gate's. (Scaling to zero, the
     # load balancer's Service selects the HTTP add-on's interceptor in its own namespace, which forwards to these.)
     own = [m for m in manifests if m["kind"] == "Service" and "namespace" not in m["metadata"]]

@@ -129,6 +129,29 @@ def test_the_manifest_command_names_a_file_the_revision_lacks(tmp_path, capsys):
     assert "has no generation_config.json" in capsys.readouterr().err
 
 
+def test_the_manifest_command_stops_at_a_small_file_larger_than_it_reads_and_writes_nothing(tmp_path, capsys):
+    spec = catalog.BUILTIN_MODELS["qwen2.5-1.5b"]
+    with HubServer() as hub:
+        for path in catalog.BUILTIN_WEIGHT_FILES[spec.id]:
+            hub.add(spec.hf_repo, spec.revision, path, b"{}")
+        hub.announce["config.json"] = hub_figures.MAX_SMALL_FILE_BYTES + 1  # and streams that many bytes
+        assert manifest_command.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 1
+        assert hub.written["config.json"] < hub_figures.MAX_SMALL_FILE_BYTES + 65536 + 2  # it stopped reading
+    assert f"more than {hub_figures.MAX_SMALL_FILE_BYTES} bytes" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_hub_error_names_its_status_code_never_the_servers_words(tmp_path, capsys):
+    spec = catalog.BUILTIN_MODELS["qwen2.5-1.5b"]
+    with HubServer() as hub:
+        for path in catalog.BUILTIN_WEIGHT_FILES[spec.id]:
+            hub.add(spec.hf_repo, spec.revision, path, b"{}")
+        hub.gone.add("config.json")  # listed by the API, answered 404 with a body of the server's words
+        assert manifest_command.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "config.json: HTTP 404" in err and "Entry not found" not in err and "Not Found" not in err
+
+
 # --- malformed manifests: one clear error naming the field, fast, never a traceback -----------------------------
 
 

@@ -13,6 +13,7 @@ weights-fc-eas.md). A wrong third-party hash cannot serve wrong weights: the syn
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import urllib.error
@@ -26,6 +27,10 @@ from weights.hub import hub_request
 
 HF_ENDPOINT = "https://huggingface.co"
 TIMEOUT_SECONDS = 60
+# The paths-info answer for a model's handful of files is a few KiB; the files hashed here are the small non-LFS
+# ones (tokenizer and config files, weights-fc-eas.md): 32 MiB is far above any of them.
+MAX_API_ANSWER_BYTES = 1 << 20
+MAX_SMALL_FILE_BYTES = 32 << 20
 
 _LLAMA_SOURCE = (
     "third-party research script (A-lan-Z/Token-Reconstruction-Research,"
@@ -115,11 +120,14 @@ def hf_figures(repo: str, revision: str, paths: tuple[str, ...], endpoint: str =
     """Size and sha256 of each path at the revision: LFS files from the API, small files by hashing them."""
     api = f"{endpoint.rstrip('/')}/api/models/{repo}/paths-info/{revision}"
     body = urllib.parse.urlencode([("expand", "true"), *(("paths", p) for p in paths)]).encode()
+    offline = "; use --offline to write the recorded figures only"
+    answer = _read(_request(api, body), MAX_API_ANSWER_BYTES, f"cannot read {api}", offline)
     try:
-        with urllib.request.urlopen(_request(api, body), timeout=TIMEOUT_SECONDS) as response:
-            infos = json.load(response)
-    except (urllib.error.URLError, OSError, json.JSONDecodeError) as error:
-        raise HubError(f"cannot read {api}: {error}; use --offline to write the recorded figures only") from error
+        infos = json.loads(answer)
+    except ValueError as error:
+        raise HubError(f"cannot read {api}: its answer is not JSON{offline}") from error
+    if not isinstance(infos, list) or not all(isinstance(info, dict) for info in infos):
+        raise HubError(f"cannot read {api}: its answer is not a list of paths{offline}")
     by_path = {info.get("path"): info for info in infos if info.get("type") == "file"}
     missing = [p for p in paths if p not in by_path]
     if missing:
@@ -133,11 +141,22 @@ def hf_figures(repo: str, revision: str, paths: tuple[str, ...], endpoint: str =
             figures[path] = FileEntry(path, int(lfs.get("size", info.get("size"))), lfs["oid"], source=source)
             continue
         url = f"{endpoint.rstrip('/')}/{repo}/resolve/{revision}/{urllib.parse.quote(path)}"
-        try:
-            with urllib.request.urlopen(_request(url), timeout=TIMEOUT_SECONDS) as response:
-                data = response.read()
-        except (urllib.error.URLError, OSError) as error:
-            raise HubError(f"cannot download {url}: {error}") from error
+        data = _read(_request(url), MAX_SMALL_FILE_BYTES, f"cannot download {url}", "")
         source = f"hashed here from {repo}@{revision} (non-LFS file; the hub publishes no sha256)"
         figures[path] = FileEntry(path, len(data), hashlib.sha256(data).hexdigest(), source=source)
     return figures
+
+
+def _read(request: urllib.request.Request, limit: int, what: str, hint: str) -> bytes:
+    """At most `limit` bytes within TIMEOUT_SECONDS a read; a failure names the status code, never the server's
+    own words (its reason phrase or body), so nothing it sends reaches a message."""
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            data = response.read(limit + 1)
+    except urllib.error.HTTPError as error:
+        raise HubError(f"{what}: HTTP {error.code}{hint}") from error
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        raise HubError(f"{what}: {type(error).__name__}{hint}") from error
+    if len(data) > limit:
+        raise HubError(f"{what}: more than {limit} bytes{hint}")
+    return data

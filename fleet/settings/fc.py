@@ -12,6 +12,7 @@ from fleet.settings_types import FcSettings, Residency, ServedModel, Workload
 # The workload's decimals: (lowest, highest, lowest excluded). A request holds a GPU at most as long as the
 # router's longest timeout (600 s, fleet/router_config.TIMEOUT_LIMITS); an hour leaves room and no more.
 DECIMAL_BOUNDS = {"averageSecondsPerRequest": (0.0, 3600.0, True), "costWarningMultiple": (1.0, 1000.0, False)}
+MAX_REQUESTS_PER_JOB = 10_000  # a bound for the number: a job of questions, not a load test
 MAX_YEARLY_BUDGET_USD = 10_000_000.0  # a bound for the number, far above any research fleet
 FC_ACCOUNT_INSTANCE_QUOTA = 100  # FC's default per region and account (weights-fc-eas.md)
 
@@ -82,6 +83,9 @@ def parse_workload(values: dict[str, Any], p: Problems) -> Workload | None:
     requests = values.get("expectedRequestsPerMonth")
     if isinstance(requests, int) and requests < 0:
         p.add("expectedRequestsPerMonth", f"must be 0 or more, got {requests}")
+    per_job = values.get("requestsPerJob")
+    if isinstance(per_job, int) and not 1 <= per_job <= MAX_REQUESTS_PER_JOB:
+        p.add("requestsPerJob", f"must be 1 to {MAX_REQUESTS_PER_JOB} (a job's requests to a model), got {per_job}")
     parsed = {}
     for key, (low, high, above) in DECIMAL_BOUNDS.items():
         text = values.get(key)
@@ -102,6 +106,6 @@ def parse_workload(values: dict[str, Any], p: Problems) -> Workload | None:
                 f"'{shown}' is not a decimal number more than 0 and at most {MAX_YEARLY_BUDGET_USD:g}, written like"
                 ' "3000", or empty for no budget',
             )
-    if not isinstance(requests, int) or len(parsed) != 2:
+    if not isinstance(requests, int) or len(parsed) != 2 or not isinstance(per_job, int):
         return None
-    return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"], budget)
+    return Workload(requests, parsed["averageSecondsPerRequest"], parsed["costWarningMultiple"], budget, per_job)

@@ -9,6 +9,7 @@ Settings come from the environment (set by the Helm chart or the EAS service JSO
   VLLM_API_KEY         the key every request must carry as `Authorization: Bearer <key>` (checked by the gate)
   AUTH_AT_GATEWAY      "eas": the EAS gateway checks the service token, so vLLM runs without a key or gate
   PORT                 default 8000: the gate's port (or vLLM's own, behind the EAS gateway)
+  METRICS_PORT         default 8001: the gate's metrics port, `GET /metrics` only and no key (not behind EAS)
   GPU_MEMORY_UTILIZATION   overrides the fraction below
   CGPU_MEMORY_ISOLATION    "off" only where cGPU shares a GPU without memory isolation
 Under cGPU, ACK sets ALIYUN_COM_GPU_MEM_CONTAINER (this pod's GiB) and ALIYUN_COM_GPU_MEM_DEV (the GPU's GiB).
@@ -27,6 +28,13 @@ the gate's own Host. The one exception is `GET`/`HEAD /health`, for load balance
 cannot send a key: answered with vLLM's status code only, no body, and nothing of the caller's passed on.
 Behind the EAS gateway (AUTH_AT_GATEWAY=eas) the gateway checks EAS's token on every path of the service, and
 the container holds no key to check.
+
+The metrics port. Prometheus scrapes without a key, so `MetricsGate` answers on METRICS_PORT, a port of its own,
+`GET /metrics` only (vLLM's, read from loopback, bounded in size and time) and 404 to any other method or target,
+whatever the Host or Authorization; nothing of the caller's but `Accept` reaches vLLM. The serving port stays
+gated: a load balancer forwards to the serving port alone (the chart keeps METRICS_PORT off every Service, and its
+NetworkPolicy admits it from inside the cluster and the VPC only). On FC the port listens too, unreachable: FC
+routes its trigger to the serving port only. Behind the EAS gateway nothing of this runs.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # vLLM refuses to start when the memory free at start-up is below gpu_memory_utilization x total ("Free memory
@@ -53,6 +62,11 @@ SHARED_UTILIZATION = 0.95  # without isolation: of the slice's share of a GPU th
 WHOLE_GPU_UTILIZATION = 0.90  # vLLM's own default, for a GPU of its own (EAS)
 UPSTREAM_PORT = 8100  # vLLM behind the gate, on loopback only; not 8080 or 9090, which EAS reserves
 MAX_REQUEST_BYTES = 16 << 20  # a chat request with a long prompt is well under this
+# The gate's metrics port: beside the serving port, and none that the gate or a platform takes: not 8000 (the gate;
+# vLLM's own behind EAS), 8100 (vLLM on loopback), 8080 or 9090 (EAS reserves them), nor 9000 (FC's default CAPort).
+METRICS_PORT = 8001
+MAX_METRICS_BYTES = 8 << 20  # the most one scrape buffers; one model's few dozen metric families are far less
+METRICS_TIMEOUT_SECONDS = 10.0  # Prometheus's default scrape_timeout; the gate's whole exchange with vLLM fits in it
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -93,6 +107,15 @@ def isolated_utilization(slice_gib: float) -> float:
 def gated(environ: dict[str, str]) -> bool:
     """Whether the gate stands in front of vLLM: everywhere but behind the EAS gateway."""
     return environ.get("AUTH_AT_GATEWAY") != "eas"
+
+
+def metrics_port(environ: dict[str, str]) -> int:
+    """The metrics port: METRICS_PORT, or 8001; never the serving port or vLLM's."""
+    text = environ.get("METRICS_PORT") or str(METRICS_PORT)
+    taken = (int(environ.get("PORT") or "8000"), UPSTREAM_PORT)  # the gate's, vLLM's
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536 or int(text) in taken:
+        raise SystemExit(f"serve.py: METRICS_PORT {text!r} must be a TCP port other than {taken[0]} and {taken[1]}")
+    return int(text)
 
 
 def command(environ: dict[str, str]) -> list[str]:
@@ -213,17 +236,100 @@ class _GateHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _handle  # noqa: N815
 
 
+class MetricsGate(ThreadingHTTPServer):
+    """Answers `GET /metrics` with vLLM's loopback /metrics, without a key; 404 to every other method and target."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], upstream: tuple[str, int], timeout: float = METRICS_TIMEOUT_SECONDS):
+        self.upstream = upstream
+        self.upstream_timeout = timeout  # for the whole exchange with vLLM: connect, headers and body
+        super().__init__(address, _MetricsHandler)
+
+
+class _MetricsTooLargeError(Exception):
+    pass
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    server: MetricsGate
+    protocol_version = "HTTP/1.0"
+    server_version = "gate"
+    sys_version = ""
+    timeout = 10  # a scraper sends a few hundred bytes; one that trickles them is cut off
+
+    def log_message(self, *_args: object) -> None:
+        return None  # every scrape would log a line
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._send(status, json.dumps({"error": message}).encode())
+
+    def _handle(self) -> None:
+        # Exactly this target, as sent (http.server turns a leading "//" into "/"): no query, no other spelling, and no
+        # proxying of anything else (the API needs the key).
+        words = self.requestline.split()
+        if self.command != "GET" or len(words) != 3 or words[1] != "/metrics":
+            return self._refuse(404, "this port serves GET /metrics only")
+        accept = self.headers.get("Accept")  # Prometheus asks for OpenMetrics by it; nothing else is passed on
+        deadline = time.monotonic() + self.server.upstream_timeout
+        upstream = http.client.HTTPConnection(*self.server.upstream, timeout=self.server.upstream_timeout)
+        try:
+            upstream.connect()
+            sock = upstream.sock  # kept: each read below may wait only for what is left of the deadline
+            upstream.request("GET", "/metrics", headers={"Accept": accept} if accept else {})
+            sock.settimeout(max(deadline - time.monotonic(), 0.001))
+            answer = upstream.getresponse()
+            body = bytearray()
+            while True:
+                sock.settimeout(max(deadline - time.monotonic(), 0.001))
+                chunk = answer.read1(65536)
+                if not chunk:
+                    break
+                body += chunk
+                if len(body) > MAX_METRICS_BYTES:
+                    raise _MetricsTooLargeError
+                if time.monotonic() > deadline:
+                    raise TimeoutError
+        except TimeoutError:
+            return self._refuse(504, "the model server's metrics did not arrive in time")
+        except _MetricsTooLargeError:
+            return self._refuse(502, "the model server's metrics are larger than the gate relays")
+        except (OSError, http.client.HTTPException):
+            return self._refuse(503, "the model server is not answering (still loading?)")
+        finally:
+            upstream.close()
+        self._send(answer.status, bytes(body), answer.getheader("Content-Type") or "text/plain")
+        return None
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("do_"):  # any method at all, TRACE or made up: 404 too, not http.server's 501
+            return self._handle
+        raise AttributeError(name)
+
+
 def main(environ: dict[str, str]) -> None:
     argv = command(environ)
     if not gated(environ):
         os.execv(argv[0], argv)
+    scrape_port = metrics_port(environ)  # a clash stops the container before vLLM starts
     vllm = subprocess.Popen(argv)  # noqa: S603 (our own argv)
     port = int(environ.get("PORT", "8000"))
     gate = AuthGate(("0.0.0.0", port), environ["VLLM_API_KEY"], ("127.0.0.1", UPSTREAM_PORT))
+    metrics = MetricsGate(("0.0.0.0", scrape_port), ("127.0.0.1", UPSTREAM_PORT))
+    threading.Thread(target=metrics.serve_forever, daemon=True).start()
 
     def stop(*_args: object) -> None:
         vllm.terminate()
-        threading.Thread(target=gate.shutdown, daemon=True).start()
+        for server in (gate, metrics):
+            threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     # vLLM gone: the gate goes too, so the platform restarts the container rather than probing a gate alone.

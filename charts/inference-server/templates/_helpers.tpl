@@ -72,3 +72,12 @@ beacon-fleet/model: {{ .Values.model.servedName | quote }}
 {{- define "inference-server.scheme" -}}
 {{- if .Values.service.tlsCertId }}https{{ else }}http{{ end }}
 {{- end }}
+
+{{/*
+The serving image's metrics port (serve.py's METRICS_PORT): its gate answers GET /metrics there without the key, and
+404 to everything else. Not 8000 (the gate), 8100 (vLLM on loopback), 8080 or 9090 (EAS reserves them), nor 9000
+(FC's default). No Service names it, so no load balancer forwards to it; the NetworkPolicy admits it from inside.
+*/}}
+{{- define "inference-server.metricsPort" -}}
+8001
+{{- end }}
