@@ -69,7 +69,7 @@ def metrics_port() -> Iterator[tuple[Any, FakeMetrics]]:
     upstream.seen = []
     front = serve.MetricsGate(("127.0.0.1", 0), ("127.0.0.1", upstream.server_port), timeout=1)
     for server in (upstream, front):
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True).start()
     yield front, upstream
     for server in (front, upstream):
         server.shutdown()
@@ -181,7 +181,7 @@ def test_an_upstream_that_trickles_its_answer_is_cut_off_at_the_deadline(monkeyp
 
     threading.Thread(target=trickle, daemon=True).start()
     front = serve.MetricsGate(("127.0.0.1", 0), listener.getsockname(), timeout=1)
-    threading.Thread(target=front.serve_forever, args=(0.05,), daemon=True).start()
+    threading.Thread(target=front.serve_forever, args=(0.001,), daemon=True).start()
     try:
         started = time.monotonic()
         assert call(front, "GET", "/metrics")[0] == 504
@@ -196,7 +196,7 @@ def test_a_model_server_still_loading_is_a_clean_503():
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as placeholder:
         closed_port = placeholder.server_port  # nothing listens there once the block ends
     front = serve.MetricsGate(("127.0.0.1", 0), ("127.0.0.1", closed_port), timeout=2)
-    threading.Thread(target=front.serve_forever, args=(0.05,), daemon=True).start()
+    threading.Thread(target=front.serve_forever, args=(0.001,), daemon=True).start()
     try:
         assert call(front, "GET", "/metrics")[0] == 503
     finally:
