@@ -121,7 +121,7 @@ def _args(api: PricingApi, out) -> list[str]:
     ]
 
 
-def test_the_price_command_writes_a_file_the_plan_then_uses(api, tmp_path, capsys):
+def test_the_price_command_writes_a_file_the_plan_then_uses(api, tmp_path, capsys, shared_plan_syntheses):
     out = tmp_path / "api.yaml"
     assert prices_fetch.main(_args(api, out), environ=KEYS) == 0
     actions = [r["Action"] for r in api.requests]
@@ -180,7 +180,7 @@ def test_the_price_command_writes_a_file_the_plan_then_uses(api, tmp_path, capsy
     assert eas["monthMax"]["usd"] == pytest.approx(3 * 12.5 * 0.138 * 730) and eas["monthMax"]["complete"]
 
 
-def test_an_api_error_names_the_call_and_no_credential(api, tmp_path, capsys):
+def test_an_api_error_names_the_call_and_no_credential(api, tmp_path, capsys, shared_plan_syntheses):
     api.fail = "GetPayAsYouGoPrice"
     out = tmp_path / "api.yaml"
     assert prices_fetch.main(_args(api, out), environ=KEYS) == 1
@@ -190,7 +190,7 @@ def test_an_api_error_names_the_call_and_no_credential(api, tmp_path, capsys):
     assert not out.exists()
 
 
-def test_an_unreachable_api_is_named_and_nothing_is_written(tmp_path, capsys):
+def test_an_unreachable_api_is_named_and_nothing_is_written(tmp_path, capsys, shared_plan_syntheses):
     out = tmp_path / "api.yaml"
     argv = [
         "--stack",
@@ -207,14 +207,14 @@ def test_an_unreachable_api_is_named_and_nothing_is_written(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_without_credentials_nothing_is_asked_and_nothing_changes(api, tmp_path, capsys):
+def test_without_credentials_nothing_is_asked_and_nothing_changes(api, tmp_path, capsys, shared_plan_syntheses):
     out = tmp_path / "api.yaml"
     assert prices_fetch.main(_args(api, out), environ={}) == 0
     assert api.requests == [] and not out.exists()
     assert "no Alibaba Cloud credentials: nothing asked, nothing written" in capsys.readouterr().out
 
 
-def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys):
+def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys, shared_plan_syntheses):
     """A pricing API (or a proxy) that answers 302 to another host: the SDK would resend the signed request and
     the STS token there; the command refuses it before anything reaches the other host."""
     seen: list[str] = []
@@ -269,7 +269,7 @@ def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys):
     assert "sts-token-value" not in printed.out + printed.err and "deployer-secret-value" not in printed.err
 
 
-def test_an_endpoint_override_is_for_a_loopback_stand_in_only(tmp_path, capsys):
+def test_an_endpoint_override_is_for_a_loopback_stand_in_only(tmp_path, capsys, shared_plan_syntheses):
     argv = ["--stack", "us-east", "--out", str(tmp_path / "p.yaml"), "--ecs-endpoint", "http://pricing.example"]
     assert prices_fetch.main(argv, environ=KEYS) == 2
     assert "loopback stand-in only" in capsys.readouterr().err

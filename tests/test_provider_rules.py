@@ -21,7 +21,7 @@ from offline.report import plan_document, plan_json
 from offline.stack_files import load_stack_config
 from policy import beacon_policies as bp
 from policy import provider_rules
-from tests.conftest import REGION_STACKS, settled_ok, shared_synthesis, with_overrides
+from tests.conftest import REGION_STACKS, settled_ok, shared_synthesis, shared_synthesize, with_overrides
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Where the `fetch` tool leaves aliyun/terraform-provider-alicloud (a bare git directory); override with
@@ -303,7 +303,7 @@ def _with_inputs(resource, inputs):
 def test_plan_diff_refuses_a_change_that_replaces_a_protected_resource(tmp_path, capsys, overrides, resource, field):
     for side, extra in (("base", {}), ("head", overrides)):
         config = with_overrides(load_stack_config("us-east"), extra)
-        synthesis = settled_ok(synthesize("us-east", config.values, config.secret_keys))
+        synthesis = settled_ok(shared_synthesize("us-east", config.values, config.secret_keys))
         (tmp_path / side).mkdir()
         (tmp_path / side / "us-east.json").write_text(plan_json(plan_document(config, synthesis)), encoding="utf-8")
     assert plan_diff.main([str(tmp_path / "base"), str(tmp_path / "head")]) == 1
