@@ -316,7 +316,7 @@ def test_the_shipped_fleets_month_at_minimum_fell_from_9473_to_at_most_1500_with
         assert always_on and all(line.month_min.known or "system pool" in line.what for line in always_on)
 
 
-def test_no_headline_reads_only_unknown_in_the_plan_the_cost_json_or_the_diff(synth, tmp_path, capsys):
+def test_no_headline_reads_only_unknown_in_the_plan_the_cost_json_or_the_diff(tmp_path, capsys, shared_plan_syntheses):
     assert plan_main(["--view", "cost", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "Fleet, 3 regions: $" in text and " a year; per endpoint (9) $" in text
