@@ -19,6 +19,7 @@ import pytest
 from components.serving_image import BUILD_CONTEXT
 from fleet import eas, serving
 from fleet.config_schema import PROJECT_ROOT
+from tests.raw_http import running, send
 
 KEY = "k3y-for-the-gate-0123456789"
 PATHS = [
@@ -93,27 +94,13 @@ def gate() -> Iterator[tuple[object, FakeVllm]]:
     upstream.RequestHandlerClass = _vllm_handler(upstream)
     upstream.seen = []
     front = serve.AuthGate(("127.0.0.1", 0), KEY, ("127.0.0.1", upstream.server_port), timeout=5)
-    for server in (upstream, front):
-        threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True).start()
-    yield front, upstream
-    for server in (front, upstream):
-        server.shutdown()
-        server.server_close()
+    with running(upstream, front):
+        yield front, upstream
 
 
 def call(front, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None):
-    connection = http.client.HTTPConnection("127.0.0.1", front.server_port, timeout=5)
-    try:
-        connection.putrequest(method, path, skip_host="Host" in (headers or {}), skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        if body is not None:
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
+    status, _headers, answer = send(front.server_port, method, path, headers, body)
+    return status, answer
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])

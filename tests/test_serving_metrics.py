@@ -9,7 +9,6 @@ NetworkPolicy from inside the cluster and the VPC only, never from the CIDRs all
 from __future__ import annotations
 
 import contextlib
-import http.client
 import ipaddress
 import socket
 import threading
@@ -26,6 +25,7 @@ from fleet.config_schema import load_project_schema
 from fleet.settings import parse_settings
 from offline.stack_files import load_stack_config
 from tests.conftest import model_releases, settled_ok, shared_synthesis, stacks_on, with_overrides
+from tests.raw_http import running, send
 from tests.test_inference_chart import kind, render
 from tests.test_serving_gate import KEY, PATHS, serve
 
@@ -68,27 +68,12 @@ def metrics_port() -> Iterator[tuple[Any, FakeMetrics]]:
     upstream.RequestHandlerClass = _metrics_handler(upstream)
     upstream.seen = []
     front = serve.MetricsGate(("127.0.0.1", 0), ("127.0.0.1", upstream.server_port), timeout=1)
-    for server in (upstream, front):
-        threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True).start()
-    yield front, upstream
-    for server in (front, upstream):
-        server.shutdown()
-        server.server_close()
+    with running(upstream, front):
+        yield front, upstream
 
 
 def call(front, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None):
-    connection = http.client.HTTPConnection("127.0.0.1", front.server_port, timeout=10)
-    try:
-        connection.putrequest(method, path, skip_host="Host" in (headers or {}), skip_accept_encoding=True)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        if body is not None:
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+    return send(front.server_port, method, path, headers, body, timeout=10)
 
 
 # --- the gate's metrics port ------------------------------------------------------------------------------------
