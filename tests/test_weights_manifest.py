@@ -149,7 +149,7 @@ def test_a_hub_error_names_its_status_code_never_the_servers_words(tmp_path, cap
         hub.gone.add("config.json")  # listed by the API, answered 404 with a body of the server's words
         assert manifest_command.main([spec.id, "--hf-endpoint", hub.url, "--directory", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "config.json: HTTP 404" in err and "Entry not found" not in err and "Not Found" not in err
+    assert "config.json: answered HTTP 404" in err and "Entry not found" not in err and "Not Found" not in err
 
 
 # --- malformed manifests: one clear error naming the field, fast, never a traceback -----------------------------

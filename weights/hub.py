@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -21,3 +23,22 @@ def hub_request(url: str, token: str | None, user_agent: str, data: bytes | None
             raise InsecureTokenError(f"refusing to send a hub token over {parts.scheme} to {parts.hostname}")
         request.add_unredirected_header("Authorization", f"Bearer {token}")
     return request
+
+
+class HubReadError(OSError):
+    """A hub's answer could not be read within its bounds; the message holds no word the server chose."""
+
+
+def read_bounded(request: urllib.request.Request, limit: int, timeout: float) -> bytes:
+    """At most `limit` bytes of the answer, each read within `timeout`. A failure names the status code or the
+    error's type, never the server's reason phrase or body, so nothing it sends reaches a message."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            data = response.read(limit + 1)
+    except urllib.error.HTTPError as error:
+        raise HubReadError(f"answered HTTP {error.code}") from error
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        raise HubReadError(f"cannot be reached ({type(error).__name__})") from error
+    if len(data) > limit:
+        raise HubReadError(f"answered more than {limit} bytes")
+    return data

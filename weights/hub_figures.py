@@ -13,7 +13,6 @@ weights-fc-eas.md). A wrong third-party hash cannot serve wrong weights: the syn
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import os
 import urllib.error
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from fleet import catalog
 from fleet.weights_manifest import MANIFEST_DIR, FileEntry, Manifest, ManifestError, build, load
-from weights.hub import hub_request
+from weights.hub import HubReadError, hub_request, read_bounded
 
 HF_ENDPOINT = "https://huggingface.co"
 TIMEOUT_SECONDS = 60
@@ -148,15 +147,7 @@ def hf_figures(repo: str, revision: str, paths: tuple[str, ...], endpoint: str =
 
 
 def _read(request: urllib.request.Request, limit: int, what: str, hint: str) -> bytes:
-    """At most `limit` bytes within TIMEOUT_SECONDS a read; a failure names the status code, never the server's
-    own words (its reason phrase or body), so nothing it sends reaches a message."""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            data = response.read(limit + 1)
-    except urllib.error.HTTPError as error:
-        raise HubError(f"{what}: HTTP {error.code}{hint}") from error
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-        raise HubError(f"{what}: {type(error).__name__}{hint}") from error
-    if len(data) > limit:
-        raise HubError(f"{what}: more than {limit} bytes{hint}")
-    return data
+        return read_bounded(request, limit, TIMEOUT_SECONDS)
+    except HubReadError as error:
+        raise HubError(f"{what}: {error}{hint}") from error

@@ -44,7 +44,7 @@ from typing import Any
 from fleet import credentials, hub_names
 from fleet import weights_manifest as manifest_module
 from fleet.weights_manifest import BUCKET_MANIFEST_NAME, FileEntry, Manifest, ManifestError, parse
-from weights.hub import InsecureTokenError, hub_request
+from weights.hub import HubReadError, InsecureTokenError, hub_request, read_bounded
 
 HUBS = ("huggingface", "modelscope")
 HUB_ENDPOINTS = {"huggingface": "https://huggingface.co", "modelscope": "https://www.modelscope.cn"}
@@ -547,14 +547,9 @@ def resolve_commit(source: Source, environ: Mapping[str, str], deadline: Deadlin
     url = source.commits_url()
     what = f"resolving {source.describe()} to a commit"
     try:
-        with urllib.request.urlopen(_request(source, what, environ, url), timeout=deadline.timeout(what)) as response:
-            body = response.read(MAX_API_ANSWER_BYTES + 1)
-    except urllib.error.HTTPError as error:
-        raise SyncError(f"{what}: {url} answered HTTP {error.code}") from error
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-        raise SyncError(f"{what}: cannot reach {url}: {error}") from error
-    if len(body) > MAX_API_ANSWER_BYTES:
-        raise SyncError(f"{what}: {url} answered more than {MAX_API_ANSWER_BYTES} bytes")
+        body = read_bounded(_request(source, what, environ, url), MAX_API_ANSWER_BYTES, deadline.timeout(what))
+    except HubReadError as error:
+        raise SyncError(f"{what}: {url} {error}") from error
     try:
         commits = json.loads(body)["Data"]["Commit"]
         commit = commits[0]["Id"]
