@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
+from fleet import counterparts
 from fleet.catalog import BUILTIN_MODELS
 from fleet.config_schema import PROJECT_ROOT
 from offline.engine import Secret, is_secret, masked
@@ -153,3 +155,12 @@ def test_the_modal_app_serves_the_revision_it_was_deployed_with_from_a_cache_key
     source = " ".join((PROJECT_ROOT / "modal_apps" / "vllm_server.py").read_text(encoding="utf-8").split())
     assert '"--revision", os.environ["REVISION"]' in source
     assert '"--tokenizer-revision", os.environ["REVISION"]' in source
+
+
+def test_every_setting_the_stack_passes_the_modal_app_is_one_the_app_reads(synth):
+    # A key the app never reads would be a setting that silently does nothing (e.g. the container's max inputs).
+    source = (PROJECT_ROOT / "modal_apps" / "vllm_server.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'os\.environ\.get\("(COUNTERPART_[A-Z_]+)"', source))
+    for app in settled_ok(synth("us-east")).of_type(MODAL_APP):
+        assert set(app.inputs["settings"]) <= read, sorted(set(app.inputs["settings"]) - read)
+        assert app.inputs["settings"]["COUNTERPART_MAX_INPUTS"] == str(counterparts.MODAL_MAX_INPUTS)
