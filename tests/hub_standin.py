@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests import loopback
 
 _RESOLVE = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)$")
 _PATHS_INFO = re.compile(r"^/api/models/(?P<repo>[^/]+/[^/]+)/paths-info/(?P<rev>[^/]+)$")
@@ -170,12 +171,10 @@ class HubServer:
         self.hub = Hub()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self.hub))
         self.hub.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True)
 
     def __enter__(self) -> Hub:
-        self._thread.start()
+        loopback.start(self._server)
         return self.hub
 
     def __exit__(self, *_exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        loopback.stop(self._server)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from fleet import router_config
 from probe.run import legitimate_auth
+from tests import loopback
 
 MODEL = "llama3.2-1b"
 SECRET = "sk-consistency-test-key"
@@ -166,8 +166,7 @@ class Fleet:
 
     def add(self, pid: str, variant: str = "same", kind: str = "ack", network: str = "internet") -> StandIn:
         provider, environ, required = entry(pid, kind, f"r-{pid}", network)
-        server = StandIn(variant, required)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
+        server = loopback.start(StandIn(variant, required))
         provider["endpoint"] = provider["base_url"] = server.base_url
         provider["health_check"] = provider["health"]["url"] = server.base_url.removesuffix("/v1") + "/health"
         self.servers[pid], self.providers[pid] = server, provider
@@ -191,6 +190,4 @@ class Fleet:
         return {**config, "version": router_config.required_version(config)}  # as the router stack writes it
 
     def stop(self) -> None:
-        for server in self.servers.values():
-            server.shutdown()
-            server.server_close()
+        loopback.stop(*self.servers.values())

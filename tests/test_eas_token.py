@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ import pytest
 
 from providers import eas_token
 from providers.eas_token import EasTokenError, EasTokenProvider
+from tests.loopback import running
 
 KEYS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "deployer-key-id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "deployer-secret-value"}
 TOKEN = "eas-generated-token-value"
@@ -56,14 +56,12 @@ def _handler(api: EasApi) -> type[BaseHTTPRequestHandler]:
 def api() -> Iterator[EasApi]:
     server = EasApi(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.RequestHandlerClass = _handler(server)
-    running = {"ServiceName": "beacon_svc", "Status": "Running", "AccessToken": TOKEN}
-    server.services = {"cn-beijing/beacon_svc": running}
+    service = {"ServiceName": "beacon_svc", "Status": "Running", "AccessToken": TOKEN}
+    server.services = {"cn-beijing/beacon_svc": service}
     server.requests = []
     server.behave = None
-    thread = threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with running(server):
+        yield server
 
 
 def endpoint(api: EasApi) -> str:
@@ -144,10 +142,8 @@ SENT_SECRETS = (*KEYS.values(), STS["ALIBABA_CLOUD_SECURITY_TOKEN"])
 
 def _server(api_fixture_like: Callable[[], EasApi]) -> Iterator[EasApi]:
     server = api_fixture_like()
-    thread = threading.Thread(target=server.serve_forever, args=(0.001,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with running(server):
+        yield server
 
 
 def _stand_in() -> EasApi:
@@ -206,9 +202,8 @@ def redirecting_proxy(elsewhere) -> Iterator[_Proxy]:
 
     proxy = _Proxy(("127.0.0.1", 0), Handler)
     proxy.connects, proxy.location = [], f"{endpoint(elsewhere)}/api/v2/services/cn-beijing/beacon_svc"
-    threading.Thread(target=proxy.serve_forever, args=(0.001,), daemon=True).start()
-    yield proxy
-    proxy.shutdown()
+    with running(proxy):
+        yield proxy
 
 
 def test_a_proxy_that_redirects_ends_the_read_and_no_credential_reaches_the_other_host(redirecting_proxy, elsewhere):

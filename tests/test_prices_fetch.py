@@ -9,7 +9,6 @@ requests for real, so the actions, parameters and signing are what a real run se
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,6 +19,7 @@ import yaml
 from fleet import cost
 from offline import prices_fetch
 from offline.plan import main as plan_main
+from tests.loopback import running
 
 KEYS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "deployer-key-id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "deployer-secret-value"}
 EAS_CODE = "learn"  # whatever the list says: the code is read from QueryProductList, never written in the program
@@ -99,10 +99,8 @@ def api() -> Iterator[PricingApi]:
     server = PricingApi(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.RequestHandlerClass = _handler(server)
     server.requests, server.fail = [], ""
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
+    with running(server):
+        yield server
 
 
 def _args(api: PricingApi, out) -> list[str]:
@@ -231,7 +229,6 @@ def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys, shar
             return None
 
     other = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
-    threading.Thread(target=other.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
 
     class Redirecting(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -246,8 +243,7 @@ def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys, shar
             return None
 
     bouncer = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
-    threading.Thread(target=bouncer.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
-    try:
+    with running(other, bouncer):
         where = f"http://127.0.0.1:{bouncer.server_address[1]}"
         argv = [
             "--stack",
@@ -261,9 +257,6 @@ def test_a_redirect_is_never_followed_with_the_credential(tmp_path, capsys, shar
         ]
         environ = {**KEYS, "ALIBABA_CLOUD_SECURITY_TOKEN": "sts-token-value"}
         assert prices_fetch.main(argv, environ=environ) == 1
-    finally:
-        bouncer.shutdown()
-        other.shutdown()
     assert seen == [], "the credential reached the host the redirect named"
     printed = capsys.readouterr()
     assert "sts-token-value" not in printed.out + printed.err and "deployer-secret-value" not in printed.err

@@ -6,7 +6,6 @@ import contextlib
 import io
 import json
 import os
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +15,7 @@ import pytest
 from fleet import router_config
 from probe.command import main
 from probe.run import auth_headers, auth_problem, load_prompts, percentile, run_probe
+from tests import loopback
 
 KEY = "sk-test-key"
 
@@ -73,13 +73,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[dict[str, FakeOpenAI]]:
-    running = {name: FakeOpenAI(name) for name in ("healthy", "slow", "failing", "rejecting", "impostor")}
-    for server in running.values():
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
-    yield running
-    for server in running.values():
-        server.shutdown()
-        server.server_close()
+    fakes = {name: FakeOpenAI(name) for name in ("healthy", "slow", "failing", "rejecting", "impostor")}
+    with loopback.running(*fakes.values()):
+        yield fakes
 
 
 def provider(base_url: str, region: str, network: str = "internet") -> dict:
@@ -283,15 +279,11 @@ def scripted():
     started: list[Scripted] = []
 
     def start(answer) -> Scripted:
-        server = Scripted(answer)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
-        started.append(server)
-        return server
+        started.append(loopback.start(Scripted(answer)))
+        return started[-1]
 
     yield start
-    for server in started:
-        server.shutdown()
-        server.server_close()
+    loopback.stop(*started)
 
 
 def completion(model: str = "llama3.2-1b") -> bytes:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +14,7 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from providers.railway_variables import RailwayApiError, RailwayClient, RailwayVariablesProvider, changed_variables
+from tests.loopback import running
 
 TOKEN = "project-token-for-tests"
 TARGET = {
@@ -92,11 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def railway() -> Iterator[FakeRailway]:
     server = FakeRailway()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with running(server):
+        yield server
 
 
 def provider(token: str = TOKEN) -> RailwayVariablesProvider:
@@ -237,10 +234,8 @@ class _RecorderHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def elsewhere() -> Iterator[Recorder]:
     server = Recorder()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with running(server):
+        yield server
 
 
 def answer(status: int, body: bytes, length: int | None = None, **headers: str):

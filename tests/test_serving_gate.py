@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import importlib.util
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -19,7 +18,7 @@ import pytest
 from components.serving_image import BUILD_CONTEXT
 from fleet import eas, serving
 from fleet.config_schema import PROJECT_ROOT
-from tests.raw_http import running, send
+from tests.loopback import running, send
 
 KEY = "k3y-for-the-gate-0123456789"
 PATHS = [
@@ -250,13 +249,9 @@ def test_a_model_server_still_loading_makes_the_probe_fail_cleanly():
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as placeholder:
         closed_port = placeholder.server_port  # nothing listens there once the block ends
     front = serve.AuthGate(("127.0.0.1", 0), KEY, ("127.0.0.1", closed_port), timeout=2)
-    threading.Thread(target=front.serve_forever, args=(0.001,), daemon=True).start()
-    try:
+    with running(front):
         assert call(front, "GET", "/health")[0] == 503
         assert call(front, "GET", "/metrics")[0] == 401  # refused before the upstream is even tried
-    finally:
-        front.shutdown()
-        front.server_close()
 
 
 def test_a_client_that_never_finishes_its_request_is_cut_off(gate, monkeypatch):

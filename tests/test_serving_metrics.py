@@ -25,7 +25,7 @@ from fleet.config_schema import load_project_schema
 from fleet.settings import parse_settings
 from offline.stack_files import load_stack_config
 from tests.conftest import model_releases, settled_ok, shared_synthesis, stacks_on, with_overrides
-from tests.raw_http import running, send
+from tests.loopback import running, send
 from tests.test_inference_chart import kind, render
 from tests.test_serving_gate import KEY, PATHS, serve
 
@@ -166,27 +166,18 @@ def test_an_upstream_that_trickles_its_answer_is_cut_off_at_the_deadline(monkeyp
 
     threading.Thread(target=trickle, daemon=True).start()
     front = serve.MetricsGate(("127.0.0.1", 0), listener.getsockname(), timeout=1)
-    threading.Thread(target=front.serve_forever, args=(0.001,), daemon=True).start()
-    try:
+    with running(front), listener:
         started = time.monotonic()
         assert call(front, "GET", "/metrics")[0] == 504
         assert time.monotonic() - started < 3
-    finally:
-        front.shutdown()
-        front.server_close()
-        listener.close()
 
 
 def test_a_model_server_still_loading_is_a_clean_503():
     with ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler) as placeholder:
         closed_port = placeholder.server_port  # nothing listens there once the block ends
     front = serve.MetricsGate(("127.0.0.1", 0), ("127.0.0.1", closed_port), timeout=2)
-    threading.Thread(target=front.serve_forever, args=(0.001,), daemon=True).start()
-    try:
+    with running(front):
         assert call(front, "GET", "/metrics")[0] == 503
-    finally:
-        front.shutdown()
-        front.server_close()
 
 
 def test_a_scraper_that_never_finishes_its_request_is_cut_off(metrics_port, monkeypatch):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
-import threading
 import time
 import urllib.request
 from dataclasses import replace
@@ -19,6 +18,7 @@ from moto.server import ThreadedMotoServer
 
 from fleet.weights_manifest import BUCKET_MANIFEST_NAME, FileEntry, Manifest, parse
 from tests.hub_standin import HubServer
+from tests.loopback import running
 from weights import sync as ws
 from weights.hub import InsecureTokenError, hub_request
 
@@ -377,16 +377,10 @@ def test_a_hub_token_never_follows_a_redirect_to_another_host():
             pass
 
     hub = http.server.ThreadingHTTPServer(("localhost", 0), Hub)
-    for server in (cdn, hub):
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.001}, daemon=True).start()
-    try:
+    with running(cdn, hub):
         request = hub_request(f"http://localhost:{hub.server_port}/file", "hf_secret", "test")
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.read() == b"ok"
-    finally:
-        for server in (cdn, hub):
-            server.shutdown()
-            server.server_close()
     assert seen == [None]
 
 
