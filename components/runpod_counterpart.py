@@ -73,8 +73,8 @@ class RunpodCounterpart(pulumi.ComponentResource):
                 workers_min=args.min_workers,
                 workers_max=args.max_workers,
                 idle_timeout=args.idle_timeout_seconds,
-                scaler_type=counterparts.RUNPOD_SCALER[0],
-                scaler_value=counterparts.RUNPOD_SCALER[1],
+                scaler_type=counterparts.RUNPOD_SCALER_TYPE,
+                scaler_value=counterparts.RUNPOD_QUEUE_DELAY_SECONDS,
                 opts=child,
             )
             endpoint_id = endpoint.endpoint.id

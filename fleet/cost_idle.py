@@ -71,15 +71,3 @@ def idle_and_cold_seconds(line: CostLine, busy: float, requests: int, per_job: i
     most = min((waiting + (per_job - 1) * line.idle_window) * jobs, room) * models
     cold = jobs * math.exp(-rate * line.idle_window) * models
     return idle, most, cold
-
-
-def idle_and_cold(line: CostLine, requests: int, per_job: int = 1, busy: float = 0.0) -> dict[str, Any]:
-    """The idle seconds and cold starts a month that fleet/platform_cost.py bills, for the view."""
-    if not line.scales_to_zero or requests == 0 or line.idle_window is None:
-        return {}
-    idle, most, cold = idle_and_cold_seconds(line, busy, requests, per_job)
-    return {
-        "idleSeconds": [round(idle), round(most)],
-        "coldStarts": round(cold),
-        "coldStartSeconds": list(line.cold_seconds),
-    }

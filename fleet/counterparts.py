@@ -104,7 +104,7 @@ GPUS: dict[str, Mapping[str, int]] = {"runpod": RUNPOD_POOLS, "modal": MODAL_GPU
 # RunPod scales on queue delay: a worker is added when a request has waited this many seconds (the default), and
 # idle_timeout, the window the cost view bills after each job, "only [is] meaningful with QUEUE_DELAY"
 # (counterparts-and-router.md 1.8). Beacon sends a model one request at a time, so no request count to scale on.
-RUNPOD_SCALER = ("QUEUE_DELAY", 4)
+RUNPOD_SCALER_TYPE, RUNPOD_QUEUE_DELAY_SECONDS = "QUEUE_DELAY", 4
 # Requests one Modal container takes at once (@modal.concurrent(max_inputs=)), vLLM's batch in the app.
 MODAL_MAX_INPUTS = 8
 MODAL_WEB_LIMIT_SECONDS = 150  # Modal cuts every web request at 150 s

@@ -201,7 +201,7 @@ def workload_view(outputs: Mapping[str, Any], lines: Sequence[CostLine]) -> dict
     if not workload:
         return None
     requests, seconds = workload["requestsPerMonth"], workload["secondsPerRequest"]
-    per_job = workload.get("requestsPerJob", 1)
+    per_job = workload.get("requestsPerJob", 1)  # 1: a plan written before the key (the plan diff's base)
     busy = requests * seconds
     residency = outputs.get("residency") or {}
     counterpart = outputs.get("counterpart") or {}

@@ -221,7 +221,7 @@ def declare_budget(settings: RegionSettings, exported: Mapping[str, Any]) -> Cos
             yearly_budget_usd=settings.workload.yearly_budget_usd,
             ceiling_yearly_usd=region.month_max.times(12).usd,
             requests_per_month=int(workload.get("requestsPerMonth") or 0),
-            requests_per_job=settings.workload.requests_per_job,
+            requests_per_job=int(workload.get("requestsPerJob") or 1),
             unknown_parts=tuple(year.missing),
             dearest=tuple(f"{name} {platforms[name]['month'].text()} a month" for name in dearest),
             cheapest_placement=workload.get("cheapest") or "",
