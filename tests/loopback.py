@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import threading
 from collections.abc import Iterator
-from http.server import HTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import TypeVar
 
 S = TypeVar("S", bound=HTTPServer)
@@ -53,3 +54,13 @@ def send(
         return response.status, dict(response.getheaders()), response.read()
     finally:
         connection.close()
+
+
+def answer_alibaba_json(handler: BaseHTTPRequestHandler, status: int, body: dict) -> None:
+    """An Alibaba Cloud OpenAPI answer as its stand-ins give it: the body's fields beside a RequestId."""
+    data = json.dumps({"RequestId": "req-1", **body}).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

@@ -19,7 +19,7 @@ import pytest
 
 from providers import eas_token
 from providers.eas_token import EasTokenError, EasTokenProvider
-from tests.loopback import running
+from tests.loopback import answer_alibaba_json, running
 
 KEYS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "deployer-key-id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "deployer-secret-value"}
 TOKEN = "eas-generated-token-value"
@@ -39,12 +39,7 @@ def _handler(api: EasApi) -> type[BaseHTTPRequestHandler]:
                 return
             found = api.services.get(self.path.removeprefix("/api/v2/services/"))
             status, body = (200, found) if found else (404, {"Code": "InvalidService.NotFound", "Message": "nope"})
-            data = json.dumps({"RequestId": "req-1", **body}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_alibaba_json(self, status, body)
 
         def log_message(self, *_args) -> None:
             return None

@@ -19,7 +19,7 @@ import yaml
 from fleet import cost
 from offline import prices_fetch
 from offline.plan import main as plan_main
-from tests.loopback import running
+from tests.loopback import answer_alibaba_json, running
 
 KEYS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "deployer-key-id", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "deployer-secret-value"}
 EAS_CODE = "learn"  # whatever the list says: the code is read from QueryProductList, never written in the program
@@ -79,12 +79,7 @@ def _handler(api: PricingApi) -> type[BaseHTTPRequestHandler]:
                 {**params, "_host": self.headers.get("Host", ""), "_auth": self.headers.get("Authorization", "")}
             )
             status, body = _answer(api, params)
-            data = json.dumps({"RequestId": "req-1", **body}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_alibaba_json(self, status, body)
 
         do_GET = do_POST = _serve  # noqa: N815 (http.server's names)
 
